@@ -1,0 +1,96 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "community-history",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "community-history", targets: ["community-history"]),
+        .library(name: "StatusCrypto", targets: ["StatusCrypto"]),
+        .library(name: "StatusWire", targets: ["StatusWire"]),
+        .library(name: "HistoryStore", targets: ["HistoryStore"]),
+        .library(name: "ArchiveImport", targets: ["ArchiveImport"]),
+        .library(name: "ControlNode", targets: ["ControlNode"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+    ],
+    targets: [
+        // System libraries from Debian (libsecp256k1-dev, zlib1g-dev).
+        .systemLibrary(
+            name: "CSecp256k1",
+            pkgConfig: "libsecp256k1",
+            providers: [.apt(["libsecp256k1-dev"]), .brew(["secp256k1"])]
+        ),
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
+        ),
+
+        // Hashes, signatures, symmetric keys: no protobuf, no I/O.
+        .target(
+            name: "StatusCrypto",
+            dependencies: [
+                "CSecp256k1",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
+        // Protobuf schemas and the layer codecs: envelope, segments, archives, index.
+        .target(
+            name: "StatusWire",
+            dependencies: [
+                "StatusCrypto",
+                "CZlib",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // SQLite schema and the hydration transaction. Knows nothing of the wire.
+        .target(
+            name: "HistoryStore",
+            dependencies: [
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // Composes decode + verify + hydrate for one archive, and the offline replay.
+        .target(
+            name: "ArchiveImport",
+            dependencies: [
+                "StatusWire",
+                "HistoryStore",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The control-node side: builds signed messages, archives, index and CIDs.
+        .target(
+            name: "ControlNode",
+            dependencies: ["StatusWire", "StatusCrypto", "CZlib"]
+        ),
+        .executableTarget(
+            name: "community-history",
+            dependencies: [
+                "ArchiveImport",
+                "ControlNode",
+                "HistoryStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        .testTarget(name: "StatusCryptoTests", dependencies: ["StatusCrypto"]),
+        .testTarget(
+            name: "StatusWireTests",
+            dependencies: ["StatusWire", "ControlNode"],
+            resources: [.copy("Resources")]
+        ),
+        .testTarget(name: "HistoryStoreTests", dependencies: ["HistoryStore"]),
+        .testTarget(name: "ArchiveImportTests", dependencies: ["ArchiveImport", "ControlNode"]),
+    ]
+)

@@ -1,0 +1,36 @@
+/// Why an archive or an index as a whole cannot be used. Each case says what happened
+/// and, where the user can act, what to do.
+public enum ArchiveDecodingError: Error, Equatable, CustomStringConvertible {
+    case unreadableFile(path: String, reason: String)
+    case corruptCompression(format: String, detail: String)
+    case inflatedSizeExceeded(limit: Int)
+    case fieldTooLarge(size: UInt64, limit: Int)
+    case truncated(context: String)
+    case malformed(context: String)
+    case encrypted(what: String)
+    case metadataMissing
+    case metadataMismatch(detail: String)
+
+    public var description: String {
+        switch self {
+        case .unreadableFile(let path, let reason):
+            return "cannot read \(path): \(reason)"
+        case .corruptCompression(let format, let detail):
+            return "corrupt \(format) data: \(detail)"
+        case .inflatedSizeExceeded(let limit):
+            return "archive inflates to more than \(limit) bytes (the limit); rejected as a possible decompression bomb (raise --max-archive-bytes if it is genuine)"
+        case .fieldTooLarge(let size, let limit):
+            return "a field of \(size) bytes exceeds the per-message limit of \(limit) bytes (raise --max-message-bytes if it is genuine)"
+        case .truncated(let context):
+            return "truncated protobuf: \(context)"
+        case .malformed(let context):
+            return "malformed protobuf: \(context)"
+        case .encrypted(let what):
+            return "the \(what) is hash-ratchet encrypted and this agent has no community key for it (encrypted communities are not supported yet)"
+        case .metadataMissing:
+            return "the archive has no metadata (from, to, content topics)"
+        case .metadataMismatch(let detail):
+            return "the archive's metadata does not match its index entry: \(detail)"
+        }
+    }
+}

@@ -1,0 +1,160 @@
+import Crypto
+
+/// A Codex content identifier: CIDv1, base58btc (`z…`). Validated before it is used in a
+/// URL or a file name, so a CID can never smuggle a path (`../`, `/`, `?`).
+///
+/// ```swift
+/// let cid = try CID("zDvZRwzm8K7bcyPeBXcZzWD7AWc4VqNuseduDr3VsuYA1yXej49V")
+/// cid.codec   // 0xcd01 (codex-manifest)
+/// ```
+public struct CID: Hashable, Sendable, Codable, CustomStringConvertible {
+    public let string: String
+    public let codec: UInt64
+    public let hashCode: UInt64
+    public let digest: [UInt8]
+
+    /// Codex's dataset (manifest) codec.
+    public static let codexManifestCodec: UInt64 = 0xcd01
+    static let sha256Code: UInt64 = 0x12
+
+    public init(_ string: String) throws {
+        guard string.count >= 8, string.count <= 128, string.first == "z" else {
+            throw CIDError.invalid(string, "a Codex CID is CIDv1 in base58btc and starts with 'z'")
+        }
+        guard let bytes = Base58.decode(String(string.dropFirst())) else {
+            throw CIDError.invalid(string, "not base58btc")
+        }
+        var reader = VarintReader(bytes: bytes)
+        guard let version = reader.next(), version == 1 else { throw CIDError.invalid(string, "not CID version 1") }
+        guard let codec = reader.next(), let hashCode = reader.next(), let length = reader.next() else {
+            throw CIDError.invalid(string, "truncated")
+        }
+        let digest = Array(bytes[reader.offset...])
+        guard digest.count == Int(length), length > 0 else {
+            throw CIDError.invalid(string, "multihash length \(length) does not match its \(digest.count) digest bytes")
+        }
+        self.string = string
+        self.codec = codec
+        self.hashCode = hashCode
+        self.digest = digest
+    }
+
+    /// A CID for `content` in the shape Codex uses (codex-manifest codec, sha2-256). A real
+    /// Codex node hashes its manifest; the project's own tools and demo network address
+    /// blobs by the SHA-256 of their bytes, so CIDs can be computed offline.
+    public static func contentAddress(of content: [UInt8]) -> CID {
+        var bytes: [UInt8] = [1]
+        bytes += varint(codexManifestCodec)
+        bytes += varint(sha256Code)
+        bytes += [32]
+        bytes += Array(SHA256.hash(data: content))
+        return try! CID("z" + Base58.encode(bytes))
+    }
+
+    /// Whether `content` hashes to this CID's digest (when it is a content address).
+    public func addresses(_ content: [UInt8]) -> Bool {
+        hashCode == Self.sha256Code && Array(SHA256.hash(data: content)) == digest
+    }
+
+    public var description: String { string }
+
+    public init(from decoder: any Swift.Decoder) throws {
+        try self.init(try decoder.singleValueContainer().decode(String.self))
+    }
+
+    public func encode(to encoder: any Swift.Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(string)
+    }
+
+    static func varint(_ value: UInt64) -> [UInt8] {
+        var value = value
+        var out = [UInt8]()
+        repeat {
+            var byte = UInt8(value & 0x7f)
+            value >>= 7
+            if value != 0 { byte |= 0x80 }
+            out.append(byte)
+        } while value != 0
+        return out
+    }
+}
+
+public enum CIDError: Error, Equatable, CustomStringConvertible {
+    case invalid(String, String)
+    public var description: String {
+        switch self {
+        case .invalid(let cid, let why): return "invalid CID \"\(cid.prefix(80))\": \(why)"
+        }
+    }
+}
+
+struct VarintReader {
+    let bytes: [UInt8]
+    var offset = 0
+
+    mutating func next() -> UInt64? {
+        var result: UInt64 = 0
+        var shift: UInt64 = 0
+        while offset < bytes.count, shift < 64 {
+            let byte = bytes[offset]
+            offset += 1
+            result |= UInt64(byte & 0x7f) << shift
+            if byte & 0x80 == 0 { return result }
+            shift += 7
+        }
+        return nil
+    }
+}
+
+/// Bitcoin-alphabet base58, as multibase `z` uses.
+enum Base58 {
+    static let alphabet = Array("123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz".utf8)
+    static let indexes: [Int8] = {
+        var table = [Int8](repeating: -1, count: 128)
+        for (i, c) in alphabet.enumerated() { table[Int(c)] = Int8(i) }
+        return table
+    }()
+
+    static func decode(_ string: String) -> [UInt8]? {
+        var result = [UInt8]()
+        var zeros = 0
+        var seenNonZero = false
+        for c in string.utf8 {
+            guard c < 128, indexes[Int(c)] >= 0 else { return nil }
+            var carry = Int(indexes[Int(c)])
+            if carry == 0 && !seenNonZero { zeros += 1; continue }
+            seenNonZero = true
+            for i in result.indices.reversed() {
+                carry += Int(result[i]) * 58
+                result[i] = UInt8(carry & 0xff)
+                carry >>= 8
+            }
+            while carry > 0 {
+                result.insert(UInt8(carry & 0xff), at: 0)
+                carry >>= 8
+            }
+        }
+        return [UInt8](repeating: 0, count: zeros) + result
+    }
+
+    static func encode(_ bytes: [UInt8]) -> String {
+        var digits = [UInt8]()
+        var zeros = 0
+        for byte in bytes {
+            if byte == 0 && digits.isEmpty { zeros += 1; continue }
+            var carry = Int(byte)
+            for i in digits.indices.reversed() {
+                carry += Int(digits[i]) << 8
+                digits[i] = UInt8(carry % 58)
+                carry /= 58
+            }
+            while carry > 0 {
+                digits.insert(UInt8(carry % 58), at: 0)
+                carry /= 58
+            }
+        }
+        let encoded = [UInt8](repeating: alphabet[0], count: zeros) + digits.map { alphabet[Int($0)] }
+        return String(decoding: encoded, as: UTF8.self)
+    }
+}
