@@ -71,7 +71,10 @@ let package = Package(
         // The control-node side: builds signed messages, archives, index and CIDs.
         .target(
             name: "ControlNode",
-            dependencies: ["StatusWire", "StatusCrypto", "CZlib"]
+            dependencies: [
+                "StatusWire", "StatusCrypto", "CZlib", "HistoryStore",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
         ),
         .executableTarget(
             name: "community-history",

@@ -14,7 +14,7 @@ public enum ArchiveInput {
         try open(MemoryByteSource(bytes), limits: limits)
     }
 
-    static func open<Source: ByteSource>(_ source: Source, limits: DecodingLimits) throws -> (any ByteSource, ArchiveCompression) {
+    public static func open<Source: ByteSource>(_ source: Source, limits: DecodingLimits = .default) throws -> (any ByteSource, ArchiveCompression) {
         var peeking = PeekingByteSource(upstream: source)
         let prefix = try peeking.peek(2)
         let compression = ArchiveCompression.detect(prefix: prefix)

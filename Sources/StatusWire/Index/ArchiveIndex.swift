@@ -32,6 +32,9 @@ public struct RejectedIndexEntry: Error, Sendable, Hashable, Codable {
 /// ```
 public struct ArchiveIndex: Sendable {
     public let entries: [ArchiveIndexEntry]
+    /// Unix seconds past which a time cannot be real (2^40 s, about the year 36800): keeps
+    /// millisecond arithmetic far from overflow.
+    public static let latestPlausibleTime: UInt64 = 1 << 40
     public let rejected: [RejectedIndexEntry]
 
     public init(bytes: [UInt8], limits: DecodingLimits = .default) throws {
@@ -100,6 +103,9 @@ public struct ArchiveIndex: Sendable {
         let topics = metadata.metadata.contentTopic.compactMap { ContentTopic(bytes: Array($0)) }
         guard topics.count == metadata.metadata.contentTopic.count else {
             return .failure(RejectedIndexEntry(key: key, reason: "a content topic is not 4 bytes"))
+        }
+        guard metadata.metadata.to <= ArchiveIndex.latestPlausibleTime else {
+            return .failure(RejectedIndexEntry(key: key, reason: "time range ends after the year 36000"))
         }
         guard metadata.metadata.from < metadata.metadata.to else {
             return .failure(RejectedIndexEntry(key: key, reason: "empty time range [\(metadata.metadata.from), \(metadata.metadata.to))"))

@@ -39,6 +39,7 @@ public struct ArchivedMessageUnwrapper {
 
     public mutating func unwrap(_ archived: WireArchivedWakuMessage) -> Outcome {
         guard let topic = ContentTopic(bytes: Array(archived.topic)) else { return .rejected(.invalidTopic) }
+        guard archived.timestamp <= ArchiveIndex.latestPlausibleTime else { return .rejected(.invalidTimestamp) }
         var payload = archived.payload
         var timestamp = archived.timestamp
 

@@ -30,6 +30,7 @@ public enum RejectionReason: String, Sendable, Codable, CaseIterable, Comparable
     case segmentHashMismatch = "segment-hash-mismatch"
     case incompleteSegments = "incomplete-segments"
     case invalidTopic = "invalid-topic"
+    case invalidTimestamp = "invalid-timestamp"
 
     public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }
 
@@ -43,6 +44,7 @@ public enum RejectionReason: String, Sendable, Codable, CaseIterable, Comparable
         case .segmentHashMismatch: return "reassembled segments do not hash to the announced hash"
         case .incompleteSegments: return "some segments of a segmented message are missing"
         case .invalidTopic: return "the archived content topic is not 4 bytes"
+        case .invalidTimestamp: return "the archived timestamp is implausibly far in the future"
         }
     }
 }

@@ -1,0 +1,83 @@
+import Foundation
+import HistoryStore
+import StatusWire
+
+/// A directory holding one community's published history, as Codex would serve it:
+///
+/// ```
+/// manifest.json          {"communityID": "0x02…", "indexCID": "zDvZ…", "localMessages": "local-messages.json"}
+/// blobs/<CID>            the index and every archive, each named by its CID
+/// local-messages.json    optional: messages a chat client had received live (seeded into a new database)
+/// expected-report.json   optional: what `replay --json` must print on a new database
+/// ```
+public struct FixtureDirectory: Sendable {
+    public struct Manifest: Codable, Sendable {
+        public var communityID: String
+        public var indexCID: String
+        public var localMessages: String?
+        public var description: String?
+
+        public init(communityID: String, indexCID: String, localMessages: String?, description: String?) {
+            self.communityID = communityID
+            self.indexCID = indexCID
+            self.localMessages = localMessages
+            self.description = description
+        }
+    }
+
+    public let url: URL
+    public let manifest: Manifest
+
+    public init(url: URL) throws {
+        self.url = url
+        let manifestURL = url.appendingPathComponent("manifest.json")
+        guard let data = FileManager.default.contents(atPath: manifestURL.path) else {
+            throw FixtureError.missing("\(manifestURL.path) (a fixture directory needs a manifest.json)")
+        }
+        do {
+            manifest = try JSONDecoder().decode(Manifest.self, from: data)
+        } catch {
+            throw FixtureError.invalid("\(manifestURL.path): \(error)")
+        }
+    }
+
+    /// Where the blob named `cid` lives; the CID is validated first so it cannot name a path.
+    public func blobPath(_ cid: CID) -> String {
+        url.appendingPathComponent("blobs").appendingPathComponent(cid.string).path
+    }
+
+    public func readIndex(limits: DecodingLimits = .default) throws -> (CID, ArchiveIndex) {
+        let cid = try CID(manifest.indexCID)
+        guard let data = FileManager.default.contents(atPath: blobPath(cid)) else {
+            throw FixtureError.missing("the index blob \(blobPath(cid))")
+        }
+        let bytes = [UInt8](data)
+        guard cid.addresses(bytes) else {
+            throw FixtureError.invalid("the index blob does not hash to its CID \(cid)")
+        }
+        return (cid, try ArchiveIndex(bytes: bytes, limits: limits))
+    }
+
+    public func localMessages() throws -> [StoredMessage] {
+        guard let name = manifest.localMessages else { return [] }
+        let path = url.appendingPathComponent(name).path
+        guard let data = FileManager.default.contents(atPath: path) else { throw FixtureError.missing(path) }
+        do {
+            return try JSONDecoder().decode([StoredMessage].self, from: data)
+        } catch {
+            throw FixtureError.invalid("\(path): \(error)")
+        }
+    }
+}
+
+public enum FixtureError: Error, CustomStringConvertible {
+    case missing(String)
+    case invalid(String)
+
+    public var description: String {
+        switch self {
+        case .missing(let what): return "missing \(what)"
+        case .invalid(let what): return "invalid \(what)"
+        }
+    }
+}

@@ -1,0 +1,96 @@
+import Foundation
+import HistoryStore
+import Logging
+import StatusWire
+
+/// Runs the whole offline pipeline over a fixture directory: read the index, then decode,
+/// verify and hydrate every archive not yet imported.
+///
+/// ```swift
+/// let fixture = try FixtureDirectory(url: URL(fileURLWithPath: "Fixtures/demo-community"))
+/// let report = try Replay(fixture: fixture, database: database).run()
+/// print(report.text)
+/// ```
+public struct Replay {
+    public let fixture: FixtureDirectory
+    public let database: HistoryDatabase
+    public var options: ArchiveImportOptions
+    public var logger: Logger
+
+    public init(fixture: FixtureDirectory, database: HistoryDatabase, options: ArchiveImportOptions = .init(),
+                logger: Logger = Logger(label: "community-history.replay")) {
+        self.fixture = fixture
+        self.database = database
+        self.options = options
+        self.logger = logger
+    }
+
+    public func run() throws -> ReplayReport {
+        let importer = try ArchiveImporter(database: database, communityID: fixture.manifest.communityID)
+        let communityID = importer.communityID
+        let (indexCID, index) = try fixture.readIndex(limits: options.limits)
+        var report = ReplayReport(communityID: communityID, indexCID: indexCID.string, mode: options.mode)
+        report.archives.listed = index.entries.count + index.rejected.count
+
+        // A new database gets the chat client's live copies first, so the replay shows
+        // archives replacing and removing them.
+        if try database.messageCount(communityID: communityID) == 0,
+           try database.importedArchiveIDs(communityID: communityID).isEmpty {
+            let local = try fixture.localMessages()
+            try database.insertLocalMessages(local)
+            report.localMessagesSeeded = local.count
+        }
+
+        var state = try database.indexState(communityID: communityID)
+            ?? CommunityIndexState(communityID: communityID, indexCID: nil, indexClock: 0, processedIndexCID: nil)
+        state.indexCID = indexCID.string
+        try database.saveIndexState(state)
+
+        for bad in index.rejected {
+            report.archives.rejected.append(.init(id: bad.key, reason: "index entry rejected: \(bad.reason)"))
+        }
+        let imported = try database.importedArchiveIDs(communityID: communityID)
+        // Newest first, as the sync agent downloads them.
+        for entry in index.entries.reversed() {
+            if imported.contains(entry.id) && !options.force {
+                report.archives.skipped += 1
+                continue
+            }
+            do {
+                let path = fixture.blobPath(entry.cid)
+                guard FileManager.default.fileExists(atPath: path) else {
+                    throw FixtureError.missing("archive blob \(entry.cid)")
+                }
+                let result = try importer.importArchive(entry, path: path, options: options)
+                logger.info("imported archive", metadata: [
+                    "archive": "\(entry.id)", "stored": "\(result.counts.stored)",
+                    "replaced": "\(result.counts.replaced)", "removed": "\(result.counts.removed)",
+                ])
+                report.archives.imported += 1
+                report.messages.stored += result.counts.stored
+                report.messages.replaced += result.counts.replaced
+                report.messages.unchanged += result.counts.unchanged
+                report.messages.removed += result.counts.removed
+                for (reason, count) in result.rejected { report.messages.rejected[reason, default: 0] += count }
+                report.results.append(result)
+            } catch let error as HistoryStoreError {
+                if case .alreadyImported = error { report.archives.skipped += 1; continue }
+                throw error
+            } catch let error as ArchiveDecodingError {
+                logger.warning("archive rejected", metadata: ["archive": "\(entry.id)", "reason": "\(error)"])
+                report.archives.rejected.append(.init(id: entry.id, reason: error.description))
+            } catch let error as FixtureError {
+                report.archives.rejected.append(.init(id: entry.id, reason: error.description))
+            }
+        }
+        report.archives.rejected.sort { $0.id < $1.id }
+
+        if report.archives.rejected.allSatisfy({ $0.reason.hasPrefix("index entry rejected") }) {
+            state.processedIndexCID = indexCID.string
+            try database.saveIndexState(state)
+        }
+        report.database.messageCount = try database.messageCount(communityID: communityID)
+        report.database.digest = try database.messageDigest(communityID: communityID)
+        return report
+    }
+}

@@ -1,0 +1,198 @@
+import Foundation
+import GRDB
+
+/// How an archive's messages meet what is already stored.
+public enum HydrationMode: String, Sendable, Codable, CaseIterable {
+    /// The spec's canonical history: archive messages replace local copies with the same
+    /// ID, and local copies in the archive's time range and topics that the archive does
+    /// not contain are removed.
+    case replace
+    /// status-go's behaviour: add what is missing, change and delete nothing.
+    case merge
+}
+
+/// What the store needs to know of an archive before decoding it.
+public struct ArchiveRecord: Sendable, Hashable {
+    public var id: String
+    public var communityID: String
+    public var cid: String
+
+    public init(id: String, communityID: String, cid: String) {
+        self.id = id
+        self.communityID = communityID
+        self.cid = cid
+    }
+}
+
+/// What decoding found, handed back by the hydration body at the end.
+public struct ArchiveContentSummary: Sendable {
+    /// Unix seconds, `[from, to)`.
+    public var from: UInt64
+    public var to: UInt64
+    /// `/waku/1/0x…/rfc26` strings.
+    public var contentTopics: [String]
+    /// Archived entries read, stored or not.
+    public var entryCount: Int
+    /// Messages not stored, by reason.
+    public var rejections: [String: Int]
+
+    public init(from: UInt64, to: UInt64, contentTopics: [String], entryCount: Int, rejections: [String: Int]) {
+        self.from = from
+        self.to = to
+        self.contentTopics = contentTopics
+        self.entryCount = entryCount
+        self.rejections = rejections
+    }
+}
+
+/// What one archive's hydration changed.
+public struct HydrationCounts: Sendable, Equatable, Codable {
+    /// New messages.
+    public var stored = 0
+    /// Local copies overwritten by the archive's version.
+    public var replaced = 0
+    /// Already stored from an archive (or, in merge mode, already stored at all).
+    public var unchanged = 0
+    /// Local copies in the archive's range that the archive does not contain.
+    public var removed = 0
+
+    public init(stored: Int = 0, replaced: Int = 0, unchanged: Int = 0, removed: Int = 0) {
+        self.stored = stored
+        self.replaced = replaced
+        self.unchanged = unchanged
+        self.removed = removed
+    }
+
+    public static func += (lhs: inout HydrationCounts, rhs: HydrationCounts) {
+        lhs.stored += rhs.stored
+        lhs.replaced += rhs.replaced
+        lhs.unchanged += rhs.unchanged
+        lhs.removed += rhs.removed
+    }
+}
+
+/// Writes one archive's messages inside the hydration transaction. Only valid inside the
+/// `hydrate` body that handed it out.
+public final class ArchiveHydrationWriter {
+    private let lookup: Statement
+    private let upsert: Statement
+    private let remember: Statement
+    private let mode: HydrationMode
+    private let archiveID: String
+    fileprivate(set) var counts = HydrationCounts()
+
+    fileprivate init(db: Database, mode: HydrationMode, archiveID: String) throws {
+        self.mode = mode
+        self.archiveID = archiveID
+        lookup = try db.makeStatement(sql: "SELECT source FROM message WHERE id = ?")
+        upsert = try db.makeStatement(sql: """
+            INSERT INTO message (id, community_id, chat_id, content_topic, author, type, clock, timestamp,
+                                 payload, text, third_party_id, source, archive_id)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'archive', ?)
+            ON CONFLICT(id) DO UPDATE SET
+                community_id = excluded.community_id, chat_id = excluded.chat_id,
+                content_topic = excluded.content_topic, author = excluded.author, type = excluded.type,
+                clock = excluded.clock, timestamp = excluded.timestamp, payload = excluded.payload,
+                text = excluded.text, third_party_id = excluded.third_party_id,
+                source = 'archive', archive_id = excluded.archive_id
+            """)
+        remember = try db.makeStatement(sql: "INSERT OR IGNORE INTO temp.archive_seen (id) VALUES (?)")
+    }
+
+    /// Stores one archive message (its `source` and `archiveID` are set here).
+    public func write(_ message: StoredMessage) throws {
+        let existing = try String.fetchOne(lookup, arguments: [message.id])
+        if mode == .merge && existing != nil {
+            counts.unchanged += 1
+            return
+        }
+        try upsert.execute(arguments: [
+            message.id, message.communityID, message.chatID, message.contentTopic, message.author,
+            message.type, message.clock.map { Int64(bitPattern: $0) }, message.timestamp, message.payload,
+            message.text, message.thirdPartyID, archiveID,
+        ])
+        switch existing {
+        case nil: counts.stored += 1
+        case StoredMessage.Source.local.rawValue?: counts.replaced += 1
+        default: counts.unchanged += 1
+        }
+        if mode == .replace { try remember.execute(arguments: [message.id]) }
+    }
+}
+
+extension HistoryDatabase {
+    /// Imports one archive in **one transaction**: `body` decodes the archive and writes its
+    /// messages; then, in replace mode, local copies in `[from, to)` on the archive's topics
+    /// that the archive did not contain are deleted; then the archive is recorded as
+    /// imported. If `body` or any step throws, the database is exactly as it was before.
+    ///
+    /// ```swift
+    /// let counts = try database.hydrate(archive: record, mode: .replace) { writer in
+    ///     for message in decoded { try writer.write(message) }
+    ///     return ArchiveContentSummary(from: from, to: to, contentTopics: topics, entryCount: n, rejections: [:])
+    /// }
+    /// ```
+    public func hydrate(
+        archive: ArchiveRecord, mode: HydrationMode, force: Bool = false,
+        body: (ArchiveHydrationWriter) throws -> ArchiveContentSummary
+    ) throws -> HydrationCounts {
+        try pool.writeWithoutTransaction { db in
+            try db.execute(sql: "CREATE TEMP TABLE IF NOT EXISTS archive_seen (id TEXT PRIMARY KEY NOT NULL)")
+            var counts = HydrationCounts()
+            try db.inTransaction(.immediate) {
+                if !force, try Self.isImported(db, archiveID: archive.id) {
+                    throw HistoryStoreError.alreadyImported(archiveID: archive.id)
+                }
+                try db.execute(sql: "DELETE FROM temp.archive_seen")
+                let writer = try ArchiveHydrationWriter(db: db, mode: mode, archiveID: archive.id)
+                let summary = try body(writer)
+                counts = writer.counts
+                if mode == .replace && !summary.contentTopics.isEmpty {
+                    let topics = summary.contentTopics.map { _ in "?" }.joined(separator: ", ")
+                    var arguments: StatementArguments = [archive.communityID]
+                    arguments += StatementArguments(summary.contentTopics)
+                    arguments += [Int64(summary.from) * 1000, Int64(summary.to) * 1000]
+                    try db.execute(sql: """
+                        DELETE FROM message
+                        WHERE community_id = ? AND source = 'local' AND content_topic IN (\(topics))
+                          AND timestamp >= ? AND timestamp < ?
+                          AND id NOT IN (SELECT id FROM temp.archive_seen)
+                        """, arguments: arguments)
+                    counts.removed = db.changesCount
+                }
+                try db.execute(sql: "DELETE FROM temp.archive_seen")
+                try Self.record(db, archive: archive, mode: mode, summary: summary, counts: counts)
+                return .commit
+            }
+            return counts
+        }
+    }
+
+    public func isImported(archiveID: String) throws -> Bool {
+        try pool.read { try Self.isImported($0, archiveID: archiveID) }
+    }
+
+    static func isImported(_ db: Database, archiveID: String) throws -> Bool {
+        try Bool.fetchOne(db, sql: "SELECT 1 FROM imported_archive WHERE id = ?", arguments: [archiveID]) ?? false
+    }
+
+    private static func record(
+        _ db: Database, archive: ArchiveRecord, mode: HydrationMode, summary: ArchiveContentSummary,
+        counts: HydrationCounts
+    ) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let topics = String(decoding: try encoder.encode(summary.contentTopics), as: UTF8.self)
+        let rejections = String(decoding: try encoder.encode(summary.rejections), as: UTF8.self)
+        try db.execute(sql: """
+            INSERT OR REPLACE INTO imported_archive
+                (id, community_id, cid, from_time, to_time, content_topics, mode, message_count,
+                 stored_count, replaced_count, unchanged_count, removed_count, rejected_count, rejections, imported_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [
+                archive.id, archive.communityID, archive.cid, Int64(summary.from), Int64(summary.to), topics,
+                mode.rawValue, summary.entryCount, counts.stored, counts.replaced, counts.unchanged, counts.removed,
+                summary.rejections.values.reduce(0, +), rejections, Int64(Date().timeIntervalSince1970 * 1000),
+            ])
+    }
+}

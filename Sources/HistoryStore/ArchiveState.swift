@@ -1,0 +1,81 @@
+import Foundation
+import GRDB
+
+/// An imported archive, as recorded by `hydrate`.
+public struct ImportedArchive: Sendable, Hashable, Codable {
+    public var id: String
+    public var communityID: String
+    public var cid: String
+    public var from: UInt64
+    public var to: UInt64
+    public var mode: HydrationMode
+    public var messageCount: Int
+    public var storedCount: Int
+    public var replacedCount: Int
+    public var unchangedCount: Int
+    public var removedCount: Int
+    public var rejectedCount: Int
+    /// Milliseconds since 1970.
+    public var importedAt: Int64
+}
+
+/// The per-community index state (status-go: `communities_archive_info`).
+public struct CommunityIndexState: Sendable, Hashable, Codable {
+    public var communityID: String
+    /// The newest index CID accepted from an announcement.
+    public var indexCID: String?
+    /// The clock (ms) of that announcement.
+    public var indexClock: UInt64
+    /// The index CID whose every archive has been imported.
+    public var processedIndexCID: String?
+
+    public init(communityID: String, indexCID: String? = nil, indexClock: UInt64 = 0, processedIndexCID: String? = nil) {
+        self.communityID = communityID
+        self.indexCID = indexCID
+        self.indexClock = indexClock
+        self.processedIndexCID = processedIndexCID
+    }
+}
+
+extension HistoryDatabase {
+    public func importedArchives(communityID: String) throws -> [ImportedArchive] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM imported_archive WHERE community_id = ? ORDER BY from_time, id",
+                             arguments: [communityID]).map { row in
+                ImportedArchive(
+                    id: row["id"], communityID: row["community_id"], cid: row["cid"],
+                    from: UInt64(row["from_time"] as Int64), to: UInt64(row["to_time"] as Int64),
+                    mode: HydrationMode(rawValue: row["mode"]) ?? .replace, messageCount: row["message_count"],
+                    storedCount: row["stored_count"], replacedCount: row["replaced_count"],
+                    unchangedCount: row["unchanged_count"], removedCount: row["removed_count"],
+                    rejectedCount: row["rejected_count"], importedAt: row["imported_at"])
+            }
+        }
+    }
+
+    public func importedArchiveIDs(communityID: String) throws -> Set<String> {
+        try pool.read { db in
+            Set(try String.fetchAll(db, sql: "SELECT id FROM imported_archive WHERE community_id = ?", arguments: [communityID]))
+        }
+    }
+
+    public func indexState(communityID: String) throws -> CommunityIndexState? {
+        try pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM community_index_state WHERE community_id = ?", arguments: [communityID]).map { row in
+                CommunityIndexState(
+                    communityID: row["community_id"], indexCID: row["index_cid"],
+                    indexClock: UInt64(bitPattern: row["index_clock"] as Int64), processedIndexCID: row["processed_index_cid"])
+            }
+        }
+    }
+
+    public func saveIndexState(_ state: CommunityIndexState) throws {
+        try pool.write { db in
+            try db.execute(sql: """
+                INSERT OR REPLACE INTO community_index_state (community_id, index_cid, index_clock, processed_index_cid, updated_at)
+                VALUES (?, ?, ?, ?, ?)
+                """, arguments: [state.communityID, state.indexCID, Int64(bitPattern: state.indexClock),
+                                 state.processedIndexCID, Int64(Date().timeIntervalSince1970 * 1000)])
+        }
+    }
+}

@@ -1,0 +1,61 @@
+import Foundation
+import GRDB
+
+/// The SQLite database that holds a member's community history (schema: docs/schema.md).
+///
+/// Opened in WAL mode so a chat client can read while the agent writes; writes wait up to
+/// `busyTimeout` for a lock another process holds, then fail with a clear error.
+///
+/// ```swift
+/// let database = try HistoryDatabase(path: "history.sqlite")
+/// let counts = try database.hydrate(archive: record, mode: .replace) { writer in
+///     try writer.write(message)
+///     return range
+/// }
+/// ```
+public final class HistoryDatabase: Sendable {
+    public let path: String
+    let pool: DatabasePool
+
+    public init(path: String, busyTimeout: TimeInterval = 10) throws {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(busyTimeout)
+        configuration.label = "community-history"
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+            try Schema.migrator.migrate(pool)
+        } catch let error as DatabaseError {
+            throw HistoryStoreError.cannotOpen(path: path, reason: error.message ?? "\(error)")
+        }
+        self.path = path
+    }
+
+    /// Runs `work` in a read transaction.
+    public func read<T>(_ work: (Database) throws -> T) throws -> T {
+        try pool.read(work)
+    }
+
+    /// The schema version names applied to this database.
+    public func appliedMigrations() throws -> [String] {
+        try pool.read { try Schema.migrator.appliedMigrations($0) }
+    }
+}
+
+public enum HistoryStoreError: Error, CustomStringConvertible {
+    case cannotOpen(path: String, reason: String)
+    case alreadyImported(archiveID: String)
+
+    /// Whether `error` came from SQLite (busy, full disk, corruption) rather than from the input.
+    public static func isDatabaseFailure(_ error: any Error) -> Bool {
+        error is DatabaseError || error is HistoryStoreError
+    }
+
+    public var description: String {
+        switch self {
+        case .cannotOpen(let path, let reason):
+            return "cannot open the history database at \(path): \(reason)"
+        case .alreadyImported(let id):
+            return "archive \(id) is already imported (pass force to import it again)"
+        }
+    }
+}

@@ -1,0 +1,57 @@
+import GRDB
+
+/// Migrations. Append new ones; never edit a shipped one (docs/schema.md documents the result).
+enum Schema {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-history") { db in
+            try db.execute(sql: """
+                CREATE TABLE message (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    community_id TEXT NOT NULL,
+                    chat_id TEXT,
+                    content_topic TEXT NOT NULL,
+                    author TEXT NOT NULL,
+                    type INTEGER NOT NULL,
+                    clock INTEGER,
+                    timestamp INTEGER NOT NULL,
+                    payload BLOB NOT NULL,
+                    text TEXT,
+                    third_party_id TEXT,
+                    source TEXT NOT NULL CHECK (source IN ('archive', 'local')),
+                    archive_id TEXT
+                );
+                CREATE INDEX message_by_range ON message(community_id, content_topic, timestamp);
+                CREATE INDEX message_by_chat ON message(community_id, chat_id, timestamp);
+
+                CREATE TABLE imported_archive (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    community_id TEXT NOT NULL,
+                    cid TEXT NOT NULL,
+                    from_time INTEGER NOT NULL,
+                    to_time INTEGER NOT NULL,
+                    content_topics TEXT NOT NULL,
+                    mode TEXT NOT NULL CHECK (mode IN ('replace', 'merge')),
+                    message_count INTEGER NOT NULL,
+                    stored_count INTEGER NOT NULL,
+                    replaced_count INTEGER NOT NULL,
+                    unchanged_count INTEGER NOT NULL,
+                    removed_count INTEGER NOT NULL,
+                    rejected_count INTEGER NOT NULL,
+                    rejections TEXT NOT NULL,
+                    imported_at INTEGER NOT NULL
+                );
+                CREATE INDEX imported_archive_by_community ON imported_archive(community_id, from_time);
+
+                CREATE TABLE community_index_state (
+                    community_id TEXT PRIMARY KEY NOT NULL,
+                    index_cid TEXT,
+                    index_clock INTEGER NOT NULL DEFAULT 0,
+                    processed_index_cid TEXT,
+                    updated_at INTEGER NOT NULL
+                );
+                """)
+        }
+        return migrator
+    }
+}

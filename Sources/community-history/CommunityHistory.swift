@@ -1,0 +1,21 @@
+import ArgumentParser
+
+@main
+struct CommunityHistory: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "community-history",
+        abstract: "A Status community's complete message history from Codex archives.",
+        discussion: """
+            Exit codes: 0 success; 1 the report differs from --expect; 3 unusable input (fixture, \
+            manifest or index); 4 database error; 64 bad command-line usage.
+            """,
+        subcommands: [ReplayCommand.self, ControlNodeCommand.self, BenchmarkCommand.self]
+    )
+}
+
+/// Exit codes shared by the commands (also listed in README.md).
+enum Exit {
+    static let expectationMismatch = ExitCode(1)
+    static let badInput = ExitCode(3)
+    static let databaseError = ExitCode(4)
+}
