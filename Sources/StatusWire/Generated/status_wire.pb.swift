@@ -265,7 +265,8 @@ public nonisolated struct WireArchiveIndex: Sendable {
   public init() {}
 }
 
-/// 14/WAKU2-MESSAGE, what relay and store carry.
+/// 14/WAKU2-MESSAGE, what relay and store carry. `meta` and `timestamp` have presence
+/// (go-waku writes an empty `meta` explicitly), so they are `optional`.
 public nonisolated struct WireWaku2Message: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -278,15 +279,32 @@ public nonisolated struct WireWaku2Message: Sendable {
   public var version: UInt32 = 0
 
   /// nanoseconds
-  public var timestamp: Int64 = 0
+  public var timestamp: Int64 {
+    get {_timestamp ?? 0}
+    set {_timestamp = newValue}
+  }
+  /// Returns true if `timestamp` has been explicitly set.
+  public var hasTimestamp: Bool {self._timestamp != nil}
+  /// Clears the value of `timestamp`. Subsequent reads from it will return its default value.
+  public mutating func clearTimestamp() {self._timestamp = nil}
 
-  public var meta: Data = Data()
+  public var meta: Data {
+    get {_meta ?? Data()}
+    set {_meta = newValue}
+  }
+  /// Returns true if `meta` has been explicitly set.
+  public var hasMeta: Bool {self._meta != nil}
+  /// Clears the value of `meta`. Subsequent reads from it will return its default value.
+  public mutating func clearMeta() {self._meta = nil}
 
   public var ephemeral: Bool = false
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _timestamp: Int64? = nil
+  fileprivate var _meta: Data? = nil
 }
 
 /// The parts of status-go's ChatMessage that a reader of history needs.
@@ -835,8 +853,8 @@ nonisolated extension WireWaku2Message: SwiftProtobuf.Message, SwiftProtobuf._Me
       case 1: try { try decoder.decodeSingularBytesField(value: &self.payload) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.contentTopic) }()
       case 3: try { try decoder.decodeSingularUInt32Field(value: &self.version) }()
-      case 10: try { try decoder.decodeSingularSInt64Field(value: &self.timestamp) }()
-      case 11: try { try decoder.decodeSingularBytesField(value: &self.meta) }()
+      case 10: try { try decoder.decodeSingularSInt64Field(value: &self._timestamp) }()
+      case 11: try { try decoder.decodeSingularBytesField(value: &self._meta) }()
       case 31: try { try decoder.decodeSingularBoolField(value: &self.ephemeral) }()
       default: break
       }
@@ -844,6 +862,10 @@ nonisolated extension WireWaku2Message: SwiftProtobuf.Message, SwiftProtobuf._Me
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.payload.isEmpty {
       try visitor.visitSingularBytesField(value: self.payload, fieldNumber: 1)
     }
@@ -853,12 +875,12 @@ nonisolated extension WireWaku2Message: SwiftProtobuf.Message, SwiftProtobuf._Me
     if self.version != 0 {
       try visitor.visitSingularUInt32Field(value: self.version, fieldNumber: 3)
     }
-    if self.timestamp != 0 {
-      try visitor.visitSingularSInt64Field(value: self.timestamp, fieldNumber: 10)
-    }
-    if !self.meta.isEmpty {
-      try visitor.visitSingularBytesField(value: self.meta, fieldNumber: 11)
-    }
+    try { if let v = self._timestamp {
+      try visitor.visitSingularSInt64Field(value: v, fieldNumber: 10)
+    } }()
+    try { if let v = self._meta {
+      try visitor.visitSingularBytesField(value: v, fieldNumber: 11)
+    } }()
     if self.ephemeral != false {
       try visitor.visitSingularBoolField(value: self.ephemeral, fieldNumber: 31)
     }
@@ -869,8 +891,8 @@ nonisolated extension WireWaku2Message: SwiftProtobuf.Message, SwiftProtobuf._Me
     if lhs.payload != rhs.payload {return false}
     if lhs.contentTopic != rhs.contentTopic {return false}
     if lhs.version != rhs.version {return false}
-    if lhs.timestamp != rhs.timestamp {return false}
-    if lhs.meta != rhs.meta {return false}
+    if lhs._timestamp != rhs._timestamp {return false}
+    if lhs._meta != rhs._meta {return false}
     if lhs.ephemeral != rhs.ephemeral {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
