@@ -93,7 +93,10 @@ let package = Package(
             dependencies: ["StatusWire", "ControlNode"],
             resources: [.copy("Resources")]
         ),
-        .testTarget(name: "HistoryStoreTests", dependencies: ["HistoryStore"]),
+        .testTarget(
+            name: "HistoryStoreTests",
+            dependencies: ["HistoryStore", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
         .testTarget(name: "ArchiveImportTests", dependencies: ["ArchiveImport", "ControlNode"]),
     ]
 )

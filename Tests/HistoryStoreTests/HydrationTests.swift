@@ -1,0 +1,139 @@
+import Foundation
+import Testing
+@testable import HistoryStore
+import GRDB
+
+@Suite struct HydrationTests {
+    let community = "0x02aa"
+    let topicA = "/waku/1/0xaaaaaaaa/rfc26"
+    let topicB = "/waku/1/0xbbbbbbbb/rfc26"
+    // Archive covers [1000 s, 2000 s) on topicA.
+    let archive = ArchiveRecord(id: "0xarchive", communityID: "0x02aa", cid: "zCID")
+
+    func temporaryDatabase() throws -> HistoryDatabase {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("hydration-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return try HistoryDatabase(path: directory.appendingPathComponent("history.sqlite").path)
+    }
+
+    func message(_ id: String, topic: String? = nil, seconds: Int64, text: String, source: StoredMessage.Source) -> StoredMessage {
+        StoredMessage(id: id, communityID: community, chatID: "chat", contentTopic: topic ?? topicA, author: "0x02bb",
+                      type: 1, clock: UInt64(seconds * 1000), timestamp: seconds * 1000, payload: Data(text.utf8),
+                      text: text, source: source)
+    }
+
+    func summary(entries: Int) -> ArchiveContentSummary {
+        ArchiveContentSummary(from: 1000, to: 2000, contentTopics: [topicA], entryCount: entries, rejections: [:])
+    }
+
+    func seedLocalCopies(_ db: HistoryDatabase) throws {
+        try db.insertLocalMessages([
+            message("0x01", seconds: 1100, text: "local draft of 1", source: .local),   // replaced
+            message("0x02", seconds: 1200, text: "spam never archived", source: .local), // removed
+            message("0x03", seconds: 2000, text: "at `to`: outside", source: .local),   // kept (half-open)
+            message("0x04", seconds: 999, text: "before `from`", source: .local),       // kept
+            message("0x05", topic: topicB, seconds: 1300, text: "other topic", source: .local), // kept
+            message("0x06", seconds: 1000, text: "at `from`: inside", source: .local),  // removed
+        ])
+    }
+
+    @Test func replaceModeMakesTheArchiveCanonicalForItsRange() throws {
+        let db = try temporaryDatabase()
+        try seedLocalCopies(db)
+        let counts = try db.hydrate(archive: archive, mode: .replace) { writer in
+            try writer.write(message("0x01", seconds: 1100, text: "archived 1", source: .archive))
+            try writer.write(message("0x10", seconds: 1500, text: "archived 10", source: .archive))
+            return summary(entries: 2)
+        }
+        #expect(counts == HydrationCounts(stored: 1, replaced: 1, unchanged: 0, removed: 2))
+        let ids = try db.messages(communityID: community).map(\.id).sorted()
+        #expect(ids == ["0x01", "0x03", "0x04", "0x05", "0x10"])
+        let replaced = try #require(try db.message(id: "0x01"))
+        #expect(replaced.text == "archived 1" && replaced.source == .archive && replaced.archiveID == "0xarchive")
+        #expect(try db.isImported(archiveID: archive.id))
+        #expect(try db.importedArchives(communityID: community).first?.removedCount == 2)
+    }
+
+    @Test func mergeModeAddsOnlyWhatIsMissing() throws {
+        let db = try temporaryDatabase()
+        try seedLocalCopies(db)
+        let counts = try db.hydrate(archive: archive, mode: .merge) { writer in
+            try writer.write(message("0x01", seconds: 1100, text: "archived 1", source: .archive))
+            try writer.write(message("0x10", seconds: 1500, text: "archived 10", source: .archive))
+            return summary(entries: 2)
+        }
+        #expect(counts == HydrationCounts(stored: 1, replaced: 0, unchanged: 1, removed: 0))
+        #expect(try db.message(id: "0x01")?.text == "local draft of 1")
+        #expect(try db.messageCount() == 7)
+    }
+
+    @Test func aFailingImportLeavesTheDatabaseAsItWas() throws {
+        let db = try temporaryDatabase()
+        try seedLocalCopies(db)
+        let before = try db.messageDigest()
+        struct Boom: Error {}
+        #expect(throws: Boom.self) {
+            try db.hydrate(archive: archive, mode: .replace) { writer in
+                try writer.write(message("0x01", seconds: 1100, text: "archived 1", source: .archive))
+                try writer.write(message("0x11", seconds: 1600, text: "archived 11", source: .archive))
+                throw Boom()
+            }
+        }
+        #expect(try db.messageDigest() == before)
+        #expect(try !db.isImported(archiveID: archive.id))
+        // And the next attempt starts clean (no leftovers in the seen-set).
+        let counts = try db.hydrate(archive: archive, mode: .replace) { writer in
+            try writer.write(message("0x10", seconds: 1500, text: "archived 10", source: .archive))
+            return summary(entries: 1)
+        }
+        #expect(counts.removed == 3)
+        #expect(try db.message(id: "0x11") == nil)
+    }
+
+    @Test func reimportingTheSameArchiveChangesNothing() throws {
+        let db = try temporaryDatabase()
+        try seedLocalCopies(db)
+        let body: (ArchiveHydrationWriter) throws -> ArchiveContentSummary = { writer in
+            try writer.write(message("0x01", seconds: 1100, text: "archived 1", source: .archive))
+            try writer.write(message("0x10", seconds: 1500, text: "archived 10", source: .archive))
+            return summary(entries: 2)
+        }
+        _ = try db.hydrate(archive: archive, mode: .replace, body: body)
+        let digest = try db.messageDigest()
+        #expect(throws: HistoryStoreError.self) { try db.hydrate(archive: archive, mode: .replace, body: body) }
+        let again = try db.hydrate(archive: archive, mode: .replace, force: true, body: body)
+        #expect(again == HydrationCounts(stored: 0, replaced: 0, unchanged: 2, removed: 0))
+        #expect(try db.messageDigest() == digest)
+    }
+
+    @Test func digestSeesEveryColumn() throws {
+        let db = try temporaryDatabase()
+        try db.insertLocalMessages([message("0x01", seconds: 1, text: "a", source: .local)])
+        let first = try db.messageDigest()
+        let other = try temporaryDatabase()
+        try other.insertLocalMessages([message("0x01", seconds: 1, text: "b", source: .local)])
+        #expect(try other.messageDigest() != first)
+    }
+
+    @Test func databaseIsInWALModeWithMigrations() throws {
+        let db = try temporaryDatabase()
+        #expect(try db.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") } == "wal")
+        #expect(try db.appliedMigrations() == ["v1-history"])
+    }
+
+    @Test func indexStateRoundTrips() throws {
+        let db = try temporaryDatabase()
+        #expect(try db.indexState(communityID: community) == nil)
+        let state = CommunityIndexState(communityID: community, indexCID: "zA", indexClock: 42, processedIndexCID: "zB")
+        try db.saveIndexState(state)
+        #expect(try db.indexState(communityID: community) == state)
+    }
+
+    @Test func unopenableDatabaseSaysWhere() {
+        #expect {
+            _ = try HistoryDatabase(path: "/nonexistent-dir/history.sqlite")
+        } throws: { error in
+            "\(error)".contains("/nonexistent-dir/history.sqlite")
+        }
+    }
+}
