@@ -11,6 +11,14 @@ public struct ArchiveIndexEntry: Sendable, Hashable, Codable {
     public let to: UInt64
     /// The 4-byte content topics the archive covers.
     public let contentTopics: [ContentTopic]
+
+    public init(id: String, cid: CID, from: UInt64, to: UInt64, contentTopics: [ContentTopic]) {
+        self.id = id
+        self.cid = cid
+        self.from = from
+        self.to = to
+        self.contentTopics = contentTopics
+    }
 }
 
 /// An index entry that was not used, and why.

@@ -1,0 +1,75 @@
+import ControlNode
+import Foundation
+import HistoryStore
+import StatusWire
+import Testing
+@testable import ArchiveImport
+
+/// The bundled fixture community, replayed through the whole offline pipeline.
+@Suite struct FixtureReplayTests {
+    @Test func bundledFixtureReplaysToItsExpectedReport() throws {
+        let fixture = try FixtureDirectory(url: TestSupport.bundledFixture)
+        let report = try Replay(fixture: fixture, database: try TestSupport.temporaryDatabase()).run()
+        let data = try Data(contentsOf: TestSupport.bundledFixture.appendingPathComponent("expected-report.json"))
+        let expected = try JSONDecoder().decode(ReplayReport.self, from: data)
+        #expect(report == expected)
+    }
+
+    @Test func replayFindsExactlyWhatTheControlNodePlanted() throws {
+        // Regenerate with the bundled fixture's seed: the generator's summary is an
+        // independent account of what the archives contain.
+        let directory = try TestSupport.temporaryDirectory("fixture")
+        let summary = try FixtureGenerator(configuration: .init(seed: 1)).write(to: directory)
+        let report = try Replay(fixture: try FixtureDirectory(url: directory), database: try TestSupport.temporaryDatabase()).run()
+
+        #expect(summary.validMessages >= 5000)
+        #expect(report.archives.imported == summary.archives)
+        #expect(report.archives.rejected.count == summary.mismatchedIndexKeys + summary.encryptedArchives)
+        #expect(report.archives.rejected.contains { $0.reason.contains("key does not match") })
+        #expect(report.archives.rejected.contains { $0.reason.contains("encrypted") })
+        #expect(report.messages.stored + report.messages.replaced == summary.validMessages)
+        #expect(report.messages.replaced == summary.localReplaced)
+        #expect(report.messages.removed == summary.localRemoved)
+        #expect(report.messages.rejected == summary.plantedRejections)
+        #expect(report.database.messageCount == summary.validMessages + summary.localKept)
+        #expect(Set(report.results.map(\.compression)) == [.none, .zlib, .gzip])
+    }
+
+    @Test func bundledFixtureIsWhatTheGeneratorMakes() throws {
+        let directory = try TestSupport.temporaryDirectory("fixture")
+        try FixtureGenerator(configuration: .init(seed: 1)).write(to: directory)
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory.appendingPathComponent("blobs").path).sorted()
+        let bundled = try FileManager.default.contentsOfDirectory(atPath: TestSupport.bundledFixture.appendingPathComponent("blobs").path).sorted()
+        #expect(names == bundled)
+        for file in ["manifest.json", "local-messages.json"] {
+            #expect(try Data(contentsOf: directory.appendingPathComponent(file))
+                    == Data(contentsOf: TestSupport.bundledFixture.appendingPathComponent(file)), "\(file)")
+        }
+    }
+
+    @Test func replayingAgainChangesNothing() throws {
+        let fixture = try FixtureDirectory(url: TestSupport.bundledFixture)
+        let database = try TestSupport.temporaryDatabase()
+        let first = try Replay(fixture: fixture, database: database).run()
+        let second = try Replay(fixture: fixture, database: database).run()
+        #expect(second.archives.imported == 0 && second.archives.skipped == first.archives.imported)
+        #expect(second.database.digest == first.database.digest)
+        // Forcing a re-import of every archive rewrites the same rows: same digest.
+        let forced = try Replay(fixture: fixture, database: database, options: .init(force: true)).run()
+        #expect(forced.archives.imported == first.archives.imported)
+        #expect(forced.messages.stored == 0 && forced.messages.removed == 0)
+        #expect(forced.database.digest == first.database.digest)
+        // The index is never fully processed: its encrypted archive cannot be imported.
+        let state = try database.indexState(communityID: first.communityID)
+        #expect(state?.indexCID == first.indexCID)
+        #expect(state?.processedIndexCID == nil)
+    }
+
+    @Test func mergeModeKeepsLocalCopies() throws {
+        let fixture = try FixtureDirectory(url: TestSupport.bundledFixture)
+        let report = try Replay(fixture: fixture, database: try TestSupport.temporaryDatabase(), options: .init(mode: .merge)).run()
+        #expect(report.messages.replaced == 0 && report.messages.removed == 0)
+        #expect(report.messages.unchanged == 45)
+        #expect(report.database.messageCount == report.messages.stored + report.localMessagesSeeded)
+    }
+}

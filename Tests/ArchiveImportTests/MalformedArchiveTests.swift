@@ -1,0 +1,107 @@
+import ControlNode
+import Foundation
+import HistoryStore
+import StatusCrypto
+import StatusWire
+import Testing
+@testable import ArchiveImport
+
+/// Bad archives are rejected with a clear error and leave the database exactly as it was.
+@Suite struct MalformedArchiveTests {
+    let community = DemoCommunity(seed: 7, memberCount: 2)
+    let from: UInt64 = 1_700_000_000
+
+    func entry(cid: CID, from: UInt64? = nil) -> ArchiveIndexEntry {
+        let from = from ?? self.from
+        return ArchiveIndexEntry(id: "0x" + Hex.encode(Keccak256.hash(Array(cid.string.utf8))), cid: cid, from: from,
+                                 to: from + 604_800, contentTopics: [community.channels[0].topic])
+    }
+
+    func archiveBytes(messages: Int, from: UInt64? = nil) throws -> [UInt8] {
+        let from = from ?? self.from
+        var writer = try ArchiveWriter(from: from, to: from + 604_800, contentTopics: [community.channels[0].topic])
+        let member = community.members[0]
+        for i in 0..<messages {
+            let amm = try MessageFactory.chatMessage(author: member.key, chatID: community.channels[0].chatID, text: "m\(i)",
+                                                     clock: UInt64(i), timestampMillis: (from + UInt64(i)) * 1000)
+            try writer.append(MessageFactory.archived(
+                payload: try MessageFactory.publicProtocolMessage(amm, installationID: "i"), sender: member.key.publicKey,
+                timestamp: from + UInt64(i), topic: community.channels[0].topic, padding: [0], hash: []))
+        }
+        return writer.bytes()
+    }
+
+    /// A database holding one good archive and a local copy in the bad archive's range.
+    func populatedDatabase() throws -> (HistoryDatabase, ArchiveImporter) {
+        let database = try TestSupport.temporaryDatabase()
+        let importer = try ArchiveImporter(database: database, communityID: community.communityID)
+        let good = try archiveBytes(messages: 20, from: from - 604_800)
+        _ = try importer.importArchive(entry(cid: CID.contentAddress(of: good), from: from - 604_800)) { MemoryByteSource(good) }
+        try database.insertLocalMessages([StoredMessage(
+            id: "0xlocal", communityID: community.communityID, chatID: nil, contentTopic: community.channels[0].topic.string,
+            author: "0x02", type: 1, clock: 1, timestamp: Int64(from + 10) * 1000, payload: Data(), text: "live", source: .local)])
+        return (database, importer)
+    }
+
+    static let corruptions: [(String, @Sendable ([UInt8]) throws -> [UInt8])] = [
+        ("truncated protobuf", { Array($0.dropLast(7)) }),
+        ("truncated zlib", { bytes in Array(try Deflate.compress(bytes, format: .zlib).dropLast(20)) }),
+        ("bad zlib", { bytes in var z = try Deflate.compress(bytes, format: .zlib); for i in 2..<30 { z[i] ^= 0xa5 }; return z }),
+        ("oversized field", { $0 + [0x1a, 0xff, 0xff, 0xff, 0xff, 0x07] }),
+        ("encrypted", { _ in try MessageFactory.hashRatchetProtocolMessage(groupID: [1], keyID: [2], ciphertext: [UInt8](repeating: 3, count: 500)) }),
+        ("not protobuf", { _ in Array("<html>404 not found</html>".utf8) }),
+        ("empty", { _ in [] }),
+    ]
+
+    @Test(arguments: corruptions.map(\.0))
+    func corruptArchiveLeavesTheDatabaseUnchanged(name: String) throws {
+        let corrupt = try Self.corruptions.first { $0.0 == name }!.1(try archiveBytes(messages: 30))
+        let (database, importer) = try populatedDatabase()
+        let before = try database.messageDigest()
+        let archive = entry(cid: CID.contentAddress(of: corrupt))
+        #expect(throws: ArchiveDecodingError.self) {
+            _ = try importer.importArchive(archive) { MemoryByteSource(corrupt) }
+        }
+        #expect(try database.messageDigest() == before)
+        #expect(try !database.isImported(archiveID: archive.id))
+    }
+
+    @Test func errorsSayWhatHappened() throws {
+        let (_, importer) = try populatedDatabase()
+        let encrypted = try MessageFactory.hashRatchetProtocolMessage(groupID: [1], keyID: [2], ciphertext: [3])
+        #expect(throws: ArchiveDecodingError.encrypted(what: "archive")) {
+            _ = try importer.importArchive(entry(cid: CID.contentAddress(of: encrypted))) { MemoryByteSource(encrypted) }
+        }
+        let bytes = try archiveBytes(messages: 3)
+        #expect {
+            _ = try importer.importArchive(entry(cid: CID.contentAddress(of: bytes), from: from + 1)) { MemoryByteSource(bytes) }
+        } throws: { error in
+            "\(error)".contains("does not match its index entry")
+        }
+    }
+
+    @Test func bombIsRejectedWithinTheLimitAndNothingIsStored() throws {
+        let (database, importer) = try populatedDatabase()
+        let before = try database.messageDigest()
+        // Valid archive whose entries are 1 MiB of zeros each: tiny compressed, huge inflated.
+        var writer = try ArchiveWriter(from: from, to: from + 604_800, contentTopics: [community.channels[0].topic])
+        var big = MessageFactory.archived(payload: [UInt8](repeating: 0, count: 1 << 20), sender: community.members[0].key.publicKey,
+                                          timestamp: from, topic: community.channels[0].topic, padding: [], hash: [])
+        big.payload = Data(count: 1 << 20)
+        for _ in 0..<40 { try writer.append(big) }
+        let bomb = try Deflate.compress(writer.bytes(), format: .gzip, level: 9)
+        let options = ArchiveImportOptions(limits: DecodingLimits(maxInflatedBytes: 8 << 20, maxMessageBytes: 2 << 20))
+        #expect(throws: ArchiveDecodingError.inflatedSizeExceeded(limit: 8 << 20)) {
+            _ = try importer.importArchive(entry(cid: CID.contentAddress(of: bomb)), options: options) { MemoryByteSource(bomb) }
+        }
+        #expect(try database.messageDigest() == before)
+    }
+
+    @Test func invalidCommunityIDIsAClearError() throws {
+        #expect {
+            _ = try ArchiveImporter(database: try TestSupport.temporaryDatabase(), communityID: "0x1234")
+        } throws: { error in
+            "\(error)".contains("not a community ID")
+        }
+    }
+}
