@@ -1,5 +1,149 @@
+import ArchiveImport
 import ArgumentParser
+import ControlNode
+import Foundation
+import HistoryStore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Measures decode + verify + hydrate throughput and peak memory. Each size runs in two
+/// fresh child processes (prepare, then import), so the import's peak resident memory is its
+/// own and not the generator's.
 struct BenchmarkCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "benchmark", abstract: "todo")
-    func run() async throws {}
+    static let configuration = CommandConfiguration(
+        commandName: "benchmark",
+        abstract: "Import a generated archive (half of it already stored as local copies) and print messages/s and peak memory.",
+        discussion: "Build with -c release for meaningful figures. The import child is pinned to one core when taskset is available.",
+        subcommands: [Run.self, Prepare.self, Import.self],
+        defaultSubcommand: Run.self
+    )
+
+    struct Run: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "run", abstract: "Run every size and print a table.")
+
+        @Option(name: .customLong("messages"), help: "Archive sizes in messages (repeatable).")
+        var sizes: [Int] = [100_000, 250_000]
+
+        @Option(help: "Working directory for archives and databases (default: a temporary directory).")
+        var workDir: String?
+
+        @Flag(help: "Print the results as JSON.")
+        var json = false
+
+        func run() async throws {
+            let base = URL(fileURLWithPath: workDir ?? FileManager.default.temporaryDirectory
+                .appendingPathComponent("community-history-benchmark-\(getpid())").path)
+            try FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
+            defer { if workDir == nil { try? FileManager.default.removeItem(at: base) } }
+            var results: [BenchmarkResult] = []
+            for size in sizes {
+                let directory = base.appendingPathComponent("\(size)")
+                try? FileManager.default.removeItem(at: directory)
+                try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+                if !json { FileHandle.standardError.write(Data("preparing \(size) messages…\n".utf8)) }
+                _ = try runChild(["benchmark", "prepare", "--messages", "\(size)", "--dir", directory.path], pinned: false)
+                if !json { FileHandle.standardError.write(Data("importing \(size) messages…\n".utf8)) }
+                let output = try runChild(["benchmark", "import", "--dir", directory.path], pinned: true)
+                results.append(try JSONDecoder().decode(BenchmarkResult.self, from: output))
+            }
+            if json {
+                print(try ReportJSON.encode(results))
+                return
+            }
+            print("decode + verify + hydrate (replace mode, half the messages already stored as local copies)")
+            print(pad("messages", 10) + pad("archive MiB", 13) + pad("seconds", 10) + pad("messages/s", 12)
+                  + pad("peak RSS MiB", 14) + "stored/replaced")
+            for r in results {
+                print(pad("\(r.messages)", 10) + pad(String(format: "%.1f", Double(r.archiveBytes) / 1_048_576), 13)
+                      + pad(String(format: "%.2f", r.seconds), 10) + pad(String(format: "%.0f", r.messagesPerSecond), 12)
+                      + pad(String(format: "%.1f", r.peakResidentMiB), 14) + "\(r.stored)/\(r.replaced)")
+            }
+            print("build: \(Self.buildConfiguration); import pinned to one core: \(results.allSatisfy(\.pinned) ? "yes" : "no")")
+        }
+
+        private func pad(_ text: String, _ width: Int) -> String {
+            text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
+        }
+
+        static var buildConfiguration: String {
+            #if DEBUG
+            return "debug (use `swift run -c release` for real figures)"
+            #else
+            return "release"
+            #endif
+        }
+
+        private func runChild(_ arguments: [String], pinned: Bool) throws -> Data {
+            let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+            let process = Process()
+            let taskset = "/usr/bin/taskset"
+            if pinned && FileManager.default.isExecutableFile(atPath: taskset) {
+                process.executableURL = URL(fileURLWithPath: taskset)
+                process.arguments = ["-c", "0", executable] + arguments + ["--pinned"]
+            } else {
+                process.executableURL = URL(fileURLWithPath: executable)
+                process.arguments = arguments
+            }
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            try process.run()
+            let output = pipe.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            guard process.terminationStatus == 0 else {
+                throw ValidationError("benchmark step \(arguments.joined(separator: " ")) failed with status \(process.terminationStatus)")
+            }
+            return output
+        }
+    }
+
+    struct Prepare: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "prepare", abstract: "Write the archive and the local copies.", shouldDisplay: false)
+        @Option var messages: Int
+        @Option var dir: String
+
+        func run() async throws {
+            let database = try HistoryDatabase(path: dir + "/history.sqlite")
+            try BenchmarkArchive().write(count: messages, to: dir + "/archive.bin", localCopiesIn: database)
+        }
+    }
+
+    struct Import: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "import", abstract: "Import the archive and print one JSON result.", shouldDisplay: false)
+        @Option var dir: String
+        @Flag var pinned = false
+
+        func run() async throws {
+            let database = try HistoryDatabase(path: dir + "/history.sqlite")
+            let importer = try ArchiveImporter(database: database, communityID: BenchmarkArchive().community.communityID)
+            let path = dir + "/archive.bin"
+            let clock = ContinuousClock()
+            var result: ArchiveImportResult?
+            let elapsed = try clock.measure {
+                result = try importer.importArchive(BenchmarkArchive().entry, path: path)
+            }
+            guard let result else { return }
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            var usage = rusage()
+            getrusage(0, &usage)   // RUSAGE_SELF; ru_maxrss is in KiB on Linux
+            let archiveBytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+            let output = BenchmarkResult(
+                messages: result.entries, archiveBytes: archiveBytes, seconds: seconds,
+                messagesPerSecond: Double(result.entries) / seconds, peakResidentMiB: Double(usage.ru_maxrss) / 1024,
+                stored: result.counts.stored, replaced: result.counts.replaced, pinned: pinned)
+            print(String(decoding: try JSONEncoder().encode(output), as: UTF8.self))
+        }
+    }
+}
+
+struct BenchmarkResult: Codable {
+    var messages: Int
+    var archiveBytes: Int
+    var seconds: Double
+    var messagesPerSecond: Double
+    var peakResidentMiB: Double
+    var stored: Int
+    var replaced: Int
+    var pinned: Bool
 }
