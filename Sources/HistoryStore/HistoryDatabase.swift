@@ -21,6 +21,11 @@ public final class HistoryDatabase: Sendable {
         var configuration = Configuration()
         configuration.busyMode = .timeout(busyTimeout)
         configuration.label = "community-history"
+        configuration.prepareDatabase { db in
+            // WAL + NORMAL stays consistent after a crash (a power loss may only drop the
+            // last commits, which an import redoes).
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
             try Schema.migrator.migrate(pool)
