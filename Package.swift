@@ -11,6 +11,10 @@ let package = Package(
         .library(name: "HistoryStore", targets: ["HistoryStore"]),
         .library(name: "ArchiveImport", targets: ["ArchiveImport"]),
         .library(name: "ControlNode", targets: ["ControlNode"]),
+        .library(name: "CodexClient", targets: ["CodexClient"]),
+        .library(name: "WakuClient", targets: ["WakuClient"]),
+        .library(name: "SyncEngine", targets: ["SyncEngine"]),
+        .library(name: "DemoNetwork", targets: ["DemoNetwork"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -18,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
         // System libraries from Debian (libsecp256k1-dev, zlib1g-dev).
@@ -76,12 +81,41 @@ let package = Package(
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),
+        // HTTP plumbing shared by the peer clients: a transport protocol (URLSession behind
+        // it), timeouts, retries with backoff.
+        .target(name: "PeerHTTP"),
+        // The Codex node REST API (/api/codex/v1). Knows nothing of SQLite.
+        .target(name: "CodexClient", dependencies: ["PeerHTTP", "StatusWire"]),
+        // The nwaku REST API: store v3, relay, health.
+        .target(name: "WakuClient", dependencies: ["PeerHTTP", "StatusWire", "StatusCrypto"]),
+        // The per-community state machine, the planner, and the driver that composes
+        // clients, importer and store.
+        .target(
+            name: "SyncEngine",
+            dependencies: [
+                "CodexClient", "WakuClient", "ArchiveImport", "HistoryStore", "StatusWire",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Loopback servers speaking the Codex and nwaku REST APIs, and the publisher that puts
+        // a fixture community on them.
+        .target(
+            name: "DemoNetwork",
+            dependencies: [
+                "StatusWire", "StatusCrypto", "ControlNode", "ArchiveImport", "WakuClient", "CodexClient",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         .executableTarget(
             name: "community-history",
             dependencies: [
                 "ArchiveImport",
                 "ControlNode",
                 "HistoryStore",
+                "SyncEngine",
+                "DemoNetwork",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -98,5 +132,7 @@ let package = Package(
             dependencies: ["HistoryStore", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(name: "ArchiveImportTests", dependencies: ["ArchiveImport", "ControlNode"]),
+        .testTarget(name: "SyncEngineTests", dependencies: ["SyncEngine", "DemoNetwork", "ControlNode"]),
+        .testTarget(name: "PeerClientTests", dependencies: ["CodexClient", "WakuClient", "DemoNetwork", "ControlNode"]),
     ]
 )

@@ -1,0 +1,78 @@
+import Crypto
+import Foundation
+import StatusCrypto
+import SwiftProtobuf
+
+/// The special channels a community's control node announces archives on: `<id>-magnetlinks`
+/// (older control nodes) and `<id>-memberUpdate` (newer ones), with their content topics and
+/// symmetric keys, and the decoder that turns a Waku payload on them into an announcement.
+///
+/// ```swift
+/// let channel = try ArchiveChannel(communityID: "0x02…")
+/// switch channel.decode(payload: message.payload, contentTopic: message.contentTopic) {
+/// case .announcement(let announcement): …
+/// case .rejected(let reason): …
+/// }
+/// ```
+public struct ArchiveChannel: Sendable {
+    /// status-go's torrent-era type; the Codex-era number is unknown (status-wire.md §9).
+    public static let magnetlinkType: UInt32 = 43
+
+    public struct Chat: Sendable {
+        public let chatID: String
+        public let topic: ContentTopic
+        let key: SymmetricKey
+    }
+
+    public let communityID: String
+    public let chats: [Chat]
+
+    public var contentTopics: [String] { chats.map(\.topic.string) }
+
+    /// Derives the keys (PBKDF2, 65356 rounds each: do this once per community).
+    public init(communityID: String) throws {
+        self.communityID = communityID
+        chats = try [CommunityChatID.magnetlinks(communityID), CommunityChatID.memberUpdate(communityID)].map {
+            Chat(chatID: $0, topic: ContentTopic(chatID: $0), key: try ChatSymmetricKey.derive(chatID: $0))
+        }
+    }
+
+    /// Decrypts with the key of every chat on `contentTopic`, unwraps to the AMM, recovers the
+    /// signer and reads `{clock, link}`.
+    public func decode(payload: [UInt8], contentTopic: String) -> AnnouncementDecoding {
+        let candidates = chats.filter { $0.topic.string == contentTopic }
+        var plaintext: [UInt8]?
+        for chat in candidates {
+            if let opened = try? WakuSymmetricCipher.open(payload, key: chat.key) {
+                plaintext = opened
+                break
+            }
+        }
+        guard let plaintext else { return .rejected(.undecryptable) }
+        guard let envelope = try? WakuPayloadV1.decode(plaintext) else { return .rejected(.malformedEnvelope) }
+        return Self.decodeApplicationLayer(envelope.data, contentTopic: contentTopic)
+    }
+
+    /// From the L1 data on: `ProtocolMessage.public_message` (or a bare AMM) → AMM → signer →
+    /// `{1: clock, 2: link}`.
+    static func decodeApplicationLayer(_ data: [UInt8], contentTopic: String) -> AnnouncementDecoding {
+        var ammBytes = Data(data)
+        if let protocolMessage = try? WireProtocolMessage(serializedBytes: data), !protocolMessage.publicMessage.isEmpty {
+            ammBytes = protocolMessage.publicMessage
+        }
+        guard let amm = try? WireApplicationMetadataMessage(serializedBytes: ammBytes), !amm.payload.isEmpty,
+              amm.signature.count == 65
+        else { return .rejected(.notApplicationMessage) }
+        guard let signer = try? PublicKey.recover(signature: Array(amm.signature), digest: Keccak256.hash(amm.payload)) else {
+            return .rejected(.invalidSignature)
+        }
+        // Type 43, or any type whose payload has the link shape: a varint clock and a link string.
+        guard let link = try? WireCommunityMessageArchiveLink(serializedBytes: amm.payload), link.clock > 0, !link.link.isEmpty,
+              link.unknownFields.data.isEmpty
+        else { return .rejected(.notAnArchiveLink) }
+        if link.link.hasPrefix("magnet:") { return .rejected(.torrentArchive) }
+        guard let cid = try? CID(link.link) else { return .rejected(.invalidCID) }
+        return .announcement(ArchiveAnnouncement(clock: link.clock, indexCID: cid, signer: signer, messageType: amm.type,
+                                                 contentTopic: contentTopic))
+    }
+}

@@ -1,0 +1,54 @@
+import Foundation
+import StatusWire
+
+/// An archive file on disk, downloaded and not yet imported.
+public struct DownloadedArchive: Sendable, Hashable, Codable {
+    public var entry: ArchiveIndexEntry
+    public var path: String
+
+    public init(entry: ArchiveIndexEntry, path: String) {
+        self.entry = entry
+        self.path = path
+    }
+}
+
+/// The machine's two timers; starting one replaces the other.
+public enum SyncTimer: Sendable, Equatable {
+    /// The spec's 20-second wait after the last announcement.
+    case quietWindow
+    /// The wait before trying a failed plan again.
+    case retry
+}
+
+/// Why an announcement was not acted on.
+public enum IgnoredAnnouncement: Sendable, Equatable {
+    case notSignedByCommunity(signer: String)
+    case olderClock(clock: UInt64, stored: UInt64)
+    case alreadyProcessed(cid: String)
+    case alreadyInProgress(cid: String)
+}
+
+/// How a plan ended.
+public enum SyncOutcome: Sendable, Equatable {
+    /// Every planned archive is imported (or nothing was missing).
+    case completed(indexCID: String, imported: Int)
+    /// Something failed; the machine is in backoff and will retry.
+    case failed(reason: String)
+}
+
+/// What the machine asks its driver to do. The machine performs no I/O itself.
+public enum SyncAction: Sendable, Equatable {
+    /// Persist the accepted announcement's clock and CID (status-go does so at once).
+    case persistAnnouncement(clock: UInt64, indexCID: CID)
+    case startTimer(SyncTimer, after: Duration)
+    case cancelTimer
+    case fetchIndex(CID, generation: Int)
+    case download(ArchiveIndexEntry, generation: Int)
+    /// Stop every download of that generation (a newer announcement arrived).
+    case cancelDownloads(generation: Int)
+    case importArchive(DownloadedArchive, generation: Int)
+    /// Every planned archive of this index is imported.
+    case markProcessed(CID)
+    case ignored(IgnoredAnnouncement)
+    case finished(SyncOutcome)
+}

@@ -1,0 +1,86 @@
+import Foundation
+import StatusWire
+
+/// A 14/WAKU2 message as the nwaku REST API carries it in JSON (payload and meta base64,
+/// timestamp in nanoseconds).
+public struct WakuMessage: Codable, Sendable, Hashable {
+    public var payload: Data
+    public var contentTopic: String
+    public var version: UInt32?
+    public var timestamp: Int64?
+    public var meta: Data?
+    public var ephemeral: Bool?
+
+    public init(payload: Data, contentTopic: String, version: UInt32? = 1, timestamp: Int64?, meta: Data? = nil, ephemeral: Bool? = false) {
+        self.payload = payload
+        self.contentTopic = contentTopic
+        self.version = version
+        self.timestamp = timestamp
+        self.meta = meta
+        self.ephemeral = ephemeral
+    }
+
+    /// The deterministic message hash (`0x` + hex), used to de-duplicate relay and store copies.
+    public func hash(pubsubTopic: String) -> String {
+        var wire = WireWaku2Message()
+        wire.payload = payload
+        wire.contentTopic = contentTopic
+        wire.timestamp = timestamp ?? 0
+        wire.meta = meta ?? Data()
+        return "0x" + WakuMessageHash.compute(pubsubTopic: pubsubTopic, message: wire).map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+/// One store answer's message with its hash and pubsub topic.
+public struct StoredWakuMessage: Codable, Sendable, Hashable {
+    public var messageHash: String?
+    public var pubsubTopic: String?
+    public var message: WakuMessage?
+}
+
+/// A store v3 query (`GET /store/v3/messages`).
+public struct StoreQuery: Sendable, Equatable {
+    public var pubsubTopic: String?
+    public var contentTopics: [String]
+    /// Unix nanoseconds, inclusive.
+    public var startTime: Int64?
+    public var endTime: Int64?
+    public var pageSize: Int
+    public var ascending: Bool
+    public var cursor: String?
+
+    public init(pubsubTopic: String? = nil, contentTopics: [String], startTime: Int64? = nil, endTime: Int64? = nil,
+                pageSize: Int = 100, ascending: Bool = true, cursor: String? = nil) {
+        self.pubsubTopic = pubsubTopic
+        self.contentTopics = contentTopics
+        self.startTime = startTime
+        self.endTime = endTime
+        self.pageSize = pageSize
+        self.ascending = ascending
+        self.cursor = cursor
+    }
+
+    /// The last `days` days up to `now`.
+    public static func lastDays(_ days: Int, contentTopics: [String], pubsubTopic: String? = nil, now: Date = Date()) -> StoreQuery {
+        let end = Int64(now.timeIntervalSince1970 * 1e9)
+        return StoreQuery(pubsubTopic: pubsubTopic, contentTopics: contentTopics,
+                          startTime: end - Int64(days) * 86_400 * 1_000_000_000, endTime: end)
+    }
+}
+
+public struct StorePage: Codable, Sendable {
+    public var requestId: String?
+    public var statusCode: Int?
+    public var statusDesc: String?
+    public var messages: [StoredWakuMessage]?
+    public var paginationCursor: String?
+
+    public init(requestId: String? = nil, statusCode: Int? = 200, statusDesc: String? = "OK",
+                messages: [StoredWakuMessage], paginationCursor: String?) {
+        self.requestId = requestId
+        self.statusCode = statusCode
+        self.statusDesc = statusDesc
+        self.messages = messages
+        self.paginationCursor = paginationCursor
+    }
+}
