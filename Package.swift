@@ -3,7 +3,7 @@ import PackageDescription
 
 let package = Package(
     name: "community-history",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "community-history", targets: ["community-history"]),
         .library(name: "StatusCrypto", targets: ["StatusCrypto"]),
@@ -93,7 +93,7 @@ let package = Package(
         .target(
             name: "SyncEngine",
             dependencies: [
-                "CodexClient", "WakuClient", "ArchiveImport", "HistoryStore", "StatusWire",
+                "CodexClient", "WakuClient", "ArchiveImport", "HistoryStore", "StatusWire", "StatusCrypto",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -116,6 +116,7 @@ let package = Package(
                 "HistoryStore",
                 "SyncEngine",
                 "DemoNetwork",
+                "PeerHTTP", "CodexClient", "WakuClient", "StatusWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

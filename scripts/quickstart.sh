@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Sets up, builds, and replays the bundled fixture community into ./history.sqlite,
-# then prints the summary. Run again: archives already imported are skipped.
+# Sets up, builds, starts the embedded demo network (a loopback Codex node and nwaku node in
+# the same process), publishes the bundled fixture community on it, and syncs it into
+# ./demo-history.sqlite, showing progress and the result.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 swift build -c release --product community-history
-.build/release/community-history replay Fixtures/demo-community --db history.sqlite "$@"
+.build/release/community-history demo --db demo-history.sqlite "$@"

@@ -52,6 +52,11 @@ public struct ArchiveImporter: Sendable {
         self.communityID = Hex.encode(communityKey.compressed, prefixed: true)
     }
 
+    /// The canonical (lowercase) form of a community ID; throws when it is not one.
+    public static func normalizedCommunityID(_ communityID: String) throws -> String {
+        Hex.encode(try CommunityIdentifier.publicKey(communityID).compressed, prefixed: true)
+    }
+
     public func importArchive(_ entry: ArchiveIndexEntry, path: String, options: ArchiveImportOptions = .init()) throws -> ArchiveImportResult {
         try importArchive(entry, options: options) { try FileByteSource(path: path) }
     }

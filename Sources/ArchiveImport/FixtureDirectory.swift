@@ -5,7 +5,8 @@ import StatusWire
 /// A directory holding one community's published history, as Codex would serve it:
 ///
 /// ```
-/// manifest.json          {"communityID": "0x02…", "indexCID": "zDvZ…", "localMessages": "local-messages.json"}
+/// manifest.json          {"communityID": "0x02…", "indexCID": "zDvZ…", "localMessages": "local-messages.json",
+///                         "controlNodeSeed": 1 (demo fixtures only)}
 /// blobs/<CID>            the index and every archive, each named by its CID
 /// local-messages.json    optional: messages a chat client had received live (seeded into a new database)
 /// expected-report.json   optional: what `replay --json` must print on a new database
@@ -16,12 +17,16 @@ public struct FixtureDirectory: Sendable {
         public var indexCID: String
         public var localMessages: String?
         public var description: String?
+        /// Demo fixtures only: the seed the control-node tool derives the community key from,
+        /// so the demo network can sign announcements. A real community key stays secret.
+        public var controlNodeSeed: UInt64?
 
-        public init(communityID: String, indexCID: String, localMessages: String?, description: String?) {
+        public init(communityID: String, indexCID: String, localMessages: String?, description: String?, controlNodeSeed: UInt64? = nil) {
             self.communityID = communityID
             self.indexCID = indexCID
             self.localMessages = localMessages
             self.description = description
+            self.controlNodeSeed = controlNodeSeed
         }
     }
 

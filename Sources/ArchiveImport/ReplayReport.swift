@@ -25,12 +25,16 @@ public struct ReplayReport: Codable, Equatable, Sendable {
         /// By reason; see `RejectionReason`.
         public var rejected: [String: Int] = [:]
         public var rejectedTotal: Int { rejected.values.reduce(0, +) }
+
+        public init() {}
     }
 
     public struct Database: Codable, Equatable, Sendable {
         public var messageCount = 0
         /// SHA-256 over the community's message rows (see `HistoryDatabase.messageDigest`).
         public var digest = ""
+
+        public init() {}
     }
 
     public var communityID: String

@@ -52,6 +52,21 @@ enum Schema {
                 );
                 """)
         }
+        migrator.registerMigration("v2-downloads") { db in
+            // Archives downloaded and not yet imported: imported on the next start.
+            try db.execute(sql: """
+                CREATE TABLE downloaded_archive (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    community_id TEXT NOT NULL,
+                    cid TEXT NOT NULL,
+                    path TEXT NOT NULL,
+                    from_time INTEGER NOT NULL,
+                    to_time INTEGER NOT NULL,
+                    content_topics TEXT NOT NULL,
+                    downloaded_at INTEGER NOT NULL
+                );
+                """)
+        }
         return migrator
     }
 }

@@ -36,6 +36,12 @@ public struct StoredWakuMessage: Codable, Sendable, Hashable {
     public var messageHash: String?
     public var pubsubTopic: String?
     public var message: WakuMessage?
+
+    public init(messageHash: String?, pubsubTopic: String?, message: WakuMessage?) {
+        self.messageHash = messageHash
+        self.pubsubTopic = pubsubTopic
+        self.message = message
+    }
 }
 
 /// A store v3 query (`GET /store/v3/messages`).

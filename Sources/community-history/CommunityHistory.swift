@@ -6,16 +6,19 @@ struct CommunityHistory: AsyncParsableCommand {
         commandName: "community-history",
         abstract: "A Status community's complete message history from Codex archives.",
         discussion: """
-            Exit codes: 0 success; 1 the report differs from --expect; 3 unusable input (fixture, \
-            manifest or index); 4 database error; 64 bad command-line usage.
+            Exit codes: 0 success; 1 the report differs from --expect; 2 a sync ended with failed \
+            archives; 3 unusable input (fixture, manifest, index, community ID); 4 database error; \
+            5 a peer (Codex or nwaku node) is unreachable; 64 bad command-line usage.
             """,
-        subcommands: [ReplayCommand.self, ControlNodeCommand.self, BenchmarkCommand.self]
+        subcommands: [DemoCommand.self, SyncCommand.self, MessagesCommand.self, ReplayCommand.self, ControlNodeCommand.self, BenchmarkCommand.self]
     )
 }
 
 /// Exit codes shared by the commands (also listed in README.md).
 enum Exit {
     static let expectationMismatch = ExitCode(1)
+    static let partialFailure = ExitCode(2)
     static let badInput = ExitCode(3)
     static let databaseError = ExitCode(4)
+    static let peerUnreachable = ExitCode(5)
 }

@@ -181,7 +181,7 @@ import Testing
         for _ in 0..<5 {
             let actions = machine.indexFailed("Codex unreachable", generation: machine.generation)
             for case .startTimer(.retry, let delay) in actions { delays.append(delay) }
-            #expect(actions.contains { if case .finished(.failed(let reason)) = $0 { reason.contains("Codex unreachable") } else { false } })
+            #expect(actions.contains { if case .finished(.failed(let reason, let retryable)) = $0 { reason.contains("Codex unreachable") && retryable } else { false } })
             // No hot loop: nothing happens until the retry timer fires.
             #expect(machine.quietWindowElapsed().isEmpty)
             #expect(machine.retryDue() == [.fetchIndex(Self.cid(1), generation: machine.generation)])
@@ -198,6 +198,7 @@ import Testing
         _ = machine.downloadFinished(DownloadedArchive(entry: entries[0], path: "/0"), generation: 1)
         _ = machine.importFailed(entries[2].id, reason: "truncated protobuf")
         let end = machine.importFinished(entries[0].id)
+        #expect(end.contains { if case .finished(.failed(_, let retryable)) = $0 { retryable } else { false } })
         #expect(machine.imported == [entries[0].id])
         #expect(!end.contains(.markProcessed(Self.cid(1))))
         guard case .backoff(let reason) = machine.phase else { Issue.record("not in backoff"); return }

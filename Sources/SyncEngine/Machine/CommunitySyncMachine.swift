@@ -105,6 +105,9 @@ public struct CommunitySyncMachine: Sendable {
         }
     }
 
+    /// Whether an import is running or queued.
+    public var isImporting: Bool { importing != nil || !importQueue.isEmpty }
+
     // MARK: - Events
 
     /// Resume after a restart: import what was downloaded, then fetch what is missing.
@@ -173,7 +176,7 @@ public struct CommunitySyncMachine: Sendable {
 
     public mutating func indexFailed(_ reason: String, generation: Int) -> [SyncAction] {
         guard generation == self.generation, phase == .fetchingIndex else { return [] }
-        return enterBackoff("index \(candidate?.string ?? "?"): \(reason)")
+        return enterBackoff("index \(candidate?.string ?? "?"): \(reason)", retryable: true)
     }
 
     public mutating func downloadFinished(_ archive: DownloadedArchive, generation: Int) -> [SyncAction] {
@@ -253,14 +256,15 @@ public struct CommunitySyncMachine: Sendable {
             return [.markProcessed(current.indexCID), .finished(.completed(indexCID: current.indexCID.string, imported: current.importedCount))]
         }
         let reasons = current.failures.sorted { $0.key < $1.key }.map { "\($0.key.prefix(18))…: \($0.value)" }
-        return enterBackoff("\(current.failures.count) archive(s) failed: " + reasons.joined(separator: "; "))
+        let retryable = current.failures.values.contains { $0.hasPrefix("download:") }
+        return enterBackoff("\(current.failures.count) archive(s) failed: " + reasons.joined(separator: "; "), retryable: retryable)
     }
 
-    private mutating func enterBackoff(_ reason: String) -> [SyncAction] {
+    private mutating func enterBackoff(_ reason: String, retryable: Bool) -> [SyncAction] {
         failedAttempts += 1
         phase = .backoff(reason: reason)
         work = nil
-        return [.startTimer(.retry, after: retryDelay(attempt: failedAttempts)), .finished(.failed(reason: reason))]
+        return [.startTimer(.retry, after: retryDelay(attempt: failedAttempts)), .finished(.failed(reason: reason, retryable: retryable))]
     }
 
     /// Exponential: initial × 2^(attempt-1), capped.

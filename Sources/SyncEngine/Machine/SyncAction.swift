@@ -32,8 +32,12 @@ public enum IgnoredAnnouncement: Sendable, Equatable {
 public enum SyncOutcome: Sendable, Equatable {
     /// Every planned archive is imported (or nothing was missing).
     case completed(indexCID: String, imported: Int)
-    /// Something failed; the machine is in backoff and will retry.
-    case failed(reason: String)
+    /// Something failed; the machine is in backoff and will retry. `retryable` says whether
+    /// trying again soon may help (a peer was unreachable) or not (an archive failed
+    /// verification: only a new index will change that).
+    case failed(reason: String, retryable: Bool)
+    /// No announcement to act on and nothing left to import.
+    case nothingToDo
 }
 
 /// What the machine asks its driver to do. The machine performs no I/O itself.

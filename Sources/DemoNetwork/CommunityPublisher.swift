@@ -1,0 +1,64 @@
+import ArchiveImport
+import CodexClient
+import ControlNode
+import Foundation
+import StatusCrypto
+import StatusWire
+import WakuClient
+
+/// The control node's side of the demo: puts a fixture community on a Codex node (every
+/// blob: archives and index) and announces the index on the archive channel of a Waku node.
+///
+/// ```swift
+/// let publisher = try CommunityPublisher(fixture: fixture)
+/// try await publisher.uploadBlobs(to: codex)
+/// try await publisher.announce(on: waku, clock: 1_700_000_000_000)
+/// ```
+public struct CommunityPublisher: Sendable {
+    public let fixture: FixtureDirectory
+    public let community: DemoCommunity
+
+    public init(fixture: FixtureDirectory) throws {
+        guard let seed = fixture.manifest.controlNodeSeed else {
+            throw FixtureError.invalid("the fixture's manifest has no controlNodeSeed: only demo fixtures can be published")
+        }
+        community = DemoCommunity(seed: seed)
+        guard community.communityID == fixture.manifest.communityID else {
+            throw FixtureError.invalid("controlNodeSeed \(seed) does not give the fixture's community ID")
+        }
+        self.fixture = fixture
+    }
+
+    public var indexCID: String { fixture.manifest.indexCID }
+
+    /// Uploads every blob; the node must name each by the CID it is filed under.
+    @discardableResult
+    public func uploadBlobs(to codex: CodexClient) async throws -> Int {
+        let blobs = fixture.url.appendingPathComponent("blobs")
+        let names = try FileManager.default.contentsOfDirectory(atPath: blobs.path).filter { !$0.hasPrefix(".") }.sorted()
+        for name in names {
+            let data = try Data(contentsOf: blobs.appendingPathComponent(name))
+            let cid = try await codex.upload(data)
+            guard cid.string == name else {
+                throw FixtureError.invalid("the Codex node filed blob \(name) as \(cid)")
+            }
+        }
+        return names.count
+    }
+
+    /// Publishes an announcement of `link` (default: the fixture's index) signed by `signer`
+    /// (default: the community key; another key makes a forgery).
+    public func announce(
+        on waku: WakuClient, clock: UInt64, link: String? = nil, signer: PrivateKey? = nil,
+        channel: String? = nil, timestamp: Date = Date(), seed: UInt64 = 7
+    ) async throws {
+        var random = SeededGenerator(seed: seed ^ clock)
+        let chatID = channel ?? CommunityChatID.memberUpdate(community.communityID)
+        let payload = try AnnouncementFactory.payload(
+            clock: clock, link: link ?? indexCID, chatID: chatID, communityKey: signer ?? community.communityKey,
+            ownerKey: community.ownerKey, random: &random)
+        try await waku.publish(WakuMessage(
+            payload: Data(payload), contentTopic: ContentTopic(chatID: chatID).string, version: 1,
+            timestamp: Int64(timestamp.timeIntervalSince1970 * 1e9)))
+    }
+}

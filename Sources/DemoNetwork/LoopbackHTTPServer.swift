@@ -1,0 +1,153 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// A request as the demo servers see it.
+public struct LoopbackRequest: Sendable {
+    public var method: String
+    /// Percent-decoded path segments (`/api/codex/v1/data/x` → `["api", "codex", "v1", "data", "x"]`).
+    public var pathSegments: [String]
+    public var query: [String: String]
+    public var body: Data
+}
+
+public struct LoopbackResponse: Sendable {
+    public enum Body: Sendable {
+        case data(Data)
+        /// Streamed from disk in chunks, never loaded whole.
+        case file(URL, truncatedTo: Int? = nil)
+    }
+
+    public var status: Int
+    public var contentType: String
+    public var body: Body
+
+    public init(status: Int, contentType: String = "application/octet-stream", body: Body = .data(Data())) {
+        self.status = status
+        self.contentType = contentType
+        self.body = body
+    }
+
+    public static func json<T: Encodable>(_ value: T, status: Int = 200) -> LoopbackResponse {
+        LoopbackResponse(status: status, contentType: "application/json", body: .data((try? JSONEncoder().encode(value)) ?? Data()))
+    }
+
+    public static func text(_ text: String, status: Int = 200) -> LoopbackResponse {
+        LoopbackResponse(status: status, contentType: "text/plain", body: .data(Data(text.utf8)))
+    }
+}
+
+/// A small HTTP/1.1 server on 127.0.0.1 (SwiftNIO), used by the demo network and the tests:
+/// real sockets, real HTTP, so the clients under test are the production ones.
+///
+/// ```swift
+/// let server = try await LoopbackHTTPServer.start { request in .text("hello") }
+/// // http://127.0.0.1:\(server.port)/
+/// await server.stop()
+/// ```
+public final class LoopbackHTTPServer: Sendable {
+    public typealias Handler = @Sendable (LoopbackRequest) async -> LoopbackResponse
+    typealias Connection = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
+
+    public let port: Int
+    private let serverChannel: any Channel
+    private let acceptLoop: Task<Void, Never>
+
+    private init(port: Int, serverChannel: any Channel, acceptLoop: Task<Void, Never>) {
+        self.port = port
+        self.serverChannel = serverChannel
+        self.acceptLoop = acceptLoop
+    }
+
+    /// Binds `127.0.0.1:port` (0 picks a free port) and serves until `stop()`.
+    public static func start(port: Int = 0, handler: @escaping Handler) async throws -> LoopbackHTTPServer {
+        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .bind(host: "127.0.0.1", port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    return try Connection(wrappingChannelSynchronously: channel)
+                }
+            }
+        let boundPort = server.channel.localAddress?.port ?? port
+        let channel = server.channel
+        let loop = Task<Void, Never> {
+            _ = try? await withThrowingDiscardingTaskGroup { group in
+                try await server.executeThenClose { inbound in
+                    for try await connection in inbound {
+                        group.addTask { await serve(connection, handler: handler) }
+                    }
+                }
+            }
+        }
+        return LoopbackHTTPServer(port: boundPort, serverChannel: channel, acceptLoop: loop)
+    }
+
+    public var baseURL: URL { URL(string: "http://127.0.0.1:\(port)")! }
+
+    /// Stops listening and drops open connections.
+    public func stop() async {
+        try? await serverChannel.close()
+        acceptLoop.cancel()
+        await acceptLoop.value
+    }
+
+    private static func serve(_ connection: Connection, handler: Handler) async {
+        try? await connection.executeThenClose { inbound, outbound in
+            var head: HTTPRequestHead?
+            var body = ByteBuffer()
+            for try await part in inbound {
+                switch part {
+                case .head(let requestHead):
+                    head = requestHead
+                    body.clear()
+                case .body(var chunk):
+                    body.writeBuffer(&chunk)
+                case .end:
+                    guard let requestHead = head else { continue }
+                    let response = await handler(request(requestHead, body: body))
+                    try await write(response, keepAlive: requestHead.isKeepAlive, to: outbound)
+                    if !requestHead.isKeepAlive { return }
+                }
+            }
+        }
+    }
+
+    private static func request(_ head: HTTPRequestHead, body: ByteBuffer) -> LoopbackRequest {
+        let components = URLComponents(string: "http://localhost" + head.uri)
+        let rawPath = components?.percentEncodedPath ?? head.uri
+        let segments = rawPath.split(separator: "/").map { $0.removingPercentEncoding ?? String($0) }
+        var query: [String: String] = [:]
+        for item in components?.queryItems ?? [] { query[item.name] = item.value ?? "" }
+        return LoopbackRequest(method: head.method.rawValue, pathSegments: segments, query: query,
+                               body: Data(body.readableBytesView))
+    }
+
+    private static func write(_ response: LoopbackResponse, keepAlive: Bool, to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>) async throws {
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: response.contentType)
+        headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")
+        switch response.body {
+        case .data(let data):
+            headers.add(name: "Content-Length", value: "\(data.count)")
+            try await outbound.write(.head(HTTPResponseHead(version: .http1_1, status: .init(statusCode: response.status), headers: headers)))
+            if !data.isEmpty { try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: data)))) }
+        case .file(let url, let truncatedTo):
+            let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? NSNumber)?.intValue ?? 0
+            let length = min(size, truncatedTo ?? size)
+            // A truncated body announces the full length: the client sees a connection cut short.
+            headers.add(name: "Content-Length", value: "\(size)")
+            try await outbound.write(.head(HTTPResponseHead(version: .http1_1, status: .init(statusCode: response.status), headers: headers)))
+            let file = try FileHandle(forReadingFrom: url)
+            defer { try? file.close() }
+            var sent = 0
+            while sent < length, let chunk = try file.read(upToCount: min(64 * 1024, length - sent)), !chunk.isEmpty {
+                try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: chunk))))
+                sent += chunk.count
+            }
+            if length < size { throw CancellationError() }
+        }
+        try await outbound.write(.end(nil))
+    }
+}

@@ -1,0 +1,54 @@
+import Foundation
+import GRDB
+
+/// An archive file downloaded but not yet imported (the sync agent's resume list).
+public struct DownloadedArchiveRecord: Sendable, Hashable, Codable {
+    public var id: String
+    public var communityID: String
+    public var cid: String
+    public var path: String
+    /// Unix seconds, `[from, to)`.
+    public var from: UInt64
+    public var to: UInt64
+    /// `0x` + 8 hex digits each.
+    public var contentTopics: [String]
+
+    public init(id: String, communityID: String, cid: String, path: String, from: UInt64, to: UInt64, contentTopics: [String]) {
+        self.id = id
+        self.communityID = communityID
+        self.cid = cid
+        self.path = path
+        self.from = from
+        self.to = to
+        self.contentTopics = contentTopics
+    }
+}
+
+extension HistoryDatabase {
+    public func recordDownloaded(_ archive: DownloadedArchiveRecord) throws {
+        let topics = String(decoding: try JSONEncoder().encode(archive.contentTopics), as: UTF8.self)
+        try pool.write { db in
+            try db.execute(sql: """
+                INSERT OR REPLACE INTO downloaded_archive (id, community_id, cid, path, from_time, to_time, content_topics, downloaded_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [archive.id, archive.communityID, archive.cid, archive.path, Int64(archive.from), Int64(archive.to),
+                                 topics, Int64(Date().timeIntervalSince1970 * 1000)])
+        }
+    }
+
+    public func removeDownloaded(archiveID: String) throws {
+        try pool.write { try $0.execute(sql: "DELETE FROM downloaded_archive WHERE id = ?", arguments: [archiveID]) }
+    }
+
+    public func downloadedArchives(communityID: String) throws -> [DownloadedArchiveRecord] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM downloaded_archive WHERE community_id = ? ORDER BY from_time DESC",
+                             arguments: [communityID]).map { row in
+                let topics = (try? JSONDecoder().decode([String].self, from: Data((row["content_topics"] as String).utf8))) ?? []
+                return DownloadedArchiveRecord(
+                    id: row["id"], communityID: row["community_id"], cid: row["cid"], path: row["path"],
+                    from: UInt64(row["from_time"] as Int64), to: UInt64(row["to_time"] as Int64), contentTopics: topics)
+            }
+        }
+    }
+}

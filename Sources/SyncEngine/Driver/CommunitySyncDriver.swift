@@ -1,0 +1,252 @@
+import ArchiveImport
+import CodexClient
+import Foundation
+import HistoryStore
+import Logging
+import StatusCrypto
+import StatusWire
+
+/// Performs a `CommunitySyncMachine`'s actions: timers on an injected clock, Codex downloads
+/// (bounded by the machine), imports one at a time off the actor, and the persisted state.
+/// Results come back to the machine as events.
+///
+/// ```swift
+/// let driver = CommunitySyncDriver(configuration: config, database: db, codex: codex, archivesDirectory: dir)
+/// try await driver.start()
+/// await driver.receive(announcement)
+/// let outcome = await driver.nextOutcome()
+/// ```
+public actor CommunitySyncDriver {
+    public nonisolated let configuration: CommunitySyncMachine.Configuration
+    private var machine: CommunitySyncMachine
+    private let database: HistoryDatabase
+    private let codex: CodexClient
+    private let importer: ArchiveImporter
+    private let importOptions: ArchiveImportOptions
+    private let archivesDirectory: URL
+    private let clock: any Clock<Duration>
+    private let logger: Logger
+    private let onEvent: @Sendable (SyncEvent) -> Void
+
+    private var timer: Task<Void, Never>?
+    private var downloads: [Int: [String: Task<Void, Never>]] = [:]
+    private var tasks: [UUID: Task<Void, Never>] = [:]
+    private var outcomeWaiters: [CheckedContinuation<SyncOutcome, Never>] = []
+    private var started = false
+
+    public init(
+        configuration: CommunitySyncMachine.Configuration, database: HistoryDatabase, codex: CodexClient,
+        archivesDirectory: URL, importOptions: ArchiveImportOptions = .init(), clock: any Clock<Duration> = ContinuousClock(),
+        logger: Logger = Logger(label: "community-history.sync"), onEvent: @escaping @Sendable (SyncEvent) -> Void = { _ in }
+    ) throws {
+        self.configuration = configuration
+        self.database = database
+        self.codex = codex
+        self.importer = try ArchiveImporter(database: database, communityID: configuration.communityID)
+        self.importOptions = importOptions
+        self.archivesDirectory = archivesDirectory
+        self.clock = clock
+        self.logger = logger
+        self.onEvent = onEvent
+        self.machine = CommunitySyncMachine(configuration: configuration)
+    }
+
+    public var phase: CommunitySyncMachine.Phase { machine.phase }
+
+    /// Loads the persisted state and resumes: imports what was downloaded, fetches what is missing.
+    public func start() throws {
+        guard !started else { return }
+        started = true
+        try FileManager.default.createDirectory(at: archivesDirectory, withIntermediateDirectories: true)
+        let communityID = configuration.communityID
+        let state = try database.indexState(communityID: communityID)
+        let downloaded = try database.downloadedArchives(communityID: communityID).compactMap { record -> DownloadedArchive? in
+            guard FileManager.default.fileExists(atPath: record.path), let cid = try? CID(record.cid) else { return nil }
+            let topics = record.contentTopics.compactMap { try? ContentTopic(bytes: Hex.decode($0)) }.compactMap { $0 }
+            return DownloadedArchive(entry: ArchiveIndexEntry(id: record.id, cid: cid, from: record.from, to: record.to, contentTopics: topics),
+                                     path: record.path)
+        }
+        machine = CommunitySyncMachine(configuration: configuration, persisted: .init(
+            clock: state?.indexClock ?? 0, indexCID: state?.indexCID.flatMap { try? CID($0) },
+            processedIndexCID: state?.processedIndexCID.flatMap { try? CID($0) },
+            imported: try database.importedArchiveIDs(communityID: communityID), downloaded: downloaded))
+        perform(machine.started())
+    }
+
+    public func receive(_ announcement: ArchiveAnnouncement) {
+        perform(machine.announcementReceived(announcement))
+    }
+
+    /// Waits for the next plan to end (or returns `.nothingToDo` when there is none).
+    public func nextOutcome() async -> SyncOutcome {
+        if machine.phase == .idle && !machine.isImporting { return .nothingToDo }
+        return await withCheckedContinuation { outcomeWaiters.append($0) }
+    }
+
+    /// Cancels timers and downloads; a running import finishes its transaction first.
+    public func stop() async {
+        timer?.cancel()
+        for group in downloads.values { for task in group.values { task.cancel() } }
+        for task in tasks.values { await task.value }
+    }
+
+    // MARK: - Actions
+
+    private func perform(_ actions: [SyncAction]) {
+        for action in actions { perform(action) }
+    }
+
+    private func perform(_ action: SyncAction) {
+        switch action {
+        case .persistAnnouncement(let clock, let cid):
+            onEvent(.announcementAccepted(clock: clock, indexCID: cid.string))
+            persist { state in state.indexClock = clock; state.indexCID = cid.string }
+        case .startTimer(let kind, let delay):
+            timer?.cancel()
+            timer = Task { [clock] in
+                do { try await clock.sleep(for: delay) } catch { return }
+                self.timerFired(kind)
+            }
+        case .cancelTimer:
+            timer?.cancel()
+        case .fetchIndex(let cid, let generation):
+            spawn { await self.fetchIndex(cid, generation: generation) }
+        case .download(let entry, let generation):
+            let task = Task { await self.download(entry, generation: generation) }
+            downloads[generation, default: [:]][entry.id] = task
+        case .cancelDownloads(let generation):
+            for task in downloads[generation, default: [:]].values { task.cancel() }
+            downloads[generation] = nil
+        case .importArchive(let archive, _):
+            spawn { await self.importArchive(archive) }
+        case .markProcessed(let cid):
+            persist { state in state.processedIndexCID = cid.string }
+        case .ignored(let reason):
+            onEvent(.announcementIgnored("\(reason)"))
+        case .finished(let outcome):
+            finish(outcome)
+        }
+    }
+
+    private func timerFired(_ kind: SyncTimer) {
+        switch kind {
+        case .quietWindow: perform(machine.quietWindowElapsed())
+        case .retry: perform(machine.retryDue())
+        }
+    }
+
+    private func finish(_ outcome: SyncOutcome) {
+        onEvent(.finished(outcome))
+        let waiters = outcomeWaiters
+        outcomeWaiters.removeAll()
+        for waiter in waiters { waiter.resume(returning: outcome) }
+    }
+
+    private func persist(_ change: (inout CommunityIndexState) -> Void) {
+        do {
+            var state = try database.indexState(communityID: configuration.communityID)
+                ?? CommunityIndexState(communityID: configuration.communityID)
+            change(&state)
+            try database.saveIndexState(state)
+        } catch {
+            logger.error("cannot save the index state", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func spawn(_ work: @escaping @Sendable () async -> Void) {
+        let id = UUID()
+        tasks[id] = Task {
+            await work()
+            self.taskEnded(id)
+        }
+    }
+
+    private func taskEnded(_ id: UUID) { tasks[id] = nil }
+
+    // MARK: - Work (runs in tasks, reports back to the actor)
+
+    private func fetchIndex(_ cid: CID, generation: Int) async {
+        let file = archivesDirectory.appendingPathComponent("index-\(cid.string)")
+        do {
+            try await codex.download(cid, to: file)
+            defer { try? FileManager.default.removeItem(at: file) }
+            let size = (try FileManager.default.attributesOfItem(atPath: file.path)[.size] as? NSNumber)?.intValue ?? 0
+            guard size <= importOptions.limits.maxInflatedBytes else {
+                throw ArchiveDecodingError.inflatedSizeExceeded(limit: importOptions.limits.maxInflatedBytes)
+            }
+            let index = try ArchiveIndex(bytes: [UInt8](try Data(contentsOf: file)), limits: importOptions.limits)
+            onEvent(.indexDownloaded(indexCID: cid.string, archives: index.entries.count, rejectedEntries: index.rejected.count))
+            for bad in index.rejected {
+                logger.warning("index entry rejected", metadata: ["key": "\(bad.key)", "reason": "\(bad.reason)"])
+            }
+            perform(machine.indexFetched(index.entries, generation: generation))
+        } catch {
+            logger.warning("index fetch failed", metadata: ["cid": "\(cid)", "error": "\(error)"])
+            perform(machine.indexFailed("\(error)", generation: generation))
+        }
+    }
+
+    private func download(_ entry: ArchiveIndexEntry, generation: Int) async {
+        let destination = archivesDirectory.appendingPathComponent(entry.cid.string)
+        onEvent(.downloadStarted(archiveID: entry.id, cid: entry.cid.string))
+        do {
+            let bytes = try await codex.download(entry.cid, to: destination)
+            try database.recordDownloaded(DownloadedArchiveRecord(
+                id: entry.id, communityID: configuration.communityID, cid: entry.cid.string, path: destination.path,
+                from: entry.from, to: entry.to, contentTopics: entry.contentTopics.map { Hex.encode($0.bytes, prefixed: true) }))
+            onEvent(.archiveDownloaded(archiveID: entry.id, from: entry.from, to: entry.to, bytes: bytes))
+            downloads[generation]?[entry.id] = nil
+            perform(machine.downloadFinished(DownloadedArchive(entry: entry, path: destination.path), generation: generation))
+        } catch {
+            downloads[generation]?[entry.id] = nil
+            if Task.isCancelled { return }
+            logger.warning("archive download failed", metadata: ["archive": "\(entry.id)", "error": "\(error)"])
+            onEvent(.archiveFailed(archiveID: entry.id, reason: "download: \(error)"))
+            perform(machine.downloadFailed(entry, reason: "\(error)", generation: generation))
+        }
+    }
+
+    private func importArchive(_ archive: DownloadedArchive) async {
+        onEvent(.importingArchive(archiveID: archive.entry.id))
+        let importer = self.importer
+        let options = self.importOptions
+        // SQLite and decoding block: run them off the actor (one import at a time, the machine says so).
+        let result: Result<ArchiveImportResult, any Error> = await Task.detached {
+            Result { try importer.importArchive(archive.entry, path: archive.path, options: options) }
+        }.value
+        switch result {
+        case .success(let imported):
+            cleanUp(archive)
+            onEvent(.archiveImported(imported))
+            perform(machine.importFinished(archive.entry.id))
+        case .failure(let error as HistoryStoreError):
+            if case .alreadyImported = error {
+                cleanUp(archive)
+                perform(machine.importFinished(archive.entry.id))
+            } else {
+                onEvent(.archiveFailed(archiveID: archive.entry.id, reason: "import: \(error)"))
+                perform(machine.importFailed(archive.entry.id, reason: "\(error)"))
+            }
+        case .failure(let error as ArchiveDecodingError):
+            // The file is what the CID names: downloading it again would not help until a
+            // new index replaces it. Drop it.
+            cleanUp(archive)
+            logger.warning("archive rejected", metadata: ["archive": "\(archive.entry.id)", "reason": "\(error)"])
+            onEvent(.archiveFailed(archiveID: archive.entry.id, reason: "import: \(error)"))
+            perform(machine.importFailed(archive.entry.id, reason: "\(error)"))
+        case .failure(let error):
+            // A database error (busy, disk full): keep the file for the next attempt.
+            logger.error("archive import failed", metadata: ["archive": "\(archive.entry.id)", "error": "\(error)"])
+            onEvent(.archiveFailed(archiveID: archive.entry.id, reason: "import: \(error)"))
+            perform(machine.importFailed(archive.entry.id, reason: "\(error)"))
+        }
+        if machine.phase == .idle && !machine.isImporting && !outcomeWaiters.isEmpty {
+            finish(.nothingToDo)
+        }
+    }
+
+    private func cleanUp(_ archive: DownloadedArchive) {
+        try? FileManager.default.removeItem(atPath: archive.path)
+        try? database.removeDownloaded(archiveID: archive.entry.id)
+    }
+}

@@ -1,0 +1,136 @@
+import ArchiveImport
+import CodexClient
+import Foundation
+import HistoryStore
+import Logging
+import Synchronization
+import StatusWire
+import WakuClient
+
+/// `sync --community <id>`: query the store for the archive channels' last 30 days, act on
+/// the newest valid announcement after the quiet window, download and import, report.
+///
+/// ```swift
+/// let sync = OneShotSync(options: options, waku: waku, codex: codex, database: database)
+/// let report = try await sync.run { event in print(event) }
+/// ```
+public struct OneShotSync: Sendable {
+    public struct Options: Sendable {
+        public var communityID: String
+        public var selection: ArchiveSelection
+        public var quietWindow: Duration
+        public var maxConcurrentDownloads: Int
+        public var hydration: HydrationMode
+        public var limits: DecodingLimits
+        public var storeDays: Int
+        public var pubsubTopic: String?
+        /// How many times a failed plan is retried (after the machine's backoff) before giving up.
+        public var retries: Int
+        public var retryInitialDelay: Duration
+        public var archivesDirectory: URL
+
+        public init(communityID: String, selection: ArchiveSelection = .all, quietWindow: Duration = .seconds(20),
+                    maxConcurrentDownloads: Int = 3, hydration: HydrationMode = .replace, limits: DecodingLimits = .default,
+                    storeDays: Int = 30, pubsubTopic: String? = nil, retries: Int = 2, retryInitialDelay: Duration = .seconds(5),
+                    archivesDirectory: URL) {
+            self.communityID = communityID
+            self.selection = selection
+            self.quietWindow = quietWindow
+            self.maxConcurrentDownloads = maxConcurrentDownloads
+            self.hydration = hydration
+            self.limits = limits
+            self.storeDays = storeDays
+            self.pubsubTopic = pubsubTopic
+            self.retries = retries
+            self.retryInitialDelay = retryInitialDelay
+            self.archivesDirectory = archivesDirectory
+        }
+    }
+
+    public var options: Options
+    public var waku: WakuClient
+    public var codex: CodexClient
+    public var database: HistoryDatabase
+    public var logger: Logger
+
+    public init(options: Options, waku: WakuClient, codex: CodexClient, database: HistoryDatabase,
+                logger: Logger = Logger(label: "community-history.sync")) {
+        self.options = options
+        self.waku = waku
+        self.codex = codex
+        self.database = database
+        self.logger = logger
+    }
+
+    public func run(onEvent: @escaping @Sendable (SyncEvent) -> Void = { _ in }) async throws -> SyncReport {
+        let communityID = try ArchiveImporter(database: database, communityID: options.communityID).communityID
+        let channel = try ArchiveChannel(communityID: communityID)
+        let collector = ReportCollector(SyncReport(communityID: communityID, selection: options.selection.description))
+
+        // 1. The archive channels' history from the store (all pages).
+        let stored = try await waku.storeAll(.lastDays(options.storeDays, contentTopics: channel.contentTopics, pubsubTopic: options.pubsubTopic))
+        var announcements: [ArchiveAnnouncement] = []
+        for item in stored {
+            guard let message = item.message else { continue }
+            switch channel.decode(payload: [UInt8](message.payload), contentTopic: message.contentTopic) {
+            case .announcement(let announcement): announcements.append(announcement)
+            case .rejected(let reason): collector.ignored(reason.rawValue)
+            }
+        }
+        collector.scanned(stored.count)
+
+        // 2. The machine decides; the driver acts.
+        let configuration = CommunitySyncMachine.Configuration(
+            communityID: communityID, selection: options.selection, quietWindow: options.quietWindow,
+            maxConcurrentDownloads: options.maxConcurrentDownloads, retryInitialDelay: options.retryInitialDelay)
+        let driver = try CommunitySyncDriver(
+            configuration: configuration, database: database, codex: codex, archivesDirectory: options.archivesDirectory,
+            importOptions: ArchiveImportOptions(mode: options.hydration, limits: options.limits), logger: logger,
+            onEvent: { event in
+                collector.record(event)
+                onEvent(event)
+            })
+        try await driver.start()
+        for announcement in announcements.sorted(by: { $0.clock < $1.clock }) {
+            await driver.receive(announcement)
+        }
+
+        var outcome = await driver.nextOutcome()
+        var attempts = 0
+        while case .failed(_, true) = outcome, attempts < options.retries {
+            attempts += 1
+            outcome = await driver.nextOutcome()
+        }
+        await driver.stop()
+
+        var report = collector.finish()
+        switch outcome {
+        case .completed(let cid, let imported): report.outcome = "completed: index \(cid) fully imported (\(imported) archives this run)"
+        case .failed(let reason, _): report.outcome = "failed: \(reason)"
+        case .nothingToDo:
+            report.outcome = announcements.isEmpty
+                ? "nothing to do: no archive announcement in the last \(options.storeDays) days"
+                : "nothing to do: up to date"
+        }
+        report.database.messageCount = try database.messageCount(communityID: communityID)
+        report.database.digest = try database.messageDigest(communityID: communityID)
+        return report
+    }
+
+    /// Whether a report's outcome is a success (for the exit code).
+    public static func succeeded(_ report: SyncReport) -> Bool {
+        report.outcome.hasPrefix("completed") || report.outcome.hasPrefix("nothing to do")
+    }
+}
+
+/// Gathers events from the driver's tasks into one report (synchronously, in order).
+final class ReportCollector: Sendable {
+    private let report: Mutex<SyncReport>
+
+    init(_ report: SyncReport) { self.report = Mutex(report) }
+
+    func record(_ event: SyncEvent) { report.withLock { $0.record(event) } }
+    func ignored(_ reason: String) { report.withLock { $0.announcements.ignored[reason, default: 0] += 1 } }
+    func scanned(_ count: Int) { report.withLock { $0.announcements.messagesScanned = count } }
+    func finish() -> SyncReport { report.withLock { $0 } }
+}

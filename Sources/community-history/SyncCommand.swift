@@ -1,0 +1,144 @@
+import ArchiveImport
+import ArgumentParser
+import CodexClient
+import Foundation
+import HistoryStore
+import StatusWire
+import SyncEngine
+import WakuClient
+
+/// Options that say which archives a sync wants.
+struct SelectionOptions: ParsableArguments {
+    enum Mode: String, ExpressibleByArgument, CaseIterable { case all, latest, range }
+
+    @Option(help: "Which archives: all (every missing one), latest (the newest), or range (with --from/--to).")
+    var mode: Mode = .all
+
+    @Option(help: "Start of the range (ISO 8601 date or date-time, or unix seconds), with --mode range.")
+    var from: String?
+
+    @Option(help: "End of the range (exclusive), with --mode range.")
+    var to: String?
+
+    func selection() throws -> ArchiveSelection {
+        switch mode {
+        case .all: return .all
+        case .latest: return .latest
+        case .range:
+            guard let from, let to else { throw ValidationError("--mode range needs --from and --to") }
+            let start = try Self.parseDate(from, option: "--from"), end = try Self.parseDate(to, option: "--to")
+            guard start < end else { throw ValidationError("--from must be before --to") }
+            return .range(from: start, to: end)
+        }
+    }
+
+    func validate() throws {
+        if mode != .range && (from != nil || to != nil) { throw ValidationError("--from/--to need --mode range") }
+        _ = try selection()
+    }
+
+    static func parseDate(_ text: String, option: String) throws -> UInt64 {
+        if let seconds = UInt64(text) { return seconds }
+        let full = ISO8601DateFormatter()
+        if let date = full.date(from: text) { return UInt64(date.timeIntervalSince1970) }
+        let day = ISO8601DateFormatter()
+        day.formatOptions = [.withFullDate]
+        if let date = day.date(from: text) { return UInt64(date.timeIntervalSince1970) }
+        throw ValidationError("\(option) \"\(text)\" is not a date (use 2026-11-01, 2026-11-01T12:00:00Z or unix seconds)")
+    }
+}
+
+struct SyncCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sync",
+        abstract: "One shot: find the newest archive announcement, download and import the archives, report.",
+        discussion: """
+            Queries the nwaku node's store for the community's archive channels (-magnetlinks and \
+            -memberUpdate) over the last 30 days, accepts only announcements signed by the community \
+            key, waits the quiet window after the last one, fetches the index from the Codex node, \
+            and downloads and imports the selected archives. Exit codes: 0 done (or nothing to do), \
+            2 some archives failed, 3 bad input, 4 database error, 5 a peer is unreachable.
+            """
+    )
+
+    @Option(help: "Community ID: 0x + 66 hex digits (the community's compressed public key).")
+    var community: String
+
+    @Option(help: "Codex node REST API base URL.")
+    var codexURL: String = "http://127.0.0.1:8080"
+
+    @Option(help: "nwaku REST API base URL.")
+    var wakuURL: String = "http://127.0.0.1:8645"
+
+    @Option(help: "Pubsub topic for store queries (default: the node's).")
+    var pubsubTopic: String?
+
+    @Option(help: "SQLite database to hydrate.")
+    var db: String = "history.sqlite"
+
+    @Option(help: "Where downloaded archives wait for import (default: <db>.archives).")
+    var archivesDir: String?
+
+    @OptionGroup var selection: SelectionOptions
+
+    @Option(help: "replace: archives are canonical for their range (the spec); merge: add what is missing (status-go).")
+    var hydration: HydrationMode = .replace
+
+    @Option(help: "Seconds to wait after the last announcement before acting (the spec's 20).")
+    var settle: Double = 20
+
+    @Option(help: "Archives downloaded at the same time.")
+    var concurrency: Int = 3
+
+    @Option(help: "How often a failed plan is retried after backing off before giving up.")
+    var retries: Int = 2
+
+    @Flag(help: "Print the report as JSON.")
+    var json = false
+
+    @OptionGroup var limits: LimitOptions
+    @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        guard settle >= 0 else { throw ValidationError("--settle must not be negative") }
+        guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+        guard URL(string: codexURL)?.host != nil else { throw ValidationError("--codex-url \(codexURL) is not a URL") }
+        guard URL(string: wakuURL)?.host != nil else { throw ValidationError("--waku-url \(wakuURL) is not a URL") }
+    }
+
+    func run() async throws {
+        logging.bootstrap()
+        let database: HistoryDatabase
+        do { database = try HistoryDatabase(path: db) } catch {
+            printError("\(error)")
+            throw Exit.databaseError
+        }
+        let options = OneShotSync.Options(
+            communityID: community, selection: try selection.selection(), quietWindow: .milliseconds(Int64(settle * 1000)),
+            maxConcurrentDownloads: concurrency, hydration: hydration, limits: limits.limits, pubsubTopic: pubsubTopic,
+            retries: retries, archivesDirectory: URL(fileURLWithPath: archivesDir ?? db + ".archives"))
+        try await Self.runSync(options: options, waku: WakuClient(baseURL: URL(string: wakuURL)!),
+                               codex: CodexClient(baseURL: URL(string: codexURL)!), database: database, json: json)
+    }
+
+    /// Runs a sync and prints progress and the report; shared with `demo`.
+    static func runSync(options: OneShotSync.Options, waku: WakuClient, codex: CodexClient, database: HistoryDatabase, json: Bool) async throws {
+        let progress = ProgressPrinter(enabled: !json)
+        let report: SyncReport
+        do {
+            if !json { progress.line("listening: store query on the archive channels, then \(options.quietWindow) quiet window") }
+            report = try await OneShotSync(options: options, waku: waku, codex: codex, database: database).run { progress.show($0) }
+        } catch let error as CommunityIDError {
+            printError(error.description)
+            throw Exit.badInput
+        } catch let error as PeerErrorDescribing {
+            printError(error.description)
+            throw Exit.peerUnreachable
+        } catch where HistoryStoreError.isDatabaseFailure(error) {
+            printError("database: \(error)")
+            throw Exit.databaseError
+        }
+        print(json ? try ReportJSON.encode(report) : report.text)
+        if !OneShotSync.succeeded(report) { throw Exit.partialFailure }
+    }
+}
