@@ -211,3 +211,26 @@ import Testing
         #expect(HashRatchet.messageKey(groupKey: key, sequenceNumber: 3) == Vectors.bytes(v, "seqNo=3 key = keccak^3(K)"))
     }
 }
+
+extension VectorTests {
+    @Test func archiveChannelDecodesTheVectorAnnouncement() throws {
+        let v = Self.announcement
+        let channel = try ArchiveChannel(communityID: Vectors.string("keys", "community_id_string"))
+        #expect(channel.contentTopics.contains(Vectors.string(v, "content_topic")))
+        guard case .announcement(let announcement) = channel.decode(payload: Vectors.bytes(v, "waku_payload = ct||tag16||nonce12"),
+                                                                     contentTopic: Vectors.string(v, "content_topic")) else {
+            Issue.record("not decoded as an announcement")
+            return
+        }
+        #expect(announcement.clock == 1_700_000_000_000)
+        #expect(announcement.indexCID.string == "zDvZRwzm8K7bcyPeBXcZzWD7AWc4VqNuseduDr3VsuYA1yXej49V")
+        #expect(announcement.signerID == Vectors.string("keys", "community_id_string"))
+        #expect(announcement.messageType == 43)
+        // On a topic it was not encrypted for, it does not decrypt.
+        guard case .rejected(.undecryptable) = channel.decode(payload: Vectors.bytes(v, "waku_payload = ct||tag16||nonce12"),
+                                                              contentTopic: channel.contentTopics[0]) else {
+            Issue.record("decrypted with the wrong chat's key")
+            return
+        }
+    }
+}
