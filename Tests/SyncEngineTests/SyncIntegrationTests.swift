@@ -1,0 +1,187 @@
+import ArchiveImport
+import CodexClient
+import ControlNode
+import DemoNetwork
+import Foundation
+import HistoryStore
+import PeerHTTP
+import StatusCrypto
+import StatusWire
+import Testing
+import WakuClient
+@testable import SyncEngine
+
+/// `sync` end to end against the loopback Codex and nwaku servers, over real HTTP.
+@Suite(.serialized) struct SyncIntegrationTests {
+    static let fixtureURL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Fixtures/demo-community")
+    static let encryptedArchive = "0x51261c47ab7a967c3614306ef0aea4e86e00b0f63fd7d30542616c6025ed6f15"
+    static let fastRetry = RetryPolicy(maxAttempts: 3, initialDelay: .milliseconds(100), multiplier: 2, maxDelay: .milliseconds(400))
+
+    struct Network {
+        var codexNode: DemoCodexNode
+        var wakuNode: DemoWakuNode
+        var publisher: CommunityPublisher
+        var scratch: URL
+        var codex: CodexClient { CodexClient(baseURL: codexNode.baseURL, retry: SyncIntegrationTests.fastRetry) }
+        var waku: WakuClient { WakuClient(baseURL: wakuNode.baseURL, retry: SyncIntegrationTests.fastRetry) }
+
+        func stop() async {
+            await codexNode.stop()
+            await wakuNode.stop()
+        }
+    }
+
+    static func network(maxPageSize: Int = 100) async throws -> Network {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("sync-\(UUID().uuidString)")
+        let codexNode = try await DemoCodexNode.start(directory: scratch.appendingPathComponent("codex"))
+        let wakuNode = try await DemoWakuNode.start(maxPageSize: maxPageSize)
+        let publisher = try CommunityPublisher(fixture: try FixtureDirectory(url: fixtureURL))
+        try await publisher.uploadBlobs(to: CodexClient(baseURL: codexNode.baseURL))
+        return Network(codexNode: codexNode, wakuNode: wakuNode, publisher: publisher, scratch: scratch)
+    }
+
+    static func sync(_ network: Network, database: HistoryDatabase, codex: CodexClient? = nil, retries: Int = 2,
+                     selection: ArchiveSelection = .all) async throws -> SyncReport {
+        let options = OneShotSync.Options(
+            communityID: network.publisher.community.communityID, selection: selection, quietWindow: .milliseconds(200),
+            retries: retries, retryInitialDelay: .milliseconds(300), archivesDirectory: network.scratch.appendingPathComponent("archives"))
+        return try await OneShotSync(options: options, waku: network.waku, codex: codex ?? network.codex, database: database).run()
+    }
+
+    static func database(_ network: Network, _ name: String = "history") throws -> HistoryDatabase {
+        try FileManager.default.createDirectory(at: network.scratch, withIntermediateDirectories: true)
+        return try HistoryDatabase(path: network.scratch.appendingPathComponent("\(name).sqlite").path)
+    }
+
+    @Test func syncsTheFixtureCommunityEndToEnd() async throws {
+        let network = try await Self.network()
+        let now = UInt64(Date().timeIntervalSince1970 * 1000)
+        try await network.publisher.announce(on: network.waku, clock: now)
+        let database = try Self.database(network)
+        let report = try await Self.sync(network, database: database)
+        await network.stop()
+
+        #expect(report.indexCID == network.publisher.indexCID)
+        #expect(report.archives.imported == 9)
+        #expect(Array(report.archives.failed.keys) == [Self.encryptedArchive])
+        #expect(report.archives.failed[Self.encryptedArchive]?.contains("encrypted") == true)
+        #expect(report.messages.stored == 5404)
+        #expect(report.messages.rejected == ["encrypted-key-unavailable": 1, "invalid-signature": 1, "signer-mismatch": 1])
+        #expect(try database.messageCount() == 5404)
+        #expect(report.outcome.hasPrefix("failed"))  // the encrypted archive: reported, not retried in a loop
+        // The same archives as an offline replay of the fixture (without its local copies).
+        let replayed = try HistoryDatabase(path: network.scratch.appendingPathComponent("replay.sqlite").path)
+        var fixture = try FixtureDirectory(url: Self.fixtureURL)
+        fixture = try FixtureDirectory(url: fixture.url)
+        _ = try Replay(fixture: FixtureDirectoryWithoutLocalCopies.make(from: fixture, in: network.scratch), database: replayed).run()
+        #expect(try replayed.messageDigest() == database.messageDigest())
+    }
+
+    @Test func forgedAnnouncementAmongRealOnesIsIgnored() async throws {
+        let network = try await Self.network()
+        let now = UInt64(Date().timeIntervalSince1970 * 1000)
+        let forger = try PrivateKey(bytes: Keccak256.hash(Array("forger".utf8)))
+        try await network.publisher.announce(on: network.waku, clock: now - 1000, link: CID.contentAddress(of: [1]).string)
+        try await network.publisher.announce(on: network.waku, clock: now)
+        try await network.publisher.announce(on: network.waku, clock: now + 5000, link: CID.contentAddress(of: [2]).string, signer: forger)
+        let report = try await Self.sync(network, database: try Self.database(network))
+        await network.stop()
+        #expect(report.announcements.accepted == 2)
+        #expect(report.announcements.ignored["notSignedByCommunity"] == 1)
+        #expect(report.indexCID == network.publisher.indexCID)
+        #expect(report.archives.imported == 9)
+    }
+
+    @Test func storePaginationAcrossManyPages() async throws {
+        let network = try await Self.network(maxPageSize: 2)
+        let channel = try ArchiveChannel(communityID: network.publisher.community.communityID)
+        let now = Date()
+        for n in 0..<15 {
+            // Traffic on the archive channel that is not an announcement (wrong key, random bytes).
+            await network.wakuNode.publish(WakuMessage(payload: Data((0..<100).map { UInt8(($0 * n) & 0xff) }),
+                                                       contentTopic: channel.contentTopics[n % 2],
+                                                       timestamp: Int64(now.timeIntervalSince1970 * 1e9) - Int64(n) * 1_000_000))
+        }
+        try await network.publisher.announce(on: network.waku, clock: UInt64(now.timeIntervalSince1970 * 1000))
+        let report = try await Self.sync(network, database: try Self.database(network), selection: .latest)
+        let queries = await network.wakuNode.storeQueryCount()
+        await network.stop()
+        #expect(queries >= 8)
+        #expect(report.announcements.messagesScanned == 16)
+        #expect(report.announcements.ignored["undecryptable"] == 15)
+        #expect(report.announcements.accepted == 1)
+        // latest = the encrypted archive (newest week) only: it fails, nothing else is planned.
+        #expect(report.archives.downloaded == 1 && report.archives.imported == 0)
+    }
+
+    @Test func codexUnreachableThenBack() async throws {
+        let network = try await Self.network()
+        let port = network.codexNode.port
+        let directory = network.codexNode.directory
+        await network.codexNode.stop()
+        try await network.publisher.announce(on: network.waku, clock: UInt64(Date().timeIntervalSince1970 * 1000))
+        let restarted = Task {
+            try await Task.sleep(for: .milliseconds(1500))
+            return try await DemoCodexNode.start(directory: directory, port: port)
+        }
+        let report = try await Self.sync(network, database: try Self.database(network),
+                                         codex: CodexClient(baseURL: URL(string: "http://127.0.0.1:\(port)")!, retry: Self.fastRetry),
+                                         retries: 10)
+        await (try? restarted.value)?.stop()
+        await network.wakuNode.stop()
+        #expect(report.archives.imported == 9)
+        #expect(Array(report.archives.failed.keys) == [Self.encryptedArchive])
+    }
+
+    @Test func archiveFailingVerificationIsReportedAndTheRestImported() async throws {
+        let network = try await Self.network()
+        // Replace one archive's bytes on the node with garbage (the node still serves it under its CID).
+        let index = try FixtureDirectory(url: Self.fixtureURL).readIndex().1
+        let victim = index.entries[3]
+        try Data("garbage, not an archive".utf8).write(to: network.codexNode.directory.appendingPathComponent(victim.cid.string))
+        try await network.publisher.announce(on: network.waku, clock: UInt64(Date().timeIntervalSince1970 * 1000))
+        let database = try Self.database(network)
+        let report = try await Self.sync(network, database: database)
+        await network.stop()
+        #expect(report.archives.imported == 8)
+        #expect(Set(report.archives.failed.keys) == [victim.id, Self.encryptedArchive])
+        #expect(report.archives.failed[victim.id]?.contains("malformed protobuf") == true)
+        #expect(try !database.isImported(archiveID: victim.id))
+    }
+
+    @Test func secondRunResumesWhatTheFirstCouldNotFinish() async throws {
+        let network = try await Self.network()
+        let index = try FixtureDirectory(url: Self.fixtureURL).readIndex().1
+        let victim = index.entries[5]
+        await network.codexNode.truncateDownloads(of: victim.cid)
+        try await network.publisher.announce(on: network.waku, clock: UInt64(Date().timeIntervalSince1970 * 1000))
+        let database = try Self.database(network)
+        let first = try await Self.sync(network, database: database, retries: 0)
+        #expect(first.archives.imported == 8)
+        #expect(first.archives.failed[victim.id]?.hasPrefix("download") == true)
+        #expect(try database.indexState(communityID: network.publisher.community.communityID)?.processedIndexCID == nil)
+
+        // The node is healthy again; a new run (a restart) picks up the persisted announcement.
+        let healthy = try await DemoCodexNode.start(directory: network.codexNode.directory)
+        let second = try await Self.sync(network, database: database, codex: CodexClient(baseURL: healthy.baseURL, retry: Self.fastRetry), retries: 0)
+        await healthy.stop()
+        await network.stop()
+        #expect(second.archives.imported == 1)
+        #expect(second.archives.downloaded == 2)  // the missing one, and the encrypted one again
+        #expect(try database.importedArchiveIDs(communityID: network.publisher.community.communityID).count == 9)
+    }
+}
+
+/// A copy of a fixture without its local messages, for comparing a sync with a replay.
+enum FixtureDirectoryWithoutLocalCopies {
+    static func make(from fixture: FixtureDirectory, in scratch: URL) throws -> FixtureDirectory {
+        let copy = scratch.appendingPathComponent("fixture-copy")
+        try FileManager.default.createDirectory(at: copy, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: fixture.url.appendingPathComponent("blobs"), to: copy.appendingPathComponent("blobs"))
+        var manifest = fixture.manifest
+        manifest.localMessages = nil
+        try JSONEncoder().encode(manifest).write(to: copy.appendingPathComponent("manifest.json"))
+        return try FixtureDirectory(url: copy)
+    }
+}
