@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // System libraries from Debian (libsecp256k1-dev, zlib1g-dev).
@@ -93,8 +94,19 @@ let package = Package(
         .target(
             name: "SyncEngine",
             dependencies: [
-                "CodexClient", "WakuClient", "ArchiveImport", "HistoryStore", "StatusWire", "StatusCrypto",
+                "CodexClient", "WakuClient", "ArchiveImport", "HistoryStore", "StatusWire", "StatusCrypto", "LocalHTTPServer",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // A small HTTP/1.1 server on 127.0.0.1 (SwiftNIO): the agent's health and metrics
+        // endpoint, and the demo network's nodes.
+        .target(
+            name: "LocalHTTPServer",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         // Loopback servers speaking the Codex and nwaku REST APIs, and the publisher that puts
@@ -102,10 +114,7 @@ let package = Package(
         .target(
             name: "DemoNetwork",
             dependencies: [
-                "StatusWire", "StatusCrypto", "ControlNode", "ArchiveImport", "WakuClient", "CodexClient",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
+                "StatusWire", "StatusCrypto", "ControlNode", "ArchiveImport", "WakuClient", "CodexClient", "LocalHTTPServer",
             ]
         ),
         .executableTarget(
@@ -116,7 +125,8 @@ let package = Package(
                 "HistoryStore",
                 "SyncEngine",
                 "DemoNetwork",
-                "PeerHTTP", "CodexClient", "WakuClient", "StatusWire",
+                "PeerHTTP", "CodexClient", "WakuClient", "StatusWire", "LocalHTTPServer",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

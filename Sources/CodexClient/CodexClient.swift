@@ -45,8 +45,13 @@ public struct CodexClient: Sendable {
     /// Returns the number of bytes.
     @discardableResult
     public func download(_ cid: CID, to destination: URL) async throws -> Int64 {
-        let expected = try await manifest(cid).manifest.datasetSize
-        return try await downloadChecked(cid, path: "data/\(cid)/network/stream", to: destination, expectedBytes: expected)
+        try await download(cid, to: destination, manifest: try await manifest(cid))
+    }
+
+    /// Like `download(_:to:)` with a manifest fetched before (e.g. to check disk space first).
+    @discardableResult
+    public func download(_ cid: CID, to destination: URL, manifest: CodexDataItem) async throws -> Int64 {
+        try await downloadChecked(cid, path: "data/\(cid)/network/stream", to: destination, expectedBytes: manifest.manifest.datasetSize)
     }
 
     /// `POST /data/{cid}/network`: asks the node to fetch the dataset in the background;

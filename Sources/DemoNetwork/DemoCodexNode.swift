@@ -1,5 +1,6 @@
 import CodexClient
 import Foundation
+import LocalHTTPServer
 import StatusWire
 
 /// A loopback Codex node: the REST API `/api/codex/v1` over a directory of blobs named by

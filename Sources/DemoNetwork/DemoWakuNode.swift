@@ -1,4 +1,5 @@
 import Foundation
+import LocalHTTPServer
 import WakuClient
 
 /// A loopback nwaku node: the REST API's store v3, relay (auto-sharding) and health,

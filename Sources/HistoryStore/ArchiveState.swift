@@ -72,8 +72,10 @@ extension HistoryDatabase {
     public func saveIndexState(_ state: CommunityIndexState) throws {
         try pool.write { db in
             try db.execute(sql: """
-                INSERT OR REPLACE INTO community_index_state (community_id, index_cid, index_clock, processed_index_cid, updated_at)
+                INSERT INTO community_index_state (community_id, index_cid, index_clock, processed_index_cid, updated_at)
                 VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT(community_id) DO UPDATE SET index_cid = excluded.index_cid, index_clock = excluded.index_clock,
+                    processed_index_cid = excluded.processed_index_cid, updated_at = excluded.updated_at
                 """, arguments: [state.communityID, state.indexCID, Int64(bitPattern: state.indexClock),
                                  state.processedIndexCID, Int64(Date().timeIntervalSince1970 * 1000)])
         }

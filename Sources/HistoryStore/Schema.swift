@@ -67,6 +67,18 @@ enum Schema {
                 );
                 """)
         }
+        migrator.registerMigration("v3-agent-status") { db in
+            try db.execute(sql: """
+                ALTER TABLE community_index_state ADD COLUMN last_error TEXT;
+                ALTER TABLE community_index_state ADD COLUMN last_success_at INTEGER;
+                CREATE TABLE archive_failure (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    community_id TEXT NOT NULL,
+                    reason TEXT NOT NULL,
+                    failed_at INTEGER NOT NULL
+                );
+                """)
+        }
         return migrator
     }
 }

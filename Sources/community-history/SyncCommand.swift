@@ -126,7 +126,7 @@ struct SyncCommand: AsyncParsableCommand {
         let progress = ProgressPrinter(enabled: !json)
         let report: SyncReport
         do {
-            if !json { progress.line("listening: store query on the archive channels, then \(options.quietWindow) quiet window") }
+            progress.line("listening: store query on the archive channels, then \(options.quietWindow) quiet window")
             report = try await OneShotSync(options: options, waku: waku, codex: codex, database: database).run { progress.show($0) }
         } catch let error as CommunityIDError {
             printError(error.description)

@@ -118,7 +118,7 @@ import GRDB
     @Test func databaseIsInWALModeWithMigrations() throws {
         let db = try temporaryDatabase()
         #expect(try db.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") } == "wal")
-        #expect(try db.appliedMigrations() == ["v1-history", "v2-downloads"])
+        #expect(try db.appliedMigrations() == ["v1-history", "v2-downloads", "v3-agent-status"])
     }
 
     @Test func indexStateRoundTrips() throws {

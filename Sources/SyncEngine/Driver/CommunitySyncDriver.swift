@@ -25,6 +25,7 @@ public actor CommunitySyncDriver {
     private let importOptions: ArchiveImportOptions
     private let archivesDirectory: URL
     private let clock: any Clock<Duration>
+    private let diskMarginBytes: Int64
     private let logger: Logger
     private let onEvent: @Sendable (SyncEvent) -> Void
 
@@ -37,7 +38,7 @@ public actor CommunitySyncDriver {
     public init(
         configuration: CommunitySyncMachine.Configuration, database: HistoryDatabase, codex: CodexClient,
         archivesDirectory: URL, importOptions: ArchiveImportOptions = .init(), clock: any Clock<Duration> = ContinuousClock(),
-        logger: Logger = Logger(label: "community-history.sync"), onEvent: @escaping @Sendable (SyncEvent) -> Void = { _ in }
+        diskMarginBytes: Int64 = 100 << 20, logger: Logger = Logger(label: "community-history.sync"), onEvent: @escaping @Sendable (SyncEvent) -> Void = { _ in }
     ) throws {
         self.configuration = configuration
         self.database = database
@@ -46,6 +47,7 @@ public actor CommunitySyncDriver {
         self.importOptions = importOptions
         self.archivesDirectory = archivesDirectory
         self.clock = clock
+        self.diskMarginBytes = diskMarginBytes
         self.logger = logger
         self.onEvent = onEvent
         self.machine = CommunitySyncMachine(configuration: configuration)
@@ -136,6 +138,10 @@ public actor CommunitySyncDriver {
     }
 
     private func finish(_ outcome: SyncOutcome) {
+        switch outcome {
+        case .completed, .nothingToDo: try? database.recordOutcome(communityID: configuration.communityID, error: nil)
+        case .failed(let reason, _): try? database.recordOutcome(communityID: configuration.communityID, error: reason)
+        }
         onEvent(.finished(outcome))
         let waiters = outcomeWaiters
         outcomeWaiters.removeAll()
@@ -190,7 +196,10 @@ public actor CommunitySyncDriver {
         let destination = archivesDirectory.appendingPathComponent(entry.cid.string)
         onEvent(.downloadStarted(archiveID: entry.id, cid: entry.cid.string))
         do {
-            let bytes = try await codex.download(entry.cid, to: destination)
+            let manifest = try await codex.manifest(entry.cid)
+            try DiskSpace.require(manifest.manifest.datasetSize + diskMarginBytes, at: archivesDirectory,
+                                  for: "archive \(entry.id.prefix(18))… (\(manifest.manifest.datasetSize) bytes + \(diskMarginBytes) bytes margin)")
+            let bytes = try await codex.download(entry.cid, to: destination, manifest: manifest)
             try database.recordDownloaded(DownloadedArchiveRecord(
                 id: entry.id, communityID: configuration.communityID, cid: entry.cid.string, path: destination.path,
                 from: entry.from, to: entry.to, contentTopics: entry.contentTopics.map { Hex.encode($0.bytes, prefixed: true) }))
@@ -201,6 +210,7 @@ public actor CommunitySyncDriver {
             downloads[generation]?[entry.id] = nil
             if Task.isCancelled { return }
             logger.warning("archive download failed", metadata: ["archive": "\(entry.id)", "error": "\(error)"])
+            try? database.recordFailure(archiveID: entry.id, communityID: configuration.communityID, reason: "download: \(error)")
             onEvent(.archiveFailed(archiveID: entry.id, reason: "download: \(error)"))
             perform(machine.downloadFailed(entry, reason: "\(error)", generation: generation))
         }
@@ -224,7 +234,7 @@ public actor CommunitySyncDriver {
                 cleanUp(archive)
                 perform(machine.importFinished(archive.entry.id))
             } else {
-                onEvent(.archiveFailed(archiveID: archive.entry.id, reason: "import: \(error)"))
+                failed(archive, "import: \(error)")
                 perform(machine.importFailed(archive.entry.id, reason: "\(error)"))
             }
         case .failure(let error as ArchiveDecodingError):
@@ -232,12 +242,12 @@ public actor CommunitySyncDriver {
             // new index replaces it. Drop it.
             cleanUp(archive)
             logger.warning("archive rejected", metadata: ["archive": "\(archive.entry.id)", "reason": "\(error)"])
-            onEvent(.archiveFailed(archiveID: archive.entry.id, reason: "import: \(error)"))
+            failed(archive, "import: \(error)")
             perform(machine.importFailed(archive.entry.id, reason: "\(error)"))
         case .failure(let error):
             // A database error (busy, disk full): keep the file for the next attempt.
             logger.error("archive import failed", metadata: ["archive": "\(archive.entry.id)", "error": "\(error)"])
-            onEvent(.archiveFailed(archiveID: archive.entry.id, reason: "import: \(error)"))
+            failed(archive, "import: \(error)")
             perform(machine.importFailed(archive.entry.id, reason: "\(error)"))
         }
         if machine.phase == .idle && !machine.isImporting && !outcomeWaiters.isEmpty {
@@ -245,7 +255,13 @@ public actor CommunitySyncDriver {
         }
     }
 
+    private func failed(_ archive: DownloadedArchive, _ reason: String) {
+        try? database.recordFailure(archiveID: archive.entry.id, communityID: configuration.communityID, reason: reason)
+        onEvent(.archiveFailed(archiveID: archive.entry.id, reason: reason))
+    }
+
     private func cleanUp(_ archive: DownloadedArchive) {
+        try? database.clearFailure(archiveID: archive.entry.id)
         try? FileManager.default.removeItem(atPath: archive.path)
         try? database.removeDownloaded(archiveID: archive.entry.id)
     }

@@ -1,0 +1,74 @@
+import Foundation
+import GRDB
+
+/// What `status` shows for one community.
+public struct CommunityStatus: Sendable, Codable, Equatable {
+    public var communityID: String
+    public var indexCID: String?
+    public var indexClock: UInt64
+    public var processedIndexCID: String?
+    public var archivesImported: Int
+    /// Downloaded, waiting for import.
+    public var archivesPending: Int
+    public var archivesFailed: Int
+    /// Unix seconds covered by imported archives (earliest start, latest end).
+    public var coveredFrom: UInt64?
+    public var coveredTo: UInt64?
+    public var messageCount: Int
+    public var lastError: String?
+    /// Milliseconds since 1970.
+    public var lastSuccessAt: Int64?
+}
+
+extension HistoryDatabase {
+    /// Every community the database knows (from any table), with its status.
+    public func communityStatuses() throws -> [CommunityStatus] {
+        try pool.read { db in
+            let ids = try String.fetchAll(db, sql: """
+                SELECT community_id FROM community_index_state
+                UNION SELECT community_id FROM imported_archive
+                UNION SELECT DISTINCT community_id FROM message
+                ORDER BY 1
+                """)
+            return try ids.map { id in
+                let state = try Row.fetchOne(db, sql: "SELECT * FROM community_index_state WHERE community_id = ?", arguments: [id])
+                let archives = try Row.fetchOne(db, sql: "SELECT COUNT(*) AS n, MIN(from_time) AS f, MAX(to_time) AS t FROM imported_archive WHERE community_id = ?", arguments: [id])!
+                return CommunityStatus(
+                    communityID: id, indexCID: state?["index_cid"], indexClock: UInt64(bitPattern: (state?["index_clock"] as Int64?) ?? 0),
+                    processedIndexCID: state?["processed_index_cid"], archivesImported: archives["n"],
+                    archivesPending: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM downloaded_archive WHERE community_id = ?", arguments: [id]) ?? 0,
+                    archivesFailed: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM archive_failure WHERE community_id = ?", arguments: [id]) ?? 0,
+                    coveredFrom: (archives["f"] as Int64?).map { UInt64($0) }, coveredTo: (archives["t"] as Int64?).map { UInt64($0) },
+                    messageCount: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM message WHERE community_id = ?", arguments: [id]) ?? 0,
+                    lastError: state?["last_error"], lastSuccessAt: state?["last_success_at"])
+            }
+        }
+    }
+
+    public func recordFailure(archiveID: String, communityID: String, reason: String) throws {
+        try pool.write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO archive_failure (id, community_id, reason, failed_at) VALUES (?, ?, ?, ?)",
+                           arguments: [archiveID, communityID, reason, Int64(Date().timeIntervalSince1970 * 1000)])
+        }
+    }
+
+    public func clearFailure(archiveID: String) throws {
+        try pool.write { try $0.execute(sql: "DELETE FROM archive_failure WHERE id = ?", arguments: [archiveID]) }
+    }
+
+    /// Records how the last plan ended: an error, or success (clears the error).
+    public func recordOutcome(communityID: String, error: String?) throws {
+        try pool.write { db in
+            try db.execute(sql: """
+                INSERT INTO community_index_state (community_id, index_clock, updated_at) VALUES (?, 0, ?)
+                ON CONFLICT(community_id) DO NOTHING
+                """, arguments: [communityID, Int64(Date().timeIntervalSince1970 * 1000)])
+            if let error {
+                try db.execute(sql: "UPDATE community_index_state SET last_error = ? WHERE community_id = ?", arguments: [error, communityID])
+            } else {
+                try db.execute(sql: "UPDATE community_index_state SET last_error = NULL, last_success_at = ? WHERE community_id = ?",
+                               arguments: [Int64(Date().timeIntervalSince1970 * 1000), communityID])
+            }
+        }
+    }
+}

@@ -1,0 +1,137 @@
+import Foundation
+import HistoryStore
+import StatusWire
+
+/// The `agent --config FILE` file (JSON). Example: `examples/agent.json`; reference: README.
+///
+/// ```json
+/// {
+///   "codexURL": "http://127.0.0.1:8080",
+///   "wakuURL": "http://127.0.0.1:8645",
+///   "database": "history.sqlite",
+///   "communities": [
+///     {"id": "0x02…", "mode": "all"},
+///     {"id": "0x03…", "mode": "range", "from": "2026-01-01", "to": "2026-07-01", "hydration": "merge"}
+///   ]
+/// }
+/// ```
+public struct AgentConfiguration: Codable, Sendable, Equatable {
+    public struct Community: Codable, Sendable, Equatable {
+        public var id: String
+        /// `all`, `latest` or `range` (with `from`/`to`).
+        public var mode: String?
+        public var from: String?
+        public var to: String?
+        /// `replace` (default) or `merge`.
+        public var hydration: HydrationMode?
+        /// Quiet window after the last announcement, seconds (default 20).
+        public var settleSeconds: Double?
+        public var concurrency: Int?
+
+        public init(id: String, mode: String? = nil, from: String? = nil, to: String? = nil, hydration: HydrationMode? = nil,
+                    settleSeconds: Double? = nil, concurrency: Int? = nil) {
+            self.id = id
+            self.mode = mode
+            self.from = from
+            self.to = to
+            self.hydration = hydration
+            self.settleSeconds = settleSeconds
+            self.concurrency = concurrency
+        }
+    }
+
+    public var codexURL: String?
+    public var wakuURL: String?
+    public var database: String?
+    /// Where downloads wait for import (default: `<database>.archives`).
+    public var archivesDirectory: String?
+    public var pubsubTopic: String?
+    /// Seconds between relay polls (default 2).
+    public var relayPollSeconds: Double?
+    /// Seconds between store catch-up queries (default 300); each covers the last `catchUpHours`.
+    public var storeCatchUpSeconds: Double?
+    public var catchUpHours: Double?
+    /// Local port (127.0.0.1) for `/health` and `/metrics`; absent: no server; 0: any free port.
+    public var metricsPort: Int?
+    /// Extra free disk space to keep beyond what downloads need, bytes (default 100 MiB).
+    public var diskMarginBytes: Int64?
+    /// How long a write waits for a lock a chat client holds, seconds (default 10).
+    public var databaseBusyTimeoutSeconds: Double?
+    public var communities: [Community]
+
+    public init(codexURL: String? = nil, wakuURL: String? = nil, database: String? = nil, archivesDirectory: String? = nil,
+                pubsubTopic: String? = nil, relayPollSeconds: Double? = nil, storeCatchUpSeconds: Double? = nil,
+                catchUpHours: Double? = nil, metricsPort: Int? = nil, diskMarginBytes: Int64? = nil,
+                databaseBusyTimeoutSeconds: Double? = nil, communities: [Community]) {
+        self.codexURL = codexURL
+        self.wakuURL = wakuURL
+        self.database = database
+        self.archivesDirectory = archivesDirectory
+        self.pubsubTopic = pubsubTopic
+        self.relayPollSeconds = relayPollSeconds
+        self.storeCatchUpSeconds = storeCatchUpSeconds
+        self.catchUpHours = catchUpHours
+        self.metricsPort = metricsPort
+        self.diskMarginBytes = diskMarginBytes
+        self.databaseBusyTimeoutSeconds = databaseBusyTimeoutSeconds
+        self.communities = communities
+    }
+
+    public static func load(path: String) throws -> AgentConfiguration {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw AgentConfigurationError("cannot read the configuration file \(path)")
+        }
+        let configuration: AgentConfiguration
+        do { configuration = try JSONDecoder().decode(AgentConfiguration.self, from: data) } catch {
+            throw AgentConfigurationError("\(path) is not a valid agent configuration: \(error)")
+        }
+        try configuration.validate()
+        return configuration
+    }
+
+    public func validate() throws {
+        guard !communities.isEmpty else { throw AgentConfigurationError("the configuration lists no communities") }
+        for url in [codexURL, wakuURL].compactMap({ $0 }) where URL(string: url)?.host == nil {
+            throw AgentConfigurationError("\(url) is not a URL")
+        }
+        var seen = Set<String>()
+        for community in communities {
+            _ = try community.selection()
+            guard seen.insert(community.id.lowercased()).inserted else {
+                throw AgentConfigurationError("community \(community.id) is listed twice")
+            }
+        }
+    }
+}
+
+extension AgentConfiguration.Community {
+    public func selection() throws -> ArchiveSelection {
+        switch mode ?? "all" {
+        case "all": return .all
+        case "latest": return .latest
+        case "range":
+            guard let from, let to, let start = DateParsing.unixSeconds(from), let end = DateParsing.unixSeconds(to), start < end else {
+                throw AgentConfigurationError("community \(id): mode range needs \"from\" < \"to\" (dates like 2026-01-01)")
+            }
+            return .range(from: start, to: end)
+        case let other:
+            throw AgentConfigurationError("community \(id): unknown mode \"\(other)\" (all, latest or range)")
+        }
+    }
+}
+
+public struct AgentConfigurationError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Dates as the CLI and the config accept them: unix seconds, `2026-11-01`, `2026-11-01T12:00:00Z`.
+public enum DateParsing {
+    public static func unixSeconds(_ text: String) -> UInt64? {
+        if let seconds = UInt64(text) { return seconds }
+        if let date = ISO8601DateFormatter().date(from: text) { return UInt64(max(0, date.timeIntervalSince1970)) }
+        let day = ISO8601DateFormatter()
+        day.formatOptions = [.withFullDate]
+        return day.date(from: text).map { UInt64(max(0, $0.timeIntervalSince1970)) }
+    }
+}

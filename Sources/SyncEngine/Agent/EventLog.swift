@@ -1,0 +1,68 @@
+import Foundation
+import Synchronization
+
+/// JSON lines a chat client can follow: one object per event, with `time`, `community`,
+/// `event` and the event's fields. Written to a file (appended) or standard output.
+///
+/// ```
+/// {"community":"0x03…","event":"archive.imported","archiveID":"0x…","stored":600,…,"time":"2026-11-25T10:00:00Z"}
+/// ```
+public final class EventLog: Sendable {
+    private let handle: Mutex<FileHandle?>
+
+    /// `path == nil` writes to standard output.
+    public init(path: String?) throws {
+        if let path {
+            if !FileManager.default.fileExists(atPath: path) {
+                guard FileManager.default.createFile(atPath: path, contents: nil) else {
+                    throw AgentConfigurationError("cannot create the events file \(path)")
+                }
+            }
+            let file = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+            try file.seekToEnd()
+            handle = Mutex(file)
+        } else {
+            handle = Mutex(FileHandle.standardOutput)
+        }
+    }
+
+    /// A log that writes nothing.
+    public init() { handle = Mutex(nil) }
+
+    public func write(_ event: SyncEvent, community: String) {
+        var fields = Self.fields(event)
+        fields["community"] = community
+        write(fields)
+    }
+
+    public func write(_ fields: [String: any Sendable]) {
+        var object = fields
+        object["time"] = ISO8601DateFormatter().string(from: Date())
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return }
+        handle.withLock { try? $0?.write(contentsOf: data + Data("\n".utf8)) }
+    }
+
+    static func fields(_ event: SyncEvent) -> [String: any Sendable] {
+        switch event {
+        case .announcementAccepted(let clock, let cid): return ["event": "announcement.accepted", "clock": clock, "indexCID": cid]
+        case .announcementIgnored(let reason): return ["event": "announcement.ignored", "reason": reason]
+        case .indexDownloaded(let cid, let archives, let rejected):
+            return ["event": "index.downloaded", "indexCID": cid, "archives": archives, "rejectedEntries": rejected]
+        case .downloadStarted(let id, let cid): return ["event": "download.started", "archiveID": id, "cid": cid]
+        case .archiveDownloaded(let id, let from, let to, let bytes):
+            return ["event": "archive.downloaded", "archiveID": id, "from": from, "to": to, "bytes": bytes]
+        case .importingArchive(let id): return ["event": "archive.importing", "archiveID": id]
+        case .archiveImported(let result):
+            return ["event": "archive.imported", "archiveID": result.archiveID, "from": result.from, "to": result.to,
+                    "stored": result.counts.stored, "replaced": result.counts.replaced, "removed": result.counts.removed,
+                    "rejected": result.rejected.values.reduce(0, +)]
+        case .archiveFailed(let id, let reason): return ["event": "archive.failed", "archiveID": id, "reason": reason]
+        case .finished(let outcome):
+            switch outcome {
+            case .completed(let cid, let imported): return ["event": "finished", "outcome": "completed", "indexCID": cid, "imported": imported]
+            case .failed(let reason, let retryable): return ["event": "failed", "reason": reason, "retryable": retryable]
+            case .nothingToDo: return ["event": "finished", "outcome": "nothing-to-do"]
+            }
+        }
+    }
+}

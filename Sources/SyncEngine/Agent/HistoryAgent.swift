@@ -1,0 +1,194 @@
+import ArchiveImport
+import CodexClient
+import Foundation
+import HistoryStore
+import LocalHTTPServer
+import Logging
+import ServiceLifecycle
+import StatusWire
+import Synchronization
+import WakuClient
+
+/// The long-running agent: one state machine per community, live announcements from the
+/// Waku relay, a periodic store catch-up (so a missed announcement is found again), health
+/// and metrics over HTTP. Runs as a swift-service-lifecycle `Service`: on SIGTERM/SIGINT it
+/// stops polling, cancels downloads, lets a running import commit, and returns.
+///
+/// ```swift
+/// let agent = try HistoryAgent(configuration: config, events: EventLog(path: "events.jsonl"))
+/// let group = ServiceGroup(services: [agent], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+/// try await group.run()
+/// ```
+public final class HistoryAgent: Service, Sendable {
+    struct Follower: Sendable {
+        let communityID: String
+        let channel: ArchiveChannel
+        let driver: CommunitySyncDriver
+    }
+
+    public let configuration: AgentConfiguration
+    public let metrics: AgentMetrics
+    private let events: EventLog
+    private let logger: Logger
+    private let onEvent: @Sendable (String, SyncEvent) -> Void
+    private let database: HistoryDatabase
+    private let waku: WakuClient
+    private let followers: [Follower]
+    private let seen = SeenMessages()
+    /// Set once the metrics server listens (for tests and logs).
+    public let metricsPort = PortBox()
+
+    public init(configuration: AgentConfiguration, events: EventLog = EventLog(), metrics: AgentMetrics = AgentMetrics(),
+                logger: Logger = Logger(label: "community-history.agent"),
+                onEvent: @escaping @Sendable (String, SyncEvent) -> Void = { _, _ in }) throws {
+        try configuration.validate()
+        self.configuration = configuration
+        self.events = events
+        self.metrics = metrics
+        self.logger = logger
+        self.onEvent = onEvent
+        let databasePath = configuration.database ?? "history.sqlite"
+        database = try HistoryDatabase(path: databasePath, busyTimeout: configuration.databaseBusyTimeoutSeconds ?? 10)
+        waku = WakuClient(baseURL: URL(string: configuration.wakuURL ?? "http://127.0.0.1:8645")!)
+        let codex = CodexClient(baseURL: URL(string: configuration.codexURL ?? "http://127.0.0.1:8080")!)
+        let archives = URL(fileURLWithPath: configuration.archivesDirectory ?? databasePath + ".archives")
+        var followers: [Follower] = []
+        for community in configuration.communities {
+            let communityID = try ArchiveImporter.normalizedCommunityID(community.id)
+            let machine = CommunitySyncMachine.Configuration(
+                communityID: communityID, selection: try community.selection(),
+                quietWindow: .milliseconds(Int64((community.settleSeconds ?? 20) * 1000)),
+                maxConcurrentDownloads: community.concurrency ?? 3)
+            metrics.register(communityID)
+            let driver = try CommunitySyncDriver(
+                configuration: machine, database: database, codex: codex,
+                archivesDirectory: archives.appendingPathComponent(String(communityID.prefix(18))),
+                importOptions: ArchiveImportOptions(mode: community.hydration ?? .replace),
+                diskMarginBytes: configuration.diskMarginBytes ?? 100 << 20,
+                logger: logger,
+                onEvent: { [metrics, events] event in
+                    metrics.record(event, community: communityID)
+                    events.write(event, community: communityID)
+                    onEvent(communityID, event)
+                })
+            followers.append(Follower(communityID: communityID, channel: try ArchiveChannel(communityID: communityID), driver: driver))
+        }
+        self.followers = followers
+    }
+
+    public func run() async throws {
+        let server = try await startMetricsServer()
+        for follower in followers {
+            try await follower.driver.start()
+        }
+        let topics = followers.flatMap(\.channel.contentTopics)
+        events.write(["event": "agent.started", "communities": followers.map(\.communityID)])
+
+        // Polling stops at the first graceful-shutdown signal; the cleanup below still runs.
+        try? await cancelWhenGracefulShutdown { [self] in
+            await subscribe(topics)
+            await catchUp(hours: 24 * 30)
+            var lastCatchUp = ContinuousClock.now
+            let catchUpEvery = Duration.milliseconds(Int64((configuration.storeCatchUpSeconds ?? 300) * 1000))
+            let pollEvery = Duration.milliseconds(Int64((configuration.relayPollSeconds ?? 2) * 1000))
+            while !Task.isCancelled {
+                await pollRelay(topics)
+                if ContinuousClock.now - lastCatchUp >= catchUpEvery {
+                    await catchUp(hours: configuration.catchUpHours ?? 24)
+                    lastCatchUp = .now
+                }
+                try await Task.sleep(for: pollEvery)
+            }
+        }
+
+        logger.info("stopping: cancelling downloads, letting a running import finish")
+        for follower in followers { await follower.driver.stop() }
+        try? await waku.unsubscribe(topics)
+        await server?.stop()
+        events.write(["event": "agent.stopped"])
+    }
+
+    private func startMetricsServer() async throws -> LoopbackHTTPServer? {
+        guard let port = configuration.metricsPort else { return nil }
+        let metrics = self.metrics
+        let server = try await LoopbackHTTPServer.start(port: port) { request in
+            switch (request.method, request.pathSegments) {
+            case ("GET", ["health"]), ("GET", ["healthz"]):
+                return .json(["status": "ok"])
+            case ("GET", ["metrics"]):
+                return LoopbackResponse(status: 200, contentType: "text/plain; version=0.0.4", body: .data(Data(metrics.prometheusText().utf8)))
+            default:
+                return .text("not found (try /health or /metrics)", status: 404)
+            }
+        }
+        metricsPort.set(server.port)
+        logger.info("health and metrics on http://127.0.0.1:\(server.port)/metrics")
+        return server
+    }
+
+    private func subscribe(_ topics: [String]) async {
+        do { try await waku.subscribe(topics) } catch {
+            logger.warning("relay subscription failed; relying on store catch-up", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func pollRelay(_ topics: [String]) async {
+        for topic in topics {
+            guard let messages = try? await waku.relayMessages(contentTopic: topic) else { continue }
+            for message in messages {
+                await route(message, pubsubTopic: configuration.pubsubTopic ?? "/waku/2/rs/16/32")
+            }
+        }
+    }
+
+    /// Store query over every archive channel for the last `hours`.
+    func catchUp(hours: Double) async {
+        let topics = followers.flatMap(\.channel.contentTopics)
+        let end = Date()
+        let query = StoreQuery(pubsubTopic: configuration.pubsubTopic, contentTopics: topics,
+                               startTime: Int64((end.timeIntervalSince1970 - hours * 3600) * 1e9), endTime: Int64(end.timeIntervalSince1970 * 1e9))
+        do {
+            for item in try await waku.storeAll(query) {
+                guard let message = item.message else { continue }
+                await route(message, pubsubTopic: item.pubsubTopic ?? configuration.pubsubTopic ?? "/waku/2/rs/16/32")
+            }
+        } catch {
+            logger.warning("store catch-up failed; will try again", metadata: ["error": "\(error)"])
+            events.write(["event": "store.failed", "reason": "\(error)"])
+        }
+    }
+
+    private func route(_ message: WakuMessage, pubsubTopic: String) async {
+        guard await seen.insert(message.hash(pubsubTopic: pubsubTopic)) else { return }
+        for follower in followers where follower.channel.contentTopics.contains(message.contentTopic) {
+            switch follower.channel.decode(payload: [UInt8](message.payload), contentTopic: message.contentTopic) {
+            case .announcement(let announcement):
+                await follower.driver.receive(announcement)
+            case .rejected(let reason):
+                metrics.rejectedAnnouncement(reason.rawValue, community: follower.communityID)
+            }
+        }
+    }
+}
+
+/// Message hashes already handled (relay and store deliver the same messages).
+actor SeenMessages {
+    private var hashes: Set<String> = []
+    private var order: [String] = []
+
+    /// False when already seen. Keeps the newest 100,000.
+    func insert(_ hash: String) -> Bool {
+        guard hashes.insert(hash).inserted else { return false }
+        order.append(hash)
+        if order.count > 100_000 { hashes.remove(order.removeFirst()) }
+        return true
+    }
+}
+
+/// A port learnt after start.
+public final class PortBox: Sendable {
+    private let value = Mutex<Int?>(nil)
+    public init() {}
+    func set(_ port: Int) { value.withLock { $0 = port } }
+    public var port: Int? { value.withLock { $0 } }
+}
