@@ -144,6 +144,10 @@ let package = Package(
         ),
         .testTarget(name: "ArchiveImportTests", dependencies: ["ArchiveImport", "ControlNode"]),
         .testTarget(name: "SyncEngineTests", dependencies: ["SyncEngine", "DemoNetwork", "ControlNode"]),
+        .testTarget(
+            name: "AgentTests",
+            dependencies: ["SyncEngine", "DemoNetwork", "ControlNode", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
         .testTarget(name: "PeerClientTests", dependencies: ["CodexClient", "WakuClient", "DemoNetwork", "ControlNode"]),
     ]
 )

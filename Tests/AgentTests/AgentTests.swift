@@ -1,0 +1,181 @@
+import ArchiveImport
+import CodexClient
+import ControlNode
+import DemoNetwork
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import GRDB
+import HistoryStore
+import StatusWire
+import SyncEngine
+import Testing
+import WakuClient
+
+/// The agent following two communities on the loopback demo network.
+@Suite(.serialized) struct AgentTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let bundled = root.appendingPathComponent("Fixtures/demo-community")
+
+    struct Setup {
+        var scratch: URL
+        var codexNode: DemoCodexNode
+        var wakuNode: DemoWakuNode
+        var first: CommunityPublisher
+        var second: CommunityPublisher
+        var waku: WakuClient { WakuClient(baseURL: wakuNode.baseURL) }
+
+        func configuration(settle: Double = 0.3, metricsPort: Int? = 0) -> AgentConfiguration {
+            AgentConfiguration(
+                codexURL: codexNode.baseURL.absoluteString, wakuURL: wakuNode.baseURL.absoluteString,
+                database: scratch.appendingPathComponent("history.sqlite").path, relayPollSeconds: 0.1, storeCatchUpSeconds: 2,
+                metricsPort: metricsPort, diskMarginBytes: 0,
+                communities: [
+                    .init(id: first.community.communityID, settleSeconds: settle),
+                    .init(id: second.community.communityID, settleSeconds: settle),
+                ])
+        }
+
+        func stop() async {
+            await codexNode.stop()
+            await wakuNode.stop()
+        }
+    }
+
+    /// The bundled community and a small second one (seed 2), both uploaded to a Codex node.
+    static func setUp() async throws -> Setup {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("agent-\(UUID().uuidString)")
+        let secondFixture = scratch.appendingPathComponent("second-community")
+        try FixtureGenerator(configuration: .init(seed: 2, weeks: 6, messagesPerWeek: 100)).write(to: secondFixture)
+        let codexNode = try await DemoCodexNode.start(directory: scratch.appendingPathComponent("codex"))
+        let wakuNode = try await DemoWakuNode.start(maxPageSize: 50)
+        let first = try CommunityPublisher(fixture: try FixtureDirectory(url: bundled))
+        let second = try CommunityPublisher(fixture: try FixtureDirectory(url: secondFixture))
+        let codex = CodexClient(baseURL: codexNode.baseURL)
+        try await first.uploadBlobs(to: codex)
+        try await second.uploadBlobs(to: codex)
+        return Setup(scratch: scratch, codexNode: codexNode, wakuNode: wakuNode, first: first, second: second)
+    }
+
+    static func waitUntil(timeout: Duration = .seconds(60), _ condition: () async throws -> Bool) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while try await !condition() {
+            guard ContinuousClock.now < deadline else { throw CancellationError() }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+    }
+
+    @Test func followsTwoCommunitiesAndPicksUpALiveAnnouncement() async throws {
+        let setup = try await Self.setUp()
+        let now = UInt64(Date().timeIntervalSince1970 * 1000)
+        // The first community announced before the agent started (found by the store catch-up).
+        try await setup.first.announce(on: setup.waku, clock: now)
+
+        let eventsPath = setup.scratch.appendingPathComponent("events.jsonl").path
+        let configuration = setup.configuration()
+        let agent = try HistoryAgent(configuration: configuration, events: try EventLog(path: eventsPath))
+        let running = Task { try await agent.run() }
+        let database = try HistoryDatabase(path: configuration.database!)
+        let firstID = setup.first.community.communityID, secondID = setup.second.community.communityID
+
+        try await Self.waitUntil { try database.importedArchiveIDs(communityID: firstID).count == 9 }
+        #expect(try database.importedArchiveIDs(communityID: secondID).isEmpty)
+
+        // The second community's control node announces now: live, over the relay.
+        let announcedAt = ContinuousClock.now
+        try await setup.second.announce(on: setup.waku, clock: now + 1)
+        try await Self.waitUntil { try database.importedArchiveIDs(communityID: secondID).count == 6 }
+        #expect(ContinuousClock.now - announcedAt >= .milliseconds(300), "acted only after the quiet window")
+
+        // Metrics over HTTP reflect what happened.
+        let port = try #require(agent.metricsPort.port)
+        let (body, _) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/metrics")!)
+        let metrics = String(decoding: body, as: UTF8.self)
+        #expect(metrics.contains("community_history_archives_imported_total{community=\"\(firstID)\"} 9"))
+        #expect(metrics.contains("community_history_archives_imported_total{community=\"\(secondID)\"} 6"))
+        #expect(metrics.contains("community_history_archives_failed_total{community=\"\(firstID)\"} 1"))
+        #expect(metrics.contains("community_history_messages_rejected_total{community=\"\(firstID)\",reason=\"invalid-signature\"} 1"))
+        let (health, _) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/health")!)
+        #expect(String(decoding: health, as: UTF8.self).contains("ok"))
+
+        running.cancel()
+        try? await running.value
+        await setup.stop()
+
+        // The events stream has the moments a chat client follows, per community.
+        let lines = try String(contentsOfFile: eventsPath, encoding: .utf8).split(separator: "\n")
+        let events = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        func names(_ community: String) -> [String] { events.filter { $0["community"] as? String == community }.compactMap { $0["event"] as? String } }
+        for name in ["announcement.accepted", "index.downloaded", "download.started", "archive.downloaded", "archive.importing", "archive.imported"] {
+            #expect(names(firstID).contains(name), "\(name)")
+            #expect(names(secondID).contains(name), "\(name)")
+        }
+        // Every generated community has one encrypted archive: reported with its reason.
+        #expect(names(firstID).contains("failed") && names(secondID).contains("failed"))
+        #expect(names(secondID).contains("archive.failed"))
+        #expect(events.first?["event"] as? String == "agent.started")
+        #expect(events.last?["event"] as? String == "agent.stopped")
+
+        let statuses = try database.communityStatuses()
+        let second = try #require(statuses.first { $0.communityID == secondID })
+        #expect(second.indexCID == setup.second.indexCID && second.archivesImported == 6 && second.archivesFailed == 1)
+        #expect(statuses.first { $0.communityID == firstID }?.lastError?.contains("encrypted") == true)
+    }
+
+    @Test func sigtermDuringImportLeavesAConsistentDatabaseAndARestartFinishes() async throws {
+        let setup = try await Self.setUp()
+        try await setup.first.announce(on: setup.waku, clock: UInt64(Date().timeIntervalSince1970 * 1000))
+        var configuration = setup.configuration(settle: 0.2, metricsPort: nil)
+        configuration.communities = [configuration.communities[0]]
+        let configPath = setup.scratch.appendingPathComponent("agent.json")
+        try JSONEncoder().encode(configuration).write(to: URL(fileURLWithPath: configPath.path))
+        let eventsPath = setup.scratch.appendingPathComponent("events.jsonl").path
+        let binary = Self.root.appendingPathComponent(".build/debug/community-history")
+        try #require(FileManager.default.isExecutableFile(atPath: binary.path), "build the executable first (swift build --build-tests)")
+
+        func launch() throws -> Process {
+            let process = Process()
+            process.executableURL = binary
+            process.arguments = ["agent", "--config", configPath.path, "--events", eventsPath, "--log-level", "error"]
+            try process.run()
+            return process
+        }
+        func eventCount(_ name: String) -> Int {
+            ((try? String(contentsOfFile: eventsPath, encoding: .utf8)) ?? "").components(separatedBy: "\"event\":\"\(name)\"").count - 1
+        }
+
+        let first = try launch()
+        try await Self.waitUntil { eventCount("archive.importing") >= 2 }
+        let signalled = ContinuousClock.now
+        first.terminate()  // SIGTERM
+        try await Self.waitUntil(timeout: .seconds(10)) { !first.isRunning }
+        #expect(ContinuousClock.now - signalled < .seconds(5))
+        #expect(first.terminationStatus == 0)
+        #expect(eventCount("agent.stopped") == 1)
+
+        // Consistent: every imported archive's messages are all there, and no message belongs
+        // to an archive that is not recorded as imported.
+        let database = try HistoryDatabase(path: configuration.database!)
+        let communityID = setup.first.community.communityID
+        let imported = try database.importedArchives(communityID: communityID)
+        #expect(imported.count < 9)
+        try database.read { db in
+            #expect(try String.fetchOne(db, sql: "PRAGMA integrity_check") == "ok")
+            for archive in imported {
+                let rows = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM message WHERE archive_id = ?", arguments: [archive.id]) ?? 0
+                #expect(rows == archive.storedCount)
+            }
+            let orphans = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM message WHERE archive_id NOT IN (SELECT id FROM imported_archive)") ?? 0
+            #expect(orphans == 0)
+        }
+
+        // A restart resumes and finishes the work.
+        let second = try launch()
+        try await Self.waitUntil { try database.importedArchiveIDs(communityID: communityID).count == 9 }
+        second.terminate()
+        try await Self.waitUntil(timeout: .seconds(10)) { !second.isRunning }
+        await setup.stop()
+        #expect(try database.messageCount(communityID: communityID) == 5404)
+    }
+}
