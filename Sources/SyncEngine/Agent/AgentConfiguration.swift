@@ -57,12 +57,14 @@ public struct AgentConfiguration: Codable, Sendable, Equatable {
     public var diskMarginBytes: Int64?
     /// How long a write waits for a lock a chat client holds, seconds (default 10).
     public var databaseBusyTimeoutSeconds: Double?
+    /// Optional cap on download bandwidth, bytes per second on average (all communities together).
+    public var maxDownloadBytesPerSecond: Int64?
     public var communities: [Community]
 
     public init(codexURL: String? = nil, wakuURL: String? = nil, database: String? = nil, archivesDirectory: String? = nil,
                 pubsubTopic: String? = nil, relayPollSeconds: Double? = nil, storeCatchUpSeconds: Double? = nil,
                 catchUpHours: Double? = nil, metricsPort: Int? = nil, diskMarginBytes: Int64? = nil,
-                databaseBusyTimeoutSeconds: Double? = nil, communities: [Community]) {
+                databaseBusyTimeoutSeconds: Double? = nil, maxDownloadBytesPerSecond: Int64? = nil, communities: [Community]) {
         self.codexURL = codexURL
         self.wakuURL = wakuURL
         self.database = database
@@ -74,6 +76,7 @@ public struct AgentConfiguration: Codable, Sendable, Equatable {
         self.metricsPort = metricsPort
         self.diskMarginBytes = diskMarginBytes
         self.databaseBusyTimeoutSeconds = databaseBusyTimeoutSeconds
+        self.maxDownloadBytesPerSecond = maxDownloadBytesPerSecond
         self.communities = communities
     }
 
@@ -91,6 +94,7 @@ public struct AgentConfiguration: Codable, Sendable, Equatable {
 
     public func validate() throws {
         guard !communities.isEmpty else { throw AgentConfigurationError("the configuration lists no communities") }
+        if let cap = maxDownloadBytesPerSecond, cap <= 0 { throw AgentConfigurationError("maxDownloadBytesPerSecond must be positive") }
         for url in [codexURL, wakuURL].compactMap({ $0 }) where URL(string: url)?.host == nil {
             throw AgentConfigurationError("\(url) is not a URL")
         }

@@ -26,6 +26,7 @@ public actor CommunitySyncDriver {
     private let archivesDirectory: URL
     private let clock: any Clock<Duration>
     private let diskMarginBytes: Int64
+    private let bandwidth: BandwidthLimiter?
     private let logger: Logger
     private let onEvent: @Sendable (SyncEvent) -> Void
 
@@ -38,7 +39,7 @@ public actor CommunitySyncDriver {
     public init(
         configuration: CommunitySyncMachine.Configuration, database: HistoryDatabase, codex: CodexClient,
         archivesDirectory: URL, importOptions: ArchiveImportOptions = .init(), clock: any Clock<Duration> = ContinuousClock(),
-        diskMarginBytes: Int64 = 100 << 20, logger: Logger = Logger(label: "community-history.sync"), onEvent: @escaping @Sendable (SyncEvent) -> Void = { _ in }
+        diskMarginBytes: Int64 = 100 << 20, bandwidth: BandwidthLimiter? = nil, logger: Logger = Logger(label: "community-history.sync"), onEvent: @escaping @Sendable (SyncEvent) -> Void = { _ in }
     ) throws {
         self.configuration = configuration
         self.database = database
@@ -48,6 +49,7 @@ public actor CommunitySyncDriver {
         self.archivesDirectory = archivesDirectory
         self.clock = clock
         self.diskMarginBytes = diskMarginBytes
+        self.bandwidth = bandwidth
         self.logger = logger
         self.onEvent = onEvent
         self.machine = CommunitySyncMachine(configuration: configuration)
@@ -194,12 +196,14 @@ public actor CommunitySyncDriver {
 
     private func download(_ entry: ArchiveIndexEntry, generation: Int) async {
         let destination = archivesDirectory.appendingPathComponent(entry.cid.string)
-        onEvent(.downloadStarted(archiveID: entry.id, cid: entry.cid.string))
         do {
+            try await bandwidth?.waitForBudget()
+            onEvent(.downloadStarted(archiveID: entry.id, cid: entry.cid.string))
             let manifest = try await codex.manifest(entry.cid)
             try DiskSpace.require(manifest.manifest.datasetSize + diskMarginBytes, at: archivesDirectory,
                                   for: "archive \(entry.id.prefix(18))… (\(manifest.manifest.datasetSize) bytes + \(diskMarginBytes) bytes margin)")
             let bytes = try await codex.download(entry.cid, to: destination, manifest: manifest)
+            await bandwidth?.consumed(bytes)
             try database.recordDownloaded(DownloadedArchiveRecord(
                 id: entry.id, communityID: configuration.communityID, cid: entry.cid.string, path: destination.path,
                 from: entry.from, to: entry.to, contentTopics: entry.contentTopics.map { Hex.encode($0.bytes, prefixed: true) }))
