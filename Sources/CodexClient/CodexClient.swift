@@ -127,15 +127,14 @@ public struct CodexClient: Sendable {
     private func downloadChecked(_ cid: CID, path: String, to destination: URL, expectedBytes: Int64?) async throws -> Int64 {
         let partial = destination.deletingLastPathComponent().appendingPathComponent(".\(destination.lastPathComponent).partial")
         let request = HTTPRequest(url: url(path), timeout: downloadTimeout)
-        let (status, bytes) = try await retry.run {
+        let bytes = try await retry.run {
             let (status, bytes) = try await transport.download(request, to: partial)
             guard (200..<300).contains(status) else {
                 try? FileManager.default.removeItem(at: partial)
                 throw PeerError(kind: .status(status), method: "GET", url: request.url.absoluteString, detail: "")
             }
-            return (status, bytes)
+            return bytes
         }
-        _ = status
         if let expectedBytes, bytes != expectedBytes {
             try? FileManager.default.removeItem(at: partial)
             throw CodexError.sizeMismatch(cid: cid.string, expected: expectedBytes, received: bytes)

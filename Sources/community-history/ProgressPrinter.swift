@@ -1,5 +1,4 @@
 import Foundation
-import PeerHTTP
 import Synchronization
 import SyncEngine
 
@@ -71,6 +70,3 @@ final class ProgressPrinter: Sendable {
         }
     }
 }
-
-/// Lets the command tell peer failures apart without importing the client modules' types.
-typealias PeerErrorDescribing = PeerError

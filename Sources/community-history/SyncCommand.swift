@@ -3,6 +3,7 @@ import ArgumentParser
 import CodexClient
 import Foundation
 import HistoryStore
+import PeerHTTP
 import StatusWire
 import SyncEngine
 import WakuClient
@@ -131,7 +132,7 @@ struct SyncCommand: AsyncParsableCommand {
         } catch let error as CommunityIDError {
             printError(error.description)
             throw Exit.badInput
-        } catch let error as PeerErrorDescribing {
+        } catch let error as PeerError {
             printError(error.description)
             throw Exit.peerUnreachable
         } catch where HistoryStoreError.isDatabaseFailure(error) {

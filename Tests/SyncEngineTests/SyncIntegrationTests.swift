@@ -72,8 +72,7 @@ import WakuClient
         #expect(report.outcome.hasPrefix("failed"))  // the encrypted archive: reported, not retried in a loop
         // The same archives as an offline replay of the fixture (without its local copies).
         let replayed = try HistoryDatabase(path: network.scratch.appendingPathComponent("replay.sqlite").path)
-        var fixture = try FixtureDirectory(url: Self.fixtureURL)
-        fixture = try FixtureDirectory(url: fixture.url)
+        let fixture = try FixtureDirectory(url: Self.fixtureURL)
         _ = try Replay(fixture: FixtureDirectoryWithoutLocalCopies.make(from: fixture, in: network.scratch), database: replayed).run()
         #expect(try replayed.messageDigest() == database.messageDigest())
     }

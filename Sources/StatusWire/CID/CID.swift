@@ -44,8 +44,8 @@ public struct CID: Hashable, Sendable, Codable, CustomStringConvertible {
     /// blobs by the SHA-256 of their bytes, so CIDs can be computed offline.
     public static func contentAddress(of content: [UInt8]) -> CID {
         var bytes: [UInt8] = [1]
-        bytes += varint(codexManifestCodec)
-        bytes += varint(sha256Code)
+        bytes += Varint.encode(codexManifestCodec)
+        bytes += Varint.encode(sha256Code)
         bytes += [32]
         bytes += Array(SHA256.hash(data: content))
         return try! CID("z" + Base58.encode(bytes))
@@ -65,18 +65,6 @@ public struct CID: Hashable, Sendable, Codable, CustomStringConvertible {
     public func encode(to encoder: any Swift.Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encode(string)
-    }
-
-    static func varint(_ value: UInt64) -> [UInt8] {
-        var value = value
-        var out = [UInt8]()
-        repeat {
-            var byte = UInt8(value & 0x7f)
-            value >>= 7
-            if value != 0 { byte |= 0x80 }
-            out.append(byte)
-        } while value != 0
-        return out
     }
 }
 

@@ -66,7 +66,7 @@ public actor CommunitySyncDriver {
         let state = try database.indexState(communityID: communityID)
         let downloaded = try database.downloadedArchives(communityID: communityID).compactMap { record -> DownloadedArchive? in
             guard FileManager.default.fileExists(atPath: record.path), let cid = try? CID(record.cid) else { return nil }
-            let topics = record.contentTopics.compactMap { try? ContentTopic(bytes: Hex.decode($0)) }.compactMap { $0 }
+            let topics = record.contentTopics.compactMap { try? ContentTopic(bytes: Hex.decode($0)) }
             return DownloadedArchive(entry: ArchiveIndexEntry(id: record.id, cid: cid, from: record.from, to: record.to, contentTopics: topics),
                                      path: record.path)
         }
