@@ -39,13 +39,10 @@ struct SelectionOptions: ParsableArguments {
     }
 
     static func parseDate(_ text: String, option: String) throws -> UInt64 {
-        if let seconds = UInt64(text) { return seconds }
-        let full = ISO8601DateFormatter()
-        if let date = full.date(from: text) { return UInt64(date.timeIntervalSince1970) }
-        let day = ISO8601DateFormatter()
-        day.formatOptions = [.withFullDate]
-        if let date = day.date(from: text) { return UInt64(date.timeIntervalSince1970) }
-        throw ValidationError("\(option) \"\(text)\" is not a date (use 2026-11-01, 2026-11-01T12:00:00Z or unix seconds)")
+        guard let seconds = DateParsing.unixSeconds(text) else {
+            throw ValidationError("\(option) \"\(text)\" is not a date (use 2026-11-01, 2026-11-01T12:00:00Z or unix seconds)")
+        }
+        return seconds
     }
 }
 
