@@ -71,10 +71,13 @@ public final class DemoWakuNode: Sendable {
         func subscribe(_ topics: [String]) { subscriptions.formUnion(topics) }
         func unsubscribe(_ topics: [String]) { subscriptions.subtract(topics) }
 
-        func drain(_ topic: String) -> [WakuMessage] {
+        func drain(_ topic: String) -> [WakuMessage]? {
+            guard subscriptions.contains(topic) else { return nil }
             defer { relayCache[topic] = [] }
             return relayCache[topic] ?? []
         }
+
+        func isSubscribed(_ topic: String) -> Bool { subscriptions.contains(topic) }
     }
 
     private init(server: LoopbackHTTPServer, state: State) {
@@ -99,6 +102,9 @@ public final class DemoWakuNode: Sendable {
 
     public func storeQueryCount() async -> Int { await state.storeQueries }
 
+    /// Whether a client subscribed to `contentTopic` on the relay.
+    public func isSubscribed(_ contentTopic: String) async -> Bool { await state.isSubscribed(contentTopic) }
+
     static func handle(_ request: LoopbackRequest, state: State) async -> LoopbackResponse {
         let path = request.pathSegments
         switch (request.method, path) {
@@ -119,7 +125,11 @@ public final class DemoWakuNode: Sendable {
             await state.publish(message, pubsubTopic: defaultPubsubTopic)
             return .text("OK")
         case ("GET", let segments) where segments.count == 5 && Array(segments.prefix(4)) == ["relay", "v1", "auto", "messages"]:
-            return .json(await state.drain(segments[4]))
+            // Like nwaku: reading a topic the node is not subscribed to is an error.
+            guard let messages = await state.drain(segments[4]) else {
+                return .text("Not subscribed to topic: \(segments[4])", status: 404)
+            }
+            return .json(messages)
         default:
             return .text("not found", status: 404)
         }

@@ -123,6 +123,31 @@ import WakuClient
         #expect(statuses.first { $0.communityID == firstID }?.lastError?.contains("encrypted") == true)
     }
 
+    @Test func resubscribesWhenTheWakuNodeRestarts() async throws {
+        let setup = try await Self.setUp()
+        var configuration = setup.configuration(metricsPort: nil)
+        configuration.communities = [configuration.communities[1]]
+        configuration.storeCatchUpSeconds = 3600  // only the relay can deliver the announcement
+        let agent = try HistoryAgent(configuration: configuration)
+        let running = Task { try await agent.run() }
+        let channel = try ArchiveChannel(communityID: setup.second.community.communityID)
+        try await Self.waitUntil { await setup.wakuNode.isSubscribed(channel.contentTopics[1]) }
+
+        // The node restarts on the same port and has forgotten every subscription.
+        let port = setup.wakuNode.server.port
+        await setup.wakuNode.stop()
+        let restarted = try await DemoWakuNode.start(port: port)
+        try await Self.waitUntil { await restarted.isSubscribed(channel.contentTopics[1]) }
+        try await setup.second.announce(on: WakuClient(baseURL: restarted.baseURL), clock: UInt64(Date().timeIntervalSince1970 * 1000))
+        let database = try HistoryDatabase(path: configuration.database!)
+        try await Self.waitUntil { try database.importedArchiveIDs(communityID: setup.second.community.communityID).count == 6 }
+
+        running.cancel()
+        try? await running.value
+        await restarted.stop()
+        await setup.codexNode.stop()
+    }
+
     @Test func sigtermDuringImportLeavesAConsistentDatabaseAndARestartFinishes() async throws {
         let setup = try await Self.setUp()
         try await setup.first.announce(on: setup.waku, clock: UInt64(Date().timeIntervalSince1970 * 1000))

@@ -48,7 +48,11 @@ import WakuClient
         #expect(try await waku.relayMessages(contentTopic: topic).isEmpty)
         try await waku.unsubscribe([topic])
         try await waku.publish(message(3, topic: topic))
-        #expect(try await waku.relayMessages(contentTopic: topic).isEmpty)
+        await #expect {
+            _ = try await waku.relayMessages(contentTopic: topic)
+        } throws: { error in
+            (error as? PeerError)?.kind == .status(404)
+        }
     }
 
     @Test func announcementsRoundTripThroughTheNode() async throws {

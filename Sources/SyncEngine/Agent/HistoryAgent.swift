@@ -35,6 +35,7 @@ public final class HistoryAgent: Service, Sendable {
     private let waku: WakuClient
     private let followers: [Follower]
     private let seen = SeenMessages()
+    private let resubscription = Throttle(every: .seconds(30))
     /// Set once the metrics server listens (for tests and logs).
     public let metricsPort = PortBox()
 
@@ -134,12 +135,19 @@ public final class HistoryAgent: Service, Sendable {
     }
 
     private func pollRelay(_ topics: [String]) async {
+        var failed = false
         for topic in topics {
-            guard let messages = try? await waku.relayMessages(contentTopic: topic) else { continue }
+            guard let messages = try? await waku.relayMessages(contentTopic: topic) else {
+                failed = true
+                continue
+            }
             for message in messages {
                 await route(message, pubsubTopic: configuration.pubsubTopic ?? "/waku/2/rs/16/32")
             }
         }
+        // A node that restarted has forgotten the subscription: subscribe again (at most every 30 s;
+        // the store catch-up covers what was missed meanwhile).
+        if failed, await resubscription.due() { await subscribe(topics) }
     }
 
     /// Store query over every archive channel for the last `hours`.
@@ -182,6 +190,21 @@ actor SeenMessages {
         guard hashes.insert(hash).inserted else { return false }
         order.append(hash)
         if order.count > 100_000 { hashes.remove(order.removeFirst()) }
+        return true
+    }
+}
+
+/// Says yes at most once per interval.
+actor Throttle {
+    private let interval: Duration
+    private var last: ContinuousClock.Instant?
+
+    init(every interval: Duration) { self.interval = interval }
+
+    func due() -> Bool {
+        let now = ContinuousClock.now
+        if let last, now - last < interval { return false }
+        last = now
         return true
     }
 }
