@@ -78,7 +78,7 @@ let package = Package(
         .target(
             name: "ControlNode",
             dependencies: [
-                "StatusWire", "StatusCrypto", "CZlib", "HistoryStore",
+                "StatusWire", "StatusCrypto", "CZlib", "HistoryStore", "ArchiveImport",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),
