@@ -23,19 +23,21 @@ public final class DemoCodexNode: Sendable {
         var failuresLeft = 0
         var failureStatus = 503
         var truncated: Set<String> = []
+        var delay: Duration = .zero
         var requests = 0
 
-        func next(cid: String?) -> (fail: Int?, truncate: Bool) {
+        func next(cid: String?) -> (fail: Int?, truncate: Bool, delay: Duration) {
             requests += 1
             if failuresLeft > 0 {
                 failuresLeft -= 1
-                return (failureStatus, false)
+                return (failureStatus, false, delay)
             }
-            return (nil, cid.map { truncated.contains($0) } ?? false)
+            return (nil, cid.map { truncated.contains($0) } ?? false, delay)
         }
 
         func fail(next count: Int, status: Int) { failuresLeft = count; failureStatus = status }
         func truncate(_ cid: String) { truncated.insert(cid) }
+        func delayResponses(by duration: Duration) { delay = duration }
     }
 
     private init(directory: URL, server: LoopbackHTTPServer, faults: Faults) {
@@ -61,6 +63,9 @@ public final class DemoCodexNode: Sendable {
     /// Downloads of `cid` stop halfway (the connection is cut).
     public func truncateDownloads(of cid: CID) async { await faults.truncate(cid.string) }
 
+    /// Every answer from now on comes `duration` late (a slow or overloaded node).
+    public func delayResponses(by duration: Duration) async { await faults.delayResponses(by: duration) }
+
     public func requestCount() async -> Int { await faults.requests }
 
     static func handle(_ request: LoopbackRequest, directory: URL, faults: Faults) async -> LoopbackResponse {
@@ -68,7 +73,8 @@ public final class DemoCodexNode: Sendable {
         guard path.count >= 3, path[0] == "api", path[1] == "codex", path[2] == "v1" else { return .text("not found", status: 404) }
         let route = Array(path.dropFirst(3))
         let cidText = route.count >= 2 && route[0] == "data" ? route[1] : nil
-        let (fail, truncate) = await faults.next(cid: cidText)
+        let (fail, truncate, delay) = await faults.next(cid: cidText)
+        if delay > .zero { try? await Task.sleep(for: delay) }
         if let fail { return .text("demo node: injected failure", status: fail) }
 
         switch (request.method, route.count) {

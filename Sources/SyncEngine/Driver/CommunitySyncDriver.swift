@@ -32,7 +32,10 @@ public actor CommunitySyncDriver {
 
     private var timer: Task<Void, Never>?
     private var downloads: [Int: [String: Task<Void, Never>]] = [:]
-    private var tasks: [UUID: Task<Void, Never>] = [:]
+    /// Index fetches (cancelled on stop) and imports (awaited on stop: a transaction commits or rolls back).
+    private var fetches: [UUID: Task<Void, Never>] = [:]
+    private var imports: [UUID: Task<Void, Never>] = [:]
+    private var stopping = false
     private var outcomeWaiters: [CheckedContinuation<SyncOutcome, Never>] = []
     private var started = false
 
@@ -87,11 +90,15 @@ public actor CommunitySyncDriver {
         return await withCheckedContinuation { outcomeWaiters.append($0) }
     }
 
-    /// Cancels timers and downloads; a running import finishes its transaction first.
+    /// Cancels timers, index fetches and downloads, starts nothing new, and waits for a running
+    /// import to finish its transaction. Downloaded archives not yet imported stay recorded for
+    /// the next start.
     public func stop() async {
+        stopping = true
         timer?.cancel()
         for group in downloads.values { for task in group.values { task.cancel() } }
-        for task in tasks.values { await task.value }
+        for task in fetches.values { task.cancel() }
+        for task in imports.values { await task.value }
     }
 
     // MARK: - Actions
@@ -101,6 +108,12 @@ public actor CommunitySyncDriver {
     }
 
     private func perform(_ action: SyncAction) {
+        if stopping {
+            switch action {
+            case .startTimer, .fetchIndex, .download, .importArchive: return
+            default: break
+            }
+        }
         switch action {
         case .persistAnnouncement(let clock, let cid):
             onEvent(.announcementAccepted(clock: clock, indexCID: cid.string))
@@ -114,7 +127,11 @@ public actor CommunitySyncDriver {
         case .cancelTimer:
             timer?.cancel()
         case .fetchIndex(let cid, let generation):
-            spawn { await self.fetchIndex(cid, generation: generation) }
+            let id = UUID()
+            fetches[id] = Task {
+                await self.fetchIndex(cid, generation: generation)
+                self.fetchEnded(id)
+            }
         case .download(let entry, let generation):
             let task = Task { await self.download(entry, generation: generation) }
             downloads[generation, default: [:]][entry.id] = task
@@ -122,7 +139,11 @@ public actor CommunitySyncDriver {
             for task in downloads[generation, default: [:]].values { task.cancel() }
             downloads[generation] = nil
         case .importArchive(let archive, _):
-            spawn { await self.importArchive(archive) }
+            let id = UUID()
+            imports[id] = Task {
+                await self.importArchive(archive)
+                self.importEnded(id)
+            }
         case .markProcessed(let cid):
             persist { state in state.processedIndexCID = cid.string }
         case .ignored(let reason):
@@ -161,15 +182,8 @@ public actor CommunitySyncDriver {
         }
     }
 
-    private func spawn(_ work: @escaping @Sendable () async -> Void) {
-        let id = UUID()
-        tasks[id] = Task {
-            await work()
-            self.taskEnded(id)
-        }
-    }
-
-    private func taskEnded(_ id: UUID) { tasks[id] = nil }
+    private func fetchEnded(_ id: UUID) { fetches[id] = nil }
+    private func importEnded(_ id: UUID) { imports[id] = nil }
 
     // MARK: - Work (runs in tasks, reports back to the actor)
 
@@ -189,6 +203,8 @@ public actor CommunitySyncDriver {
             }
             perform(machine.indexFetched(index.entries, generation: generation))
         } catch {
+            // Cancelled by stop(): not a failure of the node, nothing to report or back off from.
+            if Task.isCancelled { return }
             logger.warning("index fetch failed", metadata: ["cid": "\(cid)", "error": "\(error)"])
             perform(machine.indexFailed("\(error)", generation: generation))
         }

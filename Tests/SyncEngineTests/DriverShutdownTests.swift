@@ -1,0 +1,53 @@
+import ArchiveImport
+import CodexClient
+import ControlNode
+import DemoNetwork
+import Foundation
+import HistoryStore
+import StatusWire
+import Testing
+@testable import SyncEngine
+
+/// What `CommunitySyncDriver.stop()` promises a user pressing Ctrl-C or a service manager
+/// sending SIGTERM: it returns promptly even when a peer is slow, and nothing starts after it.
+@Suite(.serialized) struct DriverShutdownTests {
+    @Test func stopDuringASlowIndexFetchReturnsPromptlyAndStartsNothingAfterwards() async throws {
+        let network = try await SyncIntegrationTests.network()
+        defer { Task { await network.stop() } }
+        let publisher = network.publisher
+        let communityID = publisher.community.communityID
+        let database = try SyncIntegrationTests.database(network)
+        let driver = try CommunitySyncDriver(
+            configuration: .init(communityID: communityID, quietWindow: .zero),
+            database: database, codex: network.codex, archivesDirectory: network.scratch.appendingPathComponent("archives"))
+        try await driver.start()
+
+        // The node now answers after 20 s: the index fetch is in flight when stop() is called.
+        await network.codexNode.delayResponses(by: .seconds(20))
+        let requestsBefore = await network.codexNode.requestCount()
+        await driver.receive(ArchiveAnnouncement(
+            clock: 1, indexCID: try CID(publisher.indexCID), signer: publisher.community.communityKey.publicKey,
+            messageType: 43, contentTopic: "/waku/1/0x00000000/rfc26"))
+        while await network.codexNode.requestCount() == requestsBefore { try await Task.sleep(for: .milliseconds(20)) }
+
+        let clock = ContinuousClock()
+        let stopped = clock.now
+        await driver.stop()
+        // Far below the node's 20 s delay: stop() cancelled the fetch instead of waiting for it.
+        #expect(clock.now - stopped < .seconds(10))
+
+        // Even once the node answers fast again, the stopped driver downloads nothing.
+        await network.codexNode.delayResponses(by: .zero)
+        let requestsAtStop = await network.codexNode.requestCount()
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(await network.codexNode.requestCount() == requestsAtStop)
+        #expect(try database.importedArchiveIDs(communityID: communityID).isEmpty)
+
+        // The accepted announcement was persisted, so the next start picks the work up again.
+        let state = try database.indexState(communityID: communityID)
+        #expect(state?.indexCID == publisher.indexCID)
+        #expect(state?.processedIndexCID == nil)
+        // A fetch cancelled by the shutdown is not a failure of the node.
+        #expect(try database.communityStatuses().first?.lastError == nil)
+    }
+}
