@@ -57,14 +57,22 @@ public struct ArchiveImporter: Sendable {
         Hex.encode(try CommunityIdentifier.publicKey(communityID).compressed, prefixed: true)
     }
 
-    public func importArchive(_ entry: ArchiveIndexEntry, path: String, options: ArchiveImportOptions = .init()) throws -> ArchiveImportResult {
-        try importArchive(entry, options: options) { try FileByteSource(path: path) }
+    /// How many archived entries are read between two calls of an import's `progress`.
+    public static let progressInterval = 1_000
+
+    /// `progress` is called with the number of archived entries read so far, every
+    /// `progressInterval` entries (for a progress bar; the import itself is one transaction).
+    public func importArchive(
+        _ entry: ArchiveIndexEntry, path: String, options: ArchiveImportOptions = .init(), progress: (Int) -> Void = { _ in }
+    ) throws -> ArchiveImportResult {
+        try importArchive(entry, options: options, progress: progress) { try FileByteSource(path: path) }
     }
 
     /// `open` returns the archive's bytes as stored (raw, zlib or gzip); it is called again
     /// only to classify a failure.
     public func importArchive(
-        _ entry: ArchiveIndexEntry, options: ArchiveImportOptions = .init(), open: () throws -> any ByteSource
+        _ entry: ArchiveIndexEntry, options: ArchiveImportOptions = .init(), progress: (Int) -> Void = { _ in },
+        open: () throws -> any ByteSource
     ) throws -> ArchiveImportResult {
         let record = ArchiveRecord(id: entry.id, communityID: communityID, cid: entry.cid.string)
         var compression = ArchiveCompression.none
@@ -85,6 +93,7 @@ public struct ArchiveImporter: Sendable {
                         metadata = found
                     case .message(let archived):
                         entries += 1
+                        if entries % Self.progressInterval == 0 { progress(entries) }
                         switch unwrapper.unwrap(archived) {
                         case .message(let message):
                             try writer.write(StoredMessage(archived: message, communityID: communityID))

@@ -19,11 +19,12 @@ public struct CodexClient: Sendable {
     public var retry: RetryPolicy
     /// Timeout of small requests (manifest, exists, delete).
     public var requestTimeout: Duration
-    /// Timeout of one whole download.
+    /// How long a download may go without receiving a byte (a long download that keeps
+    /// receiving is never cut off).
     public var downloadTimeout: Duration
 
     public init(baseURL: URL, transport: any HTTPTransport = URLSessionTransport(), retry: RetryPolicy = .default,
-                requestTimeout: Duration = .seconds(30), downloadTimeout: Duration = .seconds(600)) {
+                requestTimeout: Duration = .seconds(30), downloadTimeout: Duration = .seconds(120)) {
         self.baseURL = baseURL
         self.transport = transport
         self.retry = retry
@@ -49,9 +50,13 @@ public struct CodexClient: Sendable {
     }
 
     /// Like `download(_:to:)` with a manifest fetched before (e.g. to check disk space first).
+    /// `progress` is called with the bytes received so far as they arrive (from 0 again when a
+    /// failed attempt is retried).
     @discardableResult
-    public func download(_ cid: CID, to destination: URL, manifest: CodexDataItem) async throws -> Int64 {
-        try await downloadChecked(cid, path: "data/\(cid)/network/stream", to: destination, expectedBytes: manifest.manifest.datasetSize)
+    public func download(_ cid: CID, to destination: URL, manifest: CodexDataItem,
+                         progress: @escaping @Sendable (Int64) -> Void = { _ in }) async throws -> Int64 {
+        try await downloadChecked(cid, path: "data/\(cid)/network/stream", to: destination,
+                                  expectedBytes: manifest.manifest.datasetSize, progress: progress)
     }
 
     /// `POST /data/{cid}/network`: asks the node to fetch the dataset in the background;
@@ -88,7 +93,7 @@ public struct CodexClient: Sendable {
     /// Reads a dataset the node holds locally (`GET /data/{cid}`) into `destination`.
     @discardableResult
     public func downloadLocal(_ cid: CID, to destination: URL, expectedBytes: Int64? = nil) async throws -> Int64 {
-        try await downloadChecked(cid, path: "data/\(cid)", to: destination, expectedBytes: expectedBytes)
+        try await downloadChecked(cid, path: "data/\(cid)", to: destination, expectedBytes: expectedBytes, progress: { _ in })
     }
 
     /// `POST /data`: stores `data` on the node; returns its CID.
@@ -124,11 +129,12 @@ public struct CodexClient: Sendable {
         return response.body
     }
 
-    private func downloadChecked(_ cid: CID, path: String, to destination: URL, expectedBytes: Int64?) async throws -> Int64 {
+    private func downloadChecked(_ cid: CID, path: String, to destination: URL, expectedBytes: Int64?,
+                                 progress: @escaping @Sendable (Int64) -> Void) async throws -> Int64 {
         let partial = destination.deletingLastPathComponent().appendingPathComponent(".\(destination.lastPathComponent).partial")
         let request = HTTPRequest(url: url(path), timeout: downloadTimeout)
         let bytes = try await retry.run {
-            let (status, bytes) = try await transport.download(request, to: partial)
+            let (status, bytes) = try await transport.download(request, to: partial, progress: progress)
             guard (200..<300).contains(status) else {
                 try? FileManager.default.removeItem(at: partial)
                 throw PeerError(kind: .status(status), method: "GET", url: request.url.absoluteString, detail: "")

@@ -36,21 +36,40 @@ public struct HTTPResponse: Sendable {
 public protocol HTTPTransport: Sendable {
     /// Sends a request and returns the whole (small) answer.
     func send(_ request: HTTPRequest) async throws -> HTTPResponse
-    /// Streams the answer's body into a new file at `file` (never into memory) and returns
-    /// the status and the number of bytes written. The file is removed again on failure.
-    func download(_ request: HTTPRequest, to file: URL) async throws -> (status: Int, bytes: Int64)
+    /// Streams the answer's body into a new file at `file` (never into memory), calling
+    /// `progress` with the bytes written so far as they arrive, and returns the status and the
+    /// number of bytes written. The file is removed again on failure.
+    func download(_ request: HTTPRequest, to file: URL, progress: @escaping @Sendable (Int64) -> Void) async throws -> (status: Int, bytes: Int64)
 }
 
-/// `HTTPTransport` over URLSession (FoundationNetworking on Linux, which streams downloads
-/// to disk and honours task cancellation).
+extension HTTPTransport {
+    public func download(_ request: HTTPRequest, to file: URL) async throws -> (status: Int, bytes: Int64) {
+        try await download(request, to: file, progress: { _ in })
+    }
+}
+
+/// `HTTPTransport` over URLSession (FoundationNetworking on Linux). Downloads stream chunk by
+/// chunk into their file and honour task cancellation. A request's `timeout` is URLSession's:
+/// how long it may go without receiving anything, so a long download that keeps receiving is
+/// never cut off.
 public final class URLSessionTransport: HTTPTransport {
     private let session: URLSession
+    /// Downloads use their own session: its delegate receives the body, whereas `session`'s
+    /// async calls collect small answers in memory.
+    private let downloadSession: URLSession
+    private let downloads = StreamingDownloads()
 
     public init() {
         let configuration = URLSessionConfiguration.ephemeral
         configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
         configuration.urlCache = nil
         session = URLSession(configuration: configuration)
+        downloadSession = URLSession(configuration: configuration, delegate: downloads, delegateQueue: nil)
+    }
+
+    deinit {
+        session.finishTasksAndInvalidate()
+        downloadSession.finishTasksAndInvalidate()
     }
 
     public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
@@ -62,17 +81,27 @@ public final class URLSessionTransport: HTTPTransport {
         }
     }
 
-    public func download(_ request: HTTPRequest, to file: URL) async throws -> (status: Int, bytes: Int64) {
+    public func download(_ request: HTTPRequest, to file: URL, progress: @escaping @Sendable (Int64) -> Void) async throws -> (status: Int, bytes: Int64) {
         do {
-            let (temporary, response) = try await session.download(for: urlRequest(request))
-            let status = (response as? HTTPURLResponse)?.statusCode ?? 0
             try? FileManager.default.removeItem(at: file)
-            try FileManager.default.moveItem(at: temporary, to: file)
-            let size = (try FileManager.default.attributesOfItem(atPath: file.path)[.size] as? NSNumber)?.int64Value ?? 0
-            return (status, size)
+            guard FileManager.default.createFile(atPath: file.path, contents: nil) else {
+                throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: file.path])
+            }
+            let handle = try FileHandle(forWritingTo: file)
+            let task = downloadSession.dataTask(with: urlRequest(request))
+            return try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { completion in
+                    downloads.register(task, file: handle, progress: progress, completion: completion)
+                    task.resume()
+                }
+            } onCancel: {
+                task.cancel()
+            }
         } catch {
             try? FileManager.default.removeItem(at: file)
-            throw PeerError(request: request, underlying: error)
+            // A local file problem (disk full, no permission) is not the peer's fault: keep its own error.
+            let fromNetwork = error is CancellationError || (error as NSError).domain == NSURLErrorDomain
+            throw fromNetwork ? PeerError(request: request, underlying: error) : error
         }
     }
 

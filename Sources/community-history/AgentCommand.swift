@@ -25,16 +25,18 @@ struct AgentCommand: AsyncParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
-        logging.bootstrap()
+        let progress = ProgressPrinter(enabled: true)
+        logging.bootstrap(progress: progress)
         let configuration: AgentConfiguration
         do { configuration = try AgentConfiguration.load(path: config) } catch {
             printError("\(error)")
             throw Exit.badInput
         }
-        let progress = ProgressPrinter(enabled: true)
         let agent: HistoryAgent
         do {
-            agent = try HistoryAgent(configuration: configuration, events: try EventLog(path: events),
+            // Events on standard output go through the printer, so they do not tear the live block.
+            let eventLog = try events.map { try EventLog(path: $0) } ?? EventLog(writer: progress.standardOutput)
+            agent = try HistoryAgent(configuration: configuration, events: eventLog,
                                      logger: Logger(label: "community-history.agent"),
                                      onEvent: { community, event in progress.show(event, community: community) })
         } catch {

@@ -38,8 +38,8 @@ struct DemoCommand: AsyncParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
-        logging.bootstrap()
         let progress = ProgressPrinter(enabled: !json)
+        logging.bootstrap(progress: progress)
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("community-history-demo-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: scratch) }
 
@@ -69,7 +69,7 @@ struct DemoCommand: AsyncParsableCommand {
                 communityID: publisher.community.communityID, selection: try selection.selection(),
                 quietWindow: .milliseconds(Int64(settle * 1000)), archivesDirectory: scratch.appendingPathComponent("archives"))
             do {
-                try await SyncCommand.runSync(options: options, waku: waku, codex: codex, database: database, json: json)
+                try await SyncCommand.runSync(options: options, waku: waku, codex: codex, database: database, json: json, progress: progress)
             } catch let exit as ExitCode where exit == Exit.partialFailure {
                 // The bundled fixture contains an encrypted archive on purpose.
                 progress.line("(an archive failed as shown above; the bundled fixture's encrypted archive always does)")

@@ -26,12 +26,11 @@ struct LoggingOptions: ParsableArguments {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .warning
 
-    func bootstrap() {
+    /// Sends logs to standard error; with a live `progress` block on a terminal, above it.
+    func bootstrap(progress: ProgressPrinter? = nil) {
         let level = logLevel
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
+            ConsoleLogHandler(label: label, level: level, progress: progress)
         }
     }
 }

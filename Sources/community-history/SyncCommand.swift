@@ -105,7 +105,8 @@ struct SyncCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        logging.bootstrap()
+        let progress = ProgressPrinter(enabled: !json)
+        logging.bootstrap(progress: progress)
         let database: HistoryDatabase
         do { database = try HistoryDatabase(path: db) } catch {
             printError("\(error)")
@@ -116,14 +117,17 @@ struct SyncCommand: AsyncParsableCommand {
             maxConcurrentDownloads: concurrency, hydration: hydration, limits: limits.limits, pubsubTopic: pubsubTopic,
             retries: retries, archivesDirectory: URL(fileURLWithPath: archivesDir ?? db + ".archives"))
         try await Self.runSync(options: options, waku: WakuClient(baseURL: URL(string: wakuURL)!),
-                               codex: CodexClient(baseURL: URL(string: codexURL)!), database: database, json: json)
+                               codex: CodexClient(baseURL: URL(string: codexURL)!), database: database, json: json,
+                               progress: progress)
     }
 
     /// Runs a sync and prints progress and the report; shared with `demo`.
-    static func runSync(options: OneShotSync.Options, waku: WakuClient, codex: CodexClient, database: HistoryDatabase, json: Bool) async throws {
-        let progress = ProgressPrinter(enabled: !json)
+    static func runSync(options: OneShotSync.Options, waku: WakuClient, codex: CodexClient, database: HistoryDatabase, json: Bool,
+                        progress: ProgressPrinter) async throws {
         let report: SyncReport
         do {
+            // Runs before the catch clauses: an error message starts below the progress block.
+            defer { progress.finish() }
             progress.line("listening: store query on the archive channels, then \(options.quietWindow) quiet window")
             report = try await OneShotSync(options: options, waku: waku, codex: codex, database: database).run { progress.show($0) }
         } catch let error as CommunityIDError {

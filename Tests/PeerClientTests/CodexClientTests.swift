@@ -3,6 +3,7 @@ import DemoNetwork
 import Foundation
 import PeerHTTP
 import StatusWire
+import Synchronization
 import Testing
 
 /// The Codex client against a Codex REST server on 127.0.0.1, over real HTTP.
@@ -73,6 +74,37 @@ import Testing
         #expect(leftovers.isEmpty)
     }
 
+    @Test func downloadReportsItsBytesAsTheyArrive() async throws {
+        let node = try await DemoCodexNode.start(directory: try temporaryDirectory())
+        defer { Task { await node.stop() } }
+        let codex = CodexClient(baseURL: node.baseURL, retry: .none)
+        let content = Data((0..<1_000_000).map { UInt8(truncatingIfNeeded: $0 &* 7) })
+        let cid = try await codex.upload(content)
+        let seen = Counts()
+        let destination = try temporaryDirectory().appendingPathComponent(cid.string)
+        let bytes = try await codex.download(cid, to: destination, manifest: try await codex.manifest(cid)) { seen.append($0) }
+        #expect(bytes == 1_000_000)
+        #expect(try Data(contentsOf: destination) == content)
+        let reports = seen.values
+        // The body arrives in chunks (the demo node sends 64 KiB at a time), counted up to the whole.
+        #expect(reports.count >= 2)
+        #expect(reports == reports.sorted())
+        #expect(reports.last == 1_000_000)
+    }
+
+    @Test func aLocalFileProblemIsNotBlamedOnTheNode() async throws {
+        let node = try await DemoCodexNode.start(directory: try temporaryDirectory())
+        defer { Task { await node.stop() } }
+        let cid = try await CodexClient(baseURL: node.baseURL).upload(Data("hello".utf8))
+        let request = HTTPRequest(url: node.baseURL.appendingPathComponent("api/codex/v1/data/\(cid)/network/stream"))
+        let nowhere = URL(fileURLWithPath: "/nonexistent-\(UUID().uuidString)/file")
+        await #expect {
+            _ = try await URLSessionTransport().download(request, to: nowhere)
+        } throws: { error in
+            !(error is PeerError)
+        }
+    }
+
     @Test func unreachableNodeSaysSo() async throws {
         let codex = CodexClient(baseURL: URL(string: "http://127.0.0.1:1")!, retry: .none)
         await #expect {
@@ -90,4 +122,11 @@ import Testing
         let response = try await transport.send(HTTPRequest(url: node.baseURL.appendingPathComponent("api/codex/v1/data/Qmnotacid/network/manifest")))
         #expect(response.status == 400)
     }
+}
+
+/// Values reported from another thread.
+final class Counts: Sendable {
+    private let storage = Mutex<[Int64]>([])
+    func append(_ value: Int64) { storage.withLock { $0.append(value) } }
+    var values: [Int64] { storage.withLock { $0 } }
 }

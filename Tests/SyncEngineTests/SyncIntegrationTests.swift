@@ -7,6 +7,7 @@ import HistoryStore
 import PeerHTTP
 import StatusCrypto
 import StatusWire
+import Synchronization
 import Testing
 import WakuClient
 @testable import SyncEngine
@@ -42,11 +43,12 @@ import WakuClient
     }
 
     static func sync(_ network: Network, database: HistoryDatabase, codex: CodexClient? = nil, retries: Int = 2,
-                     selection: ArchiveSelection = .all) async throws -> SyncReport {
+                     selection: ArchiveSelection = .all, onEvent: @escaping @Sendable (SyncEvent) -> Void = { _ in }) async throws -> SyncReport {
         let options = OneShotSync.Options(
             communityID: network.publisher.community.communityID, selection: selection, quietWindow: .milliseconds(200),
             retries: retries, retryInitialDelay: .milliseconds(300), archivesDirectory: network.scratch.appendingPathComponent("archives"))
-        return try await OneShotSync(options: options, waku: network.waku, codex: codex ?? network.codex, database: database).run()
+        return try await OneShotSync(options: options, waku: network.waku, codex: codex ?? network.codex, database: database)
+            .run(onEvent: onEvent)
     }
 
     static func database(_ network: Network, _ name: String = "history") throws -> HistoryDatabase {
@@ -59,10 +61,22 @@ import WakuClient
         let now = UInt64(Date().timeIntervalSince1970 * 1000)
         try await network.publisher.announce(on: network.waku, clock: now)
         let database = try Self.database(network)
-        let report = try await Self.sync(network, database: database)
+        let events = EventRecorder()
+        let report = try await Self.sync(network, database: database, onEvent: events.record)
         await network.stop()
 
         #expect(report.indexCID == network.publisher.indexCID)
+        // Every downloaded archive's progress ends at its whole size, as the archive.downloaded event says.
+        var downloaded: [String: Int64] = [:]
+        var lastProgress: [String: (bytes: Int64, total: Int64)] = [:]
+        for event in events.all {
+            if case .archiveDownloaded(let id, _, _, let bytes) = event { downloaded[id] = bytes }
+            if case .downloadProgress(let id, let bytes, let total) = event { lastProgress[id] = (bytes, total) }
+        }
+        #expect(downloaded.count == 10)
+        for (id, bytes) in downloaded {
+            #expect(lastProgress[id]?.bytes == bytes && lastProgress[id]?.total == bytes)
+        }
         #expect(report.archives.imported == 9)
         #expect(Array(report.archives.failed.keys) == [Self.encryptedArchive])
         #expect(report.archives.failed[Self.encryptedArchive]?.contains("encrypted") == true)
@@ -87,7 +101,7 @@ import WakuClient
         let report = try await Self.sync(network, database: try Self.database(network))
         await network.stop()
         #expect(report.announcements.accepted == 2)
-        #expect(report.announcements.ignored["notSignedByCommunity"] == 1)
+        #expect(report.announcements.ignored["not-signed-by-community"] == 1)
         #expect(report.indexCID == network.publisher.indexCID)
         #expect(report.archives.imported == 9)
     }
@@ -183,4 +197,11 @@ enum FixtureDirectoryWithoutLocalCopies {
         try JSONEncoder().encode(manifest).write(to: copy.appendingPathComponent("manifest.json"))
         return try FixtureDirectory(url: copy)
     }
+}
+
+/// The events of a sync, in the order they were reported.
+final class EventRecorder: Sendable {
+    private let events = Mutex<[SyncEvent]>([])
+    func record(_ event: SyncEvent) { events.withLock { $0.append(event) } }
+    var all: [SyncEvent] { events.withLock { $0 } }
 }

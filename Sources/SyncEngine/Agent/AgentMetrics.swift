@@ -30,9 +30,9 @@ public final class AgentMetrics: Sendable {
             var c = all[community] ?? Community()
             switch event {
             case .announcementAccepted: c.announcementsAccepted += 1; c.state = "settling"
-            case .announcementIgnored(let reason): c.announcementsRejected[SyncReport.reasonKey(reason), default: 0] += 1
+            case .announcementIgnored(let reason): c.announcementsRejected[reason.key, default: 0] += 1
             case .indexDownloaded: c.state = "working"
-            case .downloadStarted: break
+            case .downloadStarted, .downloadProgress, .importProgress: break
             case .archiveDownloaded(_, _, _, let bytes): c.bytesDownloaded += bytes
             case .importingArchive: c.state = "importing"
             case .archiveImported(let result):

@@ -8,26 +8,29 @@ import Synchronization
 /// {"community":"0x03…","event":"archive.imported","archiveID":"0x…","stored":600,…,"time":"2026-11-25T10:00:00Z"}
 /// ```
 public final class EventLog: Sendable {
-    private let handle: Mutex<FileHandle?>
+    private let writer: Mutex<(@Sendable (Data) -> Void)?>
 
     /// `path == nil` writes to standard output.
     public init(path: String?) throws {
-        if let path {
-            if !FileManager.default.fileExists(atPath: path) {
-                guard FileManager.default.createFile(atPath: path, contents: nil) else {
-                    throw AgentConfigurationError("cannot create the events file \(path)")
-                }
-            }
-            let file = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-            try file.seekToEnd()
-            handle = Mutex(file)
-        } else {
-            handle = Mutex(FileHandle.standardOutput)
+        guard let path else {
+            writer = Mutex({ FileHandle.standardOutput.write($0) })
+            return
         }
+        if !FileManager.default.fileExists(atPath: path) {
+            guard FileManager.default.createFile(atPath: path, contents: nil) else {
+                throw AgentConfigurationError("cannot create the events file \(path)")
+            }
+        }
+        let file = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try file.seekToEnd()
+        writer = Mutex({ try? file.write(contentsOf: $0) })
     }
 
+    /// Hands each line (with its newline) to `writer`, one at a time.
+    public init(writer: @escaping @Sendable (Data) -> Void) { self.writer = Mutex(writer) }
+
     /// A log that writes nothing.
-    public init() { handle = Mutex(nil) }
+    public init() { writer = Mutex(nil) }
 
     public func write(_ event: SyncEvent, community: String) {
         var fields = Self.fields(event)
@@ -39,19 +42,23 @@ public final class EventLog: Sendable {
         var object = fields
         object["time"] = ISO8601DateFormatter().string(from: Date())
         guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return }
-        handle.withLock { try? $0?.write(contentsOf: data + Data("\n".utf8)) }
+        writer.withLock { $0?(data + Data("\n".utf8)) }
     }
 
     static func fields(_ event: SyncEvent) -> [String: any Sendable] {
         switch event {
         case .announcementAccepted(let clock, let cid): return ["event": "announcement.accepted", "clock": clock, "indexCID": cid]
-        case .announcementIgnored(let reason): return ["event": "announcement.ignored", "reason": reason]
+        case .announcementIgnored(let reason): return ["event": "announcement.ignored", "reason": reason.key, "detail": reason.description]
         case .indexDownloaded(let cid, let archives, let rejected):
             return ["event": "index.downloaded", "indexCID": cid, "archives": archives, "rejectedEntries": rejected]
         case .downloadStarted(let id, let cid): return ["event": "download.started", "archiveID": id, "cid": cid]
         case .archiveDownloaded(let id, let from, let to, let bytes):
             return ["event": "archive.downloaded", "archiveID": id, "from": from, "to": to, "bytes": bytes]
+        case .downloadProgress(let id, let bytes, let total):
+            return ["event": "archive.progress", "phase": "download", "archiveID": id, "bytes": bytes, "totalBytes": total]
         case .importingArchive(let id): return ["event": "archive.importing", "archiveID": id]
+        case .importProgress(let id, let entries):
+            return ["event": "archive.progress", "phase": "import", "archiveID": id, "entries": entries]
         case .archiveImported(let result):
             return ["event": "archive.imported", "archiveID": result.archiveID, "from": result.from, "to": result.to,
                     "stored": result.counts.stored, "replaced": result.counts.replaced, "removed": result.counts.removed,

@@ -29,6 +29,8 @@ public actor CommunitySyncDriver {
     private let bandwidth: BandwidthLimiter?
     private let logger: Logger
     private let onEvent: @Sendable (SyncEvent) -> Void
+    /// Every database write of this driver, in order, off the cooperative thread pool.
+    private let lane: DatabaseLane
 
     private var timer: Task<Void, Never>?
     private var downloads: [Int: [String: Task<Void, Never>]] = [:]
@@ -55,6 +57,7 @@ public actor CommunitySyncDriver {
         self.bandwidth = bandwidth
         self.logger = logger
         self.onEvent = onEvent
+        self.lane = DatabaseLane(label: "community-history.database.\(configuration.communityID.prefix(12))")
         self.machine = CommunitySyncMachine(configuration: configuration)
     }
 
@@ -99,6 +102,7 @@ public actor CommunitySyncDriver {
         for group in downloads.values { for task in group.values { task.cancel() } }
         for task in fetches.values { task.cancel() }
         for task in imports.values { await task.value }
+        await lane.drain()
     }
 
     // MARK: - Actions
@@ -147,7 +151,7 @@ public actor CommunitySyncDriver {
         case .markProcessed(let cid):
             persist { state in state.processedIndexCID = cid.string }
         case .ignored(let reason):
-            onEvent(.announcementIgnored("\(reason)"))
+            onEvent(.announcementIgnored(reason))
         case .finished(let outcome):
             finish(outcome)
         }
@@ -161,24 +165,27 @@ public actor CommunitySyncDriver {
     }
 
     private func finish(_ outcome: SyncOutcome) {
-        switch outcome {
-        case .completed, .nothingToDo: try? database.recordOutcome(communityID: configuration.communityID, error: nil)
-        case .failed(let reason, _): try? database.recordOutcome(communityID: configuration.communityID, error: reason)
-        }
+        let (database, communityID) = (self.database, configuration.communityID)
+        var error: String?
+        if case .failed(let reason, _) = outcome { error = reason }
+        lane.submit { [error] in try? database.recordOutcome(communityID: communityID, error: error) }
         onEvent(.finished(outcome))
         let waiters = outcomeWaiters
         outcomeWaiters.removeAll()
-        for waiter in waiters { waiter.resume(returning: outcome) }
+        // Through the lane: whoever waits sees every write made before the outcome.
+        lane.submit { for waiter in waiters { waiter.resume(returning: outcome) } }
     }
 
-    private func persist(_ change: (inout CommunityIndexState) -> Void) {
-        do {
-            var state = try database.indexState(communityID: configuration.communityID)
-                ?? CommunityIndexState(communityID: configuration.communityID)
-            change(&state)
-            try database.saveIndexState(state)
-        } catch {
-            logger.error("cannot save the index state", metadata: ["error": "\(error)"])
+    private func persist(_ change: @escaping @Sendable (inout CommunityIndexState) -> Void) {
+        let (database, communityID, logger) = (self.database, configuration.communityID, self.logger)
+        lane.submit {
+            do {
+                var state = try database.indexState(communityID: communityID) ?? CommunityIndexState(communityID: communityID)
+                change(&state)
+                try database.saveIndexState(state)
+            } catch {
+                logger.error("cannot save the index state", metadata: ["error": "\(error)"])
+            }
         }
     }
 
@@ -218,20 +225,26 @@ public actor CommunitySyncDriver {
             let manifest = try await codex.manifest(entry.cid)
             try DiskSpace.require(manifest.manifest.datasetSize + diskMarginBytes, at: archivesDirectory,
                                   for: "archive \(entry.id.prefix(18))… (\(manifest.manifest.datasetSize) bytes + \(diskMarginBytes) bytes margin)")
-            let bytes = try await codex.download(entry.cid, to: destination, manifest: manifest)
+            let total = manifest.manifest.datasetSize
+            let steps = SharedProgressSteps(total: total)
+            let onEvent = self.onEvent
+            let bytes = try await codex.download(entry.cid, to: destination, manifest: manifest) { received in
+                if steps.advance(to: received) { onEvent(.downloadProgress(archiveID: entry.id, bytes: received, totalBytes: total)) }
+            }
             await bandwidth?.consumed(bytes)
-            try database.recordDownloaded(DownloadedArchiveRecord(
-                id: entry.id, communityID: configuration.communityID, cid: entry.cid.string, path: destination.path,
-                from: entry.from, to: entry.to, contentTopics: entry.contentTopics.map { Hex.encode($0.bytes, prefixed: true) }))
             onEvent(.archiveDownloaded(archiveID: entry.id, from: entry.from, to: entry.to, bytes: bytes))
+            let record = DownloadedArchiveRecord(
+                id: entry.id, communityID: configuration.communityID, cid: entry.cid.string, path: destination.path,
+                from: entry.from, to: entry.to, contentTopics: entry.contentTopics.map { Hex.encode($0.bytes, prefixed: true) })
+            let database = self.database
+            try await lane.run { try database.recordDownloaded(record) }
             downloads[generation]?[entry.id] = nil
             perform(machine.downloadFinished(DownloadedArchive(entry: entry, path: destination.path), generation: generation))
         } catch {
             downloads[generation]?[entry.id] = nil
             if Task.isCancelled { return }
             logger.warning("archive download failed", metadata: ["archive": "\(entry.id)", "error": "\(error)"])
-            try? database.recordFailure(archiveID: entry.id, communityID: configuration.communityID, reason: "download: \(error)")
-            onEvent(.archiveFailed(archiveID: entry.id, reason: "download: \(error)"))
+            recordFailure(entry.id, "download: \(error)")
             perform(machine.downloadFailed(entry, reason: "\(error)", generation: generation))
         }
     }
@@ -240,10 +253,19 @@ public actor CommunitySyncDriver {
         onEvent(.importingArchive(archiveID: archive.entry.id))
         let importer = self.importer
         let options = self.importOptions
-        // SQLite and decoding block: run them off the actor (one import at a time, the machine says so).
-        let result: Result<ArchiveImportResult, any Error> = await Task.detached {
-            Result { try importer.importArchive(archive.entry, path: archive.path, options: options) }
-        }.value
+        let onEvent = self.onEvent
+        // Decoding and SQLite block for the whole archive: on the lane, not on the actor (one
+        // import at a time, the machine says so).
+        let result: Result<ArchiveImportResult, any Error>
+        do {
+            result = .success(try await lane.run {
+                try importer.importArchive(archive.entry, path: archive.path, options: options) { entries in
+                    onEvent(.importProgress(archiveID: archive.entry.id, entries: entries))
+                }
+            })
+        } catch {
+            result = .failure(error)
+        }
         switch result {
         case .success(let imported):
             cleanUp(archive)
@@ -254,7 +276,7 @@ public actor CommunitySyncDriver {
                 cleanUp(archive)
                 perform(machine.importFinished(archive.entry.id))
             } else {
-                failed(archive, "import: \(error)")
+                recordFailure(archive.entry.id, "import: \(error)")
                 perform(machine.importFailed(archive.entry.id, reason: "\(error)"))
             }
         case .failure(let error as ArchiveDecodingError):
@@ -262,12 +284,12 @@ public actor CommunitySyncDriver {
             // new index replaces it. Drop it.
             cleanUp(archive)
             logger.warning("archive rejected", metadata: ["archive": "\(archive.entry.id)", "reason": "\(error)"])
-            failed(archive, "import: \(error)")
+            recordFailure(archive.entry.id, "import: \(error)")
             perform(machine.importFailed(archive.entry.id, reason: "\(error)"))
         case .failure(let error):
             // A database error (busy, disk full): keep the file for the next attempt.
             logger.error("archive import failed", metadata: ["archive": "\(archive.entry.id)", "error": "\(error)"])
-            failed(archive, "import: \(error)")
+            recordFailure(archive.entry.id, "import: \(error)")
             perform(machine.importFailed(archive.entry.id, reason: "\(error)"))
         }
         if machine.phase == .idle && !machine.isImporting && !outcomeWaiters.isEmpty {
@@ -275,14 +297,18 @@ public actor CommunitySyncDriver {
         }
     }
 
-    private func failed(_ archive: DownloadedArchive, _ reason: String) {
-        try? database.recordFailure(archiveID: archive.entry.id, communityID: configuration.communityID, reason: reason)
-        onEvent(.archiveFailed(archiveID: archive.entry.id, reason: reason))
+    private func recordFailure(_ archiveID: String, _ reason: String) {
+        let (database, communityID) = (self.database, configuration.communityID)
+        lane.submit { try? database.recordFailure(archiveID: archiveID, communityID: communityID, reason: reason) }
+        onEvent(.archiveFailed(archiveID: archiveID, reason: reason))
     }
 
     private func cleanUp(_ archive: DownloadedArchive) {
-        try? database.clearFailure(archiveID: archive.entry.id)
-        try? FileManager.default.removeItem(atPath: archive.path)
-        try? database.removeDownloaded(archiveID: archive.entry.id)
+        let database = self.database
+        lane.submit {
+            try? database.clearFailure(archiveID: archive.entry.id)
+            try? FileManager.default.removeItem(atPath: archive.path)
+            try? database.removeDownloaded(archiveID: archive.entry.id)
+        }
     }
 }

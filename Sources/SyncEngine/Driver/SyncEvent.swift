@@ -5,11 +5,15 @@ import StatusWire
 /// What happened, as the driver reports it (the moments status-go signals, and more).
 public enum SyncEvent: Sendable {
     case announcementAccepted(clock: UInt64, indexCID: String)
-    case announcementIgnored(String)
+    case announcementIgnored(IgnoredAnnouncement)
     case indexDownloaded(indexCID: String, archives: Int, rejectedEntries: Int)
     case downloadStarted(archiveID: String, cid: String)
+    /// Bytes received so far of an archive being downloaded (at each 5 % of it, and at the end).
+    case downloadProgress(archiveID: String, bytes: Int64, totalBytes: Int64)
     case archiveDownloaded(archiveID: String, from: UInt64, to: UInt64, bytes: Int64)
     case importingArchive(archiveID: String)
+    /// Archived entries read so far by a running import (every 1,000).
+    case importProgress(archiveID: String, entries: Int)
     case archiveImported(ArchiveImportResult)
     case archiveFailed(archiveID: String, reason: String)
     case finished(SyncOutcome)

@@ -21,15 +21,34 @@ public enum SyncTimer: Sendable, Equatable {
 }
 
 /// Why an announcement was not acted on.
-public enum IgnoredAnnouncement: Sendable, Equatable {
+public enum IgnoredAnnouncement: Sendable, Equatable, CustomStringConvertible {
     case notSignedByCommunity(signer: String)
     case olderClock(clock: UInt64, stored: UInt64)
     case alreadyProcessed(cid: String)
     case alreadyInProgress(cid: String)
+
+    /// A stable name for reports, metrics labels and events (the details vary, the key does not).
+    public var key: String {
+        switch self {
+        case .notSignedByCommunity: return "not-signed-by-community"
+        case .olderClock: return "older-clock"
+        case .alreadyProcessed: return "already-processed"
+        case .alreadyInProgress: return "already-in-progress"
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .notSignedByCommunity(let signer): return "signed by \(signer), not by the community key"
+        case .olderClock(let clock, let stored): return "clock \(clock) is older than the newest accepted one (\(stored))"
+        case .alreadyProcessed(let cid): return "index \(cid) is already fully imported"
+        case .alreadyInProgress(let cid): return "index \(cid) is already being worked on"
+        }
+    }
 }
 
 /// How a plan ended.
-public enum SyncOutcome: Sendable, Equatable {
+public enum SyncOutcome: Sendable, Equatable, CustomStringConvertible {
     /// Every planned archive is imported (or nothing was missing).
     case completed(indexCID: String, imported: Int)
     /// Something failed; the machine is in backoff and will retry. `retryable` says whether
@@ -38,6 +57,14 @@ public enum SyncOutcome: Sendable, Equatable {
     case failed(reason: String, retryable: Bool)
     /// No announcement to act on and nothing left to import.
     case nothingToDo
+
+    public var description: String {
+        switch self {
+        case .completed(let cid, let imported): return "completed: index \(cid) fully imported (\(imported) archives this run)"
+        case .failed(let reason, let retryable): return "failed\(retryable ? " (will retry)" : ""): \(reason)"
+        case .nothingToDo: return "nothing to do"
+        }
+    }
 }
 
 /// What the machine asks its driver to do. The machine performs no I/O itself.

@@ -105,7 +105,7 @@ public struct OneShotSync: Sendable {
 
         var report = collector.finish()
         switch outcome {
-        case .completed(let cid, let imported): report.outcome = "completed: index \(cid) fully imported (\(imported) archives this run)"
+        case .completed: report.outcome = outcome.description
         case .failed(let reason, _): report.outcome = "failed: \(reason)"
         case .nothingToDo:
             report.outcome = announcements.isEmpty

@@ -41,7 +41,7 @@ public struct SyncReport: Codable, Sendable, Equatable {
             announcements.accepted += 1
             indexCID = cid
         case .announcementIgnored(let reason):
-            announcements.ignored[Self.reasonKey(reason), default: 0] += 1
+            announcements.ignored[reason.key, default: 0] += 1
         case .indexDownloaded(let cid, let archives, let rejected):
             indexCID = cid
             self.archives.listed = archives + rejected
@@ -58,14 +58,9 @@ public struct SyncReport: Codable, Sendable, Equatable {
             for (reason, count) in result.rejected { messages.rejected[reason, default: 0] += count }
         case .archiveFailed(let id, let reason):
             archives.failed[id] = reason
-        case .downloadStarted, .importingArchive, .finished:
+        case .downloadStarted, .downloadProgress, .importingArchive, .importProgress, .finished:
             break
         }
-    }
-
-    /// `notSignedByCommunity(signer: "0x…")` → `notSignedByCommunity`.
-    static func reasonKey(_ reason: String) -> String {
-        String(reason.prefix { $0 != "(" })
     }
 
     public var text: String {

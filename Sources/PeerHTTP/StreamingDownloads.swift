@@ -1,0 +1,65 @@
+import Foundation
+import Synchronization
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// The URLSession delegate behind `URLSessionTransport.download`: writes each chunk of a
+/// response body to its file as it arrives (memory stays flat whatever the size) and reports
+/// the running byte count, which `session.download(for:)` cannot do.
+///
+/// One instance serves every download of its session; transfers are keyed by task identifier.
+/// `@unchecked` because NSObject is not Sendable; all mutable state is behind the mutex.
+final class StreamingDownloads: NSObject, URLSessionDataDelegate, @unchecked Sendable {
+    typealias Completion = CheckedContinuation<(status: Int, bytes: Int64), any Error>
+
+    private struct Transfer {
+        var file: FileHandle
+        var written: Int64 = 0
+        var status = 0
+        var writeError: (any Error)?
+        var progress: @Sendable (Int64) -> Void
+        var completion: Completion
+    }
+
+    private let transfers = Mutex<[Int: Transfer]>([:])
+
+    /// Registers `task` (not yet resumed); its body goes to `file`, which must be open for writing.
+    func register(_ task: URLSessionTask, file: FileHandle, progress: @escaping @Sendable (Int64) -> Void, completion: Completion) {
+        transfers.withLock { $0[task.taskIdentifier] = Transfer(file: file, progress: progress, completion: completion) }
+    }
+
+    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
+                    completionHandler: @escaping @Sendable (URLSession.ResponseDisposition) -> Void) {
+        transfers.withLock { $0[dataTask.taskIdentifier]?.status = (response as? HTTPURLResponse)?.statusCode ?? 0 }
+        completionHandler(.allow)
+    }
+
+    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
+        let report: (@Sendable (Int64) -> Void, Int64)? = transfers.withLock { transfers in
+            guard var transfer = transfers[dataTask.taskIdentifier], transfer.writeError == nil else { return nil }
+            do {
+                try transfer.file.write(contentsOf: data)
+                transfer.written += Int64(data.count)
+            } catch {
+                // A full disk: stop receiving, fail the download with this error.
+                transfer.writeError = error
+                dataTask.cancel()
+            }
+            transfers[dataTask.taskIdentifier] = transfer
+            return transfer.writeError == nil ? (transfer.progress, transfer.written) : nil
+        }
+        if let (progress, written) = report { progress(written) }
+    }
+
+    func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: (any Error)?) {
+        guard let transfer = transfers.withLock({ $0.removeValue(forKey: task.taskIdentifier) }) else { return }
+        do {
+            try transfer.file.close()
+            if let failure = transfer.writeError ?? error { throw failure }
+            transfer.completion.resume(returning: (transfer.status, transfer.written))
+        } catch {
+            transfer.completion.resume(throwing: error)
+        }
+    }
+}

@@ -1,0 +1,22 @@
+import ControlNode
+import Foundation
+import HistoryStore
+import Testing
+@testable import ArchiveImport
+
+/// A long import tells how far it is, so a progress bar can move before it commits.
+@Suite struct ImportProgressTests {
+    @Test func progressIsReportedEveryThousandEntries() throws {
+        let directory = try TestSupport.temporaryDirectory("progress")
+        let database = try TestSupport.temporaryDatabase()
+        let archive = BenchmarkArchive()
+        let path = directory.appendingPathComponent("archive").path
+        try archive.write(count: 2_500, to: path, localCopiesIn: try TestSupport.temporaryDatabase())
+
+        var reported: [Int] = []
+        let result = try ArchiveImporter(database: database, communityID: archive.community.communityID)
+            .importArchive(archive.entry, path: path) { reported.append($0) }
+        #expect(reported == [1_000, 2_000])
+        #expect(result.entries == 2_500 && result.counts.stored == 2_500)
+    }
+}
