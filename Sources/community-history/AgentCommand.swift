@@ -47,5 +47,6 @@ struct AgentCommand: AsyncParsableCommand {
             services: [.init(service: agent)], gracefulShutdownSignals: [.sigterm, .sigint],
             logger: Logger(label: "community-history.lifecycle")))
         try await group.run()
+        progress.finish()
     }
 }

@@ -10,7 +10,7 @@ struct CommunityHistory: AsyncParsableCommand {
             archives; 3 unusable input (fixture, manifest, index, community ID); 4 database error; \
             5 a peer (Codex or nwaku node) is unreachable; 64 bad command-line usage.
             """,
-        subcommands: [DemoCommand.self, SyncCommand.self, AgentCommand.self, StatusCommand.self, MessagesCommand.self, ReplayCommand.self, ControlNodeCommand.self, BenchmarkCommand.self]
+        subcommands: [DemoCommand.self, DemoNetworkCommand.self, SyncCommand.self, AgentCommand.self, StatusCommand.self, MessagesCommand.self, ReplayCommand.self, ControlNodeCommand.self, BenchmarkCommand.self]
     )
 }
 

@@ -112,8 +112,9 @@ final class ProgressPrinter: Sendable {
             }
         }
         switch event {
-        case .indexDownloaded(_, let archives, _):
-            plan = Plan(archives: archives)
+        case .planned(let archives, let knownBad):
+            // Archives that failed verification before are not tried again: count them done.
+            plan = Plan(archives: archives, failed: knownBad)
         case .downloadStarted(let id, _):
             update(id) { _ in }
         case .downloadProgress(let id, let bytes, let total):
@@ -134,7 +135,7 @@ final class ProgressPrinter: Sendable {
             plan.inFlight.removeAll { $0.id == id }
         case .finished:
             plan.inFlight = []
-        case .announcementAccepted, .announcementIgnored:
+        case .announcementAccepted, .announcementIgnored, .indexDownloaded:
             break
         }
     }

@@ -128,7 +128,8 @@ import Testing
         let entries = Self.entries(2)
         var machine = CommunitySyncMachine(configuration: config, persisted: .init(imported: Set(entries.map(\.id))))
         let actions = planned(&machine, entries: entries)
-        #expect(actions == [.markProcessed(Self.cid(1)), .finished(.completed(indexCID: Self.cid(1).string, imported: 0))])
+        #expect(actions == [.planned(archives: 0, knownBad: 0), .markProcessed(Self.cid(1)),
+                            .finished(.completed(indexCID: Self.cid(1).string, imported: 0))])
         #expect(machine.phase == .idle && machine.processedIndexCID == Self.cid(1))
     }
 
@@ -196,16 +197,72 @@ import Testing
         _ = machine.downloadFinished(DownloadedArchive(entry: entries[2], path: "/2"), generation: 1)
         _ = machine.downloadFailed(entries[1], reason: "HTTP 500", generation: 1)
         _ = machine.downloadFinished(DownloadedArchive(entry: entries[0], path: "/0"), generation: 1)
-        _ = machine.importFailed(entries[2].id, reason: "truncated protobuf")
+        _ = machine.importFailed(entries[2].id, reason: "truncated protobuf", kind: .badArchive)
         let end = machine.importFinished(entries[0].id)
         #expect(end.contains { if case .finished(.failed(_, let retryable)) = $0 { retryable } else { false } })
         #expect(machine.imported == [entries[0].id])
         #expect(!end.contains(.markProcessed(Self.cid(1))))
         guard case .backoff(let reason) = machine.phase else { Issue.record("not in backoff"); return }
         #expect(reason.contains("2 archive(s) failed") && reason.contains("HTTP 500") && reason.contains("truncated protobuf"))
-        // The retry re-plans only what is still missing.
+        // The retry re-plans what is still missing, but does not download the bad archive again.
         _ = machine.retryDue()
-        #expect(downloads(machine.indexFetched(entries, generation: machine.generation)).map(\.id) == [entries[2].id, entries[1].id])
+        let retry = machine.indexFetched(entries, generation: machine.generation)
+        #expect(retry.contains(.planned(archives: 2, knownBad: 1)))
+        #expect(downloads(retry).map(\.id) == [entries[1].id])
+    }
+
+    @Test func onlyBadArchivesLeftStallsUntilANewerIndex() {
+        var machine = CommunitySyncMachine(configuration: config)
+        let entries = Self.entries(2)
+        _ = planned(&machine, entries: entries)
+        _ = machine.downloadFinished(DownloadedArchive(entry: entries[1], path: "/1"), generation: 1)
+        _ = machine.downloadFinished(DownloadedArchive(entry: entries[0], path: "/0"), generation: 1)
+        _ = machine.importFinished(entries[1].id)
+        let end = machine.importFailed(entries[0].id, reason: "encrypted", kind: .badArchive)
+        // Reported as not retryable, no retry timer, and the index is not marked processed.
+        #expect(end.contains { if case .finished(.failed(_, false)) = $0 { true } else { false } })
+        #expect(!end.contains { if case .startTimer = $0 { true } else { false } })
+        #expect(!end.contains(.markProcessed(Self.cid(1))))
+        guard case .stalled(let reason) = machine.phase else { Issue.record("not stalled: \(machine.phase)"); return }
+        #expect(reason.contains("encrypted"))
+        #expect(machine.retryDue().isEmpty)
+
+        // The same index announced again: fetched, but the bad archive is not downloaded again.
+        _ = machine.announcementReceived(Self.announcement(clock: 11, cid: Self.cid(1)))
+        _ = machine.quietWindowElapsed()
+        let again = machine.indexFetched(entries, generation: machine.generation)
+        #expect(downloads(again).isEmpty)
+        #expect(again.contains(.planned(archives: 1, knownBad: 1)))
+        guard case .stalled = machine.phase else { Issue.record("not stalled again"); return }
+
+        // A newer index without the bad archive completes.
+        _ = machine.announcementReceived(Self.announcement(clock: 12, cid: Self.cid(2)))
+        _ = machine.quietWindowElapsed()
+        let newer = machine.indexFetched([entries[1]], generation: machine.generation)
+        #expect(newer.contains(.markProcessed(Self.cid(2))))
+    }
+
+    @Test func databaseFailureImportsTheSameFileOnRetry() {
+        var machine = CommunitySyncMachine(configuration: config)
+        let entries = Self.entries(1)
+        _ = planned(&machine, entries: entries)
+        _ = machine.downloadFinished(DownloadedArchive(entry: entries[0], path: "/0"), generation: 1)
+        let end = machine.importFailed(entries[0].id, reason: "database is locked", kind: .database)
+        #expect(end.contains { if case .finished(.failed(_, true)) = $0 { true } else { false } })
+        _ = machine.retryDue()
+        let retry = machine.indexFetched(entries, generation: machine.generation)
+        #expect(downloads(retry).isEmpty)
+        #expect(imports(retry).map(\.path) == ["/0"])
+    }
+
+    @Test func unreadableFileIsDownloadedAgainOnRetry() {
+        var machine = CommunitySyncMachine(configuration: config)
+        let entries = Self.entries(1)
+        _ = planned(&machine, entries: entries)
+        _ = machine.downloadFinished(DownloadedArchive(entry: entries[0], path: "/0"), generation: 1)
+        _ = machine.importFailed(entries[0].id, reason: "no such file", kind: .unreadableFile)
+        _ = machine.retryDue()
+        #expect(downloads(machine.indexFetched(entries, generation: machine.generation)).map(\.id) == [entries[0].id])
     }
 
     @Test func newAnnouncementDuringBackoffStartsOver() {

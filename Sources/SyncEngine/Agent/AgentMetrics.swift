@@ -32,7 +32,7 @@ public final class AgentMetrics: Sendable {
             case .announcementAccepted: c.announcementsAccepted += 1; c.state = "settling"
             case .announcementIgnored(let reason): c.announcementsRejected[reason.key, default: 0] += 1
             case .indexDownloaded: c.state = "working"
-            case .downloadStarted, .downloadProgress, .importProgress: break
+            case .planned, .downloadStarted, .downloadProgress, .importProgress: break
             case .archiveDownloaded(_, _, _, let bytes): c.bytesDownloaded += bytes
             case .importingArchive: c.state = "importing"
             case .archiveImported(let result):
@@ -48,7 +48,7 @@ public final class AgentMetrics: Sendable {
                 case .completed, .nothingToDo:
                     c.state = "idle"
                     c.lastSuccess = Date().timeIntervalSince1970
-                case .failed: c.state = "backoff"
+                case .failed(_, let retryable): c.state = retryable ? "backoff" : "stalled"
                 }
             }
             all[community] = c
@@ -60,7 +60,7 @@ public final class AgentMetrics: Sendable {
         communities.withLock { $0[community, default: Community()].announcementsRejected[reason, default: 0] += 1 }
     }
 
-    public static let states = ["idle", "settling", "working", "importing", "backoff"]
+    public static let states = ["idle", "settling", "working", "importing", "backoff", "stalled"]
 
     /// The Prometheus text exposition format (version 0.0.4).
     public func prometheusText() -> String {

@@ -150,6 +150,8 @@ public actor CommunitySyncDriver {
             }
         case .markProcessed(let cid):
             persist { state in state.processedIndexCID = cid.string }
+        case .planned(let archives, let knownBad):
+            onEvent(.planned(archives: archives, knownBad: knownBad))
         case .ignored(let reason):
             onEvent(.announcementIgnored(reason))
         case .finished(let outcome):
@@ -271,26 +273,27 @@ public actor CommunitySyncDriver {
             cleanUp(archive)
             onEvent(.archiveImported(imported))
             perform(machine.importFinished(archive.entry.id))
-        case .failure(let error as HistoryStoreError):
-            if case .alreadyImported = error {
-                cleanUp(archive)
-                perform(machine.importFinished(archive.entry.id))
-            } else {
-                recordFailure(archive.entry.id, "import: \(error)")
-                perform(machine.importFailed(archive.entry.id, reason: "\(error)"))
-            }
+        case .failure(HistoryStoreError.alreadyImported):
+            cleanUp(archive)
+            perform(machine.importFinished(archive.entry.id))
         case .failure(let error as ArchiveDecodingError):
             // The file is what the CID names: downloading it again would not help until a
             // new index replaces it. Drop it.
             cleanUp(archive)
             logger.warning("archive rejected", metadata: ["archive": "\(archive.entry.id)", "reason": "\(error)"])
             recordFailure(archive.entry.id, "import: \(error)")
-            perform(machine.importFailed(archive.entry.id, reason: "\(error)"))
-        case .failure(let error):
-            // A database error (busy, disk full): keep the file for the next attempt.
+            perform(machine.importFailed(archive.entry.id, reason: "\(error)", kind: .badArchive))
+        case .failure(let error) where HistoryStoreError.isDatabaseFailure(error):
+            // Busy past the timeout, disk full: keep the file for the next attempt.
             logger.error("archive import failed", metadata: ["archive": "\(archive.entry.id)", "error": "\(error)"])
             recordFailure(archive.entry.id, "import: \(error)")
-            perform(machine.importFailed(archive.entry.id, reason: "\(error)"))
+            perform(machine.importFailed(archive.entry.id, reason: "\(error)", kind: .database))
+        case .failure(let error):
+            // The downloaded file is gone or unreadable: download it again next time.
+            logger.error("archive file unreadable", metadata: ["archive": "\(archive.entry.id)", "error": "\(error)"])
+            cleanUp(archive)
+            recordFailure(archive.entry.id, "import: \(error)")
+            perform(machine.importFailed(archive.entry.id, reason: "\(error)", kind: .unreadableFile))
         }
         if machine.phase == .idle && !machine.isImporting && !outcomeWaiters.isEmpty {
             finish(.nothingToDo)

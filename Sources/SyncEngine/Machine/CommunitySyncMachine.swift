@@ -16,7 +16,10 @@ import StatusWire
 /// - a newer announcement during work cancels the downloads and re-plans after the quiet
 ///   window; an import already running completes (it is one transaction) and counts;
 /// - the processed CID is persisted only when every planned archive is imported;
-/// - failures move to backoff with a reason and retry later, never in a hot loop.
+/// - failures that may heal move to backoff with a reason and retry later, never in a hot loop;
+/// - an archive that failed verification is never downloaded again by this machine: its bytes
+///   are what its CID names. When only such failures are left, the machine stalls (no retry
+///   timer) until a newer index is announced.
 ///
 /// ```swift
 /// var machine = CommunitySyncMachine(configuration: config, persisted: saved)
@@ -65,7 +68,18 @@ public struct CommunitySyncMachine: Sendable {
         case settling
         case fetchingIndex
         case working
+        /// Something that may heal failed (a peer, the database); the retry timer runs.
         case backoff(reason: String)
+        /// Archives failed verification and nothing else is left: retrying cannot help, so
+        /// nothing happens until a newer announcement.
+        case stalled(reason: String)
+    }
+
+    /// Why an archive of a plan was not imported.
+    struct Failure: Sendable, Equatable {
+        var reason: String
+        /// The archive's content is bad: the same CID will always fail.
+        var permanent: Bool
     }
 
     /// One plan: the archives of one index still to download and import.
@@ -74,7 +88,7 @@ public struct CommunitySyncMachine: Sendable {
         var pending: [ArchiveIndexEntry]
         var downloading: Set<String> = []
         var importedCount = 0
-        var failures: [String: String] = [:]
+        var failures: [String: Failure] = [:]
     }
 
     public let configuration: Configuration
@@ -86,6 +100,8 @@ public struct CommunitySyncMachine: Sendable {
     public private(set) var candidate: CID?
     public private(set) var generation = 0
     public private(set) var failedAttempts = 0
+    /// Archives that failed verification, by archive ID, with the reason: not planned again.
+    public private(set) var rejected: [String: String] = [:]
     private var work: Work?
     /// Archives on disk awaiting import, by archive ID (they survive re-plans).
     private var downloaded: [String: DownloadedArchive] = [:]
@@ -166,12 +182,18 @@ public struct CommunitySyncMachine: Sendable {
         var inProgress = imported
         if let importing { inProgress.insert(importing) }
         let plan = ArchivePlanner.plan(entries, excluding: inProgress, selection: configuration.selection)
-        work = Work(indexCID: candidate, pending: plan)
-        phase = .working
+        var current = Work(indexCID: candidate, pending: plan)
+        // Archives that failed verification before count as failed again, without a download.
+        for entry in plan {
+            if let reason = rejected[entry.id] { current.failures[entry.id] = Failure(reason: "import: \(reason)", permanent: true) }
+        }
         // Archives already on disk go straight to the import queue.
-        importQueue = plan.filter { downloaded[$0.id] != nil }.map(\.id)
-        work?.pending.removeAll { downloaded[$0.id] != nil }
-        return nextDownloads() + nextImport() + completionIfDone()
+        importQueue = plan.filter { rejected[$0.id] == nil && downloaded[$0.id] != nil }.map(\.id)
+        current.pending.removeAll { rejected[$0.id] != nil || downloaded[$0.id] != nil }
+        work = current
+        phase = .working
+        let planned = SyncAction.planned(archives: plan.count, knownBad: current.failures.count)
+        return [planned] + nextDownloads() + nextImport() + completionIfDone()
     }
 
     public mutating func indexFailed(_ reason: String, generation: Int) -> [SyncAction] {
@@ -190,7 +212,7 @@ public struct CommunitySyncMachine: Sendable {
     public mutating func downloadFailed(_ entry: ArchiveIndexEntry, reason: String, generation: Int) -> [SyncAction] {
         guard generation == self.generation, phase == .working, work != nil else { return [] }
         work?.downloading.remove(entry.id)
-        work?.failures[entry.id] = "download: \(reason)"
+        work?.failures[entry.id] = Failure(reason: "download: \(reason)", permanent: false)
         return nextDownloads() + completionIfDone()
     }
 
@@ -203,11 +225,31 @@ public struct CommunitySyncMachine: Sendable {
         return nextImport() + completionIfDone()
     }
 
-    /// An import failed verification; its file is discarded, the rest of the plan goes on.
-    public mutating func importFailed(_ archiveID: String, reason: String) -> [SyncAction] {
-        downloaded[archiveID] = nil
+    /// Why an import failed, which decides what a retry does with the archive.
+    public enum ImportFailure: Sendable, Equatable {
+        /// The archive failed verification. Its bytes are what its CID names, so it would fail
+        /// again: the file is discarded and the archive is not planned again.
+        case badArchive
+        /// The database refused (busy past its timeout, disk full): the file is kept and
+        /// imported again on retry.
+        case database
+        /// The downloaded file could not be read: it is downloaded again on retry.
+        case unreadableFile
+    }
+
+    /// An import failed; the rest of the plan goes on.
+    public mutating func importFailed(_ archiveID: String, reason: String, kind: ImportFailure) -> [SyncAction] {
         if importing == archiveID { importing = nil }
-        if work != nil { work?.failures[archiveID] = "import: \(reason)" }
+        switch kind {
+        case .badArchive:
+            downloaded[archiveID] = nil
+            rejected[archiveID] = reason
+        case .database:
+            break
+        case .unreadableFile:
+            downloaded[archiveID] = nil
+        }
+        if work != nil { work?.failures[archiveID] = Failure(reason: "import: \(reason)", permanent: kind == .badArchive) }
         return nextImport() + completionIfDone()
     }
 
@@ -255,9 +297,14 @@ public struct CommunitySyncMachine: Sendable {
             failedAttempts = 0
             return [.markProcessed(current.indexCID), .finished(.completed(indexCID: current.indexCID.string, imported: current.importedCount))]
         }
-        let reasons = current.failures.sorted { $0.key < $1.key }.map { "\($0.key.prefix(18))…: \($0.value)" }
-        let retryable = current.failures.values.contains { $0.hasPrefix("download:") }
-        return enterBackoff("\(current.failures.count) archive(s) failed: " + reasons.joined(separator: "; "), retryable: retryable)
+        let reasons = current.failures.sorted { $0.key < $1.key }.map { "\($0.key.prefix(18))…: \($0.value.reason)" }
+        let summary = "\(current.failures.count) archive(s) failed: " + reasons.joined(separator: "; ")
+        if current.failures.values.allSatisfy(\.permanent) {
+            phase = .stalled(reason: summary)
+            failedAttempts = 0
+            return [.finished(.failed(reason: summary, retryable: false))]
+        }
+        return enterBackoff(summary, retryable: true)
     }
 
     private mutating func enterBackoff(_ reason: String, retryable: Bool) -> [SyncAction] {

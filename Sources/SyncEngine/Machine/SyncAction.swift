@@ -51,9 +51,9 @@ public enum IgnoredAnnouncement: Sendable, Equatable, CustomStringConvertible {
 public enum SyncOutcome: Sendable, Equatable, CustomStringConvertible {
     /// Every planned archive is imported (or nothing was missing).
     case completed(indexCID: String, imported: Int)
-    /// Something failed; the machine is in backoff and will retry. `retryable` says whether
-    /// trying again soon may help (a peer was unreachable) or not (an archive failed
-    /// verification: only a new index will change that).
+    /// Something failed. `retryable`: trying again may help (a peer was unreachable, the
+    /// database busy) and the machine is in backoff with its retry timer running; otherwise
+    /// archives failed verification and the machine waits for a newer index (stalled).
     case failed(reason: String, retryable: Bool)
     /// No announcement to act on and nothing left to import.
     case nothingToDo
@@ -74,6 +74,9 @@ public enum SyncAction: Sendable, Equatable {
     case startTimer(SyncTimer, after: Duration)
     case cancelTimer
     case fetchIndex(CID, generation: Int)
+    /// The index is diffed: `archives` are selected and not imported yet; `knownBad` of them
+    /// failed verification before and are not downloaded again. Informational.
+    case planned(archives: Int, knownBad: Int)
     case download(ArchiveIndexEntry, generation: Int)
     /// Stop every download of that generation (a newer announcement arrived).
     case cancelDownloads(generation: Int)

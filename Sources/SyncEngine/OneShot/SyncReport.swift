@@ -58,7 +58,7 @@ public struct SyncReport: Codable, Sendable, Equatable {
             for (reason, count) in result.rejected { messages.rejected[reason, default: 0] += count }
         case .archiveFailed(let id, let reason):
             archives.failed[id] = reason
-        case .downloadStarted, .downloadProgress, .importingArchive, .importProgress, .finished:
+        case .planned, .downloadStarted, .downloadProgress, .importingArchive, .importProgress, .finished:
             break
         }
     }

@@ -1,0 +1,114 @@
+import ArchiveImport
+import ArgumentParser
+import CodexClient
+import DemoNetwork
+import Foundation
+import Logging
+import ServiceLifecycle
+import SyncEngine
+import WakuClient
+
+/// `demo-network`: the demo's loopback nodes, kept up so that `agent` and `sync` can be tried
+/// against them from another terminal (or a script), as against real nodes.
+struct DemoNetworkCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo-network",
+        abstract: "Serve a loopback Codex node and nwaku node with fixture communities published on them, until Ctrl-C.",
+        discussion: """
+            Uploads each fixture's index and archives to the Codex node, announces each index on the \
+            nwaku node's archive channel (signed with the fixture's community key), writes an agent \
+            configuration for these nodes, and serves until SIGINT or SIGTERM. In another terminal, \
+            run `community-history agent --config <that file>`, or `sync` with the printed URLs.
+            """
+    )
+
+    @Option(help: "Fixture directory to publish (repeat for several communities).")
+    var fixture: [String] = ["Fixtures/demo-community"]
+
+    @Option(help: "Port of the Codex node (0 picks a free one).")
+    var codexPort: Int = 0
+
+    @Option(help: "Port of the nwaku node (0 picks a free one).")
+    var wakuPort: Int = 0
+
+    @Option(help: "Where to write an agent configuration for these nodes.")
+    var agentConfig: String = "demo-agent.json"
+
+    @Option(help: "The database the written agent configuration names.")
+    var agentDb: String = "demo-agent-history.sqlite"
+
+    @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        guard (0...65_535).contains(codexPort), (0...65_535).contains(wakuPort) else {
+            throw ValidationError("ports must be between 0 and 65535")
+        }
+    }
+
+    func run() async throws {
+        logging.bootstrap()
+        let publishers: [CommunityPublisher]
+        do {
+            publishers = try fixture.map { try CommunityPublisher(fixture: try FixtureDirectory(url: URL(fileURLWithPath: $0))) }
+        } catch {
+            printError("\(error)")
+            throw Exit.badInput
+        }
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("community-history-demo-network-\(UUID().uuidString)")
+        let codexNode = try await DemoCodexNode.start(directory: scratch.appendingPathComponent("codex"), port: codexPort)
+        let wakuNode = try await DemoWakuNode.start(port: wakuPort, maxPageSize: 20)
+        let stopNodes: @Sendable () async -> Void = {
+            await codexNode.stop()
+            await wakuNode.stop()
+            try? FileManager.default.removeItem(at: scratch)
+        }
+        do {
+            try await publish(publishers, codex: CodexClient(baseURL: codexNode.baseURL), waku: WakuClient(baseURL: wakuNode.baseURL))
+            try writeAgentConfiguration(communities: publishers.map(\.community.communityID), codex: codexNode.baseURL, waku: wakuNode.baseURL)
+        } catch {
+            await stopNodes()
+            printError("\(error)")
+            throw Exit.badInput
+        }
+        print("""
+            Codex node  \(codexNode.baseURL)/api/codex/v1
+            nwaku node  \(wakuNode.baseURL)
+            wrote \(agentConfig); in another terminal:
+              community-history agent --config \(agentConfig)
+              community-history sync --community \(publishers[0].community.communityID) --codex-url \(codexNode.baseURL) --waku-url \(wakuNode.baseURL) --settle 3
+            serving until Ctrl-C
+            """)
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: UntilShutdown(then: stopNodes))], gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: Logger(label: "community-history.demo-network")))
+        try await group.run()
+    }
+
+    private func publish(_ publishers: [CommunityPublisher], codex: CodexClient, waku: WakuClient) async throws {
+        let now = UInt64(Date().timeIntervalSince1970 * 1000)
+        for publisher in publishers {
+            let blobs = try await publisher.uploadBlobs(to: codex)
+            try await publisher.announce(on: waku, clock: now)
+            print("community \(publisher.community.communityID): \(blobs) blobs uploaded, index \(publisher.indexCID) announced")
+        }
+    }
+
+    private func writeAgentConfiguration(communities: [String], codex: URL, waku: URL) throws {
+        let configuration = AgentConfiguration(
+            codexURL: codex.absoluteString, wakuURL: waku.absoluteString, database: agentDb, relayPollSeconds: 1,
+            metricsPort: 0, communities: communities.map { .init(id: $0, settleSeconds: 3) })
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        try encoder.encode(configuration).write(to: URL(fileURLWithPath: agentConfig))
+    }
+}
+
+/// Waits for the service group's graceful shutdown (SIGINT, SIGTERM), then runs `then`.
+private struct UntilShutdown: Service {
+    let then: @Sendable () async -> Void
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await then()
+    }
+}
