@@ -203,4 +203,36 @@ import WakuClient
         await setup.stop()
         #expect(try database.messageCount(communityID: communityID) == 5404)
     }
+
+    @Test func demoNetworkServesAFixtureUntilSIGTERM() async throws {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("demo-network-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        let configPath = scratch.appendingPathComponent("demo-agent.json").path
+        let binary = Self.root.appendingPathComponent(".build/debug/community-history")
+        try #require(FileManager.default.isExecutableFile(atPath: binary.path), "build the executable first (swift build --build-tests)")
+        let network = Process()
+        network.executableURL = binary
+        network.arguments = ["demo-network", "--fixture", Self.bundled.path, "--agent-config", configPath,
+                             "--agent-db", scratch.appendingPathComponent("history.sqlite").path]
+        network.standardOutput = FileHandle.nullDevice
+        try network.run()
+        defer { if network.isRunning { network.terminate() } }
+
+        // The configuration it writes points at its nodes: a sync against them gets the whole fixture.
+        try await Self.waitUntil(timeout: .seconds(30)) { FileManager.default.fileExists(atPath: configPath) }
+        let configuration = try AgentConfiguration.load(path: configPath)
+        let communityID = try #require(configuration.communities.first?.id)
+        let database = try HistoryDatabase(path: configuration.database!)
+        let options = OneShotSync.Options(communityID: communityID, quietWindow: .milliseconds(100),
+                                          archivesDirectory: scratch.appendingPathComponent("archives"))
+        let report = try await OneShotSync(
+            options: options, waku: WakuClient(baseURL: URL(string: configuration.wakuURL!)!),
+            codex: CodexClient(baseURL: URL(string: configuration.codexURL!)!), database: database).run()
+        #expect(report.announcements.accepted == 1)
+        #expect(report.archives.imported == 9 && report.messages.stored == 5404)
+
+        network.terminate()  // SIGTERM
+        try await Self.waitUntil(timeout: .seconds(10)) { !network.isRunning }
+        #expect(network.terminationStatus == 0)
+    }
 }
