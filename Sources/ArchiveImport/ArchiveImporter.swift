@@ -61,9 +61,10 @@ public struct ArchiveImporter: Sendable {
     public static let progressInterval = 1_000
 
     /// `progress` is called with the number of archived entries read so far, every
-    /// `progressInterval` entries (for a progress bar; the import itself is one transaction).
+    /// `progressInterval` entries (for a progress bar). An error it throws aborts the import:
+    /// the transaction rolls back and the error is rethrown (how a shutdown stops a long import).
     public func importArchive(
-        _ entry: ArchiveIndexEntry, path: String, options: ArchiveImportOptions = .init(), progress: (Int) -> Void = { _ in }
+        _ entry: ArchiveIndexEntry, path: String, options: ArchiveImportOptions = .init(), progress: (Int) throws -> Void = { _ in }
     ) throws -> ArchiveImportResult {
         try importArchive(entry, options: options, progress: progress) { try FileByteSource(path: path) }
     }
@@ -71,7 +72,7 @@ public struct ArchiveImporter: Sendable {
     /// `open` returns the archive's bytes as stored (raw, zlib or gzip); it is called again
     /// only to classify a failure.
     public func importArchive(
-        _ entry: ArchiveIndexEntry, options: ArchiveImportOptions = .init(), progress: (Int) -> Void = { _ in },
+        _ entry: ArchiveIndexEntry, options: ArchiveImportOptions = .init(), progress: (Int) throws -> Void = { _ in },
         open: () throws -> any ByteSource
     ) throws -> ArchiveImportResult {
         let record = ArchiveRecord(id: entry.id, communityID: communityID, cid: entry.cid.string)
@@ -93,7 +94,7 @@ public struct ArchiveImporter: Sendable {
                         metadata = found
                     case .message(let archived):
                         entries += 1
-                        if entries % Self.progressInterval == 0 { progress(entries) }
+                        if entries % Self.progressInterval == 0 { try progress(entries) }
                         switch unwrapper.unwrap(archived) {
                         case .message(let message):
                             try writer.write(StoredMessage(archived: message, communityID: communityID))

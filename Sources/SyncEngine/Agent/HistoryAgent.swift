@@ -12,7 +12,7 @@ import WakuClient
 /// The long-running agent: one state machine per community, live announcements from the
 /// Waku relay, a periodic store catch-up (so a missed announcement is found again), health
 /// and metrics over HTTP. Runs as a swift-service-lifecycle `Service`: on SIGTERM/SIGINT it
-/// stops polling, cancels downloads, lets a running import commit, and returns.
+/// stops polling, cancels downloads, rolls back a running import (the next start redoes it), and returns.
 ///
 /// ```swift
 /// let agent = try HistoryAgent(configuration: config, events: EventLog(path: "events.jsonl"))

@@ -38,6 +38,8 @@ public actor CommunitySyncDriver {
     private var fetches: [UUID: Task<Void, Never>] = [:]
     private var imports: [UUID: Task<Void, Never>] = [:]
     private var stopping = false
+    /// Raised by `stop()`; a running import checks it between batches of entries and rolls back.
+    private let shutdown = ShutdownSignal()
     private var outcomeWaiters: [CheckedContinuation<SyncOutcome, Never>] = []
     private var started = false
 
@@ -93,11 +95,14 @@ public actor CommunitySyncDriver {
         return await withCheckedContinuation { outcomeWaiters.append($0) }
     }
 
-    /// Cancels timers, index fetches and downloads, starts nothing new, and waits for a running
-    /// import to finish its transaction. Downloaded archives not yet imported stay recorded for
-    /// the next start.
+    /// Cancels timers, index fetches and downloads, starts nothing new, and stops a running
+    /// import at its next batch of 1,000 entries: its transaction rolls back, so the database is
+    /// as before that archive. Downloaded archives not yet imported (that one included) stay
+    /// recorded for the next start. Returns within a fraction of a second, whatever the size of
+    /// the archive being imported.
     public func stop() async {
         stopping = true
+        shutdown.raise()
         timer?.cancel()
         for group in downloads.values { for task in group.values { task.cancel() } }
         for task in fetches.values { task.cancel() }
@@ -255,7 +260,7 @@ public actor CommunitySyncDriver {
         onEvent(.importingArchive(archiveID: archive.entry.id))
         let importer = self.importer
         let options = self.importOptions
-        let onEvent = self.onEvent
+        let (onEvent, shutdown) = (self.onEvent, self.shutdown)
         // Decoding and SQLite block for the whole archive: on the lane, not on the actor (one
         // import at a time, the machine says so).
         let result: Result<ArchiveImportResult, any Error>
@@ -263,12 +268,17 @@ public actor CommunitySyncDriver {
             result = .success(try await lane.run {
                 try importer.importArchive(archive.entry, path: archive.path, options: options) { entries in
                     onEvent(.importProgress(archiveID: archive.entry.id, entries: entries))
+                    if shutdown.isRaised { throw CancellationError() }
                 }
             })
         } catch {
             result = .failure(error)
         }
         switch result {
+        case .failure(is CancellationError):
+            // Rolled back by stop(): the file stays recorded and the next start imports it.
+            logger.info("import rolled back for shutdown", metadata: ["archive": "\(archive.entry.id)"])
+            return
         case .success(let imported):
             cleanUp(archive)
             onEvent(.archiveImported(imported))

@@ -1,0 +1,98 @@
+import CodexClient
+import ControlNode
+import Foundation
+import HistoryStore
+import StatusCrypto
+import StatusWire
+import Testing
+@testable import SyncEngine
+
+/// A long import holds SQLite's only writer for seconds. Meanwhile the driver must stay
+/// responsive (the agent routes every community's announcements through its drivers), and a
+/// shutdown must not wait for it.
+@Suite(.serialized) struct DriverLargeImportTests {
+    /// A database with a downloaded-but-not-imported archive of 6,000 messages, which a
+    /// driver imports as soon as it starts (reported every 1,000 entries: 6 progress events).
+    struct Setup {
+        let scratch: URL
+        let database: HistoryDatabase
+        let entry: ArchiveIndexEntry
+        let community: DemoCommunity
+        let events = EventRecorder()
+
+        init() throws {
+            scratch = FileManager.default.temporaryDirectory.appendingPathComponent("driver-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: scratch.appendingPathComponent("archives"), withIntermediateDirectories: true)
+            database = try HistoryDatabase(path: scratch.appendingPathComponent("history.sqlite").path)
+            let benchmark = BenchmarkArchive()
+            entry = benchmark.entry
+            community = benchmark.community
+            let path = scratch.appendingPathComponent("archives").appendingPathComponent(entry.cid.string).path
+            try benchmark.write(count: 6_000, to: path, localCopiesIn: try HistoryDatabase(path: scratch.appendingPathComponent("unused.sqlite").path))
+            try database.recordDownloaded(DownloadedArchiveRecord(
+                id: entry.id, communityID: community.communityID, cid: entry.cid.string, path: path, from: entry.from, to: entry.to,
+                contentTopics: entry.contentTopics.map { Hex.encode($0.bytes, prefixed: true) }))
+        }
+
+        func startDriver() async throws -> CommunitySyncDriver {
+            let driver = try CommunitySyncDriver(
+                configuration: .init(communityID: community.communityID), database: database,
+                codex: CodexClient(baseURL: URL(string: "http://127.0.0.1:1")!),
+                archivesDirectory: scratch.appendingPathComponent("archives"), onEvent: events.record)
+            try await driver.start()
+            return driver
+        }
+
+        func count(_ matches: (SyncEvent) -> Bool) -> Int { events.all.filter(matches).count }
+
+        func waitFor(_ matches: @escaping (SyncEvent) -> Bool) async throws {
+            while count(matches) == 0 { try await Task.sleep(for: .milliseconds(10)) }
+        }
+    }
+
+    static func importing(_ event: SyncEvent) -> Bool { if case .importingArchive = event { true } else { false } }
+    static func progress(_ event: SyncEvent) -> Bool { if case .importProgress = event { true } else { false } }
+    static func imported(_ event: SyncEvent) -> Bool { if case .archiveImported = event { true } else { false } }
+
+    @Test func anAnnouncementIsTakenWhileALargeImportRuns() async throws {
+        let setup = try Setup()
+        let driver = try await setup.startDriver()
+        try await setup.waitFor(Self.importing)
+
+        // The announcement is accepted and persisted while the import still runs. Progress is
+        // reported from the import's own thread: fewer than 6 reports means it was still reading.
+        await driver.receive(ArchiveAnnouncement(
+            clock: 42, indexCID: CID.contentAddress(of: [1]), signer: setup.community.communityKey.publicKey,
+            messageType: 43, contentTopic: "/waku/1/0x00000000/rfc26"))
+        #expect(setup.count(Self.progress) < 6, "receive() waited for the import to finish")
+
+        try await setup.waitFor(Self.imported)
+        await driver.stop()
+        #expect(setup.count(Self.progress) == 6)
+        #expect(try setup.database.importedArchiveIDs(communityID: setup.community.communityID) == [setup.entry.id])
+        #expect(try setup.database.indexState(communityID: setup.community.communityID)?.indexClock == 42)
+        try? FileManager.default.removeItem(at: setup.scratch)
+    }
+
+    @Test func stopRollsBackARunningImportAndTheNextStartImportsIt() async throws {
+        let setup = try Setup()
+        let communityID = setup.community.communityID
+        let first = try await setup.startDriver()
+        try await setup.waitFor(Self.progress)
+
+        await first.stop()
+        // stop() returned before the import read all 6,000 entries, and nothing of it remains.
+        #expect(setup.count(Self.progress) < 6, "stop() waited for the import to finish")
+        #expect(setup.count(Self.imported) == 0)
+        #expect(try setup.database.importedArchiveIDs(communityID: communityID).isEmpty)
+        #expect(try setup.database.messageCount(communityID: communityID) == 0)
+        #expect(try setup.database.downloadedArchives(communityID: communityID).map(\.id) == [setup.entry.id])
+
+        let second = try await setup.startDriver()
+        try await setup.waitFor(Self.imported)
+        await second.stop()
+        #expect(try setup.database.importedArchiveIDs(communityID: communityID) == [setup.entry.id])
+        #expect(try setup.database.messageCount(communityID: communityID) == 6_000)
+        try? FileManager.default.removeItem(at: setup.scratch)
+    }
+}
