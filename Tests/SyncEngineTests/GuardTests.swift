@@ -37,13 +37,32 @@ import Testing
     @Test func diskGuardSaysWhatAndHowMuch() throws {
         let directory = FileManager.default.temporaryDirectory
         let free = try #require(DiskSpace.available(at: directory))
-        #expect(throws: Never.self) { try DiskSpace.require(1, at: directory, for: "a tiny archive") }
+        let ledger = DiskReservations()
+        #expect(throws: Never.self) { try ledger.reserve(1, margin: 0, at: directory, for: "a tiny archive").release() }
         #expect {
-            try DiskSpace.require(free + (1 << 40), at: directory, for: "archive 0xabc")
+            _ = try ledger.reserve(free + (1 << 40), margin: 0, at: directory, for: "archive 0xabc")
         } throws: { error in
             let text = "\(error)"
             return text.contains("archive 0xabc") && text.contains("available") && text.contains(directory.path)
         }
+        #expect(ledger.reservedBytes == 0)
+    }
+
+    @Test func concurrentDownloadsCannotTogetherEatTheMargin() throws {
+        // 150 MB free, 100 MB margin: one 30 MB archive fits, a second one at the same time does not.
+        let ledger = DiskReservations(available: { _ in 150_000_000 })
+        let directory = URL(fileURLWithPath: "/archives")
+        let first = try ledger.reserve(30_000_000, margin: 100_000_000, at: directory, for: "archive A")
+        #expect {
+            _ = try ledger.reserve(30_000_000, margin: 100_000_000, at: directory, for: "archive B")
+        } throws: { error in
+            "\(error)".contains("archive B") && "\(error)".contains("30000000 bytes for downloads in progress")
+        }
+        // Once the first download ends (its bytes are then part of what the disk reports), B may start.
+        first.release()
+        first.release()  // releasing twice frees once
+        #expect(ledger.reservedBytes == 0)
+        #expect(throws: Never.self) { try ledger.reserve(30_000_000, margin: 100_000_000, at: directory, for: "archive B") }
     }
 
     @Test func configurationErrorsAreClear() throws {

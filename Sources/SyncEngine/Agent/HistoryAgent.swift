@@ -54,6 +54,8 @@ public final class HistoryAgent: Service, Sendable {
         let codex = CodexClient(baseURL: URL(string: configuration.codexURL ?? "http://127.0.0.1:8080")!)
         let archives = URL(fileURLWithPath: configuration.archivesDirectory ?? databasePath + ".archives")
         let bandwidth = configuration.maxDownloadBytesPerSecond.map { BandwidthLimiter(bytesPerSecond: $0) }
+        // One ledger for every community: their downloads share the disk.
+        let diskReservations = DiskReservations()
         var followers: [Follower] = []
         for community in configuration.communities {
             let communityID = try ArchiveImporter.normalizedCommunityID(community.id)
@@ -66,7 +68,7 @@ public final class HistoryAgent: Service, Sendable {
                 configuration: machine, database: database, codex: codex,
                 archivesDirectory: archives.appendingPathComponent(String(communityID.prefix(18))),
                 importOptions: ArchiveImportOptions(mode: community.hydration ?? .replace),
-                diskMarginBytes: configuration.diskMarginBytes ?? 100 << 20, bandwidth: bandwidth,
+                diskMarginBytes: configuration.diskMarginBytes ?? 100 << 20, diskReservations: diskReservations, bandwidth: bandwidth,
                 logger: logger,
                 onEvent: { [metrics, events] event in
                     metrics.record(event, community: communityID)

@@ -26,6 +26,7 @@ public actor CommunitySyncDriver {
     private let archivesDirectory: URL
     private let clock: any Clock<Duration>
     private let diskMarginBytes: Int64
+    private let diskReservations: DiskReservations
     private let bandwidth: BandwidthLimiter?
     private let logger: Logger
     private let onEvent: @Sendable (SyncEvent) -> Void
@@ -46,7 +47,8 @@ public actor CommunitySyncDriver {
     public init(
         configuration: CommunitySyncMachine.Configuration, database: HistoryDatabase, codex: CodexClient,
         archivesDirectory: URL, importOptions: ArchiveImportOptions = .init(), clock: any Clock<Duration> = ContinuousClock(),
-        diskMarginBytes: Int64 = 100 << 20, bandwidth: BandwidthLimiter? = nil, logger: Logger = Logger(label: "community-history.sync"), onEvent: @escaping @Sendable (SyncEvent) -> Void = { _ in }
+        diskMarginBytes: Int64 = 100 << 20, diskReservations: DiskReservations = DiskReservations(), bandwidth: BandwidthLimiter? = nil,
+        logger: Logger = Logger(label: "community-history.sync"), onEvent: @escaping @Sendable (SyncEvent) -> Void = { _ in }
     ) throws {
         self.configuration = configuration
         self.database = database
@@ -56,6 +58,7 @@ public actor CommunitySyncDriver {
         self.archivesDirectory = archivesDirectory
         self.clock = clock
         self.diskMarginBytes = diskMarginBytes
+        self.diskReservations = diskReservations
         self.bandwidth = bandwidth
         self.logger = logger
         self.onEvent = onEvent
@@ -230,8 +233,9 @@ public actor CommunitySyncDriver {
             try await bandwidth?.waitForBudget()
             onEvent(.downloadStarted(archiveID: entry.id, cid: entry.cid.string))
             let manifest = try await codex.manifest(entry.cid)
-            try DiskSpace.require(manifest.manifest.datasetSize + diskMarginBytes, at: archivesDirectory,
-                                  for: "archive \(entry.id.prefix(18))… (\(manifest.manifest.datasetSize) bytes + \(diskMarginBytes) bytes margin)")
+            let reservation = try diskReservations.reserve(manifest.manifest.datasetSize, margin: diskMarginBytes,
+                                                           at: archivesDirectory, for: "archive \(entry.id.prefix(18))…")
+            defer { reservation.release() }
             let total = manifest.manifest.datasetSize
             let steps = SharedProgressSteps(total: total)
             let onEvent = self.onEvent
