@@ -57,6 +57,11 @@ public struct ArchiveImporter: Sendable {
         Hex.encode(try CommunityIdentifier.publicKey(communityID).compressed, prefixed: true)
     }
 
+    /// What this decoder can read. An archive it rejects is remembered as bad and not
+    /// downloaded again; bump this when decoding learns something new (hash-ratchet keys, a
+    /// new compression, a relaxed check) so that archives rejected before are tried again.
+    public static let decoderRevision = 1
+
     /// How many archived entries are read between two calls of an import's `progress`.
     public static let progressInterval = 1_000
 

@@ -45,10 +45,29 @@ extension HistoryDatabase {
         }
     }
 
-    public func recordFailure(archiveID: String, communityID: String, reason: String) throws {
+    /// Records why an archive was not imported. `rejectedByDecoderRevision`: the archive failed
+    /// verification under that decoder revision and is not to be downloaded again while the
+    /// decoder is the same (see `rejectedArchives`); nil for failures that may heal.
+    public func recordFailure(archiveID: String, communityID: String, reason: String, rejectedByDecoderRevision: Int? = nil) throws {
         try pool.write { db in
-            try db.execute(sql: "INSERT OR REPLACE INTO archive_failure (id, community_id, reason, failed_at) VALUES (?, ?, ?, ?)",
-                           arguments: [archiveID, communityID, reason, Int64(Date().timeIntervalSince1970 * 1000)])
+            try db.execute(sql: """
+                INSERT OR REPLACE INTO archive_failure (id, community_id, reason, failed_at, permanent, decoder_revision)
+                VALUES (?, ?, ?, ?, ?, ?)
+                """, arguments: [archiveID, communityID, reason, Int64(Date().timeIntervalSince1970 * 1000),
+                                 rejectedByDecoderRevision != nil, rejectedByDecoderRevision])
+        }
+    }
+
+    /// Archives of `communityID` that failed verification under `decoderRevision` (or a newer
+    /// one), by archive ID, with the reason. Rejections by an older decoder are not returned:
+    /// the newer one may read those archives.
+    public func rejectedArchives(communityID: String, decoderRevision: Int) throws -> [String: String] {
+        try pool.read { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT id, reason FROM archive_failure
+                WHERE community_id = ? AND permanent = 1 AND decoder_revision >= ?
+                """, arguments: [communityID, decoderRevision])
+            return Dictionary(uniqueKeysWithValues: rows.map { ($0["id"] as String, $0["reason"] as String) })
         }
     }
 

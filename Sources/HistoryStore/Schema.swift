@@ -79,6 +79,14 @@ enum Schema {
                 );
                 """)
         }
+        migrator.registerMigration("v4-permanent-rejections") { db in
+            // An archive that failed verification is not downloaded again (its bytes are what its
+            // CID names) until a decoder of a newer revision might read it.
+            try db.execute(sql: """
+                ALTER TABLE archive_failure ADD COLUMN permanent INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE archive_failure ADD COLUMN decoder_revision INTEGER;
+                """)
+        }
         return migrator
     }
 }

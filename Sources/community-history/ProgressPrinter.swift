@@ -114,7 +114,7 @@ final class ProgressPrinter: Sendable {
         switch event {
         case .planned(let archives, let knownBad):
             // Archives that failed verification before are not tried again: count them done.
-            plan = Plan(archives: archives, failed: knownBad)
+            plan = Plan(archives: archives, failed: knownBad.count)
         case .downloadStarted(let id, _):
             update(id) { _ in }
         case .downloadProgress(let id, let bytes, let total):

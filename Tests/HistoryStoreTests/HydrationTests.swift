@@ -118,7 +118,20 @@ import GRDB
     @Test func databaseIsInWALModeWithMigrations() throws {
         let db = try temporaryDatabase()
         #expect(try db.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") } == "wal")
-        #expect(try db.appliedMigrations() == ["v1-history", "v2-downloads", "v3-agent-status"])
+        #expect(try db.appliedMigrations() == ["v1-history", "v2-downloads", "v3-agent-status", "v4-permanent-rejections"])
+    }
+
+    @Test func rejectedArchivesAreRememberedUntilTheDecoderChanges() throws {
+        let db = try temporaryDatabase()
+        try db.recordFailure(archiveID: "0xbad", communityID: community, reason: "encrypted", rejectedByDecoderRevision: 1)
+        try db.recordFailure(archiveID: "0xcut", communityID: community, reason: "download: cut")   // may heal: not a rejection
+        try db.recordFailure(archiveID: "0xother", communityID: "0x03cc", reason: "encrypted", rejectedByDecoderRevision: 1)
+        #expect(try db.rejectedArchives(communityID: community, decoderRevision: 1) == ["0xbad": "encrypted"])
+        // A newer decoder may read it: the rejection no longer counts.
+        #expect(try db.rejectedArchives(communityID: community, decoderRevision: 2).isEmpty)
+        // Imported after all (e.g. a newer decoder): forgotten.
+        try db.clearFailure(archiveID: "0xbad")
+        #expect(try db.rejectedArchives(communityID: community, decoderRevision: 1).isEmpty)
     }
 
     @Test func indexStateRoundTrips() throws {

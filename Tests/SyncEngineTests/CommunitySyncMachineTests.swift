@@ -128,7 +128,7 @@ import Testing
         let entries = Self.entries(2)
         var machine = CommunitySyncMachine(configuration: config, persisted: .init(imported: Set(entries.map(\.id))))
         let actions = planned(&machine, entries: entries)
-        #expect(actions == [.planned(archives: 0, knownBad: 0), .markProcessed(Self.cid(1)),
+        #expect(actions == [.planned(archives: 0, knownBad: [:]), .markProcessed(Self.cid(1)),
                             .finished(.completed(indexCID: Self.cid(1).string, imported: 0))])
         #expect(machine.phase == .idle && machine.processedIndexCID == Self.cid(1))
     }
@@ -207,7 +207,7 @@ import Testing
         // The retry re-plans what is still missing, but does not download the bad archive again.
         _ = machine.retryDue()
         let retry = machine.indexFetched(entries, generation: machine.generation)
-        #expect(retry.contains(.planned(archives: 2, knownBad: 1)))
+        #expect(retry.contains(.planned(archives: 2, knownBad: [entries[2].id: "truncated protobuf"])))
         #expect(downloads(retry).map(\.id) == [entries[1].id])
     }
 
@@ -232,7 +232,7 @@ import Testing
         _ = machine.quietWindowElapsed()
         let again = machine.indexFetched(entries, generation: machine.generation)
         #expect(downloads(again).isEmpty)
-        #expect(again.contains(.planned(archives: 1, knownBad: 1)))
+        #expect(again.contains(.planned(archives: 1, knownBad: [entries[0].id: "encrypted"])))
         guard case .stalled = machine.phase else { Issue.record("not stalled again"); return }
 
         // A newer index without the bad archive completes.
@@ -240,6 +240,16 @@ import Testing
         _ = machine.quietWindowElapsed()
         let newer = machine.indexFetched([entries[1]], generation: machine.generation)
         #expect(newer.contains(.markProcessed(Self.cid(2))))
+    }
+
+    @Test func rejectionsPersistedBeforeAreNotDownloadedAfterARestart() {
+        let entries = Self.entries(2)
+        var machine = CommunitySyncMachine(configuration: config, persisted: .init(
+            clock: 10, indexCID: Self.cid(1), rejected: [entries[1].id: "encrypted"]))
+        #expect(machine.started() == [.fetchIndex(Self.cid(1), generation: 1)])
+        let plan = machine.indexFetched(entries, generation: 1)
+        #expect(plan.contains(.planned(archives: 2, knownBad: [entries[1].id: "encrypted"])))
+        #expect(downloads(plan).map(\.id) == [entries[0].id])
     }
 
     @Test func databaseFailureImportsTheSameFileOnRetry() {

@@ -181,7 +181,9 @@ import WakuClient
         await healthy.stop()
         await network.stop()
         #expect(second.archives.imported == 1)
-        #expect(second.archives.downloaded == 2)  // the missing one, and the encrypted one again
+        // Only the missing one: the encrypted archive was rejected by the first run and is remembered.
+        #expect(second.archives.downloaded == 1)
+        #expect(Array(second.archives.failed.keys) == [Self.encryptedArchive])
         #expect(try database.importedArchiveIDs(communityID: network.publisher.community.communityID).count == 9)
     }
 }

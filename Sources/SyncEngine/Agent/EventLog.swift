@@ -51,7 +51,8 @@ public final class EventLog: Sendable {
         case .announcementIgnored(let reason): return ["event": "announcement.ignored", "reason": reason.key, "detail": reason.description]
         case .indexDownloaded(let cid, let archives, let rejected):
             return ["event": "index.downloaded", "indexCID": cid, "archives": archives, "rejectedEntries": rejected]
-        case .planned(let archives, let knownBad): return ["event": "plan.ready", "archives": archives, "knownBad": knownBad]
+        case .planned(let archives, let knownBad):
+            return ["event": "plan.ready", "archives": archives, "knownBad": knownBad.count, "knownBadArchives": knownBad.keys.sorted()]
         case .downloadStarted(let id, let cid): return ["event": "download.started", "archiveID": id, "cid": cid]
         case .archiveDownloaded(let id, let from, let to, let bytes):
             return ["event": "archive.downloaded", "archiveID": id, "from": from, "to": to, "bytes": bytes]

@@ -84,7 +84,8 @@ public actor CommunitySyncDriver {
         machine = CommunitySyncMachine(configuration: configuration, persisted: .init(
             clock: state?.indexClock ?? 0, indexCID: state?.indexCID.flatMap { try? CID($0) },
             processedIndexCID: state?.processedIndexCID.flatMap { try? CID($0) },
-            imported: try database.importedArchiveIDs(communityID: communityID), downloaded: downloaded))
+            imported: try database.importedArchiveIDs(communityID: communityID), downloaded: downloaded,
+            rejected: try database.rejectedArchives(communityID: communityID, decoderRevision: ArchiveImporter.decoderRevision)))
         perform(machine.started())
     }
 
@@ -295,7 +296,7 @@ public actor CommunitySyncDriver {
             // new index replaces it. Drop it.
             cleanUp(archive)
             logger.warning("archive rejected", metadata: ["archive": "\(archive.entry.id)", "reason": "\(error)"])
-            recordFailure(archive.entry.id, "import: \(error)")
+            recordFailure(archive.entry.id, "import: \(error)", rejectedBy: ArchiveImporter.decoderRevision)
             perform(machine.importFailed(archive.entry.id, reason: "\(error)", kind: .badArchive))
         case .failure(let error) where HistoryStoreError.isDatabaseFailure(error):
             // Busy past the timeout, disk full: keep the file for the next attempt.
@@ -314,9 +315,12 @@ public actor CommunitySyncDriver {
         }
     }
 
-    private func recordFailure(_ archiveID: String, _ reason: String) {
+    /// `rejectedBy`: the decoder revision that found the archive bad (it is not downloaded again).
+    private func recordFailure(_ archiveID: String, _ reason: String, rejectedBy revision: Int? = nil) {
         let (database, communityID) = (self.database, configuration.communityID)
-        lane.submit { try? database.recordFailure(archiveID: archiveID, communityID: communityID, reason: reason) }
+        lane.submit {
+            try? database.recordFailure(archiveID: archiveID, communityID: communityID, reason: reason, rejectedByDecoderRevision: revision)
+        }
         onEvent(.archiveFailed(archiveID: archiveID, reason: reason))
     }
 

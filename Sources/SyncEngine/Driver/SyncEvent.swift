@@ -7,9 +7,9 @@ public enum SyncEvent: Sendable {
     case announcementAccepted(clock: UInt64, indexCID: String)
     case announcementIgnored(IgnoredAnnouncement)
     case indexDownloaded(indexCID: String, archives: Int, rejectedEntries: Int)
-    /// The selected archives not imported yet; `knownBad` of them failed verification before
-    /// and are not downloaded again.
-    case planned(archives: Int, knownBad: Int)
+    /// The selected archives not imported yet; `knownBad` of them (archive ID → reason) failed
+    /// verification before and are not downloaded again.
+    case planned(archives: Int, knownBad: [String: String])
     case downloadStarted(archiveID: String, cid: String)
     /// Bytes received so far of an archive being downloaded (at each 5 % of it, and at the end).
     case downloadProgress(archiveID: String, bytes: Int64, totalBytes: Int64)

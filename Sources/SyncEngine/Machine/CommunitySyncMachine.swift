@@ -52,14 +52,17 @@ public struct CommunitySyncMachine: Sendable {
         public var processedIndexCID: CID?
         public var imported: Set<String>
         public var downloaded: [DownloadedArchive]
+        /// Archives that failed verification, with the reason: not downloaded again.
+        public var rejected: [String: String]
 
         public init(clock: UInt64 = 0, indexCID: CID? = nil, processedIndexCID: CID? = nil,
-                    imported: Set<String> = [], downloaded: [DownloadedArchive] = []) {
+                    imported: Set<String> = [], downloaded: [DownloadedArchive] = [], rejected: [String: String] = [:]) {
             self.clock = clock
             self.indexCID = indexCID
             self.processedIndexCID = processedIndexCID
             self.imported = imported
             self.downloaded = downloaded
+            self.rejected = rejected
         }
     }
 
@@ -115,6 +118,7 @@ public struct CommunitySyncMachine: Sendable {
         storedClock = persisted.clock
         processedIndexCID = persisted.processedIndexCID
         imported = persisted.imported
+        rejected = persisted.rejected
         if let cid = persisted.indexCID, cid != persisted.processedIndexCID { candidate = cid }
         for archive in persisted.downloaded where !persisted.imported.contains(archive.entry.id) {
             downloaded[archive.entry.id] = archive
@@ -192,7 +196,9 @@ public struct CommunitySyncMachine: Sendable {
         current.pending.removeAll { rejected[$0.id] != nil || downloaded[$0.id] != nil }
         work = current
         phase = .working
-        let planned = SyncAction.planned(archives: plan.count, knownBad: current.failures.count)
+        let planned = SyncAction.planned(archives: plan.count, knownBad: plan.reduce(into: [:]) { known, entry in
+            if let reason = rejected[entry.id] { known[entry.id] = reason }
+        })
         return [planned] + nextDownloads() + nextImport() + completionIfDone()
     }
 

@@ -58,7 +58,9 @@ public struct SyncReport: Codable, Sendable, Equatable {
             for (reason, count) in result.rejected { messages.rejected[reason, default: 0] += count }
         case .archiveFailed(let id, let reason):
             archives.failed[id] = reason
-        case .planned, .downloadStarted, .downloadProgress, .importingArchive, .importProgress, .finished:
+        case .planned(_, let knownBad):
+            for (id, reason) in knownBad { archives.failed[id] = "import: \(reason) (rejected before; not downloaded again)" }
+        case .downloadStarted, .downloadProgress, .importingArchive, .importProgress, .finished:
             break
         }
     }
