@@ -7,8 +7,9 @@ import StatusWire
 ///
 /// Rules:
 /// - an announcement is accepted when signed by the community key, its clock is >= the stored
-///   clock, and its CID is neither the last fully processed one nor the one being worked on;
-///   the clock is persisted at once; each accepted announcement re-arms the quiet window;
+///   clock, and its CID is not the last fully processed one; the clock is persisted at once;
+///   each accepted announcement re-arms the quiet window, except one re-announcing the index
+///   being worked on, which lets that work go on;
 /// - when the quiet window expires, the newest announcement's index is fetched and diffed
 ///   against what is imported, and the selection (all / latest / range) is planned newest first;
 /// - archives download with bounded concurrency and are imported one at a time as soon as
@@ -52,7 +53,7 @@ public struct CommunitySyncMachine: Sendable {
         public var processedIndexCID: CID?
         public var imported: Set<String>
         public var downloaded: [DownloadedArchive]
-        /// Archives that failed verification, with the reason: not downloaded again.
+        /// Archives that failed verification, with the failure as recorded (`import: …`): not downloaded again.
         public var rejected: [String: String]
 
         public init(clock: UInt64 = 0, indexCID: CID? = nil, processedIndexCID: CID? = nil,
@@ -103,7 +104,7 @@ public struct CommunitySyncMachine: Sendable {
     public private(set) var candidate: CID?
     public private(set) var generation = 0
     public private(set) var failedAttempts = 0
-    /// Archives that failed verification, by archive ID, with the reason: not planned again.
+    /// Archives that failed verification, by archive ID, with the failure (`import: …`): not planned again.
     public private(set) var rejected: [String: String] = [:]
     private var work: Work?
     /// Archives on disk awaiting import, by archive ID (they survive re-plans).
@@ -155,8 +156,8 @@ public struct CommunitySyncMachine: Sendable {
         var actions: [SyncAction] = []
         storedClock = announcement.clock
         if let work, work.indexCID == cid, phase == .working || phase == .fetchingIndex {
-            // The same index re-announced while it is being worked on: keep going.
-            return [.persistAnnouncement(clock: storedClock, indexCID: cid), .ignored(.alreadyInProgress(cid: cid.string))]
+            // The same index re-announced while it is being worked on: keep its newer clock, keep going.
+            return [.persistAnnouncement(clock: storedClock, indexCID: cid)]
         }
         if phase == .working || phase == .fetchingIndex {
             actions.append(.cancelDownloads(generation: generation))
@@ -189,7 +190,7 @@ public struct CommunitySyncMachine: Sendable {
         var current = Work(indexCID: candidate, pending: plan)
         // Archives that failed verification before count as failed again, without a download.
         for entry in plan {
-            if let reason = rejected[entry.id] { current.failures[entry.id] = Failure(reason: "import: \(reason)", permanent: true) }
+            if let reason = rejected[entry.id] { current.failures[entry.id] = Failure(reason: reason, permanent: true) }
         }
         // Archives already on disk go straight to the import queue.
         importQueue = plan.filter { rejected[$0.id] == nil && downloaded[$0.id] != nil }.map(\.id)
@@ -249,7 +250,7 @@ public struct CommunitySyncMachine: Sendable {
         switch kind {
         case .badArchive:
             downloaded[archiveID] = nil
-            rejected[archiveID] = reason
+            rejected[archiveID] = "import: \(reason)"
         case .database:
             break
         case .unreadableFile:

@@ -25,7 +25,6 @@ public enum IgnoredAnnouncement: Sendable, Equatable, CustomStringConvertible {
     case notSignedByCommunity(signer: String)
     case olderClock(clock: UInt64, stored: UInt64)
     case alreadyProcessed(cid: String)
-    case alreadyInProgress(cid: String)
 
     /// A stable name for reports, metrics labels and events (the details vary, the key does not).
     public var key: String {
@@ -33,7 +32,6 @@ public enum IgnoredAnnouncement: Sendable, Equatable, CustomStringConvertible {
         case .notSignedByCommunity: return "not-signed-by-community"
         case .olderClock: return "older-clock"
         case .alreadyProcessed: return "already-processed"
-        case .alreadyInProgress: return "already-in-progress"
         }
     }
 
@@ -42,7 +40,6 @@ public enum IgnoredAnnouncement: Sendable, Equatable, CustomStringConvertible {
         case .notSignedByCommunity(let signer): return "signed by \(signer), not by the community key"
         case .olderClock(let clock, let stored): return "clock \(clock) is older than the newest accepted one (\(stored))"
         case .alreadyProcessed(let cid): return "index \(cid) is already fully imported"
-        case .alreadyInProgress(let cid): return "index \(cid) is already being worked on"
         }
     }
 }

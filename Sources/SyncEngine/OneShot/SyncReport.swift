@@ -59,7 +59,7 @@ public struct SyncReport: Codable, Sendable, Equatable {
         case .archiveFailed(let id, let reason):
             archives.failed[id] = reason
         case .planned(_, let knownBad):
-            for (id, reason) in knownBad { archives.failed[id] = "import: \(reason) (rejected before; not downloaded again)" }
+            for (id, reason) in knownBad { archives.failed[id] = "\(reason) (rejected before; not downloaded again)" }
         case .downloadStarted, .downloadProgress, .importingArchive, .importProgress, .finished:
             break
         }
