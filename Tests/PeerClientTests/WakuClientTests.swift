@@ -25,6 +25,16 @@ import WakuClient
         #expect(all.allSatisfy { $0.messageHash == $0.message?.hash(pubsubTopic: DemoWakuNode.defaultPubsubTopic) })
     }
 
+    @Test func nanosecondTimestampsAboveTwoToThe53rdDecodeExactly() throws {
+        // As nwaku sends them: a JSON number a Double cannot hold. The message hash depends on it.
+        let json = #"{"payload":"aGk=","contentTopic":"/waku/1/0x01020304/rfc26","version":1,"timestamp":1700000000123456789}"#
+        let message = try JSONDecoder().decode(WakuMessage.self, from: Data(json.utf8))
+        #expect(message.timestamp == 1_700_000_000_123_456_789)
+        #expect(message.hash(pubsubTopic: "/waku/2/rs/16/32")
+                == WakuMessage(payload: Data("hi".utf8), contentTopic: "/waku/1/0x01020304/rfc26", timestamp: 1_700_000_000_123_456_789)
+                    .hash(pubsubTopic: "/waku/2/rs/16/32"))
+    }
+
     @Test func storeRespectsTheTimeWindow() async throws {
         let node = try await DemoWakuNode.start()
         defer { Task { await node.stop() } }
