@@ -42,6 +42,8 @@ public actor CommunitySyncDriver {
     /// Raised by `stop()`; a running import checks it between batches of entries and rolls back.
     private let shutdown = ShutdownSignal()
     private var outcomeWaiters: [CheckedContinuation<SyncOutcome, Never>] = []
+    /// An outcome that came while nobody waited: the next `nextOutcome()` returns it.
+    private var undelivered: SyncOutcome?
     private var started = false
 
     public init(
@@ -93,8 +95,14 @@ public actor CommunitySyncDriver {
         perform(machine.announcementReceived(announcement))
     }
 
-    /// Waits for the next plan to end (or returns `.nothingToDo` when there is none).
+    /// Waits for the next plan to end (or returns `.nothingToDo` when there is none). An
+    /// outcome reached before anyone asked is not lost: the next call returns it.
     public func nextOutcome() async -> SyncOutcome {
+        if let outcome = undelivered {
+            undelivered = nil
+            await lane.drain()  // what the plan wrote is on disk before the caller hears of it
+            return outcome
+        }
         if machine.phase == .idle && !machine.isImporting { return .nothingToDo }
         return await withCheckedContinuation { outcomeWaiters.append($0) }
     }
@@ -183,6 +191,7 @@ public actor CommunitySyncDriver {
         onEvent(.finished(outcome))
         let waiters = outcomeWaiters
         outcomeWaiters.removeAll()
+        undelivered = waiters.isEmpty ? outcome : nil
         // Through the lane: whoever waits sees every write made before the outcome.
         lane.submit { for waiter in waiters { waiter.resume(returning: outcome) } }
     }
