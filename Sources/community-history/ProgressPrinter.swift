@@ -83,19 +83,20 @@ final class ProgressPrinter: Sendable {
     func show(_ event: SyncEvent, community: String = "") {
         guard enabled else { return }
         let label = community.isEmpty ? "" : "\(community.prefix(10))… "
+        let lasting: String?
         switch event {
-        case .announcementAccepted(let clock, let cid): line("\(label)announcement accepted: index \(cid) (clock \(clock))")
-        case .announcementIgnored(let reason): line("\(label)announcement ignored: \(reason)")
-        case .archiveFailed(let id, let reason): line("\(label)archive \(id.prefix(18))… failed: \(reason)")
-        case .finished(let outcome): line("\(label)\(outcome)")
-        default: break
+        case .announcementAccepted(let clock, let cid): lasting = "\(label)announcement accepted: index \(cid) (clock \(clock))"
+        case .announcementIgnored(let reason): lasting = "\(label)announcement ignored: \(reason)"
+        case .archiveFailed(let id, let reason): lasting = "\(label)archive \(id.prefix(18))… failed: \(reason)"
+        case .finished(let outcome): lasting = "\(label)\(outcome)"
+        default: lasting = nil
         }
         screen.withLock { screen in
             if screen.plans[community] == nil { screen.order.append(community) }
             var plan = screen.plans[community] ?? Plan()
             Self.apply(event, to: &plan)
             screen.plans[community] = plan
-            Self.write(Self.erase(&screen) + Self.draw(&screen))
+            Self.write(Self.erase(&screen) + (lasting.map { $0 + "\n" } ?? "") + Self.draw(&screen))
         }
     }
 
@@ -157,7 +158,7 @@ final class ProgressPrinter: Sendable {
                 } else if archive.totalBytes > 0 {
                     let percent = Int(archive.bytes * 100 / archive.totalBytes)
                     lines.append("   download \(id) \(bar(Int(archive.bytes), of: Int(archive.totalBytes))) "
-                                 + "\(String(repeating: " ", count: max(0, 3 - String(percent).count)))\(percent)% of \(bytes(archive.totalBytes))")
+                                 + "\(String(format: "%3d", percent))% of \(bytes(archive.totalBytes))")
                 } else {
                     lines.append("   download \(id) starting")
                 }

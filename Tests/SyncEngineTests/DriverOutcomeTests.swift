@@ -17,9 +17,8 @@ import Testing
             database: try SyncIntegrationTests.database(network), codex: network.codex,
             archivesDirectory: network.scratch.appendingPathComponent("archives"), onEvent: events.record)
         try await driver.start()
-        await driver.receive(ArchiveAnnouncement(
-            clock: 1, indexCID: try CID(publisher.indexCID), signer: publisher.community.communityKey.publicKey,
-            messageType: 43, contentTopic: "/waku/1/0x00000000/rfc26"))
+        await driver.receive(CommunitySyncMachineTests.announcement(
+            clock: 1, cid: try CID(publisher.indexCID), signer: publisher.community.communityKey))
         // The whole plan ends before anyone asks for its outcome.
         while !events.all.contains(where: { if case .finished = $0 { true } else { false } }) {
             try await Task.sleep(for: .milliseconds(20))

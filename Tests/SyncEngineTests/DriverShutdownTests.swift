@@ -25,9 +25,8 @@ import Testing
         // The node now answers after 20 s: the index fetch is in flight when stop() is called.
         await network.codexNode.delayResponses(by: .seconds(20))
         let requestsBefore = await network.codexNode.requestCount()
-        await driver.receive(ArchiveAnnouncement(
-            clock: 1, indexCID: try CID(publisher.indexCID), signer: publisher.community.communityKey.publicKey,
-            messageType: 43, contentTopic: "/waku/1/0x00000000/rfc26"))
+        await driver.receive(CommunitySyncMachineTests.announcement(
+            clock: 1, cid: try CID(publisher.indexCID), signer: publisher.community.communityKey))
         while await network.codexNode.requestCount() == requestsBefore { try await Task.sleep(for: .milliseconds(20)) }
 
         let clock = ContinuousClock()

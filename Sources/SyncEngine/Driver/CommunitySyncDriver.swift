@@ -38,8 +38,8 @@ public actor CommunitySyncDriver {
     /// Index fetches (cancelled on stop) and imports (awaited on stop: a transaction commits or rolls back).
     private var fetches: [UUID: Task<Void, Never>] = [:]
     private var imports: [UUID: Task<Void, Never>] = [:]
-    private var stopping = false
-    /// Raised by `stop()`; a running import checks it between batches of entries and rolls back.
+    /// Raised by `stop()`: nothing new starts, and a running import checks it between batches
+    /// of entries and rolls back.
     private let shutdown = ShutdownSignal()
     private var outcomeWaiters: [CheckedContinuation<SyncOutcome, Never>] = []
     /// An outcome that came while nobody waited: the next `nextOutcome()` returns it.
@@ -113,7 +113,6 @@ public actor CommunitySyncDriver {
     /// recorded for the next start. Returns within a fraction of a second, whatever the size of
     /// the archive being imported.
     public func stop() async {
-        stopping = true
         shutdown.raise()
         timer?.cancel()
         for group in downloads.values { for task in group.values { task.cancel() } }
@@ -129,7 +128,7 @@ public actor CommunitySyncDriver {
     }
 
     private func perform(_ action: SyncAction) {
-        if stopping {
+        if shutdown.isRaised {
             switch action {
             case .startTimer, .fetchIndex, .download, .importArchive: return
             default: break
@@ -243,10 +242,10 @@ public actor CommunitySyncDriver {
             try await bandwidth?.waitForBudget()
             onEvent(.downloadStarted(archiveID: entry.id, cid: entry.cid.string))
             let manifest = try await codex.manifest(entry.cid)
-            let reservation = try diskReservations.reserve(manifest.manifest.datasetSize, margin: diskMarginBytes,
-                                                           at: archivesDirectory, for: "archive \(entry.id.prefix(18))…")
-            defer { reservation.release() }
             let total = manifest.manifest.datasetSize
+            let reservation = try diskReservations.reserve(total, margin: diskMarginBytes, at: archivesDirectory,
+                                                           for: "archive \(entry.id.prefix(18))…")
+            defer { reservation.release() }
             let steps = SharedProgressSteps(total: total)
             let onEvent = self.onEvent
             let bytes = try await codex.download(entry.cid, to: destination, manifest: manifest) { received in

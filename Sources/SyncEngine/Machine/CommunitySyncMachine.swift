@@ -189,18 +189,14 @@ public struct CommunitySyncMachine: Sendable {
         let plan = ArchivePlanner.plan(entries, excluding: inProgress, selection: configuration.selection)
         var current = Work(indexCID: candidate, pending: plan)
         // Archives that failed verification before count as failed again, without a download.
-        for entry in plan {
-            if let reason = rejected[entry.id] { current.failures[entry.id] = Failure(reason: reason, permanent: true) }
-        }
+        let knownBad = plan.reduce(into: [String: String]()) { known, entry in known[entry.id] = rejected[entry.id] }
+        for (id, reason) in knownBad { current.failures[id] = Failure(reason: reason, permanent: true) }
         // Archives already on disk go straight to the import queue.
         importQueue = plan.filter { rejected[$0.id] == nil && downloaded[$0.id] != nil }.map(\.id)
         current.pending.removeAll { rejected[$0.id] != nil || downloaded[$0.id] != nil }
         work = current
         phase = .working
-        let planned = SyncAction.planned(archives: plan.count, knownBad: plan.reduce(into: [:]) { known, entry in
-            if let reason = rejected[entry.id] { known[entry.id] = reason }
-        })
-        return [planned] + nextDownloads() + nextImport() + completionIfDone()
+        return [.planned(archives: plan.count, knownBad: knownBad)] + nextDownloads() + nextImport() + completionIfDone()
     }
 
     public mutating func indexFailed(_ reason: String, generation: Int) -> [SyncAction] {
