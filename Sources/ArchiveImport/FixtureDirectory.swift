@@ -82,7 +82,7 @@ public enum FixtureError: Error, CustomStringConvertible {
     public var description: String {
         switch self {
         case .missing(let what): return "missing \(what)"
-        case .invalid(let what): return "invalid \(what)"
+        case .invalid(let what): return "invalid fixture: \(what)"
         }
     }
 }
