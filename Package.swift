@@ -148,6 +148,6 @@ let package = Package(
             name: "AgentTests",
             dependencies: ["SyncEngine", "DemoNetwork", "ControlNode", .product(name: "GRDB", package: "GRDB.swift")]
         ),
-        .testTarget(name: "PeerClientTests", dependencies: ["CodexClient", "WakuClient", "DemoNetwork", "ControlNode"]),
+        .testTarget(name: "PeerClientTests", dependencies: ["CodexClient", "WakuClient", "DemoNetwork", "ControlNode", "LocalHTTPServer"]),
     ]
 )

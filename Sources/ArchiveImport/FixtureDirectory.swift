@@ -57,10 +57,28 @@ public struct FixtureDirectory: Sendable {
             throw FixtureError.missing("the index blob \(blobPath(cid))")
         }
         let bytes = [UInt8](data)
-        guard cid.addresses(bytes) else {
-            throw FixtureError.invalid("the index blob does not hash to its CID \(cid)")
+        let address = try? CID.codex(of: bytes, .statusArchive)
+        guard address?.manifestCID == cid else {
+            throw FixtureError.invalid("the index blob is not \(cid) as a Codex node would address it "
+                + "(uploaded as archive-data.bin it is \(address?.manifestCID.string ?? "nothing: it is empty"))")
         }
         return (cid, try ArchiveIndex(bytes: bytes, limits: limits))
+    }
+
+    /// The path of the blob named `cid`, after checking that its bytes are what a Codex node
+    /// would name `cid` when status-go uploads them (`archive-data.bin`).
+    public func verifiedBlobPath(_ cid: CID) throws -> String {
+        let path = blobPath(cid)
+        guard let file = FileHandle(forReadingAtPath: path) else { throw FixtureError.missing("blob \(cid)") }
+        defer { try? file.close() }
+        var hasher = CodexDatasetHasher()
+        while let chunk = try file.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(chunk) }
+        let address = try? hasher.finish(.statusArchive)
+        guard address?.manifestCID == cid else {
+            throw FixtureError.invalid("blob \(cid) is not what that CID names "
+                + "(uploaded as archive-data.bin it is \(address?.manifestCID.string ?? "nothing: it is empty"))")
+        }
+        return path
     }
 
     public func localMessages() throws -> [StoredMessage] {

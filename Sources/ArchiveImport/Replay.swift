@@ -57,10 +57,7 @@ public struct Replay {
                 continue
             }
             do {
-                let path = fixture.blobPath(entry.cid)
-                guard FileManager.default.fileExists(atPath: path) else {
-                    throw FixtureError.missing("archive blob \(entry.cid)")
-                }
+                let path = try fixture.verifiedBlobPath(entry.cid)
                 let result = try importer.importArchive(entry, path: path, options: options)
                 logger.info("imported archive", metadata: [
                     "archive": "\(entry.id)", "stored": "\(result.counts.stored)",

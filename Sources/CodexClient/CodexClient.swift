@@ -1,49 +1,72 @@
 import Foundation
 import PeerHTTP
 import StatusWire
+import Synchronization
 
 /// A client of a Codex node's REST API (`/api/codex/v1`).
 ///
-/// Downloads stream to a temporary file beside the destination and are renamed only once
-/// complete and checked (the node's manifest names the same CID, and the byte count equals
-/// its `datasetSize`), so a half-downloaded archive never looks like a whole one. Every
+/// Every download is verified end to end while it streams: the bytes are hashed the way a
+/// Codex node addresses them (64 KiB blocks, Merkle tree, manifest; `CodexDatasetHasher`) with
+/// the block size, filename and mimetype of the node's manifest JSON, and the result must be the
+/// CID that was asked for. Only then is the temporary file beside the destination renamed, so a
+/// half-downloaded or wrong archive never looks like a whole one, whatever the node sends. Every
 /// request has a timeout; retryable failures (node down, 5xx) are retried with backoff.
 ///
 /// ```swift
 /// let codex = CodexClient(baseURL: URL(string: "http://127.0.0.1:8080")!)
 /// let bytes = try await codex.download(cid, to: archivesDirectory.appendingPathComponent(cid.string))
 /// ```
+///
+/// Throws `PeerError` when the node cannot be reached or answers an HTTP error, and
+/// `CodexError` when it answers something this client must not accept (wrong bytes, a
+/// manifest of another CID, a CID not found on the network); `CodexError.isRetryable` says
+/// whether asking again later may help.
 public struct CodexClient: Sendable {
     public let baseURL: URL
     public var transport: any HTTPTransport
     public var retry: RetryPolicy
-    /// Timeout of small requests (manifest, exists, delete).
+    /// Timeout of small requests (exists, delete, upload).
     public var requestTimeout: Duration
+    /// How long a manifest request may wait. A real node looks a CID up on the network before it
+    /// answers (block discovery retries for a long time, nim-codex
+    /// `blockexchange/engine/pendingblocks.nim:36-37`), so a cold lookup needs minutes, not seconds.
+    public var manifestTimeout: Duration
     /// How long a download may go without receiving a byte (a long download that keeps
     /// receiving is never cut off).
     public var downloadTimeout: Duration
 
     public init(baseURL: URL, transport: any HTTPTransport = URLSessionTransport(), retry: RetryPolicy = .default,
-                requestTimeout: Duration = .seconds(30), downloadTimeout: Duration = .seconds(120)) {
+                requestTimeout: Duration = .seconds(30), manifestTimeout: Duration = .seconds(120),
+                downloadTimeout: Duration = .seconds(120)) {
         self.baseURL = baseURL
         self.transport = transport
         self.retry = retry
         self.requestTimeout = requestTimeout
+        self.manifestTimeout = manifestTimeout
         self.downloadTimeout = downloadTimeout
     }
 
-    /// `GET /data/{cid}/network/manifest`; the answer must name the CID asked for.
+    /// `GET /data/{cid}/network/manifest`; the answer must name the CID asked for and be a
+    /// plain (not erasure-coded) dataset, the only kind whose bytes can be checked here.
     public func manifest(_ cid: CID) async throws -> CodexDataItem {
-        let item = try await retry.run {
-            let body = try await send("GET", path: "data/\(cid)/network/manifest")
-            return try decode(CodexDataItem.self, from: body, context: "manifest of \(cid)")
+        let started = ContinuousClock.now
+        let item: CodexDataItem
+        do {
+            item = try await retry.run {
+                let body = try await send("GET", path: "data/\(cid)/network/manifest", timeout: manifestTimeout)
+                return try decode(CodexDataItem.self, from: body, context: "manifest of \(cid)")
+            }
+        } catch let error as PeerError where error.kind == .status(404) {
+            // A real node answers 404 only after its network lookup gave up (C9 in real-peers.md).
+            throw CodexError.notFound(cid: cid.string, node: baseURL.absoluteString, lookedFor: ContinuousClock.now - started)
         }
         guard item.cid == cid.string else { throw CodexError.manifestMismatch(asked: cid.string, answered: item.cid) }
+        if item.manifest.protected == true { throw CodexError.protectedDataset(cid: cid.string) }
         return item
     }
 
-    /// Fetches `cid` from the network (`GET /data/{cid}/network/stream`) into `destination`.
-    /// Returns the number of bytes.
+    /// Fetches `cid` from the network (`GET /data/{cid}/network/stream`) into `destination`,
+    /// verified against `cid`. Returns the number of bytes.
     @discardableResult
     public func download(_ cid: CID, to destination: URL) async throws -> Int64 {
         try await download(cid, to: destination, manifest: try await manifest(cid))
@@ -55,8 +78,7 @@ public struct CodexClient: Sendable {
     @discardableResult
     public func download(_ cid: CID, to destination: URL, manifest: CodexDataItem,
                          progress: @escaping @Sendable (Int64) -> Void = { _ in }) async throws -> Int64 {
-        try await downloadChecked(cid, path: "data/\(cid)/network/stream", to: destination,
-                                  expectedBytes: manifest.manifest.datasetSize, progress: progress)
+        try await downloadVerified(cid, path: "data/\(cid)/network/stream", to: destination, manifest: manifest, progress: progress)
     }
 
     /// `POST /data/{cid}/network`: asks the node to fetch the dataset in the background;
@@ -90,21 +112,37 @@ public struct CodexClient: Sendable {
         }
     }
 
-    /// Reads a dataset the node holds locally (`GET /data/{cid}`) into `destination`.
+    /// Reads a dataset the node holds locally (`GET /data/{cid}`) into `destination`, verified
+    /// against `cid` like a network download.
     @discardableResult
-    public func downloadLocal(_ cid: CID, to destination: URL, expectedBytes: Int64? = nil) async throws -> Int64 {
-        try await downloadChecked(cid, path: "data/\(cid)", to: destination, expectedBytes: expectedBytes, progress: { _ in })
+    public func downloadLocal(_ cid: CID, to destination: URL, manifest: CodexDataItem) async throws -> Int64 {
+        try await downloadVerified(cid, path: "data/\(cid)", to: destination, manifest: manifest, progress: { _ in })
     }
 
-    /// `POST /data`: stores `data` on the node; returns its CID.
-    public func upload(_ data: Data, filename: String = "archive-data.bin") async throws -> CID {
-        try await retry.run {
-            let body = try await send("POST", path: "data", body: data, headers: [
-                "Content-Type": "application/octet-stream",
-                "Content-Disposition": "attachment; filename=\"\(filename)\"",
-            ])
+    /// `POST /data`: stores `data` on the node under `attributes` (filename and mimetype, which
+    /// are part of the manifest and so of the CID); returns the CID the node answers.
+    public func upload(_ data: Data, attributes: CodexUploadAttributes = .statusArchive) async throws -> CID {
+        var headers: [String: String] = [:]
+        if let mimetype = attributes.mimetype { headers["Content-Type"] = mimetype }
+        if let filename = attributes.filename { headers["Content-Disposition"] = "attachment; filename=\"\(filename)\"" }
+        return try await retry.run {
+            let body = try await send("POST", path: "data", body: data, headers: headers)
             let text = String(decoding: body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             do { return try CID(text) } catch { throw CodexError.unexpectedAnswer("upload answered \"\(text.prefix(100))\", not a CID") }
+        }
+    }
+
+    /// `GET /debug/info`: the node's identity, its announce addresses and its DHT routing table.
+    public func debugInfo() async throws -> CodexNodeInfo {
+        try await retry.run {
+            try decode(CodexNodeInfo.self, from: try await send("GET", path: "debug/info"), context: "debug/info")
+        }
+    }
+
+    /// `GET /space`: the node's storage quota and use.
+    public func space() async throws -> CodexSpace {
+        try await retry.run {
+            try decode(CodexSpace.self, from: try await send("GET", path: "space"), context: "space")
         }
     }
 
@@ -119,8 +157,9 @@ public struct CodexClient: Sendable {
         baseURL.appendingPathComponent("api/codex/v1").appendingPathComponent(path)
     }
 
-    private func send(_ method: String, path: String, body: Data? = nil, headers: [String: String] = [:]) async throws -> Data {
-        let request = HTTPRequest(method: method, url: url(path), headers: headers, body: body, timeout: requestTimeout)
+    private func send(_ method: String, path: String, body: Data? = nil, headers: [String: String] = [:],
+                      timeout: Duration? = nil) async throws -> Data {
+        let request = HTTPRequest(method: method, url: url(path), headers: headers, body: body, timeout: timeout ?? requestTimeout)
         let response = try await transport.send(request)
         guard (200..<300).contains(response.status) else {
             throw PeerError(kind: .status(response.status), method: method, url: request.url.absoluteString,
@@ -129,21 +168,37 @@ public struct CodexClient: Sendable {
         return response.body
     }
 
-    private func downloadChecked(_ cid: CID, path: String, to destination: URL, expectedBytes: Int64?,
-                                 progress: @escaping @Sendable (Int64) -> Void) async throws -> Int64 {
+    /// Streams `path` into a temporary file while hashing it as the node addressed it; renames
+    /// the file to `destination` only when the byte count and the recomputed CID are right.
+    private func downloadVerified(_ cid: CID, path: String, to destination: URL, manifest: CodexDataItem,
+                                  progress: @escaping @Sendable (Int64) -> Void) async throws -> Int64 {
         let partial = destination.deletingLastPathComponent().appendingPathComponent(".\(destination.lastPathComponent).partial")
         let request = HTTPRequest(url: url(path), timeout: downloadTimeout)
-        let bytes = try await retry.run {
-            let (status, bytes) = try await transport.download(request, to: partial, progress: progress)
+        let expected = manifest.manifest
+        let blockSize = Int(expected.blockSize ?? Int64(CodexDatasetHasher.defaultBlockSize))
+        guard blockSize > 0, blockSize <= 1 << 30 else {
+            throw CodexError.unexpectedAnswer("manifest of \(cid) has block size \(blockSize)")
+        }
+        let (bytes, address) = try await retry.run {
+            // A retried attempt starts from byte 0, and so does its hash.
+            let hasher = StreamHasher(blockSize: blockSize)
+            let (status, bytes) = try await transport.download(request, to: partial) { chunk, written in
+                hasher.update(chunk)
+                progress(written)
+            }
             guard (200..<300).contains(status) else {
                 try? FileManager.default.removeItem(at: partial)
                 throw PeerError(kind: .status(status), method: "GET", url: request.url.absoluteString, detail: "")
             }
-            return bytes
+            return (bytes, hasher.finish(CodexUploadAttributes(filename: expected.filename, mimetype: expected.mimetype)))
         }
-        if let expectedBytes, bytes != expectedBytes {
+        guard bytes == expected.datasetSize else {
             try? FileManager.default.removeItem(at: partial)
-            throw CodexError.sizeMismatch(cid: cid.string, expected: expectedBytes, received: bytes)
+            throw CodexError.sizeMismatch(cid: cid.string, expected: expected.datasetSize, received: bytes)
+        }
+        guard let address, address.manifestCID == cid else {
+            try? FileManager.default.removeItem(at: partial)
+            throw CodexError.contentMismatch(cid: cid.string, node: baseURL.absoluteString, computed: address?.manifestCID.string)
         }
         try? FileManager.default.removeItem(at: destination)
         try FileManager.default.moveItem(at: partial, to: destination)
@@ -157,11 +212,28 @@ public struct CodexClient: Sendable {
     }
 }
 
+/// What a Codex node answered that this client does not accept.
 public enum CodexError: Error, Equatable, CustomStringConvertible {
     case manifestMismatch(asked: String, answered: String)
     case sizeMismatch(cid: String, expected: Int64, received: Int64)
+    /// The bytes the node streamed do not hash to the CID asked for (`computed` is what they
+    /// hash to; nil when there were none). Nothing of them is kept.
+    case contentMismatch(cid: String, node: String, computed: String?)
+    /// An erasure-coded dataset: its manifest JSON lacks what is needed to recompute the CID.
+    case protectedDataset(cid: String)
+    /// The node looked the CID up on the network and did not find it (yet).
+    case notFound(cid: String, node: String, lookedFor: Duration)
     case notStoredInTime(cid: String, timeout: Duration)
     case unexpectedAnswer(String)
+
+    /// Whether asking again later may succeed: the CID may reach the network, the node (or
+    /// another) may serve the right bytes. A protected dataset stays protected.
+    public var isRetryable: Bool {
+        switch self {
+        case .protectedDataset: return false
+        case .manifestMismatch, .sizeMismatch, .contentMismatch, .notFound, .notStoredInTime, .unexpectedAnswer: return true
+        }
+    }
 
     public var description: String {
         switch self {
@@ -169,10 +241,33 @@ public enum CodexError: Error, Equatable, CustomStringConvertible {
             return "the Codex node answered the manifest of \(answered) when asked for \(asked)"
         case .sizeMismatch(let cid, let expected, let received):
             return "downloaded \(received) bytes of \(cid), its manifest says \(expected); the partial file was discarded"
+        case .contentMismatch(let cid, let node, let computed):
+            return "the Codex node \(node) served bytes that are not \(cid) (they hash to \(computed ?? "nothing")); "
+                + "they were discarded and the archive will be downloaded again later"
+        case .protectedDataset(let cid):
+            return "\(cid) is an erasure-coded (protected) Codex dataset, which cannot be verified here; "
+                + "a community's archives and index are plain uploads"
+        case .notFound(let cid, let node, let lookedFor):
+            return "\(cid) not found on the Codex network yet (the node \(node) looked for \(lookedFor.components.seconds) s)"
         case .notStoredInTime(let cid, let timeout):
             return "the Codex node did not finish fetching \(cid) within \(timeout)"
         case .unexpectedAnswer(let what):
             return "unexpected answer from the Codex node: \(what)"
         }
+    }
+}
+
+/// A `CodexDatasetHasher` fed from the transport's delegate queue (one chunk at a time, in
+/// order) and read once the download is over.
+final class StreamHasher: Sendable {
+    private let hasher: Mutex<CodexDatasetHasher>
+
+    init(blockSize: Int) { hasher = Mutex(CodexDatasetHasher(blockSize: blockSize)) }
+
+    func update(_ chunk: Data) { hasher.withLock { $0.update(chunk) } }
+
+    /// Nil when nothing arrived (no CID names an empty dataset).
+    func finish(_ attributes: CodexUploadAttributes) -> CodexDatasetAddress? {
+        hasher.withLock { try? $0.finish(attributes) }
     }
 }

@@ -15,7 +15,7 @@ public struct BenchmarkArchive {
     public var entry: ArchiveIndexEntry {
         ArchiveIndexEntry(
             id: Hex.encode(Keccak256.hash(Array("benchmark".utf8)), prefixed: true),
-            cid: CID.contentAddress(of: Array("benchmark".utf8)), from: from, to: to,
+            cid: (try! CID.codex(of: Array("benchmark".utf8))).manifestCID, from: from, to: to,
             contentTopics: community.channels.map(\.topic))
     }
 

@@ -89,7 +89,7 @@ public struct FixtureGenerator {
             }
             let compression: ArchiveCompression = week == 2 ? .gzip : (week % 3 == 0 ? .zlib : .none)
             let bytes = try Deflate.compress(writer.bytes(), format: compression)
-            let cid = CID.contentAddress(of: bytes)
+            let cid = try CID.codex(of: bytes, .statusArchive).manifestCID
             try Data(bytes).write(to: blobs.appendingPathComponent(cid.string))
             try index.add(metadata: writer.metadata, cid: cid)
             summary.archives += 1
@@ -107,7 +107,7 @@ public struct FixtureGenerator {
         let encrypted = try MessageFactory.hashRatchetProtocolMessage(
             groupID: community.communityKey.publicKey.compressed, keyID: random.bytes(32),
             ciphertext: random.bytes(2048))
-        let encryptedCID = CID.contentAddress(of: encrypted)
+        let encryptedCID = try CID.codex(of: encrypted, .statusArchive).manifestCID
         try Data(encrypted).write(to: blobs.appendingPathComponent(encryptedCID.string))
         try index.add(metadata: encryptedWriter.metadata, cid: encryptedCID)
         summary.encryptedArchives += 1
@@ -115,7 +115,7 @@ public struct FixtureGenerator {
         local += liveMessagesAfterArchives(after: encryptedFrom + Self.week, random: &random, summary: &summary)
 
         let indexBytes = index.bytes()
-        let indexCID = CID.contentAddress(of: indexBytes)
+        let indexCID = try CID.codex(of: indexBytes, .statusArchive).manifestCID
         try Data(indexBytes).write(to: blobs.appendingPathComponent(indexCID.string))
         summary.indexCID = indexCID.string
 

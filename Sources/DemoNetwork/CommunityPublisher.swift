@@ -7,7 +7,7 @@ import StatusWire
 import WakuClient
 
 /// The control node's side of the demo: puts a fixture community on a Codex node (every
-/// blob: archives and index) and announces the index on the archive channel of a Waku node.
+/// blob: archives and index) and announces the index on the archive channel of a Waku node, on the community's pubsub topic.
 ///
 /// ```swift
 /// let publisher = try CommunityPublisher(fixture: fixture)
@@ -31,16 +31,18 @@ public struct CommunityPublisher: Sendable {
 
     public var indexCID: String { fixture.manifest.indexCID }
 
-    /// Uploads every blob; the node must name each by the CID it is filed under.
+    /// Uploads every blob as status-go does (`archive-data.bin`, `application/octet-stream`); the
+    /// node must answer the CID each is filed under.
     @discardableResult
     public func uploadBlobs(to codex: CodexClient) async throws -> Int {
         let blobs = fixture.url.appendingPathComponent("blobs")
         let names = try FileManager.default.contentsOfDirectory(atPath: blobs.path).filter { !$0.hasPrefix(".") }.sorted()
         for name in names {
             let data = try Data(contentsOf: blobs.appendingPathComponent(name))
-            let cid = try await codex.upload(data)
+            let cid = try await codex.upload(data, attributes: .statusArchive)
             guard cid.string == name else {
-                throw FixtureError.invalid("the Codex node filed blob \(name) as \(cid)")
+                throw FixtureError.invalid("the Codex node answered \(cid) for blob \(name): the fixture's CIDs are not Codex CIDs "
+                    + "(regenerate it with `control-node generate-fixtures`)")
             }
         }
         return names.count
@@ -50,7 +52,7 @@ public struct CommunityPublisher: Sendable {
     /// (default: the community key; another key makes a forgery).
     public func announce(
         on waku: WakuClient, clock: UInt64, link: String? = nil, signer: PrivateKey? = nil,
-        channel: String? = nil, timestamp: Date = Date(), seed: UInt64 = 7
+        channel: String? = nil, timestamp: Date = Date(), seed: UInt64 = 7, pubsubTopic: String = WakuClient.defaultPubsubTopic
     ) async throws {
         var random = SeededGenerator(seed: seed ^ clock)
         let chatID = channel ?? CommunityChatID.memberUpdate(community.communityID)
@@ -59,6 +61,6 @@ public struct CommunityPublisher: Sendable {
             ownerKey: community.ownerKey, random: &random)
         try await waku.publish(WakuMessage(
             payload: Data(payload), contentTopic: ContentTopic(chatID: chatID).string, version: 1,
-            timestamp: Int64(timestamp.timeIntervalSince1970 * 1e9)))
+            timestamp: Int64(timestamp.timeIntervalSince1970 * 1e9)), pubsubTopic: pubsubTopic)
     }
 }

@@ -3,11 +3,20 @@ import Foundation
 import LocalHTTPServer
 import StatusWire
 
-/// A loopback Codex node: the REST API `/api/codex/v1` over a directory of blobs named by
-/// their CIDs. Every dataset is "on the network" and local at once.
+/// A loopback Codex node: the REST API `/api/codex/v1` over a directory of uploads, behaving
+/// as a real nim-codex node does where a client can tell (`../shared/reference/real-peers.md`
+/// §1 and §4; file and line of nim-codex `bd360322` in each comment):
+///
+/// - an upload is addressed like a real node addresses it: 64 KiB blocks, Merkle tree,
+///   manifest with the upload's filename and mimetype (`CodexDatasetHasher`);
+/// - a CID the node does not hold is looked for on the network for `missingLookup` (hours on a
+///   real node) before the answer: 404 for the manifest, 500 for the stream;
+/// - `exists` says whether the manifest block is held, not the whole dataset.
+///
+/// Each upload is kept as `<cid>` (the bytes) and `<cid>.manifest.json` (its manifest).
 ///
 /// ```swift
-/// let codex = try await DemoCodexNode.start(directory: blobs)
+/// let codex = try await DemoCodexNode.start(directory: blobs, missingLookup: .milliseconds(200))
 /// let client = CodexClient(baseURL: codex.baseURL)
 /// ```
 public final class DemoCodexNode: Sendable {
@@ -18,26 +27,33 @@ public final class DemoCodexNode: Sendable {
     public var baseURL: URL { server.baseURL }
     public var port: Int { server.port }
 
-    /// Misbehaviour for tests.
+    /// Misbehaviour and settings for tests.
     actor Faults {
         var failuresLeft = 0
         var failureStatus = 503
         var truncated: Set<String> = []
+        var corrupted: Set<String> = []
         var delay: Duration = .zero
         var requests = 0
+        var missingLookup: Duration
+        var isolated = false
 
-        func next(cid: String?) -> (fail: Int?, truncate: Bool, delay: Duration) {
+        init(missingLookup: Duration) { self.missingLookup = missingLookup }
+
+        func next(cid: String?) -> (fail: Int?, truncate: Bool, corrupt: Bool, delay: Duration) {
             requests += 1
             if failuresLeft > 0 {
                 failuresLeft -= 1
-                return (failureStatus, false, delay)
+                return (failureStatus, false, false, delay)
             }
-            return (nil, cid.map { truncated.contains($0) } ?? false, delay)
+            return (nil, cid.map { truncated.contains($0) } ?? false, cid.map { corrupted.contains($0) } ?? false, delay)
         }
 
         func fail(next count: Int, status: Int) { failuresLeft = count; failureStatus = status }
         func truncate(_ cid: String) { truncated.insert(cid) }
+        func corrupt(_ cid: String) { corrupted.insert(cid) }
         func delayResponses(by duration: Duration) { delay = duration }
+        func isolate() { isolated = true }
     }
 
     private init(directory: URL, server: LoopbackHTTPServer, faults: Faults) {
@@ -46,9 +62,12 @@ public final class DemoCodexNode: Sendable {
         self.faults = faults
     }
 
-    public static func start(directory: URL, port: Int = 0) async throws -> DemoCodexNode {
+    /// `missingLookup`: how long a request for a CID the node does not hold searches the
+    /// network before it fails. A real node retries block discovery 3,000 times, 1–3 s each
+    /// (`blockexchange/engine/pendingblocks.nim:36-37`, `engine.nim:365-378`): tests keep it short.
+    public static func start(directory: URL, port: Int = 0, missingLookup: Duration = .seconds(30)) async throws -> DemoCodexNode {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let faults = Faults()
+        let faults = Faults(missingLookup: missingLookup)
         let server = try await LoopbackHTTPServer.start(port: port) { request in
             await handle(request, directory: directory, faults: faults)
         }
@@ -63,8 +82,15 @@ public final class DemoCodexNode: Sendable {
     /// Downloads of `cid` stop halfway (the connection is cut).
     public func truncateDownloads(of cid: CID) async { await faults.truncate(cid.string) }
 
+    /// Downloads of `cid` deliver the right number of bytes, one of them wrong (a buggy or
+    /// hostile node; a real one checks blocks against the tree, `engine.nim:658-686`).
+    public func corruptDownloads(of cid: CID) async { await faults.corrupt(cid.string) }
+
     /// Every answer from now on comes `duration` late (a slow or overloaded node).
     public func delayResponses(by duration: Duration) async { await faults.delayResponses(by: duration) }
+
+    /// `/debug/info` shows no peers and no announce address (a node that never joined the network).
+    public func isolateFromNetwork() async { await faults.isolate() }
 
     public func requestCount() async -> Int { await faults.requests }
 
@@ -73,44 +99,159 @@ public final class DemoCodexNode: Sendable {
         guard path.count >= 3, path[0] == "api", path[1] == "codex", path[2] == "v1" else { return .text("not found", status: 404) }
         let route = Array(path.dropFirst(3))
         let cidText = route.count >= 2 && route[0] == "data" ? route[1] : nil
-        let (fail, truncate, delay) = await faults.next(cid: cidText)
+        let (fail, truncate, corrupt, delay) = await faults.next(cid: cidText)
         if delay > .zero { try? await Task.sleep(for: delay) }
         if let fail { return .text("demo node: injected failure", status: fail) }
 
-        switch (request.method, route.count) {
-        case ("POST", 1) where route[0] == "data":
-            let cid = CID.contentAddress(of: [UInt8](request.body))
-            do { try request.body.write(to: directory.appendingPathComponent(cid.string)) } catch {
-                return .text("cannot store: \(error)", status: 500)
-            }
-            return .text(cid.string)
-        case ("GET", 1) where route[0] == "space":
-            return .json(["totalBlocks": 0, "quotaMaxBytes": 1 << 40, "quotaUsedBytes": 0, "quotaReservedBytes": 0])
+        switch (request.method, route) {
+        case ("POST", ["data"]):
+            return upload(request, directory: directory)
+        case ("GET", ["space"]):
+            return .json(space(directory))
+        case ("GET", ["debug", "info"]):
+            return .json(DebugInfo(isolated: await faults.isolated))
         default:
             break
         }
         guard let cidText else { return .text("not found", status: 404) }
-        guard let cid = try? CID(cidText) else { return .text("invalid CID", status: 400) }
-        let file = directory.appendingPathComponent(cid.string)
-        let size = (try? FileManager.default.attributesOfItem(atPath: file.path)[.size] as? NSNumber)?.int64Value
+        // api.nim:340-341, 358-359: a CID that does not parse is a 400.
+        guard let cid = try? CID(cidText) else { return .text("Incorrect Cid", status: 400) }
+        let store = Upload(directory: directory, cid: cid)
+        let manifest = store.manifest()
         let tail = Array(route.dropFirst(2))
+        let lookup = await faults.missingLookup
 
         switch (request.method, tail) {
-        case ("GET", []), ("GET", ["network", "stream"]):
-            guard size != nil else { return .text("not found", status: 404) }
-            return LoopbackResponse(status: 200, body: .file(file, truncatedTo: truncate ? Int(size! / 2) : nil))
+        case ("GET", []):
+            // Local read: 404 at once when the manifest block is not local (node.nim:362-363; api.nim:86-91).
+            guard manifest != nil else {
+                return .text("The requested CID could not be retrieved (Block not found in local store).", status: 404)
+            }
+            return store.serve(truncate: truncate, corrupt: corrupt)
+        case ("GET", ["network", "stream"]):
+            guard manifest != nil else {
+                // The stream looks the dataset up, then fails with 500 (api.nim:86-95).
+                try? await Task.sleep(for: lookup)
+                return .text("Failed to fetch block from the network: retries exhausted", status: 500)
+            }
+            return store.serve(truncate: truncate, corrupt: corrupt)
         case ("GET", ["network", "manifest"]), ("POST", ["network"]):
-            guard let size else { return .text("manifest not found", status: 404) }
-            return .json(CodexDataItem(cid: cid.string, manifest: .init(
-                treeCid: cid.string, datasetSize: size, blockSize: 65_536, protected: false,
-                filename: "archive-data.bin", mimetype: "application/octet-stream")))
+            guard cid.codec == CodexCodec.manifest else {
+                return .text("CID has invalid content type for manifest", status: 404)  // node.nim:124-125
+            }
+            guard let manifest else {
+                // fetchManifest retries discovery, then answers 404 with its error (api.nim:361-363).
+                try? await Task.sleep(for: lookup)
+                return .text("Failed to fetch manifest: retries exhausted", status: 404)
+            }
+            return .json(CodexDataItem(cid: cid.string, manifest: manifest))
         case ("GET", ["exists"]):
-            return .json([cid.string: size != nil])
+            // hasLocalBlock(cid): the manifest block, not the dataset (node.nim:938-943).
+            return .json([cid.string: manifest != nil])
         case ("DELETE", []):
-            try? FileManager.default.removeItem(at: file)
+            store.delete()
             return LoopbackResponse(status: 204)
         default:
             return .text("not found", status: 404)
         }
+    }
+
+    /// `POST /data` (api.nim:198-258).
+    static func upload(_ request: LoopbackRequest, directory: URL) -> LoopbackResponse {
+        let mimetype = request.headers["content-type"].flatMap { $0.isEmpty ? nil : $0 }
+        // A non-empty Content-Type that std/mimetypes knows no extension for is refused (:215-222).
+        if let mimetype, !knownMimetypes.contains(mimetype.lowercased()) {
+            return .text("The MIME type '\(mimetype)' is not valid.", status: 422)
+        }
+        // Everything after `filename="`, minus the closing quote (:171-181).
+        let filename = request.headers["content-disposition"].flatMap { header -> String? in
+            guard let start = header.range(of: "filename=\"") else { return nil }
+            return String(header[start.upperBound...].dropLast())
+        }
+        guard !request.body.isEmpty else {
+            // No chunk gives no tree: "Empty leaves" (merkletree/codex/codex.nim:146-148) → 500.
+            return .text("Unable to store block: Empty leaves", status: 500)
+        }
+        let attributes = CodexUploadAttributes(filename: filename, mimetype: mimetype)
+        do {
+            let address = try CID.codex(of: request.body, attributes)
+            let store = Upload(directory: directory, cid: address.manifestCID)
+            try store.write(request.body, manifest: .init(
+                treeCid: address.treeCID.string, datasetSize: address.datasetSize, blockSize: Int64(address.blockSize),
+                protected: false, filename: filename, mimetype: mimetype))
+            return .text(address.manifestCID.string)
+        } catch {
+            return .text("Unable to store: \(error)", status: 500)
+        }
+    }
+
+    /// Types nim's `std/mimetypes` maps to an extension (a few of its hundreds; enough for clients).
+    static let knownMimetypes: Set<String> = [
+        "application/octet-stream", "application/json", "application/zip", "application/gzip", "application/pdf",
+        "application/x-tar", "text/plain", "text/html", "text/csv", "image/png", "image/jpeg", "image/gif",
+    ]
+
+    static func space(_ directory: URL) -> [String: Int64] {
+        let files = (try? FileManager.default.contentsOfDirectory(at: directory, includingPropertiesForKeys: [.fileSizeKey])) ?? []
+        let used = files.reduce(Int64(0)) { $0 + Int64((try? $1.resourceValues(forKeys: [.fileSizeKey]).fileSize) ?? 0) }
+        return ["totalBlocks": used / 65_536 + Int64(files.count), "quotaMaxBytes": 20 << 30, "quotaUsedBytes": used, "quotaReservedBytes": 0]
+    }
+
+    /// `/debug/info` (api.nim `/debug/info`): the node's peer ID, addresses, and its DHT routing table.
+    struct DebugInfo: Encodable {
+        struct Table: Encodable {
+            struct Node: Encodable { var peerId: String; var address: String; var seen: Bool }
+            var localNode: Node
+            var nodes: [Node]
+        }
+        struct Version: Encodable { var version: String; var revision: String }
+
+        var id = "16Uiu2HAmDemoCodexNode"
+        var addrs = ["/ip4/127.0.0.1/tcp/8070"]
+        var spr = "spr:demo"
+        var announceAddresses: [String]
+        var table: Table
+        var codex = Version(version: "demo", revision: "demo")
+
+        init(isolated: Bool) {
+            announceAddresses = isolated ? [] : ["/ip4/127.0.0.1/tcp/8070"]
+            let local = Table.Node(peerId: id, address: "127.0.0.1:8090", seen: true)
+            table = Table(localNode: local, nodes: isolated ? [] : [Table.Node(peerId: "16Uiu2HAmDemoBootstrap", address: "127.0.0.1:8091", seen: true)])
+        }
+    }
+}
+
+/// One upload on disk: its bytes and its manifest.
+struct Upload {
+    let data: URL
+    let manifestFile: URL
+
+    init(directory: URL, cid: CID) {
+        data = directory.appendingPathComponent(cid.string)
+        manifestFile = directory.appendingPathComponent(cid.string + ".manifest.json")
+    }
+
+    func manifest() -> CodexDataItem.Manifest? {
+        guard let bytes = FileManager.default.contents(atPath: manifestFile.path) else { return nil }
+        return try? JSONDecoder().decode(CodexDataItem.Manifest.self, from: bytes)
+    }
+
+    func write(_ bytes: Data, manifest: CodexDataItem.Manifest) throws {
+        try bytes.write(to: data, options: .atomic)
+        try JSONEncoder().encode(manifest).write(to: manifestFile, options: .atomic)
+    }
+
+    func delete() {
+        try? FileManager.default.removeItem(at: manifestFile)
+        try? FileManager.default.removeItem(at: data)
+    }
+
+    func serve(truncate: Bool, corrupt: Bool) -> LoopbackResponse {
+        let size = (try? FileManager.default.attributesOfItem(atPath: data.path)[.size] as? NSNumber)?.intValue ?? 0
+        if corrupt, var bytes = FileManager.default.contents(atPath: data.path), !bytes.isEmpty {
+            bytes[bytes.startIndex + bytes.count / 2] ^= 0x01
+            return LoopbackResponse(status: 200, body: .data(bytes))
+        }
+        return LoopbackResponse(status: 200, body: .file(data, truncatedTo: truncate ? size / 2 : nil))
     }
 }

@@ -40,6 +40,14 @@ public final class HistoryDatabase: Sendable {
         try pool.read(work)
     }
 
+    /// Takes the write lock and lets it go, writing nothing: throws when the file is read-only
+    /// or another process holds the lock past the busy timeout.
+    public func checkWritable() throws {
+        try pool.writeWithoutTransaction { db in
+            try db.inTransaction(.immediate) { .rollback }
+        }
+    }
+
     /// The schema version names applied to this database.
     public func appliedMigrations() throws -> [String] {
         try pool.read { try Schema.migrator.appliedMigrations($0) }

@@ -9,7 +9,17 @@ public struct LoopbackRequest: Sendable {
     /// Percent-decoded path segments (`/api/codex/v1/data/x` → `["api", "codex", "v1", "data", "x"]`).
     public var pathSegments: [String]
     public var query: [String: String]
+    /// Header fields by lower-cased name (the last one wins when a name repeats).
+    public var headers: [String: String] = [:]
     public var body: Data
+
+    public init(method: String, pathSegments: [String], query: [String: String], headers: [String: String] = [:], body: Data) {
+        self.method = method
+        self.pathSegments = pathSegments
+        self.query = query
+        self.headers = headers
+        self.body = body
+    }
 }
 
 public struct LoopbackResponse: Sendable {
@@ -120,7 +130,9 @@ public final class LoopbackHTTPServer: Sendable {
         let segments = rawPath.split(separator: "/").map { $0.removingPercentEncoding ?? String($0) }
         var query: [String: String] = [:]
         for item in components?.queryItems ?? [] { query[item.name] = item.value ?? "" }
-        return LoopbackRequest(method: head.method.rawValue, pathSegments: segments, query: query,
+        var headers: [String: String] = [:]
+        for (name, value) in head.headers { headers[name.lowercased()] = value }
+        return LoopbackRequest(method: head.method.rawValue, pathSegments: segments, query: query, headers: headers,
                                body: Data(body.readableBytesView))
     }
 

@@ -36,15 +36,17 @@ public struct HTTPResponse: Sendable {
 public protocol HTTPTransport: Sendable {
     /// Sends a request and returns the whole (small) answer.
     func send(_ request: HTTPRequest) async throws -> HTTPResponse
-    /// Streams the answer's body into a new file at `file` (never into memory), calling
-    /// `progress` with the bytes written so far as they arrive, and returns the status and the
-    /// number of bytes written. The file is removed again on failure.
-    func download(_ request: HTTPRequest, to file: URL, progress: @escaping @Sendable (Int64) -> Void) async throws -> (status: Int, bytes: Int64)
+    /// Streams the answer's body into a new file at `file` (never into memory), handing each
+    /// chunk to `received` as it is written, with the bytes written so far (so a caller can hash
+    /// or count what arrives without reading the file again), and returns the status and the
+    /// number of bytes written. Chunks arrive in order, one at a time. The file is removed again
+    /// on failure.
+    func download(_ request: HTTPRequest, to file: URL, received: @escaping @Sendable (Data, Int64) -> Void) async throws -> (status: Int, bytes: Int64)
 }
 
 extension HTTPTransport {
     public func download(_ request: HTTPRequest, to file: URL) async throws -> (status: Int, bytes: Int64) {
-        try await download(request, to: file, progress: { _ in })
+        try await download(request, to: file, received: { _, _ in })
     }
 }
 
@@ -81,7 +83,7 @@ public final class URLSessionTransport: HTTPTransport {
         }
     }
 
-    public func download(_ request: HTTPRequest, to file: URL, progress: @escaping @Sendable (Int64) -> Void) async throws -> (status: Int, bytes: Int64) {
+    public func download(_ request: HTTPRequest, to file: URL, received: @escaping @Sendable (Data, Int64) -> Void) async throws -> (status: Int, bytes: Int64) {
         do {
             try? FileManager.default.removeItem(at: file)
             guard FileManager.default.createFile(atPath: file.path, contents: nil) else {
@@ -91,7 +93,7 @@ public final class URLSessionTransport: HTTPTransport {
             let task = downloadSession.dataTask(with: urlRequest(request))
             return try await withTaskCancellationHandler {
                 try await withCheckedThrowingContinuation { completion in
-                    downloads.register(task, file: handle, progress: progress, completion: completion)
+                    downloads.register(task, file: handle, received: received, completion: completion)
                     task.resume()
                 }
             } onCancel: {

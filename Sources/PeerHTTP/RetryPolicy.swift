@@ -30,13 +30,15 @@ public struct RetryPolicy: Sendable, Equatable {
         return min(delay, maxDelay)
     }
 
-    /// Runs `operation`, retrying retryable `PeerError`s. Cancellation stops the waiting at once.
-    public func run<T: Sendable>(_ operation: () async throws -> T) async throws -> T {
+    /// Runs `operation`, retrying the `PeerError`s `retryIf` accepts (by default the retryable
+    /// ones). Cancellation stops the waiting at once.
+    public func run<T: Sendable>(retryIf: (PeerError) -> Bool = { $0.isRetryable },
+                                 _ operation: () async throws -> T) async throws -> T {
         var attempt = 1
         while true {
             do {
                 return try await operation()
-            } catch let error as PeerError where error.isRetryable && attempt < maxAttempts {
+            } catch let error as PeerError where retryIf(error) && attempt < maxAttempts {
                 try await Task.sleep(for: delay(afterAttempt: attempt))
                 attempt += 1
             }

@@ -6,7 +6,7 @@ import FoundationNetworking
 
 /// The URLSession delegate behind `URLSessionTransport.download`: writes each chunk of a
 /// response body to its file as it arrives (memory stays flat whatever the size) and reports
-/// the running byte count, which `session.download(for:)` cannot do.
+/// each chunk with the running byte count, which `session.download(for:)` cannot do.
 ///
 /// One instance serves every download of its session; transfers are keyed by task identifier.
 /// `@unchecked` because NSObject is not Sendable; all mutable state is behind the mutex.
@@ -18,15 +18,15 @@ final class StreamingDownloads: NSObject, URLSessionDataDelegate, @unchecked Sen
         var written: Int64 = 0
         var status = 0
         var writeError: (any Error)?
-        var progress: @Sendable (Int64) -> Void
+        var received: @Sendable (Data, Int64) -> Void
         var completion: Completion
     }
 
     private let transfers = Mutex<[Int: Transfer]>([:])
 
     /// Registers `task` (not yet resumed); its body goes to `file`, which must be open for writing.
-    func register(_ task: URLSessionTask, file: FileHandle, progress: @escaping @Sendable (Int64) -> Void, completion: Completion) {
-        transfers.withLock { $0[task.taskIdentifier] = Transfer(file: file, progress: progress, completion: completion) }
+    func register(_ task: URLSessionTask, file: FileHandle, received: @escaping @Sendable (Data, Int64) -> Void, completion: Completion) {
+        transfers.withLock { $0[task.taskIdentifier] = Transfer(file: file, received: received, completion: completion) }
     }
 
     func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
@@ -36,7 +36,7 @@ final class StreamingDownloads: NSObject, URLSessionDataDelegate, @unchecked Sen
     }
 
     func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
-        let report: (@Sendable (Int64) -> Void, Int64)? = transfers.withLock { transfers in
+        let report: (@Sendable (Data, Int64) -> Void, Int64)? = transfers.withLock { transfers in
             guard var transfer = transfers[dataTask.taskIdentifier], transfer.writeError == nil else { return nil }
             do {
                 try transfer.file.write(contentsOf: data)
@@ -47,9 +47,10 @@ final class StreamingDownloads: NSObject, URLSessionDataDelegate, @unchecked Sen
                 dataTask.cancel()
             }
             transfers[dataTask.taskIdentifier] = transfer
-            return transfer.writeError == nil ? (transfer.progress, transfer.written) : nil
+            return transfer.writeError == nil ? (transfer.received, transfer.written) : nil
         }
-        if let (progress, written) = report { progress(written) }
+        // The session's delegate queue is serial: chunks reach `received` one at a time, in order.
+        if let (received, written) = report { received(data, written) }
     }
 
     func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: (any Error)?) {

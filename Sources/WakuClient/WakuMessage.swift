@@ -54,9 +54,13 @@ public struct StoreQuery: Sendable, Equatable {
     public var pageSize: Int
     public var ascending: Bool
     public var cursor: String?
+    /// The store node to ask (a libp2p multiaddr, `/dns4/…/tcp/30303/p2p/16Uiu2…`). Without it
+    /// nwaku asks its `--storenode`, or answers 412 when it has none (`store/handlers.nim:232-243`).
+    public var peerAddr: String?
 
     public init(pubsubTopic: String? = nil, contentTopics: [String], startTime: Int64? = nil, endTime: Int64? = nil,
-                pageSize: Int = 100, ascending: Bool = true, cursor: String? = nil) {
+                pageSize: Int = 100, ascending: Bool = true, cursor: String? = nil, peerAddr: String? = nil) {
+        self.peerAddr = peerAddr
         self.pubsubTopic = pubsubTopic
         self.contentTopics = contentTopics
         self.startTime = startTime
@@ -67,10 +71,11 @@ public struct StoreQuery: Sendable, Equatable {
     }
 
     /// The last `days` days up to `now`.
-    public static func lastDays(_ days: Int, contentTopics: [String], pubsubTopic: String? = nil, now: Date = Date()) -> StoreQuery {
+    public static func lastDays(_ days: Int, contentTopics: [String], pubsubTopic: String? = nil, peerAddr: String? = nil,
+                                now: Date = Date()) -> StoreQuery {
         let end = Int64(now.timeIntervalSince1970 * 1e9)
         return StoreQuery(pubsubTopic: pubsubTopic, contentTopics: contentTopics,
-                          startTime: end - Int64(days) * 86_400 * 1_000_000_000, endTime: end)
+                          startTime: end - Int64(days) * 86_400 * 1_000_000_000, endTime: end, peerAddr: peerAddr)
     }
 }
 

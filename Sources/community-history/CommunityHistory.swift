@@ -8,9 +8,9 @@ struct CommunityHistory: AsyncParsableCommand {
         discussion: """
             Exit codes: 0 success; 1 the report differs from --expect; 2 a sync ended with failed \
             archives; 3 unusable input (fixture, manifest, index, community ID); 4 database error; \
-            5 a peer (Codex or nwaku node) is unreachable; 64 bad command-line usage.
+            5 a peer (Codex or nwaku node) is unreachable; 6 doctor: a check failed; 64 bad command-line usage.
             """,
-        subcommands: [DemoCommand.self, DemoNetworkCommand.self, SyncCommand.self, AgentCommand.self, StatusCommand.self, MessagesCommand.self, ReplayCommand.self, ControlNodeCommand.self, BenchmarkCommand.self]
+        subcommands: [DemoCommand.self, DemoNetworkCommand.self, SyncCommand.self, AgentCommand.self, StatusCommand.self, MessagesCommand.self, DoctorCommand.self, CodexCIDCommand.self, ReplayCommand.self, ControlNodeCommand.self, BenchmarkCommand.self]
     )
 }
 
@@ -21,4 +21,5 @@ enum Exit {
     static let badInput = ExitCode(3)
     static let databaseError = ExitCode(4)
     static let peerUnreachable = ExitCode(5)
+    static let checkFailed = ExitCode(6)
 }

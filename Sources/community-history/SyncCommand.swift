@@ -68,8 +68,12 @@ struct SyncCommand: AsyncParsableCommand {
     @Option(help: "nwaku REST API base URL.")
     var wakuURL: String = "http://127.0.0.1:8645"
 
-    @Option(help: "Pubsub topic for store queries (default: the node's).")
-    var pubsubTopic: String?
+    @Option(help: "The community's pubsub topic (static shard) for store queries.")
+    var pubsubTopic: String = WakuClient.defaultPubsubTopic
+
+    @Option(help: ArgumentHelp("Store node to query (libp2p multiaddr), sent as peerAddr; default: the nwaku node's --storenode.",
+                               valueName: "multiaddr"))
+    var storePeer: String?
 
     @Option(help: "SQLite database to hydrate.")
     var db: String = "history.sqlite"
@@ -102,6 +106,12 @@ struct SyncCommand: AsyncParsableCommand {
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
         guard URL(string: codexURL)?.host != nil else { throw ValidationError("--codex-url \(codexURL) is not a URL") }
         guard URL(string: wakuURL)?.host != nil else { throw ValidationError("--waku-url \(wakuURL) is not a URL") }
+        guard PubsubTopic.isStaticShard(pubsubTopic) else {
+            throw ValidationError("--pubsub-topic \(pubsubTopic) is not a static shard like /waku/2/rs/16/32")
+        }
+        if let storePeer, !storePeer.hasPrefix("/") {
+            throw ValidationError("--store-peer \(storePeer) is not a multiaddr (like /dns4/host/tcp/30303/p2p/16Uiu2…)")
+        }
     }
 
     func run() async throws {
@@ -115,7 +125,7 @@ struct SyncCommand: AsyncParsableCommand {
         let options = OneShotSync.Options(
             communityID: community, selection: try selection.selection(), quietWindow: .milliseconds(Int64(settle * 1000)),
             maxConcurrentDownloads: concurrency, hydration: hydration, limits: limits.limits, pubsubTopic: pubsubTopic,
-            retries: retries, archivesDirectory: URL(fileURLWithPath: archivesDir ?? db + ".archives"))
+            storePeer: storePeer, retries: retries, archivesDirectory: URL(fileURLWithPath: archivesDir ?? db + ".archives"))
         try await Self.runSync(options: options, waku: WakuClient(baseURL: URL(string: wakuURL)!),
                                codex: CodexClient(baseURL: URL(string: codexURL)!), database: database, json: json,
                                progress: progress)
@@ -135,12 +145,28 @@ struct SyncCommand: AsyncParsableCommand {
             throw Exit.badInput
         } catch let error as PeerError {
             printError(error.description)
+            await printFixes(options: options, waku: waku, codex: codex)
+            throw Exit.peerUnreachable
+        } catch let error as StoreError {
+            printError(error.description)
+            await printFixes(options: options, waku: waku, codex: codex)
             throw Exit.peerUnreachable
         } catch where HistoryStoreError.isDatabaseFailure(error) {
             printError("database: \(error)")
             throw Exit.databaseError
         }
         print(json ? try ReportJSON.encode(report) : report.text)
-        if !OneShotSync.succeeded(report) { throw Exit.partialFailure }
+        if !OneShotSync.succeeded(report) {
+            await printFixes(options: options, waku: waku, codex: codex)
+            throw Exit.partialFailure
+        }
+    }
+
+    /// After a failure: the `doctor` checks of both peers, and the fix of each that fails.
+    static func printFixes(options: OneShotSync.Options, waku: WakuClient, codex: CodexClient) async {
+        let checks = PeerCheck(waku: waku, codex: codex, storePeer: options.storePeer)
+        for result in await checks.network(pubsubTopic: options.pubsubTopic) where !result.passed {
+            printError("check failed: \(result.name): \(result.detail)\n  fix: \(result.fix ?? "")")
+        }
     }
 }

@@ -130,14 +130,14 @@ import WakuClient
         configuration.storeCatchUpSeconds = 3600  // only the relay can deliver the announcement
         let agent = try HistoryAgent(configuration: configuration)
         let running = Task { try await agent.run() }
-        let channel = try ArchiveChannel(communityID: setup.second.community.communityID)
-        try await Self.waitUntil { await setup.wakuNode.isSubscribed(channel.contentTopics[1]) }
+        let shard = WakuClient.defaultPubsubTopic
+        try await Self.waitUntil { await setup.wakuNode.isSubscribed(pubsubTopic: shard) }
 
         // The node restarts on the same port and has forgotten every subscription.
         let port = setup.wakuNode.server.port
         await setup.wakuNode.stop()
         let restarted = try await DemoWakuNode.start(port: port)
-        try await Self.waitUntil { await restarted.isSubscribed(channel.contentTopics[1]) }
+        try await Self.waitUntil { await restarted.isSubscribed(pubsubTopic: shard) }
         try await setup.second.announce(on: WakuClient(baseURL: restarted.baseURL), clock: UInt64(Date().timeIntervalSince1970 * 1000))
         let database = try HistoryDatabase(path: configuration.database!)
         try await Self.waitUntil { try database.importedArchiveIDs(communityID: setup.second.community.communityID).count == 6 }
@@ -146,6 +146,65 @@ import WakuClient
         try? await running.value
         await restarted.stop()
         await setup.codexNode.stop()
+    }
+
+    /// Regression: the agent subscribed through `/relay/v1/auto/*`, which under static sharding
+    /// answers 500 (and under autosharding picks shard 0/4/60, never 32): live announcements
+    /// never arrived. Now they come through the pubsub-topic relay API alone: the announcement
+    /// is stamped an hour ahead, outside every store query's window, so the store cannot deliver it.
+    @Test func aLiveAnnouncementArrivesThroughThePubsubTopicRelay() async throws {
+        let setup = try await Self.setUp()
+        var configuration = setup.configuration(metricsPort: nil)
+        configuration.communities = [configuration.communities[1]]
+        configuration.storeCatchUpSeconds = 1
+        let agent = try HistoryAgent(configuration: configuration)
+        let running = Task { try await agent.run() }
+        try await Self.waitUntil { await setup.wakuNode.isSubscribed(pubsubTopic: "/waku/2/rs/16/32") }
+        try await setup.second.announce(on: setup.waku, clock: UInt64(Date().timeIntervalSince1970 * 1000),
+                                        timestamp: Date(timeIntervalSinceNow: 3600))
+        let database = try HistoryDatabase(path: configuration.database!)
+        try await Self.waitUntil { try database.importedArchiveIDs(communityID: setup.second.community.communityID).count == 6 }
+        running.cancel()
+        try? await running.value
+        // Stopping does not drop the node's subscription: it may be the user's own.
+        #expect(await setup.wakuNode.isSubscribed(pubsubTopic: "/waku/2/rs/16/32"))
+        await setup.stop()
+    }
+
+    /// Regression: 6 communities put 12 content topics in one store query; nwaku refuses page 2
+    /// of such a query and the pages already fetched were thrown away. Announcements made
+    /// before the agent started (so only the store has them) are all found, 2 per page.
+    @Test func sixCommunitiesCatchUpThroughStorePagesOfTwo() async throws {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("agent-six-\(UUID().uuidString)")
+        let codexNode = try await DemoCodexNode.start(directory: scratch.appendingPathComponent("codex"), missingLookup: .seconds(1))
+        let wakuNode = try await DemoWakuNode.start(maxPageSize: 2)
+        let waku = WakuClient(baseURL: wakuNode.baseURL)
+        var publishers: [CommunityPublisher] = []
+        let now = UInt64(Date().timeIntervalSince1970 * 1000)
+        for seed in UInt64(11)...16 {
+            let directory = scratch.appendingPathComponent("community-\(seed)")
+            try FixtureGenerator(configuration: .init(seed: seed, weeks: 1, messagesPerWeek: 10)).write(to: directory)
+            let publisher = try CommunityPublisher(fixture: try FixtureDirectory(url: directory))
+            try await publisher.uploadBlobs(to: CodexClient(baseURL: codexNode.baseURL))
+            // Two announcements each (an older one first): more than one page per group of topics.
+            try await publisher.announce(on: waku, clock: now - 10, timestamp: Date(timeIntervalSinceNow: -60))
+            try await publisher.announce(on: waku, clock: now)
+            publishers.append(publisher)
+        }
+        let configuration = AgentConfiguration(
+            codexURL: codexNode.baseURL.absoluteString, wakuURL: wakuNode.baseURL.absoluteString,
+            database: scratch.appendingPathComponent("history.sqlite").path, relayPollSeconds: 0.1, storeCatchUpSeconds: 3600,
+            diskMarginBytes: 0, communities: publishers.map { .init(id: $0.community.communityID, settleSeconds: 0.2) })
+        let agent = try HistoryAgent(configuration: configuration)
+        let running = Task { try await agent.run() }
+        let database = try HistoryDatabase(path: configuration.database!)
+        try await Self.waitUntil {
+            try publishers.allSatisfy { try database.importedArchiveIDs(communityID: $0.community.communityID).count == 1 }
+        }
+        running.cancel()
+        try? await running.value
+        await codexNode.stop()
+        await wakuNode.stop()
     }
 
     @Test func sigtermDuringImportLeavesAConsistentDatabaseAndARestartFinishes() async throws {

@@ -1,5 +1,6 @@
 import CodexClient
 import DemoNetwork
+import LocalHTTPServer
 import Foundation
 import PeerHTTP
 import StatusWire
@@ -17,12 +18,12 @@ import Testing
     let fastRetry = RetryPolicy(maxAttempts: 4, initialDelay: .milliseconds(50), multiplier: 2, maxDelay: .milliseconds(200))
 
     @Test func uploadThenDownloadEveryWay() async throws {
-        let node = try await DemoCodexNode.start(directory: try temporaryDirectory())
+        let node = try await DemoCodexNode.start(directory: try temporaryDirectory(), missingLookup: .milliseconds(100))
         defer { Task { await node.stop() } }
         let codex = CodexClient(baseURL: node.baseURL, retry: fastRetry)
         let content = Data((0..<200_000).map { UInt8(truncatingIfNeeded: $0 * 31) })
         let cid = try await codex.upload(content)
-        #expect(cid == CID.contentAddress(of: [UInt8](content)))
+        #expect(cid == (try! CID.codex(of: [UInt8](content))).manifestCID)
 
         let manifest = try await codex.manifest(cid)
         #expect(manifest.cid == cid.string && manifest.manifest.datasetSize == 200_000)
@@ -36,7 +37,7 @@ import Testing
         #expect(try await codex.fetchInBackground(cid).manifest.datasetSize == 200_000)
         try await codex.waitUntilStored(cid, pollEvery: .milliseconds(50), timeout: .seconds(5))
         let local = out.appendingPathComponent("local")
-        try await codex.downloadLocal(cid, to: local, expectedBytes: 200_000)
+        try await codex.downloadLocal(cid, to: local, manifest: manifest)
         #expect(try Data(contentsOf: local) == content)
 
         try await codex.delete(cid)
@@ -44,12 +45,99 @@ import Testing
         await #expect {
             _ = try await codex.manifest(cid)
         } throws: { error in
-            (error as? PeerError)?.kind == .status(404)
+            guard case .notFound(let asked, _, _)? = error as? CodexError else { return false }
+            return asked == cid.string
         }
     }
 
+    /// Regression: the client used to accept whatever bytes the node streamed. A node serving
+    /// wrong bytes (right length) is caught while streaming; no file is left.
+    @Test func wrongBytesAreRejectedAndDiscarded() async throws {
+        let node = try await DemoCodexNode.start(directory: try temporaryDirectory(), missingLookup: .milliseconds(100))
+        defer { Task { await node.stop() } }
+        let codex = CodexClient(baseURL: node.baseURL, retry: .none)
+        let cid = try await codex.upload(Data((0..<150_000).map { UInt8(truncatingIfNeeded: $0) }))
+        await node.corruptDownloads(of: cid)
+        let destination = try temporaryDirectory().appendingPathComponent(cid.string)
+        await #expect {
+            try await codex.download(cid, to: destination)
+        } throws: { error in
+            guard let codexError = error as? CodexError, case .contentMismatch(let named, let node, let computed) = codexError else { return false }
+            return named == cid.string && node.contains("127.0.0.1") && computed != nil && computed != cid.string
+                && codexError.isRetryable && "\(codexError)".contains(cid.string)
+        }
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: destination.deletingLastPathComponent().path)
+        #expect(leftovers.isEmpty)
+    }
+
+    /// A manifest that lies about the filename (so the CID would not be what was asked) is caught too.
+    @Test func aManifestThatDoesNotMatchTheCIDIsRejected() async throws {
+        let content = Data("the archive".utf8)
+        let cid = try CID.codex(of: content).manifestCID
+        let server = try await LoopbackHTTPServer.start { request in
+            if request.pathSegments.last == "manifest" {
+                return .json(CodexDataItem(cid: cid.string, manifest: .init(
+                    treeCid: nil, datasetSize: Int64(content.count), blockSize: 65_536, protected: false,
+                    filename: "other.bin", mimetype: "application/octet-stream")))
+            }
+            return LoopbackResponse(status: 200, body: .data(content))
+        }
+        defer { Task { await server.stop() } }
+        let codex = CodexClient(baseURL: server.baseURL, retry: .none)
+        await #expect(throws: CodexError.self) { try await codex.download(cid, to: try temporaryDirectory().appendingPathComponent("x")) }
+    }
+
+    @Test func aProtectedDatasetGetsAClearError() async throws {
+        let cid = try CID.codex(of: [1, 2, 3]).manifestCID
+        let server = try await LoopbackHTTPServer.start { _ in
+            .json(CodexDataItem(cid: cid.string, manifest: .init(treeCid: nil, datasetSize: 3, blockSize: 65_536, protected: true,
+                                                                 filename: nil, mimetype: nil)))
+        }
+        defer { Task { await server.stop() } }
+        await #expect {
+            _ = try await CodexClient(baseURL: server.baseURL, retry: .none).manifest(cid)
+        } throws: { error in
+            guard let codexError = error as? CodexError, case .protectedDataset = codexError else { return false }
+            return !codexError.isRetryable && "\(codexError)".contains("erasure-coded")
+        }
+    }
+
+    /// Regression: a CID not on the network read "timed out"; a real node answers 404 after
+    /// looking for it, and the error says so with how long it looked.
+    @Test func aMissingCIDReadsNotFoundAfterTheLookup() async throws {
+        let node = try await DemoCodexNode.start(directory: try temporaryDirectory(), missingLookup: .milliseconds(300))
+        defer { Task { await node.stop() } }
+        let missing = try CID.codex(of: Array("never uploaded".utf8)).manifestCID
+        await #expect {
+            _ = try await CodexClient(baseURL: node.baseURL, retry: .none).manifest(missing)
+        } throws: { error in
+            guard let codexError = error as? CodexError, case .notFound = codexError else { return false }
+            return "\(codexError)".contains("not found on the Codex network yet (the node") && codexError.isRetryable
+        }
+        // The default wait for a manifest allows a real node's lookup.
+        #expect(CodexClient(baseURL: node.baseURL).manifestTimeout >= .seconds(120))
+    }
+
+    @Test func uploadsAreAddressedLikeARealNode() async throws {
+        let node = try await DemoCodexNode.start(directory: try temporaryDirectory(), missingLookup: .milliseconds(100))
+        defer { Task { await node.stop() } }
+        let codex = CodexClient(baseURL: node.baseURL, retry: .none)
+        // go-codex-client's upload of test-data.bin (codex-cid.md vector 2).
+        let cid = try await codex.upload(Data("Hello, Codex! This is test data for upload.".utf8),
+                                         attributes: CodexUploadAttributes(filename: "test-data.bin", mimetype: "application/octet-stream"))
+        #expect(cid.string == "zDvZRwzm8K7bcyPeBXcZzWD7AWc4VqNuseduDr3VsuYA1yXej49V")
+        #expect(try await codex.manifest(cid).manifest.treeCid == "zDzSvJTf7oVZY3aDpDpc4kpH9ajQjiDHzse5rSdKVwcYtdSR83K2")
+        // 422 for a MIME type the node cannot map; 500 for an empty upload.
+        await #expect {
+            _ = try await codex.upload(Data("x".utf8), attributes: CodexUploadAttributes(filename: nil, mimetype: "application/x-no-such-type"))
+        } throws: { error in (error as? PeerError)?.kind == .status(422) }
+        await #expect {
+            _ = try await codex.upload(Data(), attributes: .statusArchive)
+        } throws: { error in (error as? PeerError)?.kind == .status(500) }
+    }
+
     @Test func transientFailuresAreRetried() async throws {
-        let node = try await DemoCodexNode.start(directory: try temporaryDirectory())
+        let node = try await DemoCodexNode.start(directory: try temporaryDirectory(), missingLookup: .milliseconds(100))
         defer { Task { await node.stop() } }
         let codex = CodexClient(baseURL: node.baseURL, retry: fastRetry)
         let cid = try await codex.upload(Data("hello".utf8))
@@ -57,12 +145,12 @@ import Testing
         #expect(try await codex.manifest(cid).manifest.datasetSize == 5)
         // A 404 is not retried.
         let before = await node.requestCount()
-        _ = try? await codex.manifest(CID.contentAddress(of: [9, 9]))
+        _ = try? await codex.manifest((try! CID.codex(of: [9, 9])).manifestCID)
         #expect(await node.requestCount() == before + 1)
     }
 
     @Test func cutDownloadLeavesNoFile() async throws {
-        let node = try await DemoCodexNode.start(directory: try temporaryDirectory())
+        let node = try await DemoCodexNode.start(directory: try temporaryDirectory(), missingLookup: .milliseconds(100))
         defer { Task { await node.stop() } }
         let codex = CodexClient(baseURL: node.baseURL, retry: .none)
         let cid = try await codex.upload(Data(repeating: 7, count: 300_000))
@@ -75,7 +163,7 @@ import Testing
     }
 
     @Test func downloadReportsItsBytesAsTheyArrive() async throws {
-        let node = try await DemoCodexNode.start(directory: try temporaryDirectory())
+        let node = try await DemoCodexNode.start(directory: try temporaryDirectory(), missingLookup: .milliseconds(100))
         defer { Task { await node.stop() } }
         let codex = CodexClient(baseURL: node.baseURL, retry: .none)
         let content = Data((0..<1_000_000).map { UInt8(truncatingIfNeeded: $0 &* 7) })
@@ -93,7 +181,7 @@ import Testing
     }
 
     @Test func aLocalFileProblemIsNotBlamedOnTheNode() async throws {
-        let node = try await DemoCodexNode.start(directory: try temporaryDirectory())
+        let node = try await DemoCodexNode.start(directory: try temporaryDirectory(), missingLookup: .milliseconds(100))
         defer { Task { await node.stop() } }
         let cid = try await CodexClient(baseURL: node.baseURL).upload(Data("hello".utf8))
         let request = HTTPRequest(url: node.baseURL.appendingPathComponent("api/codex/v1/data/\(cid)/network/stream"))
@@ -108,7 +196,7 @@ import Testing
     @Test func unreachableNodeSaysSo() async throws {
         let codex = CodexClient(baseURL: URL(string: "http://127.0.0.1:1")!, retry: .none)
         await #expect {
-            _ = try await codex.manifest(CID.contentAddress(of: [1]))
+            _ = try await codex.manifest((try! CID.codex(of: [1])).manifestCID)
         } throws: { error in
             guard let peer = error as? PeerError else { return false }
             return peer.kind == .unreachable && peer.description.contains("is the node running")
@@ -116,7 +204,7 @@ import Testing
     }
 
     @Test func invalidCIDIsRefusedByTheNode() async throws {
-        let node = try await DemoCodexNode.start(directory: try temporaryDirectory())
+        let node = try await DemoCodexNode.start(directory: try temporaryDirectory(), missingLookup: .milliseconds(100))
         defer { Task { await node.stop() } }
         let transport = URLSessionTransport()
         let response = try await transport.send(HTTPRequest(url: node.baseURL.appendingPathComponent("api/codex/v1/data/Qmnotacid/network/manifest")))

@@ -27,19 +27,11 @@ import Testing
         #expect(throws: CIDError.self) { try CID(text) }
     }
 
-    @Test func contentAddressesRoundTrip() throws {
-        let cid = CID.contentAddress(of: Array("hello".utf8))
-        #expect(cid.string.hasPrefix("zDvZ"))
-        #expect(try CID(cid.string) == cid)
-        #expect(cid.addresses(Array("hello".utf8)))
-        #expect(!cid.addresses(Array("hellp".utf8)))
-    }
-
     @Test func mismatchingKeyIsRejectedAndTheRestUsed() throws {
         var builder = IndexBuilder()
-        let good = try builder.add(metadata: metadata(1_700_000_000), cid: CID.contentAddress(of: [1]))
-        let second = try builder.add(metadata: metadata(1_700_604_800), cid: CID.contentAddress(of: [2]))
-        try builder.addMismatchedKey("0x" + String(repeating: "ab", count: 32), metadata: metadata(1_701_209_600), cid: CID.contentAddress(of: [3]))
+        let good = try builder.add(metadata: metadata(1_700_000_000), cid: (try! CID.codex(of: [1])).manifestCID)
+        let second = try builder.add(metadata: metadata(1_700_604_800), cid: (try! CID.codex(of: [2])).manifestCID)
+        try builder.addMismatchedKey("0x" + String(repeating: "ab", count: 32), metadata: metadata(1_701_209_600), cid: (try! CID.codex(of: [3])).manifestCID)
         let index = try ArchiveIndex(bytes: builder.bytes())
         #expect(index.entries.map(\.id) == [good, second])
         #expect(index.entries.first?.contentTopics == [topic])
@@ -54,12 +46,42 @@ import Testing
 
     @Test func truncatedIndexIsAClearError() throws {
         var builder = IndexBuilder()
-        try builder.add(metadata: metadata(1_700_000_000), cid: CID.contentAddress(of: [1]))
+        try builder.add(metadata: metadata(1_700_000_000), cid: (try! CID.codex(of: [1])).manifestCID)
         let bytes = builder.bytes()
         #expect(throws: ArchiveDecodingError.self) { try ArchiveIndex(bytes: Array(bytes.dropLast(5))) }
     }
 
     @Test func emptyIndexIsEmpty() throws {
         #expect(try ArchiveIndex(bytes: []).entries.isEmpty)
+    }
+
+    /// Regression: an index entry naming a block or tree CID reached the download step and
+    /// failed there as a 404; it is rejected when the index is parsed.
+    @Test func anEntryWhoseCIDIsNotAManifestIsRejectedAtParse() throws {
+        var builder = IndexBuilder()
+        let address = try CID.codex(of: [1, 2, 3])
+        try builder.add(metadata: metadata(1_700_000_000), cid: address.manifestCID)
+        try builder.add(metadata: metadata(1_700_604_800), cid: address.treeCID)
+        let index = try ArchiveIndex(bytes: builder.bytes())
+        #expect(index.entries.map(\.cid) == [address.manifestCID])
+        #expect(index.rejected.count == 1)
+        #expect(index.rejected.first?.reason.contains("not a Codex manifest CID") == true)
+    }
+
+    /// The link payload `{1: clock, 2: link}` is accepted with fields a newer status-go may add.
+    @Test func anArchiveLinkWithAnExtraFieldIsAccepted() throws {
+        let community = DemoCommunity(seed: 4, memberCount: 1)
+        let cid = try CID.codex(of: [7]).manifestCID
+        var payload: [UInt8] = [0x08]
+        Varint.encode(1_700_000_000_000, into: &payload)
+        payload += [0x12, UInt8(cid.string.utf8.count)] + Array(cid.string.utf8)
+        payload += [0x18, 0x01]  // field 3, varint
+        let amm = try MessageFactory.applicationMessage(type: 77, payload: payload, signer: community.communityKey)
+        guard case .announcement(let announcement) = ArchiveChannel.decodeApplicationLayer(amm, contentTopic: "t") else {
+            Issue.record("not accepted")
+            return
+        }
+        #expect(announcement.indexCID == cid && announcement.clock == 1_700_000_000_000 && announcement.messageType == 77)
+        #expect(announcement.signerID == community.communityID)
     }
 }

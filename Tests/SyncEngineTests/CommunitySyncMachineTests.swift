@@ -12,7 +12,7 @@ import Testing
 
     let config = CommunitySyncMachine.Configuration(communityID: communityID, quietWindow: .seconds(20), maxConcurrentDownloads: 3)
 
-    static func cid(_ n: Int) -> CID { CID.contentAddress(of: Array("index \(n)".utf8)) }
+    static func cid(_ n: Int) -> CID { (try! CID.codex(of: Array("index \(n)".utf8))).manifestCID }
 
     static func announcement(clock: UInt64, cid: CID, signer: PrivateKey = communityKey) -> ArchiveAnnouncement {
         ArchiveAnnouncement(clock: clock, indexCID: cid, signer: signer.publicKey, messageType: 43, contentTopic: "/waku/1/0x00000000/rfc26")
@@ -21,7 +21,7 @@ import Testing
     static func entries(_ count: Int) -> [ArchiveIndexEntry] {
         (0..<count).map { week in
             let from = UInt64(1_700_000_000 + week * 604_800)
-            return ArchiveIndexEntry(id: String(format: "0x%064x", week), cid: CID.contentAddress(of: [UInt8(week)]),
+            return ArchiveIndexEntry(id: String(format: "0x%064x", week), cid: (try! CID.codex(of: [UInt8(week)])).manifestCID,
                                      from: from, to: from + 604_800, contentTopics: [])
         }
     }

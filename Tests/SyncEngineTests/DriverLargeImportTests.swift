@@ -62,7 +62,7 @@ import Testing
         // The announcement is accepted and persisted while the import still runs. Progress is
         // reported from the import's own thread: fewer than 6 reports means it was still reading.
         await driver.receive(CommunitySyncMachineTests.announcement(
-            clock: 42, cid: CID.contentAddress(of: [1]), signer: setup.community.communityKey))
+            clock: 42, cid: (try! CID.codex(of: [1])).manifestCID, signer: setup.community.communityKey))
         #expect(setup.count(Self.progress) < 6, "receive() waited for the import to finish")
 
         try await setup.waitFor(Self.imported)

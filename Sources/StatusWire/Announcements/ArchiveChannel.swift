@@ -66,9 +66,12 @@ public struct ArchiveChannel: Sendable {
         guard let signer = try? PublicKey.recover(signature: Array(amm.signature), digest: Keccak256.hash(amm.payload)) else {
             return .rejected(.invalidSignature)
         }
-        // Type 43, or any type whose payload has the link shape: a varint clock and a link string.
-        guard let link = try? WireCommunityMessageArchiveLink(serializedBytes: amm.payload), link.clock > 0, !link.link.isEmpty,
-              link.unknownFields.data.isEmpty
+        // Type 43, or any type whose payload has the link shape: a varint clock (1) and a link
+        // string (2). Other fields are allowed: the Codex-era CommunityMessageArchiveLink's full
+        // layout is unconfirmed (real-peers.md §3), and a field added by a newer status-go must
+        // not make every real announcement unreadable. The link must still be a Codex CID, and
+        // the signer the community, before anything is fetched.
+        guard let link = try? WireCommunityMessageArchiveLink(serializedBytes: amm.payload), link.clock > 0, !link.link.isEmpty
         else { return .rejected(.notAnArchiveLink) }
         if link.link.hasPrefix("magnet:") { return .rejected(.torrentArchive) }
         guard let cid = try? CID(link.link) else { return .rejected(.invalidCID) }

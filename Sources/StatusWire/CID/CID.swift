@@ -14,7 +14,7 @@ public struct CID: Hashable, Sendable, Codable, CustomStringConvertible {
     public let digest: [UInt8]
 
     /// Codex's dataset (manifest) codec.
-    public static let codexManifestCodec: UInt64 = 0xcd01
+    public static let codexManifestCodec: UInt64 = CodexCodec.manifest
     static let sha256Code: UInt64 = 0x12
 
     public init(_ string: String) throws {
@@ -39,22 +39,9 @@ public struct CID: Hashable, Sendable, Codable, CustomStringConvertible {
         self.digest = digest
     }
 
-    /// A CID for `content` in the shape Codex uses (codex-manifest codec, sha2-256). A real
-    /// Codex node hashes its manifest; the project's own tools and demo network address
-    /// blobs by the SHA-256 of their bytes, so CIDs can be computed offline.
-    public static func contentAddress(of content: [UInt8]) -> CID {
-        var bytes: [UInt8] = [1]
-        bytes += Varint.encode(codexManifestCodec)
-        bytes += Varint.encode(sha256Code)
-        bytes += [32]
-        bytes += Array(SHA256.hash(data: content))
-        return try! CID("z" + Base58.encode(bytes))
-    }
-
-    /// Whether `content` hashes to this CID's digest (when it is a content address).
-    public func addresses(_ content: [UInt8]) -> Bool {
-        hashCode == Self.sha256Code && Array(SHA256.hash(data: content)) == digest
-    }
+    /// Whether this CID names a Codex manifest (what an upload's CID is, and what indexes and
+    /// announcements must name), rather than a block or a Merkle root.
+    public var isCodexManifest: Bool { codec == CodexCodec.manifest && hashCode == Self.sha256Code && digest.count == 32 }
 
     public var description: String { string }
 

@@ -108,6 +108,12 @@ public struct ArchiveIndex: Sendable {
         do { cid = try CID(metadata.cid) } catch {
             return .failure(RejectedIndexEntry(key: key, reason: "\(error)"))
         }
+        // An archive is a Codex upload, named by its manifest CID; a block or tree CID would be
+        // answered 404 "invalid content type for manifest" by a real node (nim-codex node.nim:124-125).
+        guard cid.isCodexManifest else {
+            return .failure(RejectedIndexEntry(
+                key: key, reason: "CID \(cid) is not a Codex manifest CID (codec 0x\(String(cid.codec, radix: 16)), expected 0xcd01)"))
+        }
         let topics = metadata.metadata.contentTopic.compactMap { ContentTopic(bytes: Array($0)) }
         guard topics.count == metadata.metadata.contentTopic.count else {
             return .failure(RejectedIndexEntry(key: key, reason: "a content topic is not 4 bytes"))

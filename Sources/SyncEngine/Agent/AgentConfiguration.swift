@@ -1,6 +1,7 @@
 import Foundation
 import HistoryStore
 import StatusWire
+import WakuClient
 
 /// The `agent --config FILE` file (JSON). Example: `examples/agent.json`; reference: README.
 ///
@@ -27,9 +28,13 @@ public struct AgentConfiguration: Codable, Sendable, Equatable {
         /// Quiet window after the last announcement, seconds (default 20).
         public var settleSeconds: Double?
         public var concurrency: Int?
+        /// The pubsub topic the community publishes on (its description's shard); default the
+        /// configuration's `pubsubTopic`.
+        public var pubsubTopic: String?
 
         public init(id: String, mode: String? = nil, from: String? = nil, to: String? = nil, hydration: HydrationMode? = nil,
-                    settleSeconds: Double? = nil, concurrency: Int? = nil) {
+                    settleSeconds: Double? = nil, concurrency: Int? = nil, pubsubTopic: String? = nil) {
+            self.pubsubTopic = pubsubTopic
             self.id = id
             self.mode = mode
             self.from = from
@@ -45,7 +50,12 @@ public struct AgentConfiguration: Codable, Sendable, Equatable {
     public var database: String?
     /// Where downloads wait for import (default: `<database>.archives`).
     public var archivesDirectory: String?
+    /// The pubsub topic of every community that names none (default `/waku/2/rs/16/32`, where
+    /// Status communities publish): the relay subscription and the store queries use it.
     public var pubsubTopic: String?
+    /// The store node to query (a multiaddr), sent as `peerAddr`; without it the nwaku node must
+    /// have one of its own (`--storenode`).
+    public var storePeer: String?
     /// Seconds between relay polls (default 2).
     public var relayPollSeconds: Double?
     /// Seconds between store catch-up queries (default 300); each covers the last `catchUpHours`.
@@ -64,7 +74,9 @@ public struct AgentConfiguration: Codable, Sendable, Equatable {
     public init(codexURL: String? = nil, wakuURL: String? = nil, database: String? = nil, archivesDirectory: String? = nil,
                 pubsubTopic: String? = nil, relayPollSeconds: Double? = nil, storeCatchUpSeconds: Double? = nil,
                 catchUpHours: Double? = nil, metricsPort: Int? = nil, diskMarginBytes: Int64? = nil,
-                databaseBusyTimeoutSeconds: Double? = nil, maxDownloadBytesPerSecond: Int64? = nil, communities: [Community]) {
+                databaseBusyTimeoutSeconds: Double? = nil, maxDownloadBytesPerSecond: Int64? = nil, storePeer: String? = nil,
+                communities: [Community]) {
+        self.storePeer = storePeer
         self.codexURL = codexURL
         self.wakuURL = wakuURL
         self.database = database
@@ -98,9 +110,16 @@ public struct AgentConfiguration: Codable, Sendable, Equatable {
         for url in [codexURL, wakuURL].compactMap({ $0 }) where URL(string: url)?.host == nil {
             throw AgentConfigurationError("\(url) is not a URL")
         }
+        if let storePeer, !storePeer.hasPrefix("/") {
+            throw AgentConfigurationError("storePeer \"\(storePeer)\" is not a multiaddr (like /dns4/host/tcp/30303/p2p/16Uiu2…)")
+        }
         var seen = Set<String>()
         for community in communities {
             _ = try community.selection()
+            let topic = pubsubTopic(of: community)
+            guard PubsubTopic.isStaticShard(topic) else {
+                throw AgentConfigurationError("community \(community.id): pubsub topic \"\(topic)\" is not a static shard like /waku/2/rs/16/32")
+            }
             guard seen.insert(community.id.lowercased()).inserted else {
                 throw AgentConfigurationError("community \(community.id) is listed twice")
             }
@@ -121,6 +140,13 @@ extension AgentConfiguration.Community {
         case let other:
             throw AgentConfigurationError("community \(id): unknown mode \"\(other)\" (all, latest or range)")
         }
+    }
+}
+
+extension AgentConfiguration {
+    /// The pubsub topic `community` is followed on.
+    public func pubsubTopic(of community: Community) -> String {
+        community.pubsubTopic ?? pubsubTopic ?? WakuClient.defaultPubsubTopic
     }
 }
 

@@ -23,6 +23,8 @@ public final class HistoryAgent: Service, Sendable {
     struct Follower: Sendable {
         let communityID: String
         let channel: ArchiveChannel
+        /// The shard the community publishes on: relayed and queried by this name.
+        let pubsubTopic: String
         let driver: CommunitySyncDriver
     }
 
@@ -33,6 +35,7 @@ public final class HistoryAgent: Service, Sendable {
     private let onEvent: @Sendable (String, SyncEvent) -> Void
     private let database: HistoryDatabase
     private let waku: WakuClient
+    private let codex: CodexClient
     private let followers: [Follower]
     private let seen = SeenMessages()
     private let resubscription = Throttle(every: .seconds(30))
@@ -52,6 +55,7 @@ public final class HistoryAgent: Service, Sendable {
         database = try HistoryDatabase(path: databasePath, busyTimeout: configuration.databaseBusyTimeoutSeconds ?? 10)
         waku = WakuClient(baseURL: URL(string: configuration.wakuURL ?? "http://127.0.0.1:8645")!)
         let codex = CodexClient(baseURL: URL(string: configuration.codexURL ?? "http://127.0.0.1:8080")!)
+        self.codex = codex
         let archives = URL(fileURLWithPath: configuration.archivesDirectory ?? databasePath + ".archives")
         let bandwidth = configuration.maxDownloadBytesPerSecond.map { BandwidthLimiter(bytesPerSecond: $0) }
         // One ledger for every community: their downloads share the disk.
@@ -75,7 +79,8 @@ public final class HistoryAgent: Service, Sendable {
                     events.write(event, community: communityID)
                     onEvent(communityID, event)
                 })
-            followers.append(Follower(communityID: communityID, channel: try ArchiveChannel(communityID: communityID), driver: driver))
+            followers.append(Follower(communityID: communityID, channel: try ArchiveChannel(communityID: communityID),
+                                      pubsubTopic: configuration.pubsubTopic(of: community), driver: driver))
         }
         self.followers = followers
     }
@@ -85,18 +90,19 @@ public final class HistoryAgent: Service, Sendable {
         for follower in followers {
             try await follower.driver.start()
         }
-        let topics = followers.flatMap(\.channel.contentTopics)
+        let shards = Array(Set(followers.map(\.pubsubTopic))).sorted()
         events.write(["event": "agent.started", "communities": followers.map(\.communityID)])
+        await reportMisconfiguration()
 
         // Polling stops at the first graceful-shutdown signal; the cleanup below still runs.
         try? await cancelWhenGracefulShutdown { [self] in
-            await subscribe(topics)
+            await subscribe(shards)
             await catchUp(hours: 24 * 30)
             var lastCatchUp = ContinuousClock.now
             let catchUpEvery = Duration.milliseconds(Int64((configuration.storeCatchUpSeconds ?? 300) * 1000))
             let pollEvery = Duration.milliseconds(Int64((configuration.relayPollSeconds ?? 2) * 1000))
             while !Task.isCancelled {
-                await pollRelay(topics)
+                await pollRelay(shards)
                 if ContinuousClock.now - lastCatchUp >= catchUpEvery {
                     await catchUp(hours: configuration.catchUpHours ?? 24)
                     lastCatchUp = .now
@@ -107,7 +113,7 @@ public final class HistoryAgent: Service, Sendable {
 
         logger.info("stopping: cancelling downloads, letting a running import finish")
         for follower in followers { await follower.driver.stop() }
-        try? await waku.unsubscribe(topics)
+        // No unsubscribe: the node's shard subscription may be the user's own (and a chat client's).
         await server?.stop()
         events.write(["event": "agent.stopped"])
     }
@@ -130,50 +136,77 @@ public final class HistoryAgent: Service, Sendable {
         return server
     }
 
-    private func subscribe(_ topics: [String]) async {
-        do { try await waku.subscribe(topics) } catch {
-            logger.warning("relay subscription failed; relying on store catch-up", metadata: ["error": "\(error)"])
+    /// Subscribes the node's relay to the communities' shards (`POST /relay/v1/subscriptions`).
+    private func subscribe(_ shards: [String]) async {
+        do { try await waku.subscribe(pubsubTopics: shards) } catch {
+            logger.warning("relay subscription failed; relying on store catch-up", metadata: [
+                "error": "\(error)", "fix": "\(PeerCheck.relayFix(shards))",
+            ])
         }
     }
 
-    private func pollRelay(_ topics: [String]) async {
+    /// Reads each shard's relay cache and keeps what belongs to a followed archive channel.
+    private func pollRelay(_ shards: [String]) async {
         var failed = false
-        for topic in topics {
-            guard let messages = try? await waku.relayMessages(contentTopic: topic) else {
+        for shard in shards {
+            do {
+                for message in try await waku.relayMessages(pubsubTopic: shard) {
+                    await route(message, pubsubTopic: shard)
+                }
+            } catch {
                 failed = true
-                continue
-            }
-            for message in messages {
-                await route(message, pubsubTopic: configuration.pubsubTopic ?? "/waku/2/rs/16/32")
             }
         }
         // A node that restarted has forgotten the subscription: subscribe again (at most every 30 s;
         // the store catch-up covers what was missed meanwhile).
-        if failed, await resubscription.due() { await subscribe(topics) }
+        if failed, await resubscription.due() { await subscribe(shards) }
     }
 
-    /// Store query over every archive channel for the last `hours`.
+    /// Store query over every archive channel for the last `hours`, one per shard (the client
+    /// splits the topics into groups the node accepts). What came before a failure is used.
     func catchUp(hours: Double) async {
-        let topics = followers.flatMap(\.channel.contentTopics)
         let end = Date()
-        let query = StoreQuery(pubsubTopic: configuration.pubsubTopic, contentTopics: topics,
-                               startTime: Int64((end.timeIntervalSince1970 - hours * 3600) * 1e9), endTime: Int64(end.timeIntervalSince1970 * 1e9))
-        do {
-            for item in try await waku.storeAll(query) {
+        let byShard = Dictionary(grouping: followers, by: \.pubsubTopic)
+        for (shard, group) in byShard.sorted(by: { $0.key < $1.key }) {
+            let query = StoreQuery(pubsubTopic: shard, contentTopics: group.flatMap(\.channel.contentTopics),
+                                   startTime: Int64((end.timeIntervalSince1970 - hours * 3600) * 1e9),
+                                   endTime: Int64(end.timeIntervalSince1970 * 1e9), peerAddr: configuration.storePeer)
+            let history: StoreHistory
+            do { history = try await waku.storeAll(query) } catch { return }  // cancelled: stopping
+            for item in history.messages {
                 guard let message = item.message else { continue }
-                await route(message, pubsubTopic: item.pubsubTopic ?? configuration.pubsubTopic ?? "/waku/2/rs/16/32")
+                await route(message, pubsubTopic: item.pubsubTopic ?? shard)
             }
-        } catch {
-            logger.warning("store catch-up failed; will try again", metadata: ["error": "\(error)"])
-            events.write(["event": "store.failed", "reason": "\(error)"])
+            if let failure = history.failure {
+                var metadata: Logger.Metadata = ["error": "\(failure)", "pubsubTopic": "\(shard)", "received": "\(history.messages.count)"]
+                if let fix = failure.fix { metadata["fix"] = "\(fix)" }
+                logger.warning("store catch-up incomplete; will try again", metadata: metadata)
+                events.write(["event": "store.failed", "reason": "\(failure)", "retryable": failure.isRetryable, "pubsubTopic": shard])
+            }
         }
     }
 
+    /// Checks the peers once at start and logs each failing check with its fix: the agent still
+    /// runs (a node may come up later), but the user learns what to change.
+    private func reportMisconfiguration() async {
+        let checks = PeerCheck(waku: waku, codex: codex, storePeer: configuration.storePeer)
+        for shard in Set(followers.map(\.pubsubTopic)).sorted() {
+            for result in await checks.network(pubsubTopic: shard) where !result.passed {
+                logger.warning("check failed: \(result.name)", metadata: ["detail": "\(result.detail)", "fix": "\(result.fix ?? "")"])
+            }
+        }
+    }
+
+    /// Hands a message to the communities whose archive channel it is on (a shard carries every
+    /// community's traffic; the rest is dropped here).
     private func route(_ message: WakuMessage, pubsubTopic: String) async {
         guard await seen.insert(message.hash(pubsubTopic: pubsubTopic)) else { return }
-        for follower in followers where follower.channel.contentTopics.contains(message.contentTopic) {
+        for follower in followers where follower.pubsubTopic == pubsubTopic && follower.channel.contentTopics.contains(message.contentTopic) {
             switch follower.channel.decode(payload: [UInt8](message.payload), contentTopic: message.contentTopic) {
             case .announcement(let announcement):
+                // The Codex-era message type number is unconfirmed: say which ones are seen.
+                logger.info("archive link", metadata: ["community": "\(follower.communityID)", "ammType": "\(announcement.messageType)",
+                                                      "clock": "\(announcement.clock)", "signer": "\(announcement.signerID)"])
                 await follower.driver.receive(announcement)
             case .rejected(let reason):
                 metrics.rejectedAnnouncement(reason.rawValue, community: follower.communityID)

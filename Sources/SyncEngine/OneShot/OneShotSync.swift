@@ -23,7 +23,10 @@ public struct OneShotSync: Sendable {
         public var hydration: HydrationMode
         public var limits: DecodingLimits
         public var storeDays: Int
-        public var pubsubTopic: String?
+        /// The community's shard; store queries ask for it.
+        public var pubsubTopic: String
+        /// Sent as `peerAddr` when set; otherwise the nwaku node's own store peer is asked.
+        public var storePeer: String?
         /// How many times a failed plan is retried (after the machine's backoff) before giving up.
         public var retries: Int
         public var retryInitialDelay: Duration
@@ -31,8 +34,9 @@ public struct OneShotSync: Sendable {
 
         public init(communityID: String, selection: ArchiveSelection = .all, quietWindow: Duration = .seconds(20),
                     maxConcurrentDownloads: Int = 3, hydration: HydrationMode = .replace, limits: DecodingLimits = .default,
-                    storeDays: Int = 30, pubsubTopic: String? = nil, retries: Int = 2, retryInitialDelay: Duration = .seconds(5),
-                    archivesDirectory: URL) {
+                    storeDays: Int = 30, pubsubTopic: String = WakuClient.defaultPubsubTopic, storePeer: String? = nil,
+                    retries: Int = 2, retryInitialDelay: Duration = .seconds(5), archivesDirectory: URL) {
+            self.storePeer = storePeer
             self.communityID = communityID
             self.selection = selection
             self.quietWindow = quietWindow
@@ -67,13 +71,24 @@ public struct OneShotSync: Sendable {
         let channel = try ArchiveChannel(communityID: communityID)
         let collector = ReportCollector(SyncReport(communityID: communityID, selection: options.selection.description))
 
-        // 1. The archive channels' history from the store (all pages).
-        let stored = try await waku.storeAll(.lastDays(options.storeDays, contentTopics: channel.contentTopics, pubsubTopic: options.pubsubTopic))
+        // 1. The archive channels' history from the store (all pages). A query that fails before
+        // any announcement came is the end; one that fails later still has what it brought.
+        let history = try await waku.storeAll(.lastDays(options.storeDays, contentTopics: channel.contentTopics,
+                                                        pubsubTopic: options.pubsubTopic, peerAddr: options.storePeer))
+        let stored = history.messages
+        if let failure = history.failure {
+            guard !stored.isEmpty else { throw failure }
+            logger.warning("store query incomplete; using the \(stored.count) message(s) received", metadata: ["error": "\(failure)"])
+        }
         var announcements: [ArchiveAnnouncement] = []
         for item in stored {
             guard let message = item.message else { continue }
             switch channel.decode(payload: [UInt8](message.payload), contentTopic: message.contentTopic) {
-            case .announcement(let announcement): announcements.append(announcement)
+            case .announcement(let announcement):
+                // The Codex-era message type number is unconfirmed: say which ones are seen.
+                logger.info("archive link", metadata: ["ammType": "\(announcement.messageType)", "clock": "\(announcement.clock)",
+                                                      "signer": "\(announcement.signerID)"])
+                announcements.append(announcement)
             case .rejected(let reason): collector.ignored(reason.rawValue)
             }
         }

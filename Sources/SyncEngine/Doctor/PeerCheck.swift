@@ -1,0 +1,167 @@
+import CodexClient
+import Foundation
+import HistoryStore
+import PeerHTTP
+import WakuClient
+
+/// One check of `community-history doctor`: what was checked, whether it passed, what was
+/// seen, and, when it failed, the exact change that fixes it.
+public struct CheckResult: Sendable, Codable, Equatable {
+    public var name: String
+    public var passed: Bool
+    public var detail: String
+    public var fix: String?
+
+    static func pass(_ name: String, _ detail: String) -> CheckResult { CheckResult(name: name, passed: true, detail: detail, fix: nil) }
+    static func fail(_ name: String, _ detail: String, fix: String) -> CheckResult { CheckResult(name: name, passed: false, detail: detail, fix: fix) }
+}
+
+/// The checks of the peers and the database a member's agent needs, each against the real
+/// node's behaviour (`../shared/reference/real-peers.md`): `doctor` runs them all; `sync` and
+/// `agent` run them when a peer fails, to print the fix.
+///
+/// ```swift
+/// let checks = PeerCheck(waku: waku, codex: codex, storePeer: nil)
+/// for result in await checks.network(pubsubTopic: "/waku/2/rs/16/32") where !result.passed { print(result.fix!) }
+/// ```
+public struct PeerCheck: Sendable {
+    public var waku: WakuClient
+    public var codex: CodexClient
+    public var storePeer: String?
+    /// Free space a database and its downloads should have.
+    public var minimumFreeBytes: Int64
+
+    public init(waku: WakuClient, codex: CodexClient, storePeer: String?, minimumFreeBytes: Int64 = 100 << 20) {
+        // One attempt each: a doctor reports what it sees now, it does not wait for a node to come up.
+        var waku = waku
+        waku.retry = .none
+        var codex = codex
+        codex.retry = .none
+        self.waku = waku
+        self.codex = codex
+        self.storePeer = storePeer
+        self.minimumFreeBytes = minimumFreeBytes
+    }
+
+    /// Every check of the two peers, in the order a user fixes them.
+    public func network(pubsubTopic: String) async -> [CheckResult] {
+        var results = [await wakuHealth()]
+        guard results[0].passed else { return results }
+        results.append(await relay(pubsubTopic: pubsubTopic))
+        results.append(await store(pubsubTopic: pubsubTopic))
+        let codexUp = await codexReachable()
+        results.append(codexUp.result)
+        if let info = codexUp.info {
+            results.append(codexNetwork(info))
+            results.append(await codexQuota())
+        }
+        return results
+    }
+
+    public func wakuHealth() async -> CheckResult {
+        let name = "nwaku REST API reachable and READY"
+        do {
+            let health = try await waku.health()
+            guard health.isReady else {
+                return .fail(name, "\(waku.baseURL) answers nodeHealth \(health.nodeHealth ?? "(none)")",
+                             fix: "wait until nwaku reports READY (GET \(waku.baseURL)health); if it stays so, check its log for relay/store mount errors")
+            }
+            return .pass(name, "\(waku.baseURL) nodeHealth READY")
+        } catch {
+            return .fail(name, "\(error)",
+                         fix: "start nwaku with --rest=true --rest-address=127.0.0.1 --rest-port=8645, or pass --waku-url with its REST address")
+        }
+    }
+
+    /// Subscribing is idempotent and drains nothing, so it is safe beside a running agent.
+    public func relay(pubsubTopic: String) async -> CheckResult {
+        let name = "relay subscribed to \(pubsubTopic)"
+        do {
+            try await waku.subscribe(pubsubTopics: [pubsubTopic])
+            return .pass(name, "POST /relay/v1/subscriptions accepted \(pubsubTopic)")
+        } catch {
+            return .fail(name, "\(error)", fix: Self.relayFix([pubsubTopic]))
+        }
+    }
+
+    static func relayFix(_ shards: [String]) -> String {
+        let shardFlags = shards.compactMap { $0.split(separator: "/").last.map { "--shard=\($0)" } }.joined(separator: " ")
+        return "start nwaku with --relay=true --cluster-id=16 \(shardFlags) and a --rest-relay-cache-capacity of a few hundred; "
+            + "set the community's pubsub topic (--pubsub-topic, agent: \"pubsubTopic\") to the shard it publishes on"
+    }
+
+    /// A one-message query on an archive-channel-shaped topic: answers only when a store peer is set.
+    public func store(pubsubTopic: String) async -> CheckResult {
+        let name = "store query answers"
+        let query = StoreQuery(pubsubTopic: pubsubTopic, contentTopics: ["/waku/1/0x00000000/rfc26"], pageSize: 1, peerAddr: storePeer)
+        do {
+            _ = try await waku.store(query)
+            return .pass(name, storePeer.map { "store peer \($0) answered" } ?? "the node's own store peer answered")
+        } catch let error as StoreError {
+            return .fail(name, "\(error)", fix: error.fix ?? "check that the store peer is reachable from the nwaku node")
+        } catch {
+            return .fail(name, "\(error)", fix: storePeer == nil
+                ? "configure a store peer: --store-peer MULTIADDR (agent: \"storePeer\"), or nwaku --storenode=MULTIADDR"
+                : "check that the store peer \(storePeer!) is reachable from the nwaku node and runs the store protocol")
+        }
+    }
+
+    public func codexReachable() async -> (result: CheckResult, info: CodexNodeInfo?) {
+        let name = "Codex REST API reachable"
+        do {
+            let info = try await codex.debugInfo()
+            return (.pass(name, "\(codex.baseURL) node \(info.id ?? "?")"), info)
+        } catch {
+            return (.fail(name, "\(error)", fix: "start the Codex node with --api-port=8080 (and --api-bindaddr), or pass --codex-url with its REST address"), nil)
+        }
+    }
+
+    /// A node with no DHT peers or no announce address cannot find (or serve) anything.
+    public func codexNetwork(_ info: CodexNodeInfo) -> CheckResult {
+        let name = "Codex node joined the network"
+        let announce = info.announceAddresses ?? []
+        guard info.peerCount > 0, !announce.isEmpty else {
+            return .fail(name, "\(info.peerCount) DHT peer(s), announce addresses \(announce)",
+                         fix: "start the Codex node with --bootstrap-node=<SPR of the storage network the community's control node uses> "
+                            + "and a reachable --nat/--listen-addrs, so it has peers and announces an address")
+        }
+        return .pass(name, "\(info.peerCount) DHT peer(s), announcing \(announce.joined(separator: ", "))")
+    }
+
+    public func codexQuota() async -> CheckResult {
+        let name = "Codex storage quota has room"
+        do {
+            let space = try await codex.space()
+            guard space.freeBytes >= minimumFreeBytes else {
+                return .fail(name, "\(space.freeBytes) bytes free of \(space.quotaMaxBytes)",
+                             fix: "start the Codex node with a larger --storage-quota (archives are stored on the node as they download)")
+            }
+            return .pass(name, "\(space.freeBytes >> 20) MiB free of \(space.quotaMaxBytes >> 20) MiB")
+        } catch {
+            return .fail(name, "\(error)", fix: "check the Codex node's log: GET /space failed")
+        }
+    }
+
+    /// The database opens (created and migrated if new), takes a write, and has disk room.
+    public static func database(path: String, minimumFreeBytes: Int64 = 100 << 20) -> [CheckResult] {
+        let name = "database writable"
+        let database: HistoryDatabase
+        do {
+            database = try HistoryDatabase(path: path, busyTimeout: 2)
+            try database.checkWritable()
+        } catch {
+            return [.fail(name, "\(error)", fix: "pass --db with a path in a writable directory, or close the program holding a write lock on \(path)")]
+        }
+        var results = [CheckResult.pass(name, path)]
+        let migrations = (try? database.appliedMigrations()) ?? []
+        results.append(.pass("database schema", "version \(migrations.last ?? "none") (\(migrations.count) migrations applied)"))
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
+        if let free = DiskSpace.available(at: directory), free < minimumFreeBytes {
+            results.append(.fail("free disk space", "\(free >> 20) MiB free at \(directory.path)",
+                                 fix: "free disk space or move the database (--db) and archives to a larger disk"))
+        } else {
+            results.append(.pass("free disk space", DiskSpace.available(at: directory).map { "\($0 >> 20) MiB free at \(directory.path)" } ?? "unknown"))
+        }
+        return results
+    }
+}

@@ -1,0 +1,91 @@
+import CodexClient
+import DemoNetwork
+import Foundation
+import SyncEngine
+import Testing
+import WakuClient
+
+/// `doctor`'s checks against the demo nodes: each misconfiguration fails its check with a fix;
+/// the demo network passes.
+@Suite struct DoctorTests {
+    static let shard = "/waku/2/rs/16/32"
+
+    func nodes(storeNode: String? = DemoWakuNode.demoStoreNode) async throws -> (DemoWakuNode, DemoCodexNode) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("doctor-\(UUID().uuidString)")
+        return (try await DemoWakuNode.start(storeNode: storeNode), try await DemoCodexNode.start(directory: directory, missingLookup: .milliseconds(100)))
+    }
+
+    func checks(_ waku: DemoWakuNode, _ codex: DemoCodexNode, storePeer: String? = nil) -> PeerCheck {
+        PeerCheck(waku: WakuClient(baseURL: waku.baseURL), codex: CodexClient(baseURL: codex.baseURL), storePeer: storePeer)
+    }
+
+    func failed(_ results: [CheckResult]) -> [String] { results.filter { !$0.passed }.map(\.name) }
+
+    @Test func theDemoNetworkPasses() async throws {
+        let (waku, codex) = try await nodes()
+        let results = await checks(waku, codex).network(pubsubTopic: Self.shard)
+        await waku.stop(); await codex.stop()
+        #expect(results.count == 6)
+        #expect(failed(results).isEmpty, "\(results)")
+        #expect(results.allSatisfy { $0.fix == nil })
+    }
+
+    @Test func aNodeWithoutAStorePeerFailsUntilOneIsGiven() async throws {
+        let (waku, codex) = try await nodes(storeNode: nil)
+        let without = await checks(waku, codex).network(pubsubTopic: Self.shard)
+        let with = await checks(waku, codex, storePeer: "/dns4/store.example/tcp/30303/p2p/16Uiu2HAmStore").network(pubsubTopic: Self.shard)
+        await waku.stop(); await codex.stop()
+        #expect(failed(without) == ["store query answers"])
+        #expect(without.first { !$0.passed }?.fix?.contains("--store-peer") == true)
+        #expect(failed(with).isEmpty)
+    }
+
+    @Test func anNwakuNodeThatIsNotReadyOrNotThereFailsFirst() async throws {
+        let (waku, codex) = try await nodes()
+        await waku.setHealth("INITIALIZING")
+        let starting = await checks(waku, codex).network(pubsubTopic: Self.shard)
+        #expect(failed(starting) == ["nwaku REST API reachable and READY"])
+        #expect(starting[0].detail.contains("INITIALIZING"))
+        await waku.stop()
+        let gone = await checks(waku, codex).network(pubsubTopic: Self.shard)
+        await codex.stop()
+        #expect(failed(gone) == ["nwaku REST API reachable and READY"])
+        #expect(gone[0].fix?.contains("--rest") == true)
+    }
+
+    @Test func aPubsubTopicTheRelayRefusesFails() async throws {
+        let (waku, codex) = try await nodes()
+        let results = await checks(waku, codex).network(pubsubTopic: "/waku/2/default-waku/proto")
+        await waku.stop(); await codex.stop()
+        #expect(failed(results).contains("relay subscribed to /waku/2/default-waku/proto"))
+        #expect(results.first { !$0.passed }?.fix?.contains("--cluster-id=16") == true)
+    }
+
+    @Test func aCodexNodeOffTheNetworkOrDownFails() async throws {
+        let (waku, codex) = try await nodes()
+        await codex.isolateFromNetwork()
+        let isolated = await checks(waku, codex).network(pubsubTopic: Self.shard)
+        #expect(failed(isolated) == ["Codex node joined the network"])
+        #expect(isolated.first { !$0.passed }?.fix?.contains("--bootstrap-node") == true)
+        var full = checks(waku, codex)
+        full.minimumFreeBytes = 1 << 50
+        #expect(failed(await full.network(pubsubTopic: Self.shard)).contains("Codex storage quota has room"))
+        await codex.stop()
+        let down = await checks(waku, codex).network(pubsubTopic: Self.shard)
+        await waku.stop()
+        #expect(failed(down) == ["Codex REST API reachable"])
+        #expect(down.first { !$0.passed }?.fix?.contains("--codex-url") == true)
+    }
+
+    @Test func theDatabaseIsCheckedForWritesSchemaAndSpace() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("doctor-db-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let good = PeerCheck.database(path: directory.appendingPathComponent("history.sqlite").path, minimumFreeBytes: 0)
+        #expect(failed(good).isEmpty)
+        #expect(good.first { $0.name == "database schema" }?.detail.contains("migrations applied") == true)
+        let missing = PeerCheck.database(path: directory.appendingPathComponent("no/such/dir/history.sqlite").path)
+        #expect(failed(missing) == ["database writable"])
+        let noRoom = PeerCheck.database(path: directory.appendingPathComponent("history.sqlite").path, minimumFreeBytes: 1 << 60)
+        #expect(failed(noRoom) == ["free disk space"])
+    }
+}
