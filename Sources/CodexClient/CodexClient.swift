@@ -90,7 +90,9 @@ public struct CodexClient: Sendable {
         }
     }
 
-    /// `GET /data/{cid}/exists`: whether the node holds the whole dataset locally.
+    /// `GET /data/{cid}/exists`: whether the node holds the CID's own block locally. For a
+    /// dataset that is the manifest block, which is local as soon as a network fetch has begun,
+    /// long before the data is (nim-codex `node.nim:938-943`): it does not mean "downloaded".
     public func exists(_ cid: CID) async throws -> Bool {
         try await retry.run {
             let body = try await send("GET", path: "data/\(cid)/exists")
@@ -102,7 +104,8 @@ public struct CodexClient: Sendable {
         }
     }
 
-    /// Polls `exists` until the node holds `cid`, or throws after `timeout`.
+    /// Polls `exists` until the node holds `cid`'s manifest block, or throws after `timeout`.
+    /// The data may still be arriving: read it with `downloadLocal`, which verifies it.
     public func waitUntilStored(_ cid: CID, pollEvery interval: Duration = .seconds(1), timeout: Duration = .seconds(60)) async throws {
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: timeout)

@@ -47,6 +47,27 @@ import Testing
         }
     }
 
+    /// Regression: `replay` used to import an archive blob without checking it is what its CID
+    /// names. A blob whose bytes were changed is rejected and nothing of it is imported.
+    @Test func aBlobThatIsNotItsCIDIsRejected() throws {
+        let directory = try TestSupport.temporaryDirectory("fixture")
+        try FixtureGenerator(configuration: .init(seed: 1)).write(to: directory)
+        let fixture = try FixtureDirectory(url: directory)
+        let (_, index) = try fixture.readIndex()
+        let victim = index.entries[2]
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: fixture.blobPath(victim.cid)))
+        bytes[bytes.count / 2] ^= 0x01
+        try bytes.write(to: URL(fileURLWithPath: fixture.blobPath(victim.cid)))
+        let report = try Replay(fixture: fixture, database: try TestSupport.temporaryDatabase()).run()
+        #expect(report.archives.imported == 8)
+        let rejection = try #require(report.archives.rejected.first { $0.id == victim.id })
+        #expect(rejection.reason.contains("is not what that CID names"))
+        // The index blob is checked the same way.
+        let indexPath = URL(fileURLWithPath: fixture.blobPath(try CID(fixture.manifest.indexCID)))
+        try (try Data(contentsOf: indexPath) + Data([0])).write(to: indexPath)
+        #expect(throws: FixtureError.self) { try fixture.readIndex() }
+    }
+
     @Test func replayingAgainChangesNothing() throws {
         let fixture = try FixtureDirectory(url: TestSupport.bundledFixture)
         let database = try TestSupport.temporaryDatabase()

@@ -1,0 +1,100 @@
+import DemoNetwork
+import Foundation
+import Testing
+
+/// `codex-cid`, `doctor` and `sync`'s printed fixes, through the built binary as a user runs them.
+@Suite(.serialized) struct CommandLineTests {
+    static let binary = AgentTests.root.appendingPathComponent(".build/debug/community-history")
+
+    struct Run {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    /// Runs the binary on a dispatch thread: waiting for it must not hold a cooperative thread,
+    /// which the demo nodes in this process need to answer it.
+    static func run(_ arguments: [String]) async throws -> Run {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try runBlocking(arguments) })
+            }
+        }
+    }
+
+    static func runBlocking(_ arguments: [String]) throws -> Run {
+        try #require(FileManager.default.isExecutableFile(atPath: binary.path), "build the executable first (swift build --build-tests)")
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Run(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                   stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    func scratch() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    @Test func codexCIDReproducesTheRealVectors() async throws {
+        let directory = try scratch()
+        let file = directory.appendingPathComponent("test-data.bin")
+        try Data("Hello, Codex! This is test data for upload.".utf8).write(to: file)
+        let plain = try await Self.run(["codex-cid", file.path, "--filename", "test-data.bin"])
+        #expect(plain.status == 0)
+        #expect(plain.stdout.split(separator: "\n").first == "zDvZRwzm8K7bcyPeBXcZzWD7AWc4VqNuseduDr3VsuYA1yXej49V")
+
+        let contents = directory.appendingPathComponent("contents")
+        try Data("some file contents".utf8).write(to: contents)
+        let json = try await Self.run(["codex-cid", contents.path, "--filename", "", "--mimetype", "", "--json"])
+        let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        #expect(object?["treeCid"] as? String == "zDzSvJTezk7bJNQqFq8k1iHXY84psNuUfZVusA5bBQQUSuyzDSVL")
+        #expect(object?["cid"] as? String == "zDvZRwzm1ePSzKSXt57D5YxHwcSDmsCyYN65wW4HT7fuX9HrzFXy")
+        #expect(object?["datasetSize"] as? Int == 18)
+
+        let empty = directory.appendingPathComponent("empty")
+        try Data().write(to: empty)
+        let refused = try await Self.run(["codex-cid", empty.path])
+        #expect(refused.status == 3)
+        #expect(refused.stderr.contains("empty"))
+    }
+
+    @Test func doctorPassesOnTheDemoNetworkAndFailsWithoutAStorePeer() async throws {
+        let directory = try scratch()
+        let codex = try await DemoCodexNode.start(directory: directory.appendingPathComponent("codex"))
+        let healthy = try await DemoWakuNode.start()
+        let noStorePeer = try await DemoWakuNode.start(storeNode: nil)
+        let db = directory.appendingPathComponent("history.sqlite").path
+        let pass = try await Self.run(["doctor", "--codex-url", codex.baseURL.absoluteString, "--waku-url", healthy.baseURL.absoluteString, "--db", db])
+        let fail = try await Self.run(["doctor", "--codex-url", codex.baseURL.absoluteString, "--waku-url", noStorePeer.baseURL.absoluteString, "--db", db])
+        await codex.stop(); await healthy.stop(); await noStorePeer.stop()
+        #expect(pass.status == 0, "\(pass.stdout)")
+        #expect(!pass.stdout.contains("FAIL"))
+        #expect(fail.status == 6)
+        #expect(fail.stdout.contains("FAIL  store query answers") && fail.stdout.contains("fix: configure a store peer"))
+    }
+
+    /// `sync` against an nwaku node without a store peer: exit 5, the error, and the fix.
+    @Test func syncPrintsTheFixOfAMisconfiguredPeer() async throws {
+        let directory = try scratch()
+        let codex = try await DemoCodexNode.start(directory: directory.appendingPathComponent("codex"))
+        let waku = try await DemoWakuNode.start(storeNode: nil)
+        let result = try await Self.run([
+            "sync", "--community", "0x03a66ba3747abe18d182838b1eaf9f0ee989fb57084bc7269a53ca588cca667ca0",
+            "--codex-url", codex.baseURL.absoluteString, "--waku-url", waku.baseURL.absoluteString,
+            "--db", directory.appendingPathComponent("history.sqlite").path, "--settle", "0",
+        ])
+        await codex.stop(); await waku.stop()
+        #expect(result.status == 5)
+        #expect(result.stderr.contains("no store peer"))
+        #expect(result.stderr.contains("check failed: store query answers") && result.stderr.contains("fix:"))
+    }
+}
