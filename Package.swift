@@ -143,7 +143,7 @@ let package = Package(
             dependencies: ["HistoryStore", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(name: "ArchiveImportTests", dependencies: ["ArchiveImport", "ControlNode"]),
-        .testTarget(name: "SyncEngineTests", dependencies: ["SyncEngine", "DemoNetwork", "ControlNode"]),
+        .testTarget(name: "SyncEngineTests", dependencies: ["SyncEngine", "DemoNetwork", "ControlNode", "HistoryStore", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
             name: "AgentTests",
             dependencies: ["SyncEngine", "DemoNetwork", "ControlNode", .product(name: "GRDB", package: "GRDB.swift")]

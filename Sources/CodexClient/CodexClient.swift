@@ -52,16 +52,19 @@ public struct CodexClient: Sendable {
         let started = ContinuousClock.now
         let item: CodexDataItem
         do {
-            item = try await retry.run {
+            // A node that is down or overloaded is asked again; one that looked and found
+            // nothing is not: it has just spent up to `manifestTimeout` looking.
+            item = try await retry.run(retryIf: { $0.isRetryable && $0.kind != .timedOut }) {
                 let body = try await send("GET", path: "data/\(cid)/network/manifest", timeout: manifestTimeout)
                 return try decode(CodexDataItem.self, from: body, context: "manifest of \(cid)")
             }
-        } catch let error as PeerError where error.kind == .status(404) {
-            // A real node answers 404 only after its network lookup gave up (C9 in real-peers.md).
+        } catch let error as PeerError where error.kind == .status(404) || error.kind == .timedOut {
+            // A real node answers 404 only after its network lookup gave up, which takes hours
+            // (C9 in real-peers.md); usually the wait runs out first. Either way: not found yet.
             throw CodexError.notFound(cid: cid.string, node: baseURL.absoluteString, lookedFor: ContinuousClock.now - started)
         }
         guard item.cid == cid.string else { throw CodexError.manifestMismatch(asked: cid.string, answered: item.cid) }
-        if item.manifest.protected == true { throw CodexError.protectedDataset(cid: cid.string) }
+        if item.manifest.protected == true { throw CodexError.protectedDataset(cid: cid.string, node: baseURL.absoluteString) }
         return item
     }
 
@@ -195,16 +198,19 @@ public struct CodexClient: Sendable {
             }
             return (bytes, hasher.finish(CodexUploadAttributes(filename: expected.filename, mimetype: expected.mimetype)))
         }
+        // From here on the partial file goes, whatever happens: renamed into place or removed.
+        defer { try? FileManager.default.removeItem(at: partial) }
         guard bytes == expected.datasetSize else {
-            try? FileManager.default.removeItem(at: partial)
-            throw CodexError.sizeMismatch(cid: cid.string, expected: expected.datasetSize, received: bytes)
+            throw CodexError.sizeMismatch(cid: cid.string, node: baseURL.absoluteString, expected: expected.datasetSize, received: bytes)
         }
         guard let address, address.manifestCID == cid else {
-            try? FileManager.default.removeItem(at: partial)
             throw CodexError.contentMismatch(cid: cid.string, node: baseURL.absoluteString, computed: address?.manifestCID.string)
         }
-        try? FileManager.default.removeItem(at: destination)
-        try FileManager.default.moveItem(at: partial, to: destination)
+        // rename(2) replaces an old file atomically: the destination is never half there.
+        guard rename(partial.path, destination.path) == 0 else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: destination.path,
+                                                           NSUnderlyingErrorKey: POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)])
+        }
         return bytes
     }
 
@@ -218,12 +224,12 @@ public struct CodexClient: Sendable {
 /// What a Codex node answered that this client does not accept.
 public enum CodexError: Error, Equatable, CustomStringConvertible {
     case manifestMismatch(asked: String, answered: String)
-    case sizeMismatch(cid: String, expected: Int64, received: Int64)
+    case sizeMismatch(cid: String, node: String, expected: Int64, received: Int64)
     /// The bytes the node streamed do not hash to the CID asked for (`computed` is what they
     /// hash to; nil when there were none). Nothing of them is kept.
     case contentMismatch(cid: String, node: String, computed: String?)
     /// An erasure-coded dataset: its manifest JSON lacks what is needed to recompute the CID.
-    case protectedDataset(cid: String)
+    case protectedDataset(cid: String, node: String)
     /// The node looked the CID up on the network and did not find it (yet).
     case notFound(cid: String, node: String, lookedFor: Duration)
     case notStoredInTime(cid: String, timeout: Duration)
@@ -242,14 +248,14 @@ public enum CodexError: Error, Equatable, CustomStringConvertible {
         switch self {
         case .manifestMismatch(let asked, let answered):
             return "the Codex node answered the manifest of \(answered) when asked for \(asked)"
-        case .sizeMismatch(let cid, let expected, let received):
-            return "downloaded \(received) bytes of \(cid), its manifest says \(expected); the partial file was discarded"
+        case .sizeMismatch(let cid, let node, let expected, let received):
+            return "the Codex node \(node) sent \(received) bytes of \(cid), its manifest says \(expected); the partial file was discarded"
         case .contentMismatch(let cid, let node, let computed):
             return "the Codex node \(node) served bytes that are not \(cid) (they hash to \(computed ?? "nothing")); "
                 + "they were discarded and the archive will be downloaded again later"
-        case .protectedDataset(let cid):
-            return "\(cid) is an erasure-coded (protected) Codex dataset, which cannot be verified here; "
-                + "a community's archives and index are plain uploads"
+        case .protectedDataset(let cid, let node):
+            return "\(cid) is an erasure-coded (protected) Codex dataset on \(node), which cannot be verified here; "
+                + "a community's archives and index are plain uploads, so it is not downloaded"
         case .notFound(let cid, let node, let lookedFor):
             return "\(cid) not found on the Codex network yet (the node \(node) looked for \(lookedFor.components.seconds) s)"
         case .notStoredInTime(let cid, let timeout):

@@ -163,6 +163,10 @@ public final class DemoWakuNode: Sendable {
 
     static func handle(_ request: LoopbackRequest, state: State) async -> LoopbackResponse {
         let path = request.pathSegments
+        // Until its protocols are mounted nwaku answers 404 on their routes (rest_api/endpoint/builder.nim:98-109).
+        if let api = path.first, ["store", "relay"].contains(api), await state.health == "INITIALIZING" {
+            return .text("/\(api) endpoints are not available while initializing.", status: 404)
+        }
         switch (request.method, path) {
         case ("GET", ["health"]):
             // 200 whatever the state; the state is in the body (health/handlers.nim:16-39).

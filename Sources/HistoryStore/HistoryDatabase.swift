@@ -48,6 +48,27 @@ public final class HistoryDatabase: Sendable {
         }
     }
 
+    /// The schema versions applied to the database at `path`, read without changing it (opening
+    /// a `HistoryDatabase` migrates); nil when there is no file there. Throws when the file
+    /// is not a readable SQLite database.
+    public static func schemaVersions(atPath path: String) throws -> [String]? {
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        var configuration = Configuration()
+        configuration.readonly = true
+        do {
+            let queue = try DatabaseQueue(path: path, configuration: configuration)
+            return try queue.read { db in
+                guard try db.tableExists("grdb_migrations") else { return [] }
+                return try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations")
+            }
+        } catch let error as DatabaseError {
+            throw HistoryStoreError.cannotOpen(path: path, reason: error.message ?? "\(error)")
+        }
+    }
+
+    /// The schema versions this build knows, oldest first.
+    public static var knownMigrations: [String] { Schema.migrator.migrations }
+
     /// The schema version names applied to this database.
     public func appliedMigrations() throws -> [String] {
         try pool.read { try Schema.migrator.appliedMigrations($0) }

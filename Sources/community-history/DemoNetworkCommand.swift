@@ -76,6 +76,7 @@ struct DemoNetworkCommand: AsyncParsableCommand {
             wrote \(agentConfig); in another terminal:
               community-history agent --config \(agentConfig)
               community-history sync --community \(publishers[0].community.communityID) --codex-url \(codexNode.baseURL) --waku-url \(wakuNode.baseURL) --settle 3
+              community-history doctor --codex-url \(codexNode.baseURL) --waku-url \(wakuNode.baseURL)
             serving until Ctrl-C
             """)
         let group = ServiceGroup(configuration: .init(

@@ -11,7 +11,8 @@ struct DoctorCommand: AsyncParsableCommand {
         commandName: "doctor",
         abstract: "Check the nwaku node, the Codex node and the database; print the fix for each failing check.",
         discussion: """
-            Checks: nwaku REST reachable and READY; relay subscribed to the pubsub topic; a store \
+            Checks: nwaku REST reachable and READY; relay subscribed to the pubsub topic (doctor \
+            subscribes the node to it, as the agent does; nothing is read from the relay); a store \
             query answers (a store peer is configured and reachable); Codex REST reachable; the \
             Codex node has DHT peers and announce addresses; its storage quota has room; the \
             database is writable, its schema version, and free disk. Exit 0 only when all pass, \

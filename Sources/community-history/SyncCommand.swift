@@ -165,7 +165,8 @@ struct SyncCommand: AsyncParsableCommand {
     /// After a failure: the `doctor` checks of both peers, and the fix of each that fails.
     static func printFixes(options: OneShotSync.Options, waku: WakuClient, codex: CodexClient) async {
         let checks = PeerCheck(waku: waku, codex: codex, storePeer: options.storePeer)
-        for result in await checks.network(pubsubTopic: options.pubsubTopic) where !result.passed {
+        // No relay check: a one-shot sync does not subscribe the user's node to anything.
+        for result in await checks.network(pubsubTopic: options.pubsubTopic, includeRelay: false) where !result.passed {
             printError("check failed: \(result.name): \(result.detail)\n  fix: \(result.fix ?? "")")
         }
     }

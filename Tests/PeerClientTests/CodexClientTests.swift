@@ -118,6 +118,22 @@ import Testing
         #expect(CodexClient(baseURL: node.baseURL).manifestTimeout >= .seconds(120))
     }
 
+    /// A real node usually looks longer than the client waits: the wait running out reads
+    /// "not found … yet" too, and is not asked again at once (the node just spent that long).
+    @Test func aLookupLongerThanTheWaitReadsNotFoundAndIsNotRepeated() async throws {
+        let node = try await DemoCodexNode.start(directory: try temporaryDirectory(), missingLookup: .seconds(30))
+        defer { Task { await node.stop() } }
+        let codex = CodexClient(baseURL: node.baseURL, retry: fastRetry, manifestTimeout: .seconds(1))
+        let missing = try CID.codex(of: Array("not on the network".utf8)).manifestCID
+        await #expect {
+            _ = try await codex.manifest(missing)
+        } throws: { error in
+            guard let codexError = error as? CodexError, case .notFound = codexError else { return false }
+            return "\(codexError)".contains("not found on the Codex network yet")
+        }
+        #expect(await node.requestCount() == 1)
+    }
+
     @Test func uploadsAreAddressedLikeARealNode() async throws {
         let node = try await DemoCodexNode.start(directory: try temporaryDirectory(), missingLookup: .milliseconds(100))
         defer { Task { await node.stop() } }

@@ -166,6 +166,12 @@ import WakuClient
         #expect(try await waku.health() == NodeHealth(nodeHealth: "READY"))
         await node.setHealth("INITIALIZING")
         #expect(try await waku.health().isReady == false)
+        // A starting node's store answers 404 "…not available while initializing.": retryable, not "not found".
+        await #expect {
+            _ = try await WakuClient(baseURL: node.baseURL, retry: .none).store(StoreQuery(contentTopics: ["/waku/1/0x01020304/rfc26"]))
+        } throws: { error in
+            (error as? PeerError)?.isInitializing == true
+        }
     }
 
     @Test func announcementsRoundTripThroughTheNode() async throws {

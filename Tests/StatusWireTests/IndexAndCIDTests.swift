@@ -84,4 +84,15 @@ import Testing
         #expect(announcement.indexCID == cid && announcement.clock == 1_700_000_000_000 && announcement.messageType == 77)
         #expect(announcement.signerID == community.communityID)
     }
+
+    /// A link naming a tree (or block) CID cannot be fetched as an index: rejected as invalid.
+    @Test func anArchiveLinkToATreeCIDIsRejected() throws {
+        let community = DemoCommunity(seed: 4, memberCount: 1)
+        let tree = try CID.codex(of: [7]).treeCID
+        let amm = try MessageFactory.archiveLink(clock: 5, link: tree.string, communityKey: community.communityKey)
+        guard case .rejected(.invalidCID) = ArchiveChannel.decodeApplicationLayer(amm, contentTopic: "t") else {
+            Issue.record("not rejected as invalid-cid")
+            return
+        }
+    }
 }

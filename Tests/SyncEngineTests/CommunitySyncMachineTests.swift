@@ -211,6 +211,23 @@ import Testing
         #expect(downloads(retry).map(\.id) == [entries[1].id])
     }
 
+    /// A download no node can serve in a checkable form (an erasure-coded dataset) is not
+    /// retried forever: it is remembered like an archive that failed verification.
+    @Test func aPermanentDownloadFailureStallsInsteadOfRetrying() {
+        var machine = CommunitySyncMachine(configuration: config)
+        let entries = Self.entries(2)
+        _ = planned(&machine, entries: entries)
+        _ = machine.downloadFinished(DownloadedArchive(entry: entries[1], path: "/1"), generation: 1)
+        _ = machine.importFinished(entries[1].id)
+        let end = machine.downloadFailed(entries[0], reason: "erasure-coded", permanent: true, generation: 1)
+        #expect(end.contains { if case .finished(.failed(_, false)) = $0 { true } else { false } })
+        #expect(!end.contains { if case .startTimer = $0 { true } else { false } })
+        guard case .stalled = machine.phase else { Issue.record("not stalled: \(machine.phase)"); return }
+        _ = machine.announcementReceived(Self.announcement(clock: 11, cid: Self.cid(1)))
+        _ = machine.quietWindowElapsed()
+        #expect(downloads(machine.indexFetched(entries, generation: machine.generation)).isEmpty)
+    }
+
     @Test func onlyBadArchivesLeftStallsUntilANewerIndex() {
         var machine = CommunitySyncMachine(configuration: config)
         let entries = Self.entries(2)

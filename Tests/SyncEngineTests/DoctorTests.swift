@@ -1,6 +1,8 @@
 import CodexClient
 import DemoNetwork
 import Foundation
+import GRDB
+import HistoryStore
 import SyncEngine
 import Testing
 import WakuClient
@@ -80,12 +82,27 @@ import WakuClient
     @Test func theDatabaseIsCheckedForWritesSchemaAndSpace() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("doctor-db-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let good = PeerCheck.database(path: directory.appendingPathComponent("history.sqlite").path, minimumFreeBytes: 0)
+        let path = directory.appendingPathComponent("history.sqlite").path
+        // Not there yet: the directory is checked, nothing is created.
+        #expect(failed(PeerCheck.database(path: path, minimumFreeBytes: 0)).isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: path))
+
+        _ = try HistoryDatabase(path: path)
+        let good = PeerCheck.database(path: path, minimumFreeBytes: 0)
         #expect(failed(good).isEmpty)
-        #expect(good.first { $0.name == "database schema" }?.detail.contains("migrations applied") == true)
+        #expect(good.first { $0.name == "database schema" }?.detail.contains("v4-permanent-rejections") == true)
+
         let missing = PeerCheck.database(path: directory.appendingPathComponent("no/such/dir/history.sqlite").path)
         #expect(failed(missing) == ["database writable"])
-        let noRoom = PeerCheck.database(path: directory.appendingPathComponent("history.sqlite").path, minimumFreeBytes: 1 << 60)
-        #expect(failed(noRoom) == ["free disk space"])
+        #expect(failed(PeerCheck.database(path: path, minimumFreeBytes: 1 << 60)) == ["free disk space"])
+
+        // A database from a newer release, and a file that is no database.
+        let newer = directory.appendingPathComponent("newer.sqlite").path
+        _ = try HistoryDatabase(path: newer)
+        try DatabaseQueue(path: newer).write { try $0.execute(sql: "INSERT INTO grdb_migrations VALUES ('v99-future')") }
+        #expect(failed(PeerCheck.database(path: newer, minimumFreeBytes: 0)) == ["database schema"])
+        let junk = directory.appendingPathComponent("junk.sqlite")
+        try Data(repeating: 7, count: 4096).write(to: junk)
+        #expect(failed(PeerCheck.database(path: junk.path, minimumFreeBytes: 0)) == ["database readable"])
     }
 }

@@ -74,7 +74,8 @@ public struct ArchiveChannel: Sendable {
         guard let link = try? WireCommunityMessageArchiveLink(serializedBytes: amm.payload), link.clock > 0, !link.link.isEmpty
         else { return .rejected(.notAnArchiveLink) }
         if link.link.hasPrefix("magnet:") { return .rejected(.torrentArchive) }
-        guard let cid = try? CID(link.link) else { return .rejected(.invalidCID) }
+        // The index is a Codex upload: its CID is a manifest CID (a block or tree CID cannot be fetched).
+        guard let cid = try? CID(link.link), cid.isCodexManifest else { return .rejected(.invalidCID) }
         return .announcement(ArchiveAnnouncement(clock: link.clock, indexCID: cid, signer: signer, messageType: amm.type,
                                                  contentTopic: contentTopic))
     }

@@ -92,10 +92,10 @@ public final class HistoryAgent: Service, Sendable {
         }
         let shards = Array(Set(followers.map(\.pubsubTopic))).sorted()
         events.write(["event": "agent.started", "communities": followers.map(\.communityID)])
-        await reportMisconfiguration()
 
         // Polling stops at the first graceful-shutdown signal; the cleanup below still runs.
         try? await cancelWhenGracefulShutdown { [self] in
+            await reportMisconfiguration(shards)
             await subscribe(shards)
             await catchUp(hours: 24 * 30)
             var lastCatchUp = ContinuousClock.now
@@ -187,13 +187,14 @@ public final class HistoryAgent: Service, Sendable {
     }
 
     /// Checks the peers once at start and logs each failing check with its fix: the agent still
-    /// runs (a node may come up later), but the user learns what to change.
-    private func reportMisconfiguration() async {
+    /// runs (a node may come up later), but the user learns what to change. (The relay is
+    /// checked by subscribing, just after.)
+    private func reportMisconfiguration(_ shards: [String]) async {
         let checks = PeerCheck(waku: waku, codex: codex, storePeer: configuration.storePeer)
-        for shard in Set(followers.map(\.pubsubTopic)).sorted() {
-            for result in await checks.network(pubsubTopic: shard) where !result.passed {
-                logger.warning("check failed: \(result.name)", metadata: ["detail": "\(result.detail)", "fix": "\(result.fix ?? "")"])
-            }
+        var results = await checks.codexChecks()
+        for shard in shards { results += await checks.waku(pubsubTopic: shard, includeRelay: false) }
+        for result in results where !result.passed {
+            logger.warning("check failed: \(result.name)", metadata: ["detail": "\(result.detail)", "fix": "\(result.fix ?? "")"])
         }
     }
 

@@ -43,19 +43,29 @@ public struct PeerCheck: Sendable {
         self.minimumFreeBytes = minimumFreeBytes
     }
 
-    /// Every check of the two peers, in the order a user fixes them.
-    public func network(pubsubTopic: String) async -> [CheckResult] {
-        var results = [await wakuHealth()]
-        guard results[0].passed else { return results }
-        results.append(await relay(pubsubTopic: pubsubTopic))
+    /// Every check of the two peers, in the order a user fixes them. `includeRelay`: the relay
+    /// check subscribes the node to the shard (idempotent, drains nothing), which `doctor` and the
+    /// agent want and a one-shot `sync` does not.
+    public func network(pubsubTopic: String, includeRelay: Bool = true) async -> [CheckResult] {
+        await waku(pubsubTopic: pubsubTopic, includeRelay: includeRelay) + codexChecks()
+    }
+
+    /// nwaku: health, then (only when it is READY: a starting node answers nothing else) the
+    /// relay subscription and a store query.
+    public func waku(pubsubTopic: String, includeRelay: Bool = true) async -> [CheckResult] {
+        let health = await wakuHealth()
+        guard health.passed else { return [health] }
+        var results = [health]
+        if includeRelay { results.append(await relay(pubsubTopic: pubsubTopic)) }
         results.append(await store(pubsubTopic: pubsubTopic))
-        let codexUp = await codexReachable()
-        results.append(codexUp.result)
-        if let info = codexUp.info {
-            results.append(codexNetwork(info))
-            results.append(await codexQuota())
-        }
         return results
+    }
+
+    /// Codex: reachable, on the network, room in its quota.
+    public func codexChecks() async -> [CheckResult] {
+        let reachable = await codexReachable()
+        guard let info = reachable.info else { return [reachable.result] }
+        return [reachable.result, codexNetwork(info), await codexQuota()]
     }
 
     public func wakuHealth() async -> CheckResult {
@@ -142,20 +152,39 @@ public struct PeerCheck: Sendable {
         }
     }
 
-    /// The database opens (created and migrated if new), takes a write, and has disk room.
+    /// The database: its schema version as found (read without changing it), that it takes a
+    /// write (or, when it does not exist yet, that its directory is writable), and disk room.
     public static func database(path: String, minimumFreeBytes: Int64 = 100 << 20) -> [CheckResult] {
-        let name = "database writable"
-        let database: HistoryDatabase
-        do {
-            database = try HistoryDatabase(path: path, busyTimeout: 2)
-            try database.checkWritable()
-        } catch {
-            return [.fail(name, "\(error)", fix: "pass --db with a path in a writable directory, or close the program holding a write lock on \(path)")]
+        var results: [CheckResult] = []
+        let known = HistoryDatabase.knownMigrations
+        let found: [String]?
+        do { found = try HistoryDatabase.schemaVersions(atPath: path) } catch {
+            return [.fail("database readable", "\(error)", fix: "\(path) is not a history database: pass --db with another path, or move it away")]
         }
-        var results = [CheckResult.pass(name, path)]
-        let migrations = (try? database.appliedMigrations()) ?? []
-        results.append(.pass("database schema", "version \(migrations.last ?? "none") (\(migrations.count) migrations applied)"))
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
+        if let found {
+            let unknown = found.filter { !known.contains($0) }
+            if unknown.isEmpty {
+                let pending = known.count - found.count
+                results.append(.pass("database schema", "version \(found.last ?? "none") (\(found.count) of \(known.count) migrations applied"
+                    + (pending > 0 ? "; sync and agent apply the other \(pending))" : ")")))
+            } else {
+                results.append(.fail("database schema", "written by a newer community-history (\(unknown.joined(separator: ", ")))",
+                                     fix: "upgrade community-history, or pass --db with another database"))
+            }
+            do {
+                try HistoryDatabase(path: path, busyTimeout: 2).checkWritable()
+                results.append(.pass("database writable", path))
+            } catch {
+                results.append(.fail("database writable", "\(error)",
+                                     fix: "make \(path) writable, or close the program holding a write lock on it"))
+            }
+        } else if FileManager.default.isWritableFile(atPath: directory.path) {
+            results.append(.pass("database writable", "\(path) does not exist yet; \(directory.path) is writable"))
+        } else {
+            results.append(.fail("database writable", "\(path) does not exist and \(directory.path) is not a writable directory",
+                                 fix: "pass --db with a path in a writable directory"))
+        }
         if let free = DiskSpace.available(at: directory), free < minimumFreeBytes {
             results.append(.fail("free disk space", "\(free >> 20) MiB free at \(directory.path)",
                                  fix: "free disk space or move the database (--db) and archives to a larger disk"))

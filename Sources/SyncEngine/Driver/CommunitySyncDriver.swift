@@ -264,8 +264,11 @@ public actor CommunitySyncDriver {
             downloads[generation]?[entry.id] = nil
             if Task.isCancelled { return }
             logger.warning("archive download failed", metadata: ["archive": "\(entry.id)", "error": "\(error)"])
-            recordFailure(entry.id, "download: \(error)")
-            perform(machine.downloadFailed(entry, reason: "\(error)", generation: generation))
+            // Most download failures are the node's and may heal; a Codex answer that says the
+            // dataset can never be checked here (erasure-coded) will not.
+            let permanent = (error as? CodexError).map { !$0.isRetryable } ?? false
+            recordFailure(entry.id, "download: \(error)", rejectedBy: permanent ? ArchiveImporter.decoderRevision : nil)
+            perform(machine.downloadFailed(entry, reason: "\(error)", permanent: permanent, generation: generation))
         }
     }
 
@@ -325,9 +328,14 @@ public actor CommunitySyncDriver {
 
     /// `rejectedBy`: the decoder revision that found the archive bad (it is not downloaded again).
     private func recordFailure(_ archiveID: String, _ reason: String, rejectedBy revision: Int? = nil) {
-        let (database, communityID) = (self.database, configuration.communityID)
+        let (database, communityID, logger) = (self.database, configuration.communityID, self.logger)
         lane.submit {
-            try? database.recordFailure(archiveID: archiveID, communityID: communityID, reason: reason, rejectedByDecoderRevision: revision)
+            do {
+                try database.recordFailure(archiveID: archiveID, communityID: communityID, reason: reason, rejectedByDecoderRevision: revision)
+            } catch {
+                // The failure is still reported (event below); only its record for `status` and restarts is lost.
+                logger.error("cannot record an archive failure", metadata: ["archive": "\(archiveID)", "error": "\(error)"])
+            }
         }
         onEvent(.archiveFailed(archiveID: archiveID, reason: reason))
     }

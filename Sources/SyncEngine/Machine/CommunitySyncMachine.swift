@@ -212,10 +212,14 @@ public struct CommunitySyncMachine: Sendable {
         return nextDownloads() + nextImport() + completionIfDone()
     }
 
-    public mutating func downloadFailed(_ entry: ArchiveIndexEntry, reason: String, generation: Int) -> [SyncAction] {
+    /// A download failed. Usually the node's fault and worth another try later; `permanent`
+    /// when no node can serve it in a form this agent can check (an erasure-coded dataset): it is
+    /// then remembered like an archive that failed verification and not downloaded again.
+    public mutating func downloadFailed(_ entry: ArchiveIndexEntry, reason: String, permanent: Bool = false, generation: Int) -> [SyncAction] {
         guard generation == self.generation, phase == .working, work != nil else { return [] }
         work?.downloading.remove(entry.id)
-        work?.failures[entry.id] = Failure(reason: "download: \(reason)", permanent: false)
+        if permanent { rejected[entry.id] = "download: \(reason)" }
+        work?.failures[entry.id] = Failure(reason: "download: \(reason)", permanent: permanent)
         return nextDownloads() + completionIfDone()
     }
 
