@@ -82,7 +82,10 @@ public final class LoopbackHTTPServer: Sendable {
             }
         let boundPort = server.channel.localAddress?.port ?? port
         let channel = server.channel
-        let loop = Task<Void, Never> {
+        // Requests are served on the server's own threads, not the shared cooperative pool: a
+        // process busy with synchronous work (a large import, a test suite running in parallel)
+        // must not leave a peer unanswered until its clients time out.
+        let loop = Task<Void, Never>(executorPreference: ServerExecutor.shared) {
             _ = try? await withThrowingDiscardingTaskGroup { group in
                 try await server.executeThenClose { inbound in
                     for try await connection in inbound {
@@ -161,5 +164,17 @@ public final class LoopbackHTTPServer: Sendable {
             if length < size { throw CancellationError() }
         }
         try await outbound.write(.end(nil))
+    }
+}
+
+/// A task executor on a concurrent dispatch queue of its own, preferred by the servers' tasks
+/// (SE-0417): their handlers, and the default actors they call, run there.
+final class ServerExecutor: TaskExecutor, Sendable {
+    static let shared = ServerExecutor()
+    private let queue = DispatchQueue(label: "community-history.loopback-server", attributes: .concurrent)
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        queue.async { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }
 }

@@ -28,17 +28,10 @@ struct CodexCIDCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        guard let handle = FileHandle(forReadingAtPath: file) else {
-            printError("cannot read \(file)")
-            throw Exit.badInput
-        }
-        defer { try? handle.close() }
-        var hasher = CodexDatasetHasher()
-        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(chunk) }
         let address: CodexDatasetAddress
         do {
-            address = try hasher.finish(CodexUploadAttributes(filename: filename.isEmpty ? nil : filename,
-                                                              mimetype: mimetype.isEmpty ? nil : mimetype))
+            address = try CID.codex(ofFileAt: file, CodexUploadAttributes(filename: filename.isEmpty ? nil : filename,
+                                                                          mimetype: mimetype.isEmpty ? nil : mimetype))
         } catch {
             printError("\(file): \(error)")
             throw Exit.badInput

@@ -50,8 +50,8 @@ import Testing
     /// Regression: `replay` used to import an archive blob without checking it is what its CID
     /// names. A blob whose bytes were changed is rejected and nothing of it is imported.
     @Test func aBlobThatIsNotItsCIDIsRejected() throws {
-        let directory = try TestSupport.temporaryDirectory("fixture")
-        try FixtureGenerator(configuration: .init(seed: 1)).write(to: directory)
+        let directory = try TestSupport.temporaryDirectory("fixture").appendingPathComponent("copy")
+        try FileManager.default.copyItem(at: TestSupport.bundledFixture, to: directory)
         let fixture = try FixtureDirectory(url: directory)
         let (_, index) = try fixture.readIndex()
         let victim = index.entries[2]

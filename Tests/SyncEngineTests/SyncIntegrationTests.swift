@@ -128,6 +128,26 @@ import WakuClient
         #expect(report.archives.downloaded == 1 && report.archives.imported == 0)
     }
 
+    /// A store query that fails after its first page still has the newest announcement: pages
+    /// come newest first, so what is lost is older (here, an announcement of an index that was
+    /// never uploaded).
+    @Test func aStoreFailingAfterOnePageStillHasTheNewestAnnouncement() async throws {
+        let network = try await Self.network(maxPageSize: 1)
+        let now = UInt64(Date().timeIntervalSince1970 * 1000)
+        try await network.publisher.announce(on: network.waku, clock: now - 60_000, link: try CID.codex(of: [1]).manifestCID.string,
+                                             timestamp: Date(timeIntervalSinceNow: -60))
+        try await network.publisher.announce(on: network.waku, clock: now)
+        let waku = WakuClient(baseURL: network.wakuNode.baseURL, transport: FailingAfterFirst(), retry: .none)
+        let options = OneShotSync.Options(
+            communityID: network.publisher.community.communityID, quietWindow: .milliseconds(200), retries: 0,
+            archivesDirectory: network.scratch.appendingPathComponent("archives"))
+        let report = try await OneShotSync(options: options, waku: waku, codex: network.codex, database: try Self.database(network)).run()
+        await network.stop()
+        #expect(report.announcements.accepted == 1)
+        #expect(report.indexCID == network.publisher.indexCID)
+        #expect(report.archives.imported == 9)
+    }
+
     @Test func codexUnreachableThenBack() async throws {
         let network = try await Self.network()
         let port = network.codexNode.port
@@ -220,4 +240,23 @@ final class EventRecorder: Sendable {
     private let events = Mutex<[SyncEvent]>([])
     func record(_ event: SyncEvent) { events.withLock { $0.append(event) } }
     var all: [SyncEvent] { events.withLock { $0 } }
+}
+
+/// A real transport for the first request; every later one answers 500.
+final class FailingAfterFirst: HTTPTransport {
+    let real = URLSessionTransport()
+    let used = Mutex(false)
+
+    func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+        let usedBefore = used.withLock { used in
+            defer { used = true }
+            return used
+        }
+        if usedBefore { return HTTPResponse(status: 500, body: Data("store down".utf8)) }
+        return try await real.send(request)
+    }
+
+    func download(_ request: HTTPRequest, to file: URL, received: @escaping @Sendable (Data, Int64) -> Void) async throws -> (status: Int, bytes: Int64) {
+        try await real.download(request, to: file, received: received)
+    }
 }

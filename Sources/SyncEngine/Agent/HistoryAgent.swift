@@ -163,14 +163,15 @@ public final class HistoryAgent: Service, Sendable {
     }
 
     /// Store query over every archive channel for the last `hours`, one per shard (the client
-    /// splits the topics into groups the node accepts). What came before a failure is used.
+    /// splits the topics into groups the node accepts), newest first so that what came before a
+    /// failure, which is used, holds the announcements that count.
     func catchUp(hours: Double) async {
         let end = Date()
         let byShard = Dictionary(grouping: followers, by: \.pubsubTopic)
         for (shard, group) in byShard.sorted(by: { $0.key < $1.key }) {
             let query = StoreQuery(pubsubTopic: shard, contentTopics: group.flatMap(\.channel.contentTopics),
                                    startTime: Int64((end.timeIntervalSince1970 - hours * 3600) * 1e9),
-                                   endTime: Int64(end.timeIntervalSince1970 * 1e9), peerAddr: configuration.storePeer)
+                                   endTime: Int64(end.timeIntervalSince1970 * 1e9), ascending: false, peerAddr: configuration.storePeer)
             let history: StoreHistory
             do { history = try await waku.storeAll(query) } catch { return }  // cancelled: stopping
             for item in history.messages {

@@ -71,10 +71,13 @@ public struct OneShotSync: Sendable {
         let channel = try ArchiveChannel(communityID: communityID)
         let collector = ReportCollector(SyncReport(communityID: communityID, selection: options.selection.description))
 
-        // 1. The archive channels' history from the store (all pages). A query that fails before
-        // any announcement came is the end; one that fails later still has what it brought.
-        let history = try await waku.storeAll(.lastDays(options.storeDays, contentTopics: channel.contentTopics,
-                                                        pubsubTopic: options.pubsubTopic, peerAddr: options.storePeer))
+        // 1. The archive channels' history from the store (all pages), newest first. A query that
+        // fails before anything came is the end; one that fails later has the newest announcements
+        // (the ones that count) and lacks only older ones.
+        var query = StoreQuery.lastDays(options.storeDays, contentTopics: channel.contentTopics,
+                                        pubsubTopic: options.pubsubTopic, peerAddr: options.storePeer)
+        query.ascending = false
+        let history = try await waku.storeAll(query)
         let stored = history.messages
         if let failure = history.failure {
             guard !stored.isEmpty else { throw failure }
