@@ -174,7 +174,9 @@ public final class HistoryAgent: Service, Sendable {
                                    endTime: Int64(end.timeIntervalSince1970 * 1e9), ascending: false, peerAddr: configuration.storePeer)
             let history: StoreHistory
             do { history = try await waku.storeAll(query) } catch { return }  // cancelled: stopping
-            for item in history.messages {
+            // Fetched newest first; handed over oldest first, as they were published, so older
+            // announcements are not reported as ignored for being older than the newest.
+            for item in history.messages.sorted(by: { ($0.message?.timestamp ?? 0) < ($1.message?.timestamp ?? 0) }) {
                 guard let message = item.message else { continue }
                 await route(message, pubsubTopic: item.pubsubTopic ?? shard)
             }
