@@ -35,6 +35,8 @@ public final class DemoCodexNode: Sendable {
         var corrupted: Set<String> = []
         var delay: Duration = .zero
         var requests = 0
+        /// Requests past their delay (answered, or about to be).
+        var answered = 0
         var missingLookup: Duration
         var isolated = false
 
@@ -54,6 +56,7 @@ public final class DemoCodexNode: Sendable {
         func corrupt(_ cid: String) { corrupted.insert(cid) }
         func delayResponses(by duration: Duration) { delay = duration }
         func isolate() { isolated = true }
+        func delayOver() { answered += 1 }
     }
 
     private init(directory: URL, server: LoopbackHTTPServer, faults: Faults) {
@@ -94,6 +97,9 @@ public final class DemoCodexNode: Sendable {
 
     public func requestCount() async -> Int { await faults.requests }
 
+    /// Requests that got past `delayResponses` (so a test can tell whether something waited for the node).
+    public func answeredCount() async -> Int { await faults.answered }
+
     static func handle(_ request: LoopbackRequest, directory: URL, faults: Faults) async -> LoopbackResponse {
         let path = request.pathSegments
         guard path.count >= 3, path[0] == "api", path[1] == "codex", path[2] == "v1" else { return .text("not found", status: 404) }
@@ -101,6 +107,7 @@ public final class DemoCodexNode: Sendable {
         let cidText = route.count >= 2 && route[0] == "data" ? route[1] : nil
         let (fail, truncate, corrupt, delay) = await faults.next(cid: cidText)
         if delay > .zero { try? await Task.sleep(for: delay) }
+        await faults.delayOver()
         if let fail { return .text("demo node: injected failure", status: fail) }
 
         switch (request.method, route) {
