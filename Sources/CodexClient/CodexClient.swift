@@ -179,8 +179,9 @@ public struct CodexClient: Sendable {
     private func downloadVerified(_ cid: CID, path: String, to destination: URL, manifest: CodexDataItem,
                                   progress: @escaping @Sendable (Int64) -> Void) async throws -> Int64 {
         let partial = destination.deletingLastPathComponent().appendingPathComponent(".\(destination.lastPathComponent).partial")
-        let request = HTTPRequest(url: url(path), timeout: downloadTimeout)
         let expected = manifest.manifest
+        // The node is cut off past the size its manifest gave: a stream that does not end cannot fill the disk.
+        let request = HTTPRequest(url: url(path), timeout: downloadTimeout, maxResponseBytes: expected.datasetSize)
         let blockSize = Int(expected.blockSize ?? Int64(CodexDatasetHasher.defaultBlockSize))
         guard blockSize > 0, blockSize <= 1 << 30 else {
             throw CodexError.unexpectedAnswer("manifest of \(cid) has block size \(blockSize)")

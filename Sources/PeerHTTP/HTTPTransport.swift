@@ -11,8 +11,13 @@ public struct HTTPRequest: Sendable {
     public var body: Data?
     /// How long the whole request may take.
     public var timeout: Duration
+    /// Downloads only: the most bytes the answer may have. A peer that sends more is cut off at
+    /// once, before the excess reaches the disk (`PeerError.Kind.invalidResponse`).
+    public var maxResponseBytes: Int64?
 
-    public init(method: String = "GET", url: URL, headers: [String: String] = [:], body: Data? = nil, timeout: Duration = .seconds(30)) {
+    public init(method: String = "GET", url: URL, headers: [String: String] = [:], body: Data? = nil, timeout: Duration = .seconds(30),
+                maxResponseBytes: Int64? = nil) {
+        self.maxResponseBytes = maxResponseBytes
         self.method = method
         self.url = url
         self.headers = headers
@@ -93,7 +98,7 @@ public final class URLSessionTransport: HTTPTransport {
             let task = downloadSession.dataTask(with: urlRequest(request))
             return try await withTaskCancellationHandler {
                 try await withCheckedThrowingContinuation { completion in
-                    downloads.register(task, file: handle, received: received, completion: completion)
+                    downloads.register(task, file: handle, limit: request.maxResponseBytes, received: received, completion: completion)
                     task.resume()
                 }
             } onCancel: {
@@ -101,6 +106,10 @@ public final class URLSessionTransport: HTTPTransport {
             }
         } catch {
             try? FileManager.default.removeItem(at: file)
+            if let tooLarge = error as? ResponseTooLarge {
+                throw PeerError(kind: .invalidResponse, method: request.method, url: request.url.absoluteString,
+                                detail: "sent more than the \(tooLarge.limit) bytes expected; cut off")
+            }
             // A local file problem (disk full, no permission) is not the peer's fault: keep its own error.
             let fromNetwork = error is CancellationError || (error as NSError).domain == NSURLErrorDomain
             throw fromNetwork ? PeerError(request: request, underlying: error) : error

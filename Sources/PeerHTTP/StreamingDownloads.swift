@@ -16,6 +16,8 @@ final class StreamingDownloads: NSObject, URLSessionDataDelegate, @unchecked Sen
     private struct Transfer {
         var file: FileHandle
         var written: Int64 = 0
+        /// The most bytes accepted (`HTTPRequest.maxResponseBytes`).
+        var limit: Int64?
         var status = 0
         var writeError: (any Error)?
         var received: @Sendable (Data, Int64) -> Void
@@ -25,8 +27,9 @@ final class StreamingDownloads: NSObject, URLSessionDataDelegate, @unchecked Sen
     private let transfers = Mutex<[Int: Transfer]>([:])
 
     /// Registers `task` (not yet resumed); its body goes to `file`, which must be open for writing.
-    func register(_ task: URLSessionTask, file: FileHandle, received: @escaping @Sendable (Data, Int64) -> Void, completion: Completion) {
-        transfers.withLock { $0[task.taskIdentifier] = Transfer(file: file, received: received, completion: completion) }
+    func register(_ task: URLSessionTask, file: FileHandle, limit: Int64?, received: @escaping @Sendable (Data, Int64) -> Void,
+                  completion: Completion) {
+        transfers.withLock { $0[task.taskIdentifier] = Transfer(file: file, limit: limit, received: received, completion: completion) }
     }
 
     func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
@@ -36,21 +39,35 @@ final class StreamingDownloads: NSObject, URLSessionDataDelegate, @unchecked Sen
     }
 
     func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
-        let report: (@Sendable (Data, Int64) -> Void, Int64)? = transfers.withLock { transfers in
-            guard var transfer = transfers[dataTask.taskIdentifier], transfer.writeError == nil else { return nil }
+        enum Next { case report(@Sendable (Data, Int64) -> Void, Int64), stop, ignore }
+        let next: Next = transfers.withLock { transfers in
+            guard var transfer = transfers[dataTask.taskIdentifier], transfer.writeError == nil else { return .ignore }
+            defer { transfers[dataTask.taskIdentifier] = transfer }
+            if let limit = transfer.limit, transfer.written + Int64(data.count) > limit {
+                // More than the peer promised: nothing of the excess is written.
+                transfer.writeError = ResponseTooLarge(limit: limit)
+                return .stop
+            }
             do {
                 try transfer.file.write(contentsOf: data)
                 transfer.written += Int64(data.count)
+                return .report(transfer.received, transfer.written)
             } catch {
                 // A full disk: stop receiving, fail the download with this error.
                 transfer.writeError = error
-                dataTask.cancel()
+                return .stop
             }
-            transfers[dataTask.taskIdentifier] = transfer
-            return transfer.writeError == nil ? (transfer.received, transfer.written) : nil
         }
-        // The session's delegate queue is serial: chunks reach `received` one at a time, in order.
-        if let (received, written) = report { received(data, written) }
+        switch next {
+        case .report(let received, let written):
+            // The session's delegate queue is serial: chunks reach `received` one at a time, in order.
+            received(data, written)
+        case .stop:
+            // Outside the lock: cancelling calls back into this delegate.
+            dataTask.cancel()
+        case .ignore:
+            break
+        }
     }
 
     func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: (any Error)?) {
@@ -63,4 +80,9 @@ final class StreamingDownloads: NSObject, URLSessionDataDelegate, @unchecked Sen
             transfer.completion.resume(throwing: error)
         }
     }
+}
+
+/// A download answer longer than `HTTPRequest.maxResponseBytes`.
+struct ResponseTooLarge: Error {
+    let limit: Int64
 }

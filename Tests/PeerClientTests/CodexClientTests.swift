@@ -87,6 +87,34 @@ import Testing
         await #expect(throws: CodexError.self) { try await codex.download(cid, to: try temporaryDirectory().appendingPathComponent("x")) }
     }
 
+    /// Regression (issue 9, defect 4): nothing stopped a stream past the manifest's size, so a
+    /// node could fill the disk. It is cut off at the promised size; nothing past it is written.
+    @Test func aStreamLongerThanTheManifestIsCutOff() async throws {
+        let directory = try temporaryDirectory()
+        let body = directory.appendingPathComponent("endless")
+        try Data(repeating: 1, count: 20 << 20).write(to: body)
+        let cid = try CID.codex(of: [UInt8](repeating: 1, count: 1000)).manifestCID
+        let server = try await LoopbackHTTPServer.start { request in
+            if request.pathSegments.last == "manifest" {
+                return .json(CodexDataItem(cid: cid.string, manifest: .init(treeCid: nil, datasetSize: 1000, blockSize: 65_536,
+                                                                           protected: false, filename: "archive-data.bin",
+                                                                           mimetype: "application/octet-stream")))
+            }
+            return LoopbackResponse(status: 200, body: .file(body))
+        }
+        defer { Task { await server.stop() } }
+        let seen = Counts()
+        let codex = CodexClient(baseURL: server.baseURL, retry: .none)
+        let destination = try temporaryDirectory().appendingPathComponent(cid.string)
+        await #expect {
+            try await codex.download(cid, to: destination, manifest: try await codex.manifest(cid)) { seen.append($0) }
+        } throws: { error in
+            (error as? PeerError)?.kind == .invalidResponse && "\(error)".contains("more than the 1000 bytes")
+        }
+        #expect((seen.values.max() ?? 0) <= 1000)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: destination.deletingLastPathComponent().path).isEmpty)
+    }
+
     @Test func aProtectedDatasetGetsAClearError() async throws {
         let cid = try CID.codex(of: [1, 2, 3]).manifestCID
         let server = try await LoopbackHTTPServer.start { _ in

@@ -148,6 +148,23 @@ import WakuClient
         #expect(report.archives.imported == 9)
     }
 
+    /// Regression (issue 9, defect 4): the index is read whole into memory, so one larger than
+    /// the limit is refused from its manifest, before any of it is downloaded.
+    @Test func anIndexOverTheLimitIsRefusedBeforeItsDownload() async throws {
+        let network = try await Self.network()
+        try await network.publisher.announce(on: network.waku, clock: UInt64(Date().timeIntervalSince1970 * 1000))
+        let before = await network.codexNode.requestCount()
+        let options = OneShotSync.Options(
+            communityID: network.publisher.community.communityID, quietWindow: .milliseconds(100),
+            limits: DecodingLimits(maxInflatedBytes: 1000, maxMessageBytes: 1000), retries: 0,
+            archivesDirectory: network.scratch.appendingPathComponent("archives"))
+        let report = try await OneShotSync(options: options, waku: network.waku, codex: network.codex, database: try Self.database(network)).run()
+        let requests = await network.codexNode.requestCount() - before
+        await network.stop()
+        #expect(report.outcome.contains("1000"))
+        #expect(requests == 1)  // the manifest, not the stream
+    }
+
     @Test func codexUnreachableThenBack() async throws {
         let network = try await Self.network()
         let port = network.codexNode.port

@@ -216,12 +216,14 @@ public actor CommunitySyncDriver {
     private func fetchIndex(_ cid: CID, generation: Int) async {
         let file = archivesDirectory.appendingPathComponent("index-\(cid.string)")
         do {
-            try await codex.download(cid, to: file)
-            defer { try? FileManager.default.removeItem(at: file) }
-            let size = (try FileManager.default.attributesOfItem(atPath: file.path)[.size] as? NSNumber)?.intValue ?? 0
-            guard size <= importOptions.limits.maxInflatedBytes else {
+            // The index is read whole into memory: refuse one larger than an archive may be before
+            // a byte of it is downloaded (the download then stops at the manifest's size).
+            let manifest = try await codex.manifest(cid)
+            guard manifest.manifest.datasetSize <= Int64(importOptions.limits.maxInflatedBytes) else {
                 throw ArchiveDecodingError.inflatedSizeExceeded(limit: importOptions.limits.maxInflatedBytes)
             }
+            try await codex.download(cid, to: file, manifest: manifest)
+            defer { try? FileManager.default.removeItem(at: file) }
             let index = try ArchiveIndex(bytes: [UInt8](try Data(contentsOf: file)), limits: importOptions.limits)
             onEvent(.indexDownloaded(indexCID: cid.string, archives: index.entries.count, rejectedEntries: index.rejected.count))
             for bad in index.rejected {
