@@ -26,8 +26,11 @@ struct ControlNodeCommand: AsyncParsableCommand {
         @Option(help: "Chat messages per weekly archive.")
         var messagesPerWeek: Int = 600
 
-        @Option(help: "Output directory (replaced).")
-        var out: String = "Fixtures/demo-community"
+        @Option(help: "Output directory: new, empty, or a fixture to replace (the bundled one is Fixtures/demo-community).")
+        var out: String
+
+        @Flag(help: "Replace --out even when it holds something that is not a fixture.")
+        var force = false
 
         @OptionGroup var logging: LoggingOptions
 
@@ -39,7 +42,7 @@ struct ControlNodeCommand: AsyncParsableCommand {
         func run() async throws {
             logging.bootstrap()
             let url = URL(fileURLWithPath: out)
-            try? FileManager.default.removeItem(at: url)
+            try clear(url)
             let generator = FixtureGenerator(configuration: .init(seed: seed, weeks: weeks, messagesPerWeek: messagesPerWeek))
             let summary = try generator.write(to: url)
 
@@ -53,6 +56,31 @@ struct ControlNodeCommand: AsyncParsableCommand {
             try Data(try ReportJSON.encode(report).utf8).write(to: url.appendingPathComponent("expected-report.json"))
             print("wrote \(out): \(summary.archives) archives + \(summary.encryptedArchives) encrypted, "
                   + "\(summary.validMessages) valid messages, index \(summary.indexCID)")
+        }
+
+        /// Empties `url` for the new fixture: a missing or empty directory, or one that holds a
+        /// fixture (a manifest.json that reads as one). Anything else is refused without `--force`,
+        /// so `--out .` cannot wipe a working directory.
+        private func clear(_ url: URL) throws {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else { return }
+            guard isDirectory.boolValue else {
+                printError("--out \(out) is a file, not a directory")
+                throw Exit.badInput
+            }
+            let contents = try FileManager.default.contentsOfDirectory(atPath: url.path)
+            if contents.isEmpty { return }
+            guard force || (try? FixtureDirectory(url: url)) != nil else {
+                printError("--out \(out) is not empty and holds no fixture (\(contents.count) entries, no fixture manifest.json); "
+                           + "nothing was changed. Choose a new directory, or pass --force to replace its contents.")
+                throw Exit.badInput
+            }
+            for name in contents {
+                do { try FileManager.default.removeItem(at: url.appendingPathComponent(name)) } catch {
+                    printError("cannot clear \(out): \(error)")
+                    throw Exit.badInput
+                }
+            }
         }
     }
 }

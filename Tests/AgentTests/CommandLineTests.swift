@@ -100,4 +100,32 @@ import Testing
         #expect(result.stderr.contains("no store peer"))
         #expect(result.stderr.contains("check failed: store query answers") && result.stderr.contains("fix:"))
     }
+
+    /// Regression (issue 9, defect 7): `generate-fixtures --out DIR` deleted DIR's contents
+    /// whatever they were (`--out .` wiped a working directory), and wrote over the bundled
+    /// fixture by default.
+    @Test func generateFixturesRefusesADirectoryThatIsNotAFixture() async throws {
+        let directory = try scratch()
+        let precious = directory.appendingPathComponent("notes.txt")
+        try Data("keep me".utf8).write(to: precious)
+        let refused = try await Self.run(["control-node", "generate-fixtures", "--out", directory.path, "--weeks", "6",
+                                          "--messages-per-week", "80"])
+        #expect(refused.status == 3)
+        #expect(refused.stderr.contains("not empty") && refused.stderr.contains("--force"))
+        #expect(try String(contentsOf: precious, encoding: .utf8) == "keep me")
+
+        let noDefault = try await Self.run(["control-node", "generate-fixtures"])
+        #expect(noDefault.status == 64)
+
+        // A fixture directory is replaced; so is anything with --force.
+        let fixture = directory.appendingPathComponent("fixture")
+        for _ in 0..<2 {
+            let made = try await Self.run(["control-node", "generate-fixtures", "--out", fixture.path, "--weeks", "6", "--messages-per-week", "80"])
+            #expect(made.status == 0, "\(made.stderr)")
+        }
+        let forced = try await Self.run(["control-node", "generate-fixtures", "--out", directory.path, "--force", "--weeks", "6",
+                                         "--messages-per-week", "80"])
+        #expect(forced.status == 0)
+        #expect(!FileManager.default.fileExists(atPath: precious.path))
+    }
 }
