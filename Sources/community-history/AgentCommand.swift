@@ -32,6 +32,8 @@ struct AgentCommand: AsyncParsableCommand {
             printError("\(error)")
             throw Exit.badInput
         }
+        // What is in force, defaults included: a setting that did not take is visible at once.
+        progress.line("agent settings (\(config)):\n" + configuration.effectiveSettings.split(separator: "\n").map { "  \($0)" }.joined(separator: "\n"))
         let agent: HistoryAgent
         do {
             // Events on standard output go through the printer, so they do not tear the live block.

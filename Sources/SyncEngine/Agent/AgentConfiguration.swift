@@ -92,14 +92,38 @@ public struct AgentConfiguration: Codable, Sendable, Equatable {
         self.communities = communities
     }
 
+    /// Reads, checks and validates a configuration file. Unknown keys are errors (with the
+    /// nearest known key); a JSON syntax error says where; `database` and `archivesDirectory`
+    /// given as relative paths are relative to the file's directory, not the working directory.
     public static func load(path: String) throws -> AgentConfiguration {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw AgentConfigurationError("cannot read the configuration file \(path)")
         }
-        let configuration: AgentConfiguration
-        do { configuration = try JSONDecoder().decode(AgentConfiguration.self, from: data) } catch {
+        do { try ConfigurationKeys.check(data, file: path) } catch let error as AgentConfigurationError { throw error } catch {
+            // The parser says where ("… around line 3, column 21."), or gives the byte offset.
+            let info = (error as NSError).userInfo
+            let detail = info[NSDebugDescriptionErrorKey] as? String ?? (error as NSError).localizedDescription
+            // Foundation on Linux gives the offset only in its text ("… around character 103."):
+            // read it there to show a line and column (for the message alone, nothing decides on it).
+            let offset = info["NSJSONSerializationErrorIndex"] as? Int
+                ?? detail.firstRange(of: "around character ").flatMap { Int(detail[$0.upperBound...].prefix { $0.isNumber }) }
+            throw AgentConfigurationError("\(path) is not valid JSON\(offset.map { " at \(ConfigurationKeys.position(of: $0, in: data))" } ?? ""): \(detail)")
+        }
+        var configuration: AgentConfiguration
+        do { configuration = try JSONDecoder().decode(AgentConfiguration.self, from: data) } catch let DecodingError.typeMismatch(type, context),
+                                                                                              let DecodingError.valueNotFound(type, context) {
+            let key = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().trimmingPrefix(".")
+            throw AgentConfigurationError("\(path): \"\(key)\" must be \(type) (\(context.debugDescription))")
+        } catch {
             throw AgentConfigurationError("\(path) is not a valid agent configuration: \(error)")
         }
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
+        func resolved(_ file: String?) -> String? {
+            guard let file, !file.hasPrefix("/") else { return file }
+            return directory.appendingPathComponent(file).standardizedFileURL.path
+        }
+        configuration.database = resolved(configuration.database ?? "history.sqlite")
+        configuration.archivesDirectory = resolved(configuration.archivesDirectory)
         try configuration.validate()
         return configuration
     }
@@ -107,6 +131,15 @@ public struct AgentConfiguration: Codable, Sendable, Equatable {
     public func validate() throws {
         guard !communities.isEmpty else { throw AgentConfigurationError("the configuration lists no communities") }
         if let cap = maxDownloadBytesPerSecond, cap <= 0 { throw AgentConfigurationError("maxDownloadBytesPerSecond must be positive") }
+        // A zero or negative interval would poll in a busy loop.
+        for (name, value, minimum) in [("relayPollSeconds", relayPollSeconds, 0.05), ("storeCatchUpSeconds", storeCatchUpSeconds, 1),
+                                       ("catchUpHours", catchUpHours, 0.01), ("databaseBusyTimeoutSeconds", databaseBusyTimeoutSeconds, 0)] {
+            if let value, !(value >= minimum) || !value.isFinite {
+                throw AgentConfigurationError("\(name) must be at least \(minimum), not \(value)")
+            }
+        }
+        if let metricsPort, !(0...65_535).contains(metricsPort) { throw AgentConfigurationError("metricsPort must be 0...65535, not \(metricsPort)") }
+        if let diskMarginBytes, diskMarginBytes < 0 { throw AgentConfigurationError("diskMarginBytes must not be negative") }
         for url in [codexURL, wakuURL].compactMap({ $0 }) where URL(string: url)?.host == nil {
             throw AgentConfigurationError("\(url) is not a URL")
         }
@@ -116,6 +149,12 @@ public struct AgentConfiguration: Codable, Sendable, Equatable {
         var seen = Set<String>()
         for community in communities {
             _ = try community.selection()
+            if let concurrency = community.concurrency, concurrency < 1 {
+                throw AgentConfigurationError("community \(community.id): concurrency must be at least 1, not \(concurrency)")
+            }
+            if let settle = community.settleSeconds, !(settle >= 0) || !settle.isFinite {
+                throw AgentConfigurationError("community \(community.id): settleSeconds must not be negative, not \(settle)")
+            }
             let topic = pubsubTopic(of: community)
             guard PubsubTopic.isStaticShard(topic) else {
                 throw AgentConfigurationError("community \(community.id): pubsub topic \"\(topic)\" is not a static shard like /waku/2/rs/16/32")
@@ -147,6 +186,28 @@ extension AgentConfiguration {
     /// The pubsub topic `community` is followed on.
     public func pubsubTopic(of community: Community) -> String {
         community.pubsubTopic ?? pubsubTopic ?? WakuClient.defaultPubsubTopic
+    }
+}
+
+extension AgentConfiguration {
+    /// The settings in force, defaults filled in, one per line (printed when the agent starts).
+    public var effectiveSettings: String {
+        var lines = [
+            "codexURL \(codexURL ?? "http://127.0.0.1:8080")", "wakuURL \(wakuURL ?? "http://127.0.0.1:8645")",
+            "database \(database ?? "history.sqlite")", "archivesDirectory \(archivesDirectory ?? (database ?? "history.sqlite") + ".archives")",
+            "pubsubTopic \(pubsubTopic ?? WakuClient.defaultPubsubTopic)", "storePeer \(storePeer ?? "(the nwaku node's --storenode)")",
+            "relayPollSeconds \(relayPollSeconds ?? 2)", "storeCatchUpSeconds \(storeCatchUpSeconds ?? 300)", "catchUpHours \(catchUpHours ?? 24)",
+            "metricsPort \(metricsPort.map(String.init) ?? "(none)")", "diskMarginBytes \(diskMarginBytes ?? 100 << 20)",
+            "databaseBusyTimeoutSeconds \(databaseBusyTimeoutSeconds ?? 10)",
+            "maxDownloadBytesPerSecond \(maxDownloadBytesPerSecond.map(String.init) ?? "(no cap)")",
+        ]
+        for community in communities {
+            lines.append("community \(community.id): mode \(community.mode ?? "all")"
+                + (community.mode == "range" ? " \(community.from ?? "?")..\(community.to ?? "?")" : "")
+                + ", hydration \((community.hydration ?? .replace).rawValue), settleSeconds \(community.settleSeconds ?? 20)"
+                + ", concurrency \(community.concurrency ?? 3), pubsubTopic \(pubsubTopic(of: community))")
+        }
+        return lines.joined(separator: "\n")
     }
 }
 
