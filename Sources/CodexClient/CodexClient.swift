@@ -207,6 +207,11 @@ public struct CodexClient: Sendable {
         guard let address, address.manifestCID == cid else {
             throw CodexError.contentMismatch(cid: cid.string, node: baseURL.absoluteString, computed: address?.manifestCID.string)
         }
+        // On disk before it is named: after a power loss the file is whole or absent, never a
+        // truncated file under the archive's name.
+        let written = try FileHandle(forWritingTo: partial)
+        try written.synchronize()
+        try written.close()
         // rename(2) replaces an old file atomically: the destination is never half there.
         guard rename(partial.path, destination.path) == 0 else {
             throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: destination.path,

@@ -165,6 +165,67 @@ import WakuClient
         #expect(requests == 1)  // the manifest, not the stream
     }
 
+    /// Regression (issue 9, defect 1): a downloaded file damaged before its import (a power loss
+    /// truncated it) was recorded as a bad archive for good. Its bytes no longer hash to its CID,
+    /// so it is downloaded again and imported.
+    @Test func aFileDamagedBeforeImportIsDownloadedAgain() async throws {
+        let network = try await Self.network()
+        let index = try FixtureDirectory(url: Self.fixtureURL).readIndex().1
+        let victim = index.entries[4]
+        let database = try Self.database(network)
+        let archives = network.scratch.appendingPathComponent("archives")
+        try FileManager.default.createDirectory(at: archives, withIntermediateDirectories: true)
+        let damaged = archives.appendingPathComponent(victim.cid.string)
+        let whole = try Data(contentsOf: URL(fileURLWithPath: FixtureDirectory(url: Self.fixtureURL).blobPath(victim.cid)))
+        try whole.prefix(whole.count / 2).write(to: damaged)
+        try database.recordDownloaded(DownloadedArchiveRecord(
+            id: victim.id, communityID: network.publisher.community.communityID, cid: victim.cid.string, path: damaged.path,
+            from: victim.from, to: victim.to, contentTopics: victim.contentTopics.map { Hex.encode($0.bytes, prefixed: true) }))
+        try await network.publisher.announce(on: network.waku, clock: UInt64(Date().timeIntervalSince1970 * 1000))
+        let report = try await Self.sync(network, database: database, retries: 1)
+        await network.stop()
+        #expect(try database.isImported(archiveID: victim.id))
+        #expect(try database.importedArchiveIDs(communityID: network.publisher.community.communityID).count == 9)
+        #expect(try database.rejectedArchives(communityID: network.publisher.community.communityID,
+                                              decoderRevision: ArchiveImporter.decoderRevision)[victim.id] == nil)
+        #expect(Array(report.archives.failed.keys) == [Self.encryptedArchive])
+    }
+
+    /// Regression (issue 9, defect 1): an archive over --max-archive-bytes was remembered as bad,
+    /// so raising the limit, as the error advises, changed nothing.
+    @Test func anArchiveOverTheLimitIsImportedOnceTheLimitIsRaised() async throws {
+        let network = try await Self.network()
+        try await network.publisher.announce(on: network.waku, clock: UInt64(Date().timeIntervalSince1970 * 1000))
+        let database = try Self.database(network)
+        func run(_ limits: DecodingLimits) async throws -> SyncReport {
+            let options = OneShotSync.Options(
+                communityID: network.publisher.community.communityID, quietWindow: .milliseconds(100), limits: limits, retries: 0,
+                archivesDirectory: network.scratch.appendingPathComponent("archives"))
+            return try await OneShotSync(options: options, waku: network.waku, codex: network.codex, database: database).run()
+        }
+        let tight = try await run(DecodingLimits(maxInflatedBytes: 300_000, maxMessageBytes: 4 << 20))
+        let overLimit = tight.archives.failed.filter { $0.value.contains("more than 300000 bytes") }
+        #expect(!overLimit.isEmpty)
+        let raised = try await run(.default)
+        await network.stop()
+        for id in overLimit.keys { #expect(try database.isImported(archiveID: id)) }
+        #expect(raised.archives.imported == overLimit.count)
+    }
+
+    /// Regression (issue 9, defect 1): the archives directory was made only at start; removed
+    /// during a sync, every download failed until a restart.
+    @Test func aRemovedArchivesDirectoryIsMadeAgain() async throws {
+        let network = try await Self.network()
+        try await network.publisher.announce(on: network.waku, clock: UInt64(Date().timeIntervalSince1970 * 1000))
+        let archives = network.scratch.appendingPathComponent("archives")
+        let report = try await Self.sync(network, database: try Self.database(network), retries: 0) { event in
+            // Accepted, before the quiet window ends and anything is fetched.
+            if case .announcementAccepted = event { try? FileManager.default.removeItem(at: archives) }
+        }
+        await network.stop()
+        #expect(report.archives.imported == 9)
+    }
+
     @Test func codexUnreachableThenBack() async throws {
         let network = try await Self.network()
         let port = network.codexNode.port

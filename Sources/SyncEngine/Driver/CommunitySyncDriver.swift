@@ -216,6 +216,8 @@ public actor CommunitySyncDriver {
     private func fetchIndex(_ cid: CID, generation: Int) async {
         let file = archivesDirectory.appendingPathComponent("index-\(cid.string)")
         do {
+            // Made again if someone removed it since start (downloads would fail forever otherwise).
+            try FileManager.default.createDirectory(at: archivesDirectory, withIntermediateDirectories: true)
             // The index is read whole into memory: refuse one larger than an archive may be before
             // a byte of it is downloaded (the download then stops at the manifest's size).
             let manifest = try await codex.manifest(cid)
@@ -241,6 +243,7 @@ public actor CommunitySyncDriver {
     private func download(_ entry: ArchiveIndexEntry, generation: Int) async {
         let destination = archivesDirectory.appendingPathComponent(entry.cid.string)
         do {
+            try FileManager.default.createDirectory(at: archivesDirectory, withIntermediateDirectories: true)
             try await bandwidth?.waitForBudget()
             onEvent(.downloadStarted(archiveID: entry.id, cid: entry.cid.string))
             let manifest = try await codex.manifest(entry.cid)
@@ -304,9 +307,17 @@ public actor CommunitySyncDriver {
         case .failure(HistoryStoreError.alreadyImported):
             cleanUp(archive)
             perform(machine.importFinished(archive.entry.id))
-        case .failure(let error as ArchiveDecodingError):
-            // The file is what the CID names: downloading it again would not help until a
-            // new index replaces it. Drop it.
+        case .failure(let error as ArchiveDecodingError) where Self.isOverLimit(error):
+            // Over a limit the user may raise: not remembered past this run, so raising
+            // --max-archive-bytes / --max-message-bytes (a restart) imports it.
+            cleanUp(archive)
+            logger.warning("archive over a limit", metadata: ["archive": "\(archive.entry.id)", "reason": "\(error)"])
+            recordFailure(archive.entry.id, "import: \(error)")
+            perform(machine.importFailed(archive.entry.id, reason: "\(error)", kind: .overLimit))
+        case .failure(let error as ArchiveDecodingError) where await Self.isWhatItsCIDNames(archive):
+            // The bytes are what the CID names (checked again now: the file may have been damaged
+            // since its download), so downloading them again would not help until a new index
+            // replaces the archive. Remembered as rejected.
             cleanUp(archive)
             logger.warning("archive rejected", metadata: ["archive": "\(archive.entry.id)", "reason": "\(error)"])
             recordFailure(archive.entry.id, "import: \(error)", rejectedBy: ArchiveImporter.decoderRevision)
@@ -317,7 +328,8 @@ public actor CommunitySyncDriver {
             recordFailure(archive.entry.id, "import: \(error)")
             perform(machine.importFailed(archive.entry.id, reason: "\(error)", kind: .database))
         case .failure(let error):
-            // The downloaded file is gone or unreadable: download it again next time.
+            // The downloaded file is gone, unreadable or damaged on disk (it no longer hashes to
+            // its CID): download it again next time.
             logger.error("archive file unreadable", metadata: ["archive": "\(archive.entry.id)", "error": "\(error)"])
             cleanUp(archive)
             recordFailure(archive.entry.id, "import: \(error)")
@@ -325,6 +337,25 @@ public actor CommunitySyncDriver {
         }
         if machine.phase == .idle && !machine.isImporting && !outcomeWaiters.isEmpty {
             finish(.nothingToDo)
+        }
+    }
+
+    /// Whether a decoding failure came from a limit the user sets, not from the bytes.
+    static func isOverLimit(_ error: ArchiveDecodingError) -> Bool {
+        switch error {
+        case .inflatedSizeExceeded, .fieldTooLarge: return true
+        default: return false
+        }
+    }
+
+    /// Whether the downloaded file still hashes to its archive's CID, off the actor (it reads
+    /// the whole file).
+    static func isWhatItsCIDNames(_ archive: DownloadedArchive) async -> Bool {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                let address = try? CID.codex(ofFileAt: archive.path, .statusArchive)
+                continuation.resume(returning: address?.manifestCID == archive.entry.cid)
+            }
         }
     }
 

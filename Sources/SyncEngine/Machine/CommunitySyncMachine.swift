@@ -242,6 +242,10 @@ public struct CommunitySyncMachine: Sendable {
         case database
         /// The downloaded file could not be read: it is downloaded again on retry.
         case unreadableFile
+        /// The archive is over a decoding limit the user sets: not tried again in this run (it
+        /// would fail the same way), but not remembered either, so a run with raised limits
+        /// imports it.
+        case overLimit
     }
 
     /// An import failed; the rest of the plan goes on.
@@ -255,8 +259,13 @@ public struct CommunitySyncMachine: Sendable {
             break
         case .unreadableFile:
             downloaded[archiveID] = nil
+        case .overLimit:
+            downloaded[archiveID] = nil
+            rejected[archiveID] = "import: \(reason)"
         }
-        if work != nil { work?.failures[archiveID] = Failure(reason: "import: \(reason)", permanent: kind == .badArchive) }
+        if work != nil {
+            work?.failures[archiveID] = Failure(reason: "import: \(reason)", permanent: kind == .badArchive || kind == .overLimit)
+        }
         return nextImport() + completionIfDone()
     }
 

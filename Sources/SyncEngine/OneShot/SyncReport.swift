@@ -51,6 +51,8 @@ public struct SyncReport: Codable, Sendable, Equatable {
             archives.bytesDownloaded += bytes
         case .archiveImported(let result):
             archives.imported += 1
+            // Failed in an earlier attempt, imported in a retry: not failed.
+            archives.failed[result.archiveID] = nil
             messages.stored += result.counts.stored
             messages.replaced += result.counts.replaced
             messages.unchanged += result.counts.unchanged
