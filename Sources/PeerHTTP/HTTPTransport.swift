@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -80,9 +81,27 @@ public final class URLSessionTransport: HTTPTransport {
     }
 
     public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+        // Not `session.data(for:)`: on Linux its cancellation handler cancels the URLSession task
+        // synchronously while the Swift task's status lock is held, and the session's queue, about
+        // to resume that same task, waits for the lock: both hang (seen when the agent stopped
+        // during a relay poll). Here the cancel is handed to another queue.
+        let task = PendingTask()
         do {
-            let (data, response) = try await session.data(for: urlRequest(request))
-            return HTTPResponse(status: (response as? HTTPURLResponse)?.statusCode ?? 0, body: data)
+            return try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<HTTPResponse, any Error>) in
+                    let dataTask = session.dataTask(with: urlRequest(request)) { data, response, error in
+                        if let error {
+                            continuation.resume(throwing: error)
+                        } else {
+                            continuation.resume(returning: HTTPResponse(
+                                status: (response as? HTTPURLResponse)?.statusCode ?? 0, body: data ?? Data()))
+                        }
+                    }
+                    task.start(dataTask)
+                }
+            } onCancel: {
+                task.cancel()
+            }
         } catch {
             throw PeerError(request: request, underlying: error)
         }
@@ -95,14 +114,15 @@ public final class URLSessionTransport: HTTPTransport {
                 throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: file.path])
             }
             let handle = try FileHandle(forWritingTo: file)
-            let task = downloadSession.dataTask(with: urlRequest(request))
+            let dataTask = downloadSession.dataTask(with: urlRequest(request))
+            let task = PendingTask()
             return try await withTaskCancellationHandler {
                 try await withCheckedThrowingContinuation { completion in
-                    downloads.register(task, file: handle, limit: request.maxResponseBytes, received: received, completion: completion)
-                    task.resume()
+                    downloads.register(dataTask, file: handle, limit: request.maxResponseBytes, received: received, completion: completion)
+                    task.start(dataTask)
                 }
             } onCancel: {
-                task.cancel()
+                task.cancel()  // off this thread, as in `send`
             }
         } catch {
             try? FileManager.default.removeItem(at: file)
@@ -124,5 +144,33 @@ public final class URLSessionTransport: HTTPTransport {
         urlRequest.timeoutInterval = seconds
         for (name, value) in request.headers { urlRequest.setValue(value, forHTTPHeaderField: name) }
         return urlRequest
+    }
+}
+
+/// A URLSession task that a Swift task's cancellation may stop. Cancelling happens on another
+/// queue, never inside the cancellation handler (which runs under the Swift task's status lock,
+/// see `URLSessionTransport.send`); a cancel that comes before the start stops the task as it starts.
+final class PendingTask: Sendable {
+    private enum State { case waiting, running(URLSessionTask), cancelled }
+    private let state = Mutex<State>(.waiting)
+
+    func start(_ task: URLSessionTask) {
+        let cancelled = state.withLock { state -> Bool in
+            if case .cancelled = state { return true }
+            state = .running(task)
+            return false
+        }
+        if cancelled { task.cancel() }
+        task.resume()
+    }
+
+    func cancel() {
+        let task = state.withLock { state -> URLSessionTask? in
+            defer { state = .cancelled }
+            if case .running(let task) = state { return task }
+            return nil
+        }
+        guard let task else { return }
+        DispatchQueue.global().async { task.cancel() }
     }
 }
