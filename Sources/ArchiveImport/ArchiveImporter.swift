@@ -101,6 +101,10 @@ public struct ArchiveImporter: Sendable {
                         entries += 1
                         if entries % Self.progressInterval == 0 { try progress(entries) }
                         switch unwrapper.unwrap(archived) {
+                        case .message(let message) where !(entry.from..<entry.to).contains(message.timestamp):
+                            // An archive is canonical for its range only; outside it, it could
+                            // overwrite what another archive (or nobody) vouches for.
+                            rejected[RejectionReason.outsideArchiveRange.rawValue, default: 0] += 1
                         case .message(let message):
                             try writer.write(StoredMessage(archived: message, communityID: communityID))
                         case .rejected(let reason):

@@ -84,13 +84,13 @@ public final class ArchiveHydrationWriter {
     fileprivate init(db: Database, mode: HydrationMode, archiveID: String) throws {
         self.mode = mode
         self.archiveID = archiveID
-        lookup = try db.makeStatement(sql: "SELECT source FROM message WHERE id = ?")
+        lookup = try db.makeStatement(sql: "SELECT source, archive_id FROM message WHERE community_id = ? AND id = ?")
         upsert = try db.makeStatement(sql: """
             INSERT INTO message (id, community_id, chat_id, content_topic, author, type, clock, timestamp,
                                  payload, text, third_party_id, source, archive_id)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'archive', ?)
-            ON CONFLICT(id) DO UPDATE SET
-                community_id = excluded.community_id, chat_id = excluded.chat_id,
+            ON CONFLICT(community_id, id) DO UPDATE SET
+                chat_id = excluded.chat_id,
                 content_topic = excluded.content_topic, author = excluded.author, type = excluded.type,
                 clock = excluded.clock, timestamp = excluded.timestamp, payload = excluded.payload,
                 text = excluded.text, third_party_id = excluded.third_party_id,
@@ -99,10 +99,18 @@ public final class ArchiveHydrationWriter {
         remember = try db.makeStatement(sql: "INSERT OR IGNORE INTO temp.archive_seen (id) VALUES (?)")
     }
 
-    /// Stores one archive message (its `source` and `archiveID` are set here).
+    /// Stores one archive message (its `source` and `archiveID` are set here). A row of the
+    /// same community and ID that another archive stored is left as it is: each archive speaks
+    /// for its own rows and the local copies in its range, never for another archive's.
     public func write(_ message: StoredMessage) throws {
-        let existing = try String.fetchOne(lookup, arguments: [message.id])
+        let row = try Row.fetchOne(lookup, arguments: [message.communityID, message.id])
+        let existing: String? = row?["source"]
+        let ownerArchive: String? = row?["archive_id"]
         if mode == .merge && existing != nil {
+            counts.unchanged += 1
+            return
+        }
+        if existing == StoredMessage.Source.archive.rawValue && ownerArchive != archiveID {
             counts.unchanged += 1
             return
         }

@@ -36,9 +36,16 @@ extension HistoryDatabase {
         }
     }
 
-    public func message(id: String) throws -> StoredMessage? {
+    /// The message `id` of `communityID` (IDs repeat across communities; without a community,
+    /// the first by community ID).
+    public func message(id: String, communityID: String? = nil) throws -> StoredMessage? {
         try pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM message WHERE id = ?", arguments: [id]).map(StoredMessage.init(row:))
+            if let communityID {
+                return try Row.fetchOne(db, sql: "SELECT * FROM message WHERE community_id = ? AND id = ?", arguments: [communityID, id])
+                    .map(StoredMessage.init(row:))
+            }
+            return try Row.fetchOne(db, sql: "SELECT * FROM message WHERE id = ? ORDER BY community_id LIMIT 1", arguments: [id])
+                .map(StoredMessage.init(row:))
         }
     }
 
@@ -57,7 +64,7 @@ extension HistoryDatabase {
         try pool.read { db in
             var hasher = SHA256()
             let sql = communityID == nil
-                ? "SELECT * FROM message ORDER BY id"
+                ? "SELECT * FROM message ORDER BY id, community_id"
                 : "SELECT * FROM message WHERE community_id = ? ORDER BY id"
             let arguments: StatementArguments = communityID.map { [$0] } ?? []
             let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)

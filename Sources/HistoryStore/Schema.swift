@@ -87,6 +87,35 @@ enum Schema {
                 ALTER TABLE archive_failure ADD COLUMN decoder_revision INTEGER;
                 """)
         }
+        migrator.registerMigration("v5-message-per-community") { db in
+            // A message is keyed by its community and ID: IDs (Discord imports' above all) repeat
+            // across communities, and one community's archive must never move another's rows.
+            // Same columns in the same order as v1.
+            try db.execute(sql: """
+                CREATE TABLE message_v5 (
+                    id TEXT NOT NULL,
+                    community_id TEXT NOT NULL,
+                    chat_id TEXT,
+                    content_topic TEXT NOT NULL,
+                    author TEXT NOT NULL,
+                    type INTEGER NOT NULL,
+                    clock INTEGER,
+                    timestamp INTEGER NOT NULL,
+                    payload BLOB NOT NULL,
+                    text TEXT,
+                    third_party_id TEXT,
+                    source TEXT NOT NULL CHECK (source IN ('archive', 'local')),
+                    archive_id TEXT,
+                    PRIMARY KEY (community_id, id)
+                );
+                INSERT INTO message_v5 SELECT id, community_id, chat_id, content_topic, author, type, clock, timestamp,
+                                              payload, text, third_party_id, source, archive_id FROM message;
+                DROP TABLE message;
+                ALTER TABLE message_v5 RENAME TO message;
+                CREATE INDEX message_by_range ON message(community_id, content_topic, timestamp);
+                CREATE INDEX message_by_chat ON message(community_id, chat_id, timestamp);
+                """)
+        }
         return migrator
     }
 }

@@ -43,6 +43,27 @@ import Testing
         return (database, importer)
     }
 
+    /// Regression (issue 9, defect 2): messages outside the archive's `[from, to)` were stored;
+    /// they are rejected and counted.
+    @Test func messagesOutsideTheArchiveRangeAreRejected() throws {
+        let database = try TestSupport.temporaryDatabase()
+        let importer = try ArchiveImporter(database: database, communityID: community.communityID)
+        var writer = try ArchiveWriter(from: from, to: from + 604_800, contentTopics: [community.channels[0].topic])
+        let member = community.members[0]
+        for (i, seconds) in [from + 10, from - 1, from + 604_800, from + 20].enumerated() {
+            let amm = try MessageFactory.chatMessage(author: member.key, chatID: community.channels[0].chatID, text: "m\(i)",
+                                                     clock: UInt64(i), timestampMillis: seconds * 1000)
+            try writer.append(MessageFactory.archived(
+                payload: try MessageFactory.publicProtocolMessage(amm, installationID: "i"), sender: member.key.publicKey,
+                timestamp: seconds, topic: community.channels[0].topic, padding: [0], hash: []))
+        }
+        let bytes = writer.bytes()
+        let result = try importer.importArchive(entry(cid: try CID.codex(of: bytes).manifestCID)) { MemoryByteSource(bytes) }
+        #expect(result.counts.stored == 2)
+        #expect(result.rejected == ["outside-archive-range": 2])
+        #expect(try database.messages(communityID: community.communityID).map(\.text) == ["m0", "m3"])
+    }
+
     static let corruptions: [(String, @Sendable ([UInt8]) throws -> [UInt8])] = [
         ("truncated protobuf", { Array($0.dropLast(7)) }),
         ("truncated zlib", { bytes in Array(try Deflate.compress(bytes, format: .zlib).dropLast(20)) }),

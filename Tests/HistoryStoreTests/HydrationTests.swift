@@ -54,6 +54,61 @@ import GRDB
         #expect(try db.importedArchives(communityID: community).first?.removedCount == 2)
     }
 
+    /// Regression (issue 9, defect 2): `message.id` alone was the key, so importing community B
+    /// moved a Discord-style ID out of community A.
+    @Test func oneCommunityNeverRewritesAnothersMessage() throws {
+        let db = try temporaryDatabase()
+        _ = try db.hydrate(archive: archive, mode: .replace) { writer in
+            try writer.write(message("discord-900002", seconds: 1100, text: "said in A", source: .archive))
+            return summary(entries: 1)
+        }
+        var other = message("discord-900002", seconds: 1100, text: "said in B", source: .archive)
+        other.communityID = "0x03bb"
+        _ = try db.hydrate(archive: ArchiveRecord(id: "0xarchiveB", communityID: "0x03bb", cid: "zB"), mode: .replace) { writer in
+            try writer.write(other)
+            return ArchiveContentSummary(from: 1000, to: 2000, contentTopics: [topicA], entryCount: 1, rejections: [:])
+        }
+        #expect(try db.message(id: "discord-900002", communityID: community)?.text == "said in A")
+        #expect(try db.message(id: "discord-900002", communityID: "0x03bb")?.text == "said in B")
+        #expect(try db.messageCount(communityID: community) == 1 && db.messageCount(communityID: "0x03bb") == 1)
+    }
+
+    /// Regression (issue 9, defect 2): an archive took over rows another archive of the same
+    /// community had stored.
+    @Test func anArchiveNeverTakesOverAnotherArchivesRows() throws {
+        let db = try temporaryDatabase()
+        _ = try db.hydrate(archive: archive, mode: .replace) { writer in
+            try writer.write(message("0x10", seconds: 1500, text: "first archive's", source: .archive))
+            return summary(entries: 1)
+        }
+        let counts = try db.hydrate(archive: ArchiveRecord(id: "0xsecond", communityID: community, cid: "z2"), mode: .replace) { writer in
+            try writer.write(message("0x10", seconds: 1500, text: "rewritten", source: .archive))
+            return summary(entries: 1)
+        }
+        #expect(counts == HydrationCounts(stored: 0, replaced: 0, unchanged: 1, removed: 0))
+        let row = try #require(try db.message(id: "0x10", communityID: community))
+        #expect(row.text == "first archive's" && row.archiveID == "0xarchive")
+    }
+
+    /// A database of schema v4 keeps every row when it is opened (and so migrated to v5).
+    @Test func messagesSurviveTheMigrationToPerCommunityKeys() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("migrate-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let path = directory.appendingPathComponent("history.sqlite").path
+        let queue = try DatabaseQueue(path: path)
+        try Schema.migrator.migrate(queue, upTo: "v4-permanent-rejections")
+        try queue.write { db in
+            try db.execute(sql: """
+                INSERT INTO message (id, community_id, content_topic, author, type, timestamp, payload, source)
+                VALUES ('0x01', '0x02aa', 't', 'a', 1, 5, x'00', 'local'), ('0x02', '0x02aa', 't', 'a', 1, 6, x'00', 'archive')
+                """)
+        }
+        try queue.close()
+        let db = try HistoryDatabase(path: path)
+        #expect(try db.messages(communityID: "0x02aa").map(\.id) == ["0x01", "0x02"])
+        #expect(try db.appliedMigrations().last == "v5-message-per-community")
+    }
+
     @Test func mergeModeAddsOnlyWhatIsMissing() throws {
         let db = try temporaryDatabase()
         try seedLocalCopies(db)
@@ -118,7 +173,7 @@ import GRDB
     @Test func databaseIsInWALModeWithMigrations() throws {
         let db = try temporaryDatabase()
         #expect(try db.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") } == "wal")
-        #expect(try db.appliedMigrations() == ["v1-history", "v2-downloads", "v3-agent-status", "v4-permanent-rejections"])
+        #expect(try db.appliedMigrations() == ["v1-history", "v2-downloads", "v3-agent-status", "v4-permanent-rejections", "v5-message-per-community"])
     }
 
     @Test func rejectedArchivesAreRememberedUntilTheDecoderChanges() throws {

@@ -31,6 +31,7 @@ public enum RejectionReason: String, Sendable, Codable, CaseIterable, Comparable
     case incompleteSegments = "incomplete-segments"
     case invalidTopic = "invalid-topic"
     case invalidTimestamp = "invalid-timestamp"
+    case outsideArchiveRange = "outside-archive-range"
 
     public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }
 
@@ -45,6 +46,7 @@ public enum RejectionReason: String, Sendable, Codable, CaseIterable, Comparable
         case .incompleteSegments: return "some segments of a segmented message are missing"
         case .invalidTopic: return "the archived content topic is not 4 bytes"
         case .invalidTimestamp: return "the archived timestamp is implausibly far in the future"
+        case .outsideArchiveRange: return "the archived timestamp is outside the archive's [from, to): the archive may not speak for it"
         }
     }
 }
