@@ -68,8 +68,8 @@ import GRDB
             try writer.write(other)
             return ArchiveContentSummary(from: 1000, to: 2000, contentTopics: [topicA], entryCount: 1, rejections: [:])
         }
-        #expect(try db.message(id: "discord-900002", communityID: community)?.text == "said in A")
-        #expect(try db.message(id: "discord-900002", communityID: "0x03bb")?.text == "said in B")
+        #expect(try db.messages(communityID: community).first { $0.id == "discord-900002" }?.text == "said in A")
+        #expect(try db.messages(communityID: "0x03bb").first { $0.id == "discord-900002" }?.text == "said in B")
         #expect(try db.messageCount(communityID: community) == 1 && db.messageCount(communityID: "0x03bb") == 1)
     }
 
@@ -86,7 +86,7 @@ import GRDB
             return summary(entries: 1)
         }
         #expect(counts == HydrationCounts(stored: 0, replaced: 0, unchanged: 1, removed: 0))
-        let row = try #require(try db.message(id: "0x10", communityID: community))
+        let row = try #require(try db.messages(communityID: community).first { $0.id == "0x10" })
         #expect(row.text == "first archive's" && row.archiveID == "0xarchive")
     }
 
