@@ -17,18 +17,27 @@ public final class HistoryDatabase: Sendable {
     public let path: String
     let pool: DatabasePool
 
-    public init(path: String, busyTimeout: TimeInterval = 10) throws {
+    /// Opens (creating and migrating) the database at `path`. `readOnly`: opens an existing
+    /// database for reading only, without migrating, so `status` and `messages` need no write
+    /// access and never wait for a lock a chat client or the agent holds.
+    public init(path: String, busyTimeout: TimeInterval = 10, readOnly: Bool = false) throws {
         var configuration = Configuration()
         configuration.busyMode = .timeout(busyTimeout)
+        configuration.readonly = readOnly
+        if readOnly && !FileManager.default.fileExists(atPath: path) {
+            throw HistoryStoreError.cannotOpen(path: path, reason: "no such file")
+        }
         configuration.label = "community-history"
-        configuration.prepareDatabase { db in
-            // WAL + NORMAL stays consistent after a crash (a power loss may only drop the
-            // last commits, which an import redoes).
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        if !readOnly {
+            configuration.prepareDatabase { db in
+                // WAL + NORMAL stays consistent after a crash (a power loss may only drop the
+                // last commits, which an import redoes).
+                try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            }
         }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
-            try Schema.migrator.migrate(pool)
+            if !readOnly { try Schema.migrator.migrate(pool) }
         } catch let error as DatabaseError {
             throw HistoryStoreError.cannotOpen(path: path, reason: error.message ?? "\(error)")
         }

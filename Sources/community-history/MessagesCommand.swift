@@ -46,7 +46,7 @@ struct MessagesCommand: AsyncParsableCommand {
         }
         let messages: [StoredMessage]
         do {
-            messages = try HistoryDatabase(path: db).messages(communityID: communityID, chatID: channel, limit: limit)
+            messages = try HistoryDatabase(path: db, readOnly: true).messages(communityID: communityID, chatID: channel, limit: limit)
         } catch {
             printError("\(error)")
             throw Exit.databaseError

@@ -20,7 +20,7 @@ struct StatusCommand: AsyncParsableCommand {
             throw Exit.databaseError
         }
         let statuses: [CommunityStatus]
-        do { statuses = try HistoryDatabase(path: db).communityStatuses() } catch {
+        do { statuses = try HistoryDatabase(path: db, readOnly: true).communityStatuses() } catch {
             printError("\(error)")
             throw Exit.databaseError
         }

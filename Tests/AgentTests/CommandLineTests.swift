@@ -1,5 +1,7 @@
 import DemoNetwork
 import Foundation
+import GRDB
+import HistoryStore
 import Testing
 
 /// `codex-cid`, `doctor` and `sync`'s printed fixes, through the built binary as a user runs them.
@@ -127,5 +129,25 @@ import Testing
                                          "--messages-per-week", "80"])
         #expect(forced.status == 0)
         #expect(!FileManager.default.fileExists(atPath: precious.path))
+    }
+
+    /// Regression (issue 9, defect 10): `status` and `messages` opened the database for writing
+    /// (to migrate it), so they waited out a chat client's write lock, then failed.
+    @Test func statusAndMessagesOnlyRead() async throws {
+        let directory = try scratch()
+        let path = directory.appendingPathComponent("history.sqlite").path
+        let community = "0x03a66ba3747abe18d182838b1eaf9f0ee989fb57084bc7269a53ca588cca667ca0"
+        try HistoryDatabase(path: path).insertLocalMessages([StoredMessage(
+            id: "0x01", communityID: community, chatID: nil, contentTopic: "/waku/1/0x01020304/rfc26", author: "0x02", type: 1,
+            clock: 1, timestamp: 1_000, payload: Data(), text: "hello", source: .local)])
+        // A chat client holds the write lock while both commands run.
+        let writer = try DatabaseQueue(path: path)
+        let (status, messages) = try await writer.writeWithoutTransaction { db in
+            try db.execute(sql: "BEGIN IMMEDIATE")
+            defer { try? db.execute(sql: "ROLLBACK") }
+            return (try Self.runBlocking(["status", "--db", path]), try Self.runBlocking(["messages", "--community", community, "--db", path]))
+        }
+        #expect(status.status == 0 && status.stdout.contains("messages  1"), "\(status.stderr)")
+        #expect(messages.status == 0 && messages.stdout.contains("hello"), "\(messages.stderr)")
     }
 }
