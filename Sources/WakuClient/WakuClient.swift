@@ -76,6 +76,7 @@ public struct WakuClient: Sendable {
             do {
                 for _ in 0..<maxPages {
                     let answer = try await store(page)
+                    history.malformedMessages += answer.malformedMessages
                     for item in answer.messages ?? [] where item.messageHash.map({ seen.insert($0).inserted }) ?? true {
                         history.messages.append(item)
                     }
@@ -105,7 +106,9 @@ public struct WakuClient: Sendable {
     /// topic, which it drops as it answers (`relay/handlers.nim:121-141`). Every content topic of
     /// the shard comes back; the caller picks its own.
     public func relayMessages(pubsubTopic: String) async throws -> [WakuMessage] {
-        try await getJSON(relayMessagesURL(pubsubTopic))
+        // One malformed message does not cost the others (they are already drained from the cache).
+        let items: [Lenient<WakuMessage>] = try await getJSON(relayMessagesURL(pubsubTopic))
+        return items.compactMap(\.value)
     }
 
     /// `POST /relay/v1/messages/{pubsubTopic}`: publishes a message (the control-node tool uses it).
@@ -183,10 +186,13 @@ public struct StoreHistory: Sendable {
     public var messages: [StoredWakuMessage]
     /// Nil when every page of every group of topics came.
     public var failure: StoreError?
+    /// Messages that did not decode and were skipped.
+    public var malformedMessages = 0
 
-    public init(messages: [StoredWakuMessage], failure: StoreError?) {
+    public init(messages: [StoredWakuMessage], failure: StoreError?, malformedMessages: Int = 0) {
         self.messages = messages
         self.failure = failure
+        self.malformedMessages = malformedMessages
     }
 }
 

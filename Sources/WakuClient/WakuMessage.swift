@@ -85,6 +85,24 @@ public struct StorePage: Codable, Sendable {
     public var statusDesc: String?
     public var messages: [StoredWakuMessage]?
     public var paginationCursor: String?
+    /// Messages of the page that did not decode (e.g. a payload that is not base64): skipped and
+    /// counted, so one bad message from a peer does not lose the page.
+    public var malformedMessages = 0
+
+    enum CodingKeys: String, CodingKey {
+        case requestId, statusCode, statusDesc, messages, paginationCursor
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        requestId = try container.decodeIfPresent(String.self, forKey: .requestId)
+        statusCode = try container.decodeIfPresent(Int.self, forKey: .statusCode)
+        statusDesc = try container.decodeIfPresent(String.self, forKey: .statusDesc)
+        paginationCursor = try container.decodeIfPresent(String.self, forKey: .paginationCursor)
+        let items = try container.decodeIfPresent([Lenient<StoredWakuMessage>].self, forKey: .messages)
+        messages = items?.compactMap(\.value)
+        malformedMessages = items?.filter { $0.value == nil }.count ?? 0
+    }
 
     public init(requestId: String? = nil, statusCode: Int? = 200, statusDesc: String? = "OK",
                 messages: [StoredWakuMessage], paginationCursor: String?) {
@@ -93,5 +111,14 @@ public struct StorePage: Codable, Sendable {
         self.statusDesc = statusDesc
         self.messages = messages
         self.paginationCursor = paginationCursor
+    }
+}
+
+/// One element of a JSON array that may fail to decode on its own without failing the array.
+public struct Lenient<Value: Decodable & Sendable>: Decodable, Sendable {
+    public let value: Value?
+
+    public init(from decoder: any Decoder) throws {
+        value = try? Value(from: decoder)
     }
 }

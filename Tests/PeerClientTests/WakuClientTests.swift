@@ -159,6 +159,20 @@ import WakuClient
         }
     }
 
+    /// Regression (issue 9, defect 10): one malformed message failed the whole store page, which
+    /// was then reported as the node being unreachable. It is skipped and counted.
+    @Test func aMalformedMessageIsSkippedNotThePage() async throws {
+        let node = try await DemoWakuNode.start()
+        defer { Task { await node.stop() } }
+        let page = #"{"requestId":"x","statusCode":200,"statusDesc":"OK","messages":[{"messageHash":"0x01","message":{"payload":"!!not base64!!","contentTopic":"/a"}},{"messageHash":"0x02","message":{"payload":"aGk=","contentTopic":"/a","timestamp":5}}]}"#
+        let transport = ScriptedTransport(first: [.body(page)])
+        let history = try await WakuClient(baseURL: node.baseURL, transport: transport, retry: .none)
+            .storeAll(StoreQuery(contentTopics: ["/a"]))
+        #expect(history.failure == nil)
+        #expect(history.messages.map(\.messageHash) == ["0x02"])
+        #expect(history.malformedMessages == 1)
+    }
+
     @Test func healthIsReadOnlyFromNodeHealth() async throws {
         let node = try await DemoWakuNode.start()
         defer { Task { await node.stop() } }
@@ -222,6 +236,8 @@ enum Scripted: Sendable {
     case bodyStatus(Int)
     /// nwaku's 404 while its protocols are not mounted yet.
     case initializing
+    /// HTTP 200 with this body.
+    case body(String)
 
     var response: HTTPResponse {
         switch self {
@@ -229,6 +245,8 @@ enum Scripted: Sendable {
             return HTTPResponse(status: 200, body: Data(#"{"requestId":"x","statusCode":\#(code),"statusDesc":"peer dial failure","messages":[]}"#.utf8))
         case .initializing:
             return HTTPResponse(status: 404, body: Data("/store endpoints are not available while initializing.".utf8))
+        case .body(let text):
+            return HTTPResponse(status: 200, body: Data(text.utf8))
         }
     }
 }

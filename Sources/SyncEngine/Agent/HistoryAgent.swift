@@ -180,6 +180,9 @@ public final class HistoryAgent: Service, Sendable {
                 guard let message = item.message else { continue }
                 await route(message, pubsubTopic: item.pubsubTopic ?? shard)
             }
+            if history.malformedMessages > 0 {
+                logger.warning("store: skipped messages that did not decode", metadata: ["count": "\(history.malformedMessages)", "pubsubTopic": "\(shard)"])
+            }
             if let failure = history.failure {
                 var metadata: Logger.Metadata = ["error": "\(failure)", "pubsubTopic": "\(shard)", "received": "\(history.messages.count)"]
                 if let fix = failure.fix { metadata["fix"] = "\(fix)" }

@@ -79,6 +79,9 @@ public struct OneShotSync: Sendable {
         query.ascending = false
         let history = try await waku.storeAll(query)
         let stored = history.messages
+        if history.malformedMessages > 0 {
+            logger.warning("store: skipped messages that did not decode", metadata: ["count": "\(history.malformedMessages)"])
+        }
         if let failure = history.failure {
             guard !stored.isEmpty else { throw failure }
             logger.warning("store query incomplete; using the \(stored.count) message(s) received", metadata: ["error": "\(failure)"])
