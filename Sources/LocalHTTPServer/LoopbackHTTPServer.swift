@@ -71,8 +71,19 @@ public final class LoopbackHTTPServer: Sendable {
     }
 
     /// Binds `127.0.0.1:port` (0 picks a free port) and serves until `stop()`.
+    /// Throws `LoopbackServerError.portInUse` when another process holds the port.
     public static func start(port: Int = 0, handler: @escaping Handler) async throws -> LoopbackHTTPServer {
-        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        let server: NIOAsyncChannel<Connection, Never>
+        do {
+            server = try await bind(port: port)
+        } catch let error as IOError where error.errnoCode == EADDRINUSE {
+            throw LoopbackServerError.portInUse(port)
+        }
+        return start(server, port: port, handler: handler)
+    }
+
+    private static func bind(port: Int) async throws -> NIOAsyncChannel<Connection, Never> {
+        try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .bind(host: "127.0.0.1", port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -80,6 +91,9 @@ public final class LoopbackHTTPServer: Sendable {
                     return try Connection(wrappingChannelSynchronously: channel)
                 }
             }
+    }
+
+    private static func start(_ server: NIOAsyncChannel<Connection, Never>, port: Int, handler: @escaping Handler) -> LoopbackHTTPServer {
         let boundPort = server.channel.localAddress?.port ?? port
         let channel = server.channel
         // Requests are served on the server's own threads, not the shared cooperative pool: a
@@ -164,6 +178,17 @@ public final class LoopbackHTTPServer: Sendable {
             if length < size { throw CancellationError() }
         }
         try await outbound.write(.end(nil))
+    }
+}
+
+/// Why a loopback server could not start.
+public enum LoopbackServerError: Error, Equatable, CustomStringConvertible {
+    case portInUse(Int)
+
+    public var description: String {
+        switch self {
+        case .portInUse(let port): return "port \(port) on 127.0.0.1 is already in use by another program; choose another port"
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LocalHTTPServer
 import Logging
 import ServiceLifecycle
 import SyncEngine
@@ -48,7 +49,11 @@ struct AgentCommand: AsyncParsableCommand {
         let group = ServiceGroup(configuration: .init(
             services: [.init(service: agent)], gracefulShutdownSignals: [.sigterm, .sigint],
             logger: Logger(label: "community-history.lifecycle")))
-        try await group.run()
+        do { try await group.run() } catch let error as LoopbackServerError {
+            progress.finish()
+            printError("metricsPort: \(error)")
+            throw Exit.badInput
+        }
         progress.finish()
     }
 }

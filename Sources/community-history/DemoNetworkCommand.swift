@@ -3,6 +3,7 @@ import ArgumentParser
 import CodexClient
 import DemoNetwork
 import Foundation
+import LocalHTTPServer
 import Logging
 import ServiceLifecycle
 import SyncEngine
@@ -55,8 +56,18 @@ struct DemoNetworkCommand: AsyncParsableCommand {
             throw Exit.badInput
         }
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("community-history-demo-network-\(UUID().uuidString)")
-        let codexNode = try await DemoCodexNode.start(directory: scratch.appendingPathComponent("codex"), port: codexPort)
-        let wakuNode = try await DemoWakuNode.start(port: wakuPort, maxPageSize: 20)
+        let codexNode: DemoCodexNode, wakuNode: DemoWakuNode
+        do {
+            codexNode = try await DemoCodexNode.start(directory: scratch.appendingPathComponent("codex"), port: codexPort)
+        } catch let error as LoopbackServerError {
+            printError("--codex-port: \(error)")
+            throw Exit.badInput
+        }
+        do { wakuNode = try await DemoWakuNode.start(port: wakuPort, maxPageSize: 20) } catch let error as LoopbackServerError {
+            await codexNode.stop()
+            printError("--waku-port: \(error)")
+            throw Exit.badInput
+        }
         let stopNodes: @Sendable () async -> Void = {
             await codexNode.stop()
             await wakuNode.stop()

@@ -150,4 +150,16 @@ import Testing
         #expect(status.status == 0 && status.stdout.contains("messages  1"), "\(status.stderr)")
         #expect(messages.status == 0 && messages.stdout.contains("hello"), "\(messages.stderr)")
     }
+
+    /// Regression (issue 9, defect 10): a port already in use printed a raw `bind(…)` error
+    /// without the port, and exited 1.
+    @Test func aPortInUseIsNamed() async throws {
+        let holder = try await DemoWakuNode.start()
+        let taken = holder.server.port
+        let result = try await Self.run(["demo-network", "--fixture", AgentTests.bundled.path, "--codex-port", "\(taken)",
+                                         "--agent-config", try scratch().appendingPathComponent("agent.json").path])
+        await holder.stop()
+        #expect(result.status == 3)
+        #expect(result.stderr.contains("--codex-port: port \(taken) on 127.0.0.1 is already in use"), "\(result.stderr)")
+    }
 }
