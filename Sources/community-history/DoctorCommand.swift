@@ -20,17 +20,7 @@ struct DoctorCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "Codex node REST API base URL.")
-    var codexURL: String = "http://127.0.0.1:8080"
-
-    @Option(help: "nwaku REST API base URL.")
-    var wakuURL: String = "http://127.0.0.1:8645"
-
-    @Option(help: ArgumentHelp("Store node to query (libp2p multiaddr), sent as peerAddr.", valueName: "multiaddr"))
-    var storePeer: String?
-
-    @Option(help: "The community's pubsub topic (static shard).")
-    var pubsubTopic: String = WakuClient.defaultPubsubTopic
+    @OptionGroup var peers: PeerOptions
 
     @Option(help: "SQLite database to check.")
     var db: String = "history.sqlite"
@@ -38,19 +28,11 @@ struct DoctorCommand: AsyncParsableCommand {
     @Flag(help: "Print the checks as JSON.")
     var json = false
 
-    func validate() throws {
-        guard URL(string: codexURL)?.host != nil else { throw ValidationError("--codex-url \(codexURL) is not a URL") }
-        guard URL(string: wakuURL)?.host != nil else { throw ValidationError("--waku-url \(wakuURL) is not a URL") }
-        guard PubsubTopic.isStaticShard(pubsubTopic) else {
-            throw ValidationError("--pubsub-topic \(pubsubTopic) is not a static shard like /waku/2/rs/16/32")
-        }
-    }
-
     func run() async throws {
-        let checks = PeerCheck(waku: WakuClient(baseURL: URL(string: wakuURL)!, requestTimeout: .seconds(10)),
-                               codex: CodexClient(baseURL: URL(string: codexURL)!, requestTimeout: .seconds(10)),
-                               storePeer: storePeer)
-        var results = await checks.network(pubsubTopic: pubsubTopic)
+        let checks = PeerCheck(waku: WakuClient(baseURL: peers.waku, requestTimeout: .seconds(10)),
+                               codex: CodexClient(baseURL: peers.codex, requestTimeout: .seconds(10)),
+                               storePeer: peers.storePeer)
+        var results = await checks.network(pubsubTopic: peers.pubsubTopic)
         results += PeerCheck.database(path: db)
         if json {
             let encoder = JSONEncoder()

@@ -62,18 +62,7 @@ struct SyncCommand: AsyncParsableCommand {
     @Option(help: "Community ID: 0x + 66 hex digits (the community's compressed public key).")
     var community: String
 
-    @Option(help: "Codex node REST API base URL.")
-    var codexURL: String = "http://127.0.0.1:8080"
-
-    @Option(help: "nwaku REST API base URL.")
-    var wakuURL: String = "http://127.0.0.1:8645"
-
-    @Option(help: "The community's pubsub topic (static shard) for store queries.")
-    var pubsubTopic: String = WakuClient.defaultPubsubTopic
-
-    @Option(help: ArgumentHelp("Store node to query (libp2p multiaddr), sent as peerAddr; default: the nwaku node's --storenode.",
-                               valueName: "multiaddr"))
-    var storePeer: String?
+    @OptionGroup var peers: PeerOptions
 
     @Option(help: "SQLite database to hydrate.")
     var db: String = "history.sqlite"
@@ -104,14 +93,6 @@ struct SyncCommand: AsyncParsableCommand {
     func validate() throws {
         guard settle >= 0 else { throw ValidationError("--settle must not be negative") }
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
-        guard URL(string: codexURL)?.host != nil else { throw ValidationError("--codex-url \(codexURL) is not a URL") }
-        guard URL(string: wakuURL)?.host != nil else { throw ValidationError("--waku-url \(wakuURL) is not a URL") }
-        guard PubsubTopic.isStaticShard(pubsubTopic) else {
-            throw ValidationError("--pubsub-topic \(pubsubTopic) is not a static shard like /waku/2/rs/16/32")
-        }
-        if let storePeer, !storePeer.hasPrefix("/") {
-            throw ValidationError("--store-peer \(storePeer) is not a multiaddr (like /dns4/host/tcp/30303/p2p/16Uiu2…)")
-        }
     }
 
     func run() async throws {
@@ -124,10 +105,10 @@ struct SyncCommand: AsyncParsableCommand {
         }
         let options = OneShotSync.Options(
             communityID: community, selection: try selection.selection(), quietWindow: .milliseconds(Int64(settle * 1000)),
-            maxConcurrentDownloads: concurrency, hydration: hydration, limits: limits.limits, pubsubTopic: pubsubTopic,
-            storePeer: storePeer, retries: retries, archivesDirectory: URL(fileURLWithPath: archivesDir ?? db + ".archives"))
-        try await Self.runSync(options: options, waku: WakuClient(baseURL: URL(string: wakuURL)!),
-                               codex: CodexClient(baseURL: URL(string: codexURL)!), database: database, json: json,
+            maxConcurrentDownloads: concurrency, hydration: hydration, limits: limits.limits, pubsubTopic: peers.pubsubTopic,
+            storePeer: peers.storePeer, retries: retries, archivesDirectory: URL(fileURLWithPath: archivesDir ?? db + ".archives"))
+        try await Self.runSync(options: options, waku: WakuClient(baseURL: peers.waku),
+                               codex: CodexClient(baseURL: peers.codex), database: database, json: json,
                                progress: progress)
     }
 

@@ -110,9 +110,8 @@ public struct PeerCheck: Sendable {
         } catch let error as StoreError {
             return .fail(name, "\(error)", fix: error.fix ?? "check that the store peer is reachable from the nwaku node")
         } catch {
-            return .fail(name, "\(error)", fix: storePeer == nil
-                ? "configure a store peer: --store-peer MULTIADDR (agent: \"storePeer\"), or nwaku --storenode=MULTIADDR"
-                : "check that the store peer \(storePeer!) is reachable from the nwaku node and runs the store protocol")
+            return .fail(name, "\(error)", fix: storePeer.map { "check that the store peer \($0) is reachable from the nwaku node and runs the store protocol" }
+                ?? StoreError.noStorePeer(detail: "").fix ?? "")
         }
     }
 
