@@ -34,10 +34,17 @@ public struct CodexClient: Sendable {
     /// How long a download may go without receiving a byte (a long download that keeps
     /// receiving is never cut off).
     public var downloadTimeout: Duration
+    /// The slowest a download may go before it fails with `CodexError.tooSlow` (nil: no limit).
+    public var minimumTransferRate: MinimumTransferRate?
+    /// Paces the transfer-rate watchdog.
+    public var clock: any Clock<Duration>
 
     public init(baseURL: URL, transport: any HTTPTransport = URLSessionTransport(), retry: RetryPolicy = .default,
                 requestTimeout: Duration = .seconds(30), manifestTimeout: Duration = .seconds(120),
-                downloadTimeout: Duration = .seconds(120)) {
+                downloadTimeout: Duration = .seconds(120), minimumTransferRate: MinimumTransferRate? = .default,
+                clock: any Clock<Duration> = ContinuousClock()) {
+        self.minimumTransferRate = minimumTransferRate
+        self.clock = clock
         self.baseURL = baseURL
         self.transport = transport
         self.retry = retry
@@ -189,9 +196,21 @@ public struct CodexClient: Sendable {
         let (bytes, address) = try await retry.run {
             // A retried attempt starts from byte 0, and so does its hash.
             let hasher = StreamHasher(blockSize: blockSize)
-            let (status, bytes) = try await transport.download(request, to: partial) { chunk, written in
-                hasher.update(chunk)
-                progress(written)
+            let counter = TransferCounter()
+            let transport = self.transport
+            let (status, bytes): (Int, Int64)
+            do {
+                (status, bytes) = try await guardingTransferRate(minimumTransferRate, counter: counter, clock: clock) {
+                    try await transport.download(request, to: partial) { chunk, written in
+                        hasher.update(chunk)
+                        counter.set(written)
+                        progress(written)
+                    }
+                }
+            } catch let slow as TransferTooSlow {
+                // Not retried here: a node this slow is not faster a second later. The plan retries later.
+                throw CodexError.tooSlow(cid: cid.string, node: baseURL.absoluteString, received: slow.received,
+                                         window: slow.window, minimumBytesPerSecond: minimumTransferRate?.bytesPerSecond ?? 0)
             }
             guard (200..<300).contains(status) else {
                 try? FileManager.default.removeItem(at: partial)
@@ -239,6 +258,8 @@ public enum CodexError: Error, Equatable, CustomStringConvertible {
     /// The node looked the CID up on the network and did not find it (yet).
     case notFound(cid: String, node: String, lookedFor: Duration)
     case notStoredInTime(cid: String, timeout: Duration)
+    /// The download brought `received` bytes in a `window`, under the minimum transfer rate.
+    case tooSlow(cid: String, node: String, received: Int64, window: Duration, minimumBytesPerSecond: Int64)
     case unexpectedAnswer(String)
 
     /// Whether asking again later may succeed: the CID may reach the network, the node (or
@@ -246,7 +267,7 @@ public enum CodexError: Error, Equatable, CustomStringConvertible {
     public var isRetryable: Bool {
         switch self {
         case .protectedDataset: return false
-        case .manifestMismatch, .sizeMismatch, .contentMismatch, .notFound, .notStoredInTime, .unexpectedAnswer: return true
+        case .manifestMismatch, .sizeMismatch, .contentMismatch, .notFound, .notStoredInTime, .tooSlow, .unexpectedAnswer: return true
         }
     }
 
@@ -266,6 +287,9 @@ public enum CodexError: Error, Equatable, CustomStringConvertible {
             return "\(cid) not found on the Codex network yet (the node \(node) looked for \(lookedFor.components.seconds) s)"
         case .notStoredInTime(let cid, let timeout):
             return "the Codex node did not finish fetching \(cid) within \(timeout)"
+        case .tooSlow(let cid, let node, let received, let window, let minimum):
+            return "the Codex node \(node) sent \(received) bytes of \(cid) in \(window.components.seconds) s, under the minimum of \(minimum) bytes/s; "
+                + "the download was stopped and will be tried again later (--min-download-rate sets the minimum)"
         case .unexpectedAnswer(let what):
             return "unexpected answer from the Codex node: \(what)"
         }

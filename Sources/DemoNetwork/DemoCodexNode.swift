@@ -33,6 +33,7 @@ public final class DemoCodexNode: Sendable {
         var failureStatus = 503
         var truncated: Set<String> = []
         var corrupted: Set<String> = []
+        var paced: [String: BodyPacing] = [:]
         var delay: Duration = .zero
         var requests = 0
         /// Requests past their delay (answered, or about to be).
@@ -42,18 +43,28 @@ public final class DemoCodexNode: Sendable {
 
         init(missingLookup: Duration) { self.missingLookup = missingLookup }
 
-        func next(cid: String?) -> (fail: Int?, truncate: Bool, corrupt: Bool, delay: Duration) {
+        struct Next {
+            var fail: Int?
+            var truncate = false
+            var corrupt = false
+            var pacing: BodyPacing?
+            var delay: Duration
+        }
+
+        func next(cid: String?) -> Next {
             requests += 1
             if failuresLeft > 0 {
                 failuresLeft -= 1
-                return (failureStatus, false, false, delay)
+                return Next(fail: failureStatus, delay: delay)
             }
-            return (nil, cid.map { truncated.contains($0) } ?? false, cid.map { corrupted.contains($0) } ?? false, delay)
+            guard let cid else { return Next(delay: delay) }
+            return Next(truncate: truncated.contains(cid), corrupt: corrupted.contains(cid), pacing: paced[cid], delay: delay)
         }
 
         func fail(next count: Int, status: Int) { failuresLeft = count; failureStatus = status }
         func truncate(_ cid: String) { truncated.insert(cid) }
         func corrupt(_ cid: String) { corrupted.insert(cid) }
+        func pace(_ cid: String, _ pacing: BodyPacing) { paced[cid] = pacing }
         func delayResponses(by duration: Duration) { delay = duration }
         func isolate() { isolated = true }
         func delayOver() { answered += 1 }
@@ -89,6 +100,21 @@ public final class DemoCodexNode: Sendable {
     /// hostile node; a real one checks blocks against the tree, `engine.nim:658-686`).
     public func corruptDownloads(of cid: CID) async { await faults.corrupt(cid.string) }
 
+    /// Downloads of `cid` send headers and `bytes` of the body, then nothing more while the
+    /// connection stays open: what a real node does when a block of the dataset cannot be found.
+    /// It sends 200 and Content-Length before fetching any block (`api.nim:126`), streams blocks
+    /// strictly in order (`streams/storestream.nim:74-126`), and a missing block waits for
+    /// discovery's 3000 retries, hours (`blockexchange/engine/pendingblocks.nim:36-37`).
+    public func stallDownloads(of cid: CID, after bytes: Int) async {
+        await faults.pace(cid.string, BodyPacing(chunkBytes: 64 * 1024, interval: .zero, stallAfter: bytes))
+    }
+
+    /// Downloads of `cid` send `bytes` every `interval`: blocks fetched one by one from a slow
+    /// peer reach the stream as they arrive (`streams/storestream.nim:74-126`).
+    public func trickleDownloads(of cid: CID, bytes: Int, every interval: Duration) async {
+        await faults.pace(cid.string, BodyPacing(chunkBytes: bytes, interval: interval))
+    }
+
     /// Every answer from now on comes `duration` late (a slow or overloaded node).
     public func delayResponses(by duration: Duration) async { await faults.delayResponses(by: duration) }
 
@@ -105,10 +131,10 @@ public final class DemoCodexNode: Sendable {
         guard path.count >= 3, path[0] == "api", path[1] == "codex", path[2] == "v1" else { return .text("not found", status: 404) }
         let route = Array(path.dropFirst(3))
         let cidText = route.count >= 2 && route[0] == "data" ? route[1] : nil
-        let (fail, truncate, corrupt, delay) = await faults.next(cid: cidText)
-        if delay > .zero { try? await Task.sleep(for: delay) }
+        let next = await faults.next(cid: cidText)
+        if next.delay > .zero { try? await Task.sleep(for: next.delay) }
         await faults.delayOver()
-        if let fail { return .text("demo node: injected failure", status: fail) }
+        if let fail = next.fail { return .text("demo node: injected failure", status: fail) }
 
         switch (request.method, route) {
         case ("POST", ["data"]):
@@ -134,14 +160,14 @@ public final class DemoCodexNode: Sendable {
             guard manifest != nil else {
                 return .text("The requested CID could not be retrieved (Block not found in local store).", status: 404)
             }
-            return store.serve(truncate: truncate, corrupt: corrupt)
+            return store.serve(next)
         case ("GET", ["network", "stream"]):
             guard manifest != nil else {
                 // The stream looks the dataset up, then fails with 500 (api.nim:86-95).
                 try? await Task.sleep(for: lookup)
                 return .text("Failed to fetch block from the network: retries exhausted", status: 500)
             }
-            return store.serve(truncate: truncate, corrupt: corrupt)
+            return store.serve(next)
         case ("GET", ["network", "manifest"]), ("POST", ["network"]):
             guard cid.codec == CodexCodec.manifest else {
                 return .text("CID has invalid content type for manifest", status: 404)  // node.nim:124-125
@@ -253,8 +279,10 @@ struct Upload {
         try? FileManager.default.removeItem(at: data)
     }
 
-    func serve(truncate: Bool, corrupt: Bool) -> LoopbackResponse {
+    func serve(_ faults: DemoCodexNode.Faults.Next) -> LoopbackResponse {
         let size = (try? FileManager.default.attributesOfItem(atPath: data.path)[.size] as? NSNumber)?.intValue ?? 0
+        if let pacing = faults.pacing { return LoopbackResponse(status: 200, body: .pacedFile(data, pacing)) }
+        let (truncate, corrupt) = (faults.truncate, faults.corrupt)
         if corrupt, var bytes = FileManager.default.contents(atPath: data.path), !bytes.isEmpty {
             bytes[bytes.startIndex + bytes.count / 2] ^= 0x01
             return LoopbackResponse(status: 200, body: .data(bytes))

@@ -202,5 +202,9 @@ extension HistoryDatabase {
                 mode.rawValue, summary.entryCount, counts.stored, counts.replaced, counts.unchanged, counts.removed,
                 summary.rejections.values.reduce(0, +), rejections, Int64(Date().timeIntervalSince1970 * 1000),
             ])
+        // In the same transaction: an archive is never both imported and waiting for import or
+        // failed, whenever the process dies (only its file can be left, `sweepArchives` removes it).
+        try db.execute(sql: "DELETE FROM downloaded_archive WHERE id = ?", arguments: [archive.id])
+        try db.execute(sql: "DELETE FROM archive_failure WHERE id = ?", arguments: [archive.id])
     }
 }

@@ -26,14 +26,19 @@ public struct CommunityIndexState: Sendable, Hashable, Codable {
     public var indexCID: String?
     /// The clock (ms) of that announcement.
     public var indexClock: UInt64
-    /// The index CID whose every archive has been imported.
+    /// The index CID whose every selected archive has been imported.
     public var processedIndexCID: String?
+    /// Which archives of that index were selected (the engine's `ArchiveSelection.storageKey`);
+    /// nil when unknown (marks from before schema v6), which covers no selection.
+    public var processedSelection: String?
 
-    public init(communityID: String, indexCID: String? = nil, indexClock: UInt64 = 0, processedIndexCID: String? = nil) {
+    public init(communityID: String, indexCID: String? = nil, indexClock: UInt64 = 0, processedIndexCID: String? = nil,
+                processedSelection: String? = nil) {
         self.communityID = communityID
         self.indexCID = indexCID
         self.indexClock = indexClock
         self.processedIndexCID = processedIndexCID
+        self.processedSelection = processedSelection
     }
 }
 
@@ -64,7 +69,8 @@ extension HistoryDatabase {
             try Row.fetchOne(db, sql: "SELECT * FROM community_index_state WHERE community_id = ?", arguments: [communityID]).map { row in
                 CommunityIndexState(
                     communityID: row["community_id"], indexCID: row["index_cid"],
-                    indexClock: UInt64(bitPattern: row["index_clock"] as Int64), processedIndexCID: row["processed_index_cid"])
+                    indexClock: UInt64(bitPattern: row["index_clock"] as Int64), processedIndexCID: row["processed_index_cid"],
+                    processedSelection: row["processed_selection"])
             }
         }
     }
@@ -72,12 +78,13 @@ extension HistoryDatabase {
     public func saveIndexState(_ state: CommunityIndexState) throws {
         try pool.write { db in
             try db.execute(sql: """
-                INSERT INTO community_index_state (community_id, index_cid, index_clock, processed_index_cid, updated_at)
-                VALUES (?, ?, ?, ?, ?)
+                INSERT INTO community_index_state (community_id, index_cid, index_clock, processed_index_cid, processed_selection, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?)
                 ON CONFLICT(community_id) DO UPDATE SET index_cid = excluded.index_cid, index_clock = excluded.index_clock,
-                    processed_index_cid = excluded.processed_index_cid, updated_at = excluded.updated_at
+                    processed_index_cid = excluded.processed_index_cid, processed_selection = excluded.processed_selection,
+                    updated_at = excluded.updated_at
                 """, arguments: [state.communityID, state.indexCID, Int64(bitPattern: state.indexClock),
-                                 state.processedIndexCID, Int64(Date().timeIntervalSince1970 * 1000)])
+                                 state.processedIndexCID, state.processedSelection, Int64(Date().timeIntervalSince1970 * 1000)])
         }
     }
 }

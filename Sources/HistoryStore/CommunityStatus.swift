@@ -10,7 +10,10 @@ public struct CommunityStatus: Sendable, Codable, Equatable {
     public var archivesImported: Int
     /// Downloaded, waiting for import.
     public var archivesPending: Int
+    /// Failed in a way a later attempt may fix (a download, a busy database).
     public var archivesFailed: Int
+    /// Cannot be imported as they are (content rejected): not downloaded again.
+    public var archivesUnimportable: Int
     /// Unix seconds covered by imported archives (earliest start, latest end).
     public var coveredFrom: UInt64?
     public var coveredTo: UInt64?
@@ -37,7 +40,8 @@ extension HistoryDatabase {
                     communityID: id, indexCID: state?["index_cid"], indexClock: UInt64(bitPattern: (state?["index_clock"] as Int64?) ?? 0),
                     processedIndexCID: state?["processed_index_cid"], archivesImported: archives["n"],
                     archivesPending: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM downloaded_archive WHERE community_id = ?", arguments: [id]) ?? 0,
-                    archivesFailed: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM archive_failure WHERE community_id = ?", arguments: [id]) ?? 0,
+                    archivesFailed: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM archive_failure WHERE community_id = ? AND permanent = 0", arguments: [id]) ?? 0,
+                    archivesUnimportable: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM archive_failure WHERE community_id = ? AND permanent = 1", arguments: [id]) ?? 0,
                     coveredFrom: (archives["f"] as Int64?).map { UInt64($0) }, coveredTo: (archives["t"] as Int64?).map { UInt64($0) },
                     messageCount: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM message WHERE community_id = ?", arguments: [id]) ?? 0,
                     lastError: state?["last_error"], lastSuccessAt: state?["last_success_at"])
@@ -75,7 +79,8 @@ extension HistoryDatabase {
         try pool.write { try $0.execute(sql: "DELETE FROM archive_failure WHERE id = ?", arguments: [archiveID]) }
     }
 
-    /// Records how the last plan ended: an error, or success (clears the error).
+    /// Records how the last plan ended: an error, or success (clears the error). Success means
+    /// everything importable is in: archives that cannot be imported do not hold it back.
     public func recordOutcome(communityID: String, error: String?) throws {
         try pool.write { db in
             try db.execute(sql: """

@@ -51,4 +51,10 @@ extension HistoryDatabase {
             }
         }
     }
+
+    /// The files every community's downloaded archives wait in (those an archives-directory
+    /// sweep must keep).
+    public func downloadedArchivePaths() throws -> Set<String> {
+        try pool.read { Set(try String.fetchAll($0, sql: "SELECT path FROM downloaded_archive")) }
+    }
 }

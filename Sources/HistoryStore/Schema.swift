@@ -116,6 +116,11 @@ enum Schema {
                 CREATE INDEX message_by_chat ON message(community_id, chat_id, timestamp);
                 """)
         }
+        migrator.registerMigration("v6-processed-selection") { db in
+            // What a processed mark covered: after `--mode latest` or a range, `all` must fetch
+            // the same index again. Marks made before this column are taken to cover nothing.
+            try db.execute(sql: "ALTER TABLE community_index_state ADD COLUMN processed_selection TEXT")
+        }
         return migrator
     }
 }

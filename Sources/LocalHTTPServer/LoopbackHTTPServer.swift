@@ -27,6 +27,9 @@ public struct LoopbackResponse: Sendable {
         case data(Data)
         /// Streamed from disk in chunks, never loaded whole.
         case file(URL, truncatedTo: Int? = nil)
+        /// Streamed from disk slowly: `pacing` says how many bytes go out how often, and
+        /// whether the stream stops sending (keeping the connection open) after some bytes.
+        case pacedFile(URL, BodyPacing)
     }
 
     public var status: Int
@@ -45,6 +48,21 @@ public struct LoopbackResponse: Sendable {
 
     public static func text(_ text: String, status: Int = 200) -> LoopbackResponse {
         LoopbackResponse(status: status, contentType: "text/plain", body: .data(Data(text.utf8)))
+    }
+}
+
+/// How a `LoopbackResponse.Body.pacedFile` goes out.
+public struct BodyPacing: Sendable, Equatable {
+    /// Bytes per write, and the pause after each.
+    public var chunkBytes: Int
+    public var interval: Duration
+    /// After this many bytes, nothing more is sent until the client or the server closes.
+    public var stallAfter: Int?
+
+    public init(chunkBytes: Int, interval: Duration, stallAfter: Int? = nil) {
+        self.chunkBytes = max(1, chunkBytes)
+        self.interval = interval
+        self.stallAfter = stallAfter
     }
 }
 
@@ -176,6 +194,24 @@ public final class LoopbackHTTPServer: Sendable {
                 sent += chunk.count
             }
             if length < size { throw CancellationError() }
+        case .pacedFile(let url, let pacing):
+            let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? NSNumber)?.intValue ?? 0
+            headers.add(name: "Content-Length", value: "\(size)")
+            try await outbound.write(.head(HTTPResponseHead(version: .http1_1, status: .init(statusCode: response.status), headers: headers)))
+            let file = try FileHandle(forReadingFrom: url)
+            defer { try? file.close() }
+            var sent = 0
+            while sent < size {
+                if let stall = pacing.stallAfter, sent >= stall {
+                    // Headers and part of the body are out; the rest never comes. Ends when the
+                    // client hangs up (the write fails) or the server stops (cancellation).
+                    while true { try await Task.sleep(for: .seconds(3600)) }
+                }
+                guard let chunk = try file.read(upToCount: min(pacing.chunkBytes, size - sent)), !chunk.isEmpty else { break }
+                try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: chunk))))
+                sent += chunk.count
+                try await Task.sleep(for: pacing.interval)
+            }
         }
         try await outbound.write(.end(nil))
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HistoryStore
 import LocalHTTPServer
 import Logging
 import ServiceLifecycle
@@ -42,6 +43,9 @@ struct AgentCommand: AsyncParsableCommand {
             agent = try HistoryAgent(configuration: configuration, events: eventLog,
                                      logger: Logger(label: "community-history.agent"),
                                      onEvent: { community, event in progress.show(event, community: community) })
+        } catch let error as SyncLockError {
+            printError(error.description)
+            throw Exit.lockHeld
         } catch {
             printError("\(error)")
             throw Exit.badInput

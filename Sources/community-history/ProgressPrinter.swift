@@ -87,7 +87,8 @@ final class ProgressPrinter: Sendable {
         switch event {
         case .announcementAccepted(let clock, let cid): lasting = "\(label)announcement accepted: index \(cid) (clock \(clock))"
         case .announcementIgnored(let reason): lasting = "\(label)announcement ignored: \(reason)"
-        case .archiveFailed(let id, let reason): lasting = "\(label)archive \(id.prefix(18))… failed: \(reason)"
+        case .archiveFailed(let id, let failure):
+            lasting = "\(label)archive \(id.prefix(18))… " + (failure.kind.isRetryable ? "failed" : "cannot be imported") + ": \(failure.reason)"
         case .finished(let outcome): lasting = "\(label)\(outcome)"
         default: lasting = nil
         }

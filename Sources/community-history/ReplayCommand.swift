@@ -39,6 +39,8 @@ struct ReplayCommand: AsyncParsableCommand {
 
     func run() async throws {
         logging.bootstrap()
+        let lock = try takeSyncLock(databasePath: db, command: "replay")
+        defer { lock.release() }
         let report: ReplayReport
         do {
             let fixture = try FixtureDirectory(url: URL(fileURLWithPath: directory))

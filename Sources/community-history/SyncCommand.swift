@@ -54,8 +54,14 @@ struct SyncCommand: AsyncParsableCommand {
             Queries the nwaku node's store for the community's archive channels (-magnetlinks and \
             -memberUpdate) over the last 30 days, accepts only announcements signed by the community \
             key, waits the quiet window after the last one, fetches the index from the Codex node, \
-            and downloads and imports the selected archives. Exit codes: 0 done (or nothing to do), \
-            2 some archives failed, 3 bad input, 4 database error, 5 a peer is unreachable.
+            and downloads and imports the selected archives. Archives that can never be imported as \
+            they are (their content fails verification, or they are over --max-archive-bytes) are \
+            listed with a warning and do not make the sync fail. After a sync with --mode latest or \
+            range, --mode all fetches the same index again; --rescan does so whatever was done before.
+
+            Exit codes: 0 everything importable is imported (or nothing to do); 2 some archives failed \
+            and a later run may import them; 3 bad input; 4 database error (busy, full, read-only); \
+            5 a peer (the Codex or nwaku node) is unreachable; 7 another process syncs this database.
             """
     )
 
@@ -84,6 +90,9 @@ struct SyncCommand: AsyncParsableCommand {
     @Option(help: "How often a failed plan is retried after backing off before giving up.")
     var retries: Int = 2
 
+    @Flag(help: "Fetch the newest announced index again even if it was fully imported, and import every selected archive missing from the database.")
+    var rescan = false
+
     @Flag(help: "Print the report as JSON.")
     var json = false
 
@@ -98,6 +107,8 @@ struct SyncCommand: AsyncParsableCommand {
     func run() async throws {
         let progress = ProgressPrinter(enabled: !json)
         logging.bootstrap(progress: progress)
+        let lock = try takeSyncLock(databasePath: db, command: "sync")
+        defer { lock.release() }
         let database: HistoryDatabase
         do { database = try HistoryDatabase(path: db) } catch {
             printError("\(error)")
@@ -106,7 +117,8 @@ struct SyncCommand: AsyncParsableCommand {
         let options = OneShotSync.Options(
             communityID: community, selection: try selection.selection(), quietWindow: .milliseconds(Int64(settle * 1000)),
             maxConcurrentDownloads: concurrency, hydration: hydration, limits: limits.limits, pubsubTopic: peers.pubsubTopic,
-            storePeer: peers.storePeer, retries: retries, archivesDirectory: URL(fileURLWithPath: archivesDir ?? db + ".archives"))
+            storePeer: peers.storePeer, retries: retries, archivesDirectory: URL(fileURLWithPath: archivesDir ?? db + ".archives"),
+            rescan: rescan)
         try await Self.runSync(options: options, waku: WakuClient(baseURL: peers.waku),
                                codex: CodexClient(baseURL: peers.codex), database: database, json: json,
                                progress: progress)
@@ -137,9 +149,16 @@ struct SyncCommand: AsyncParsableCommand {
             throw Exit.databaseError
         }
         print(json ? try ReportJSON.encode(report) : report.text)
-        if !OneShotSync.succeeded(report) {
+        switch report.outcome {
+        case .completed, .upToDate, .noAnnouncement:
+            return
+        case .failed(let cause, _):
             await printFixes(options: options, waku: waku, codex: codex)
-            throw Exit.partialFailure
+            switch cause {
+            case .database: throw Exit.databaseError
+            case .peerUnreachable: throw Exit.peerUnreachable
+            case .archivesFailed: throw Exit.partialFailure
+            }
         }
     }
 

@@ -94,7 +94,11 @@ import WakuClient
         let metrics = String(decoding: body, as: UTF8.self)
         #expect(metrics.contains("community_history_archives_imported_total{community=\"\(firstID)\"} 9"))
         #expect(metrics.contains("community_history_archives_imported_total{community=\"\(secondID)\"} 6"))
-        #expect(metrics.contains("community_history_archives_failed_total{community=\"\(firstID)\"} 1"))
+        #expect(metrics.contains("community_history_archives_failed_total{community=\"\(firstID)\",kind=\"rejected\"} 1"))
+        #expect(metrics.contains("community_history_archives_unimportable{community=\"\(firstID)\"} 1"))
+        // Everything importable is in (issue 9 defect 9): a success, and idle, not stalled.
+        #expect(metrics.contains("community_history_last_success_timestamp_seconds{community=\"\(firstID)\"}"))
+        #expect(metrics.contains("community_history_state{community=\"\(firstID)\",state=\"idle\"} 1"))
         #expect(metrics.contains("community_history_messages_rejected_total{community=\"\(firstID)\",reason=\"invalid-signature\"} 1"))
         let (health, _) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/health")!)
         #expect(String(decoding: health, as: UTF8.self).contains("ok"))
@@ -111,16 +115,22 @@ import WakuClient
             #expect(names(firstID).contains(name), "\(name)")
             #expect(names(secondID).contains(name), "\(name)")
         }
-        // Every generated community has one encrypted archive: reported with its reason.
-        #expect(names(firstID).contains("failed") && names(secondID).contains("failed"))
+        // Every generated community has one encrypted archive: reported with its reason, and the
+        // plan finishes (it does not fail) with it listed.
+        #expect(names(firstID).contains("finished") && names(secondID).contains("finished"))
+        #expect(!names(firstID).contains("failed") && !names(secondID).contains("failed"))
         #expect(names(secondID).contains("archive.failed"))
+        let finished = events.first { $0["community"] as? String == secondID && $0["event"] as? String == "finished" }
+        #expect((finished?["unimportable"] as? [String])?.count == 1)
         #expect(events.first?["event"] as? String == "agent.started")
         #expect(events.last?["event"] as? String == "agent.stopped")
 
         let statuses = try database.communityStatuses()
         let second = try #require(statuses.first { $0.communityID == secondID })
-        #expect(second.indexCID == setup.second.indexCID && second.archivesImported == 6 && second.archivesFailed == 1)
-        #expect(statuses.first { $0.communityID == firstID }?.lastError?.contains("encrypted") == true)
+        #expect(second.indexCID == setup.second.indexCID && second.archivesImported == 6)
+        #expect(second.archivesUnimportable == 1 && second.archivesFailed == 0)
+        let first = try #require(statuses.first { $0.communityID == firstID })
+        #expect(first.lastError == nil && first.lastSuccessAt != nil, "last ok: everything importable is in")
     }
 
     @Test func resubscribesWhenTheWakuNodeRestarts() async throws {

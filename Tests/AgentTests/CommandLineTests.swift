@@ -1,8 +1,11 @@
+import ArchiveImport
+import CodexClient
 import DemoNetwork
 import Foundation
 import GRDB
 import HistoryStore
 import Testing
+import WakuClient
 
 /// `codex-cid`, `doctor` and `sync`'s printed fixes, through the built binary as a user runs them.
 @Suite(.serialized) struct CommandLineTests {
@@ -161,5 +164,86 @@ import Testing
         await holder.stop()
         #expect(result.status == 3)
         #expect(result.stderr.contains("--codex-port: port \(taken) on 127.0.0.1 is already in use"), "\(result.stderr)")
+    }
+
+    /// The bundled community uploaded and announced on fresh demo nodes.
+    static func announcedNetwork(_ directory: URL) async throws -> (DemoCodexNode, DemoWakuNode, CommunityPublisher) {
+        let codex = try await DemoCodexNode.start(directory: directory.appendingPathComponent("codex"))
+        let waku = try await DemoWakuNode.start()
+        let publisher = try CommunityPublisher(fixture: try FixtureDirectory(url: AgentTests.bundled))
+        _ = try await publisher.uploadBlobs(to: CodexClient(baseURL: codex.baseURL))
+        try await publisher.announce(on: WakuClient(baseURL: waku.baseURL), clock: UInt64(Date().timeIntervalSince1970 * 1000))
+        return (codex, waku, publisher)
+    }
+
+    /// Regression (issue 9, defect 10): with the Codex node down, `sync` exited 2 ("some
+    /// archives failed") though its help says a peer that is unreachable is 5.
+    @Test func codexDownExitsFive() async throws {
+        let directory = try scratch()
+        let (codex, waku, publisher) = try await Self.announcedNetwork(directory)
+        let deadURL = codex.baseURL.absoluteString
+        await codex.stop()
+        let result = try await Self.run([
+            "sync", "--community", publisher.community.communityID, "--codex-url", deadURL, "--waku-url", waku.baseURL.absoluteString,
+            "--db", directory.appendingPathComponent("history.sqlite").path, "--settle", "0", "--retries", "0", "--json",
+        ])
+        await waku.stop()
+        #expect(result.status == 5, "\(result.stdout)\n\(result.stderr)")
+        #expect(result.stdout.contains("\"cause\" : \"peer-unreachable\""), "\(result.stdout)")
+        #expect(result.stderr.contains("check failed: Codex REST API reachable"), "\(result.stderr)")
+    }
+
+    /// Regression (issue 9, defects 3 and 9): after a partial sync (`--mode range`), `--mode
+    /// all` imported nothing until a new index was announced; and the bundled fixture's one
+    /// encrypted archive made every run exit 2. Also `--rescan`: a processed index is fetched again.
+    @Test func rangeThenAllThenRescanThroughTheBinary() async throws {
+        let directory = try scratch()
+        let (codex, waku, publisher) = try await Self.announcedNetwork(directory)
+        let db = directory.appendingPathComponent("history.sqlite").path
+        let entries = try FixtureDirectory(url: AgentTests.bundled).readIndex().1.entries.sorted { $0.from < $1.from }
+        let week = entries[2]  // an importable one (the fixture's encrypted archive is the newest)
+        let range = ["--mode", "range", "--from", "\(week.from)", "--to", "\(week.to)"]
+        func sync(_ extra: [String]) async throws -> Run {
+            try await Self.run(["sync", "--community", publisher.community.communityID, "--codex-url", codex.baseURL.absoluteString,
+                                "--waku-url", waku.baseURL.absoluteString, "--db", db, "--settle", "0", "--retries", "0"] + extra)
+        }
+        let first = try await sync(range)
+        let all = try await sync(["--mode", "all"])
+        let imported = try HistoryDatabase(path: db).importedArchiveIDs(communityID: publisher.community.communityID)
+        // Forget the week's import (as a restored older database would): only --rescan looks again.
+        let queue = try DatabaseQueue(path: db)
+        try await queue.write { try $0.execute(sql: "DELETE FROM imported_archive WHERE id = ?", arguments: [week.id]) }
+        try queue.close()
+        let notRescanned = try await sync(range)
+        let rescanned = try await sync(range + ["--rescan"])
+        await codex.stop(); await waku.stop()
+
+        #expect(first.status == 0 && first.stdout.contains("1 imported"), "\(first.stdout)\(first.stderr)")
+        // All: the other 8 importable archives; the encrypted one is listed, with a warning, exit 0.
+        #expect(all.status == 0 && all.stdout.contains("8 imported"), "\(all.stdout)\(all.stderr)")
+        #expect(all.stdout.contains("1 cannot be imported") && all.stdout.contains("warning"), "\(all.stdout)")
+        #expect(imported.count == 9)
+        #expect(notRescanned.status == 0 && notRescanned.stdout.contains("up to date"), "\(notRescanned.stdout)")
+        #expect(rescanned.status == 0 && rescanned.stdout.contains("1 imported"), "\(rescanned.stdout)\(rescanned.stderr)")
+    }
+
+    /// Regression (issue 9, defect 8): two processes on one database both downloaded and
+    /// imported everything. The second now stops at once, naming the first.
+    @Test func aSecondSyncOnTheSameDatabaseNamesTheFirst() async throws {
+        let directory = try scratch()
+        let db = directory.appendingPathComponent("history.sqlite").path
+        let held = try SyncLock(databasePath: db, command: "agent")
+        let result = try await Self.run([
+            "sync", "--community", "0x03a66ba3747abe18d182838b1eaf9f0ee989fb57084bc7269a53ca588cca667ca0",
+            "--codex-url", "http://127.0.0.1:9", "--waku-url", "http://127.0.0.1:9", "--db", db,
+        ])
+        let replay = try await Self.run(["replay", AgentTests.bundled.path, "--db", db])
+        held.release()
+        #expect(result.status == 7, "\(result.stderr)")
+        #expect(result.stderr.contains("process \(getpid()) (community-history agent"), "\(result.stderr)")
+        #expect(replay.status == 7)
+        // Once the holder is gone, the lock is free again.
+        let after = try SyncLock(databasePath: db, command: "sync")
+        after.release()
     }
 }

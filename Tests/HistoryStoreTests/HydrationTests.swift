@@ -106,7 +106,7 @@ import GRDB
         try queue.close()
         let db = try HistoryDatabase(path: path)
         #expect(try db.messages(communityID: "0x02aa").map(\.id) == ["0x01", "0x02"])
-        #expect(try db.appliedMigrations().last == "v5-message-per-community")
+        #expect(try db.appliedMigrations().last == HistoryDatabase.knownMigrations.last)
     }
 
     @Test func mergeModeAddsOnlyWhatIsMissing() throws {
@@ -173,7 +173,8 @@ import GRDB
     @Test func databaseIsInWALModeWithMigrations() throws {
         let db = try temporaryDatabase()
         #expect(try db.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") } == "wal")
-        #expect(try db.appliedMigrations() == ["v1-history", "v2-downloads", "v3-agent-status", "v4-permanent-rejections", "v5-message-per-community"])
+        #expect(try db.appliedMigrations() == ["v1-history", "v2-downloads", "v3-agent-status", "v4-permanent-rejections",
+                                               "v5-message-per-community", "v6-processed-selection"])
     }
 
     @Test func rejectedArchivesAreRememberedUntilTheDecoderChanges() throws {
@@ -192,7 +193,7 @@ import GRDB
     @Test func indexStateRoundTrips() throws {
         let db = try temporaryDatabase()
         #expect(try db.indexState(communityID: community) == nil)
-        let state = CommunityIndexState(communityID: community, indexCID: "zA", indexClock: 42, processedIndexCID: "zB")
+        let state = CommunityIndexState(communityID: community, indexCID: "zA", indexClock: 42, processedIndexCID: "zB", processedSelection: "latest")
         try db.saveIndexState(state)
         #expect(try db.indexState(communityID: community) == state)
     }

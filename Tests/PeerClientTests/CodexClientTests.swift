@@ -193,6 +193,64 @@ import Testing
         #expect(await node.requestCount() == before + 1)
     }
 
+    /// Regression (issue 9, defect 5): a node that stops sending after half the body (a block
+    /// it cannot find) kept a download open for the idle timeout, five times over, per plan.
+    /// Below the minimum transfer rate the download stops, typed, with no file left and no retry.
+    @Test(.timeLimit(.minutes(1)))
+    func aStalledStreamStopsAtTheMinimumRate() async throws {
+        let node = try await DemoCodexNode.start(directory: try temporaryDirectory(), missingLookup: .milliseconds(100))
+        defer { Task { await node.stop() } }
+        var codex = CodexClient(baseURL: node.baseURL, retry: fastRetry)
+        codex.minimumTransferRate = MinimumTransferRate(bytesPerSecond: 4096, window: .milliseconds(400))
+        let cid = try await codex.upload(Data((0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }))
+        await node.stallDownloads(of: cid, after: 150_000)
+        let destination = try temporaryDirectory().appendingPathComponent(cid.string)
+        let before = await node.requestCount()
+        await #expect {
+            try await codex.download(cid, to: destination)
+        } throws: { error in
+            guard let codexError = error as? CodexError, case .tooSlow(let named, _, let received, _, 4096) = codexError else { return false }
+            return named == cid.string && received < 4096 && codexError.isRetryable
+        }
+        #expect(await node.requestCount() - before == 2, "the manifest and one stream: a slow node is not asked again at once")
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: destination.deletingLastPathComponent().path)
+        #expect(leftovers.isEmpty)
+    }
+
+    /// Regression (issue 9, defect 5): 1 byte every few seconds never tripped the idle timeout.
+    @Test(.timeLimit(.minutes(1)))
+    func aTricklingStreamStopsAtTheMinimumRate() async throws {
+        let node = try await DemoCodexNode.start(directory: try temporaryDirectory(), missingLookup: .milliseconds(100))
+        defer { Task { await node.stop() } }
+        var codex = CodexClient(baseURL: node.baseURL, retry: fastRetry)
+        codex.minimumTransferRate = MinimumTransferRate(bytesPerSecond: 1024, window: .milliseconds(500))
+        let cid = try await codex.upload(Data(repeating: 3, count: 100_000))
+        await node.trickleDownloads(of: cid, bytes: 1, every: .milliseconds(100))
+        let destination = try temporaryDirectory().appendingPathComponent(cid.string)
+        await #expect {
+            try await codex.download(cid, to: destination)
+        } throws: { error in
+            if case .tooSlow? = error as? CodexError { return true }
+            return false
+        }
+        #expect(!FileManager.default.fileExists(atPath: destination.path))
+    }
+
+    /// A slow node that keeps up with the minimum is not cut off.
+    @Test(.timeLimit(.minutes(1)))
+    func aSlowButSteadyStreamCompletes() async throws {
+        let node = try await DemoCodexNode.start(directory: try temporaryDirectory(), missingLookup: .milliseconds(100))
+        defer { Task { await node.stop() } }
+        var codex = CodexClient(baseURL: node.baseURL, retry: fastRetry)
+        codex.minimumTransferRate = MinimumTransferRate(bytesPerSecond: 1024, window: .milliseconds(300))
+        let content = Data((0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 13) })
+        let cid = try await codex.upload(content)
+        await node.trickleDownloads(of: cid, bytes: 16 * 1024, every: .milliseconds(50))
+        let destination = try temporaryDirectory().appendingPathComponent(cid.string)
+        #expect(try await codex.download(cid, to: destination) == 200_000)
+        #expect(try Data(contentsOf: destination) == content)
+    }
+
     @Test func cutDownloadLeavesNoFile() async throws {
         let node = try await DemoCodexNode.start(directory: try temporaryDirectory(), missingLookup: .milliseconds(100))
         defer { Task { await node.stop() } }

@@ -77,7 +77,8 @@ import Testing
     }
 
     @Test func lastProcessedCIDIsIgnored() {
-        var machine = CommunitySyncMachine(configuration: config, persisted: .init(clock: 10, indexCID: Self.cid(1), processedIndexCID: Self.cid(1)))
+        var machine = CommunitySyncMachine(configuration: config, persisted: .init(
+            clock: 10, indexCID: Self.cid(1), processedIndexCID: Self.cid(1), processedSelection: .all))
         #expect(machine.announcementReceived(Self.announcement(clock: 20, cid: Self.cid(1))) == [.ignored(.alreadyProcessed(cid: Self.cid(1).string))])
     }
 
@@ -128,8 +129,8 @@ import Testing
         let entries = Self.entries(2)
         var machine = CommunitySyncMachine(configuration: config, persisted: .init(imported: Set(entries.map(\.id))))
         let actions = planned(&machine, entries: entries)
-        #expect(actions == [.planned(archives: 0, knownBad: [:]), .markProcessed(Self.cid(1)),
-                            .finished(.completed(indexCID: Self.cid(1).string, imported: 0))])
+        #expect(actions == [.planned(archives: 0, knownBad: [:]), .markProcessed(Self.cid(1), selection: .all),
+                            .finished(.completed(indexCID: Self.cid(1), imported: 0, unimportable: [:]))])
         #expect(machine.phase == .idle && machine.processedIndexCID == Self.cid(1))
     }
 
@@ -139,10 +140,10 @@ import Testing
         _ = planned(&machine, entries: entries)
         _ = machine.downloadFinished(DownloadedArchive(entry: entries[1], path: "/1"), generation: 1)
         _ = machine.downloadFinished(DownloadedArchive(entry: entries[0], path: "/0"), generation: 1)
-        #expect(!machine.importFinished(entries[1].id).contains(.markProcessed(Self.cid(1))))
+        #expect(!machine.importFinished(entries[1].id).contains(.markProcessed(Self.cid(1), selection: .all)))
         let last = machine.importFinished(entries[0].id)
-        #expect(last.contains(.markProcessed(Self.cid(1))))
-        #expect(last.contains(.finished(.completed(indexCID: Self.cid(1).string, imported: 2))))
+        #expect(last.contains(.markProcessed(Self.cid(1), selection: .all)))
+        #expect(last.contains(.finished(.completed(indexCID: Self.cid(1), imported: 2, unimportable: [:]))))
     }
 
     // MARK: - Newer announcements during work
@@ -180,9 +181,11 @@ import Testing
         var delays: [Duration] = []
         _ = machine.quietWindowElapsed()
         for _ in 0..<5 {
-            let actions = machine.indexFailed("Codex unreachable", generation: machine.generation)
+            let failure = ArchiveFailure(.peerUnreachable, "Codex unreachable")
+            let actions = machine.indexFailed(failure, generation: machine.generation)
             for case .startTimer(.retry, let delay) in actions { delays.append(delay) }
-            #expect(actions.contains { if case .finished(.failed(let reason, let retryable)) = $0 { reason.contains("Codex unreachable") && retryable } else { false } })
+            #expect(actions.contains(.finished(.failed(.index(Self.cid(1), failure)))))
+            #expect(PlanFailure.index(Self.cid(1), failure).cause == .peerUnreachable)
             // No hot loop: nothing happens until the retry timer fires.
             #expect(machine.quietWindowElapsed().isEmpty)
             #expect(machine.retryDue() == [.fetchIndex(Self.cid(1), generation: machine.generation)])
@@ -195,15 +198,19 @@ import Testing
         let entries = Self.entries(3)
         _ = planned(&machine, entries: entries)
         _ = machine.downloadFinished(DownloadedArchive(entry: entries[2], path: "/2"), generation: 1)
-        _ = machine.downloadFailed(entries[1], reason: "HTTP 500", generation: 1)
+        _ = machine.downloadFailed(entries[1], ArchiveFailure(.peerUnreachable, "download: HTTP 500"), generation: 1)
         _ = machine.downloadFinished(DownloadedArchive(entry: entries[0], path: "/0"), generation: 1)
-        _ = machine.importFailed(entries[2].id, reason: "truncated protobuf", kind: .badArchive)
+        _ = machine.importFailed(entries[2].id, ArchiveFailure(.rejected, "import: truncated protobuf"))
         let end = machine.importFinished(entries[0].id)
-        #expect(end.contains { if case .finished(.failed(_, let retryable)) = $0 { retryable } else { false } })
+        let failures = [entries[1].id: ArchiveFailure(.peerUnreachable, "download: HTTP 500"),
+                        entries[2].id: ArchiveFailure(.rejected, "import: truncated protobuf")]
+        #expect(end.contains(.finished(.failed(.archives(failures)))))
+        // The rejected archive does not count: only the unreachable node is left to fix.
+        #expect(PlanFailure.archives(failures).cause == .peerUnreachable)
         #expect(machine.imported == [entries[0].id])
-        #expect(!end.contains(.markProcessed(Self.cid(1))))
-        guard case .backoff(let reason) = machine.phase else { Issue.record("not in backoff"); return }
-        #expect(reason.contains("2 archive(s) failed") && reason.contains("HTTP 500") && reason.contains("truncated protobuf"))
+        #expect(!end.contains(.markProcessed(Self.cid(1), selection: .all)))
+        guard case .backoff(let failure) = machine.phase else { Issue.record("not in backoff"); return }
+        #expect(failure.description.contains("2 archive(s) failed") && failure.description.contains("HTTP 500"))
         // The retry re-plans what is still missing, but does not download the bad archive again.
         _ = machine.retryDue()
         let retry = machine.indexFetched(entries, generation: machine.generation)
@@ -213,50 +220,103 @@ import Testing
 
     /// A download no node can serve in a checkable form (an erasure-coded dataset) is not
     /// retried forever: it is remembered like an archive that failed verification.
-    @Test func aPermanentDownloadFailureStallsInsteadOfRetrying() {
+    @Test func aPermanentDownloadFailureCompletesInsteadOfRetrying() {
         var machine = CommunitySyncMachine(configuration: config)
         let entries = Self.entries(2)
         _ = planned(&machine, entries: entries)
         _ = machine.downloadFinished(DownloadedArchive(entry: entries[1], path: "/1"), generation: 1)
         _ = machine.importFinished(entries[1].id)
-        let end = machine.downloadFailed(entries[0], reason: "erasure-coded", permanent: true, generation: 1)
-        #expect(end.contains { if case .finished(.failed(_, false)) = $0 { true } else { false } })
+        let failure = ArchiveFailure(.rejected, "download: erasure-coded")
+        let end = machine.downloadFailed(entries[0], failure, generation: 1)
+        #expect(end.contains(.finished(.completed(indexCID: Self.cid(1), imported: 1, unimportable: [entries[0].id: failure]))))
         #expect(!end.contains { if case .startTimer = $0 { true } else { false } })
-        guard case .stalled = machine.phase else { Issue.record("not stalled: \(machine.phase)"); return }
-        _ = machine.announcementReceived(Self.announcement(clock: 11, cid: Self.cid(1)))
-        _ = machine.quietWindowElapsed()
-        #expect(downloads(machine.indexFetched(entries, generation: machine.generation)).isEmpty)
+        #expect(machine.phase == .idle)
+        // After a restart the index is fetched again, and the archive is not downloaded.
+        var restarted = CommunitySyncMachine(configuration: config, persisted: .init(
+            clock: 10, indexCID: Self.cid(1), imported: [entries[1].id], rejected: machine.rejected))
+        #expect(restarted.started() == [.fetchIndex(Self.cid(1), generation: 1)])
+        #expect(downloads(restarted.indexFetched(entries, generation: 1)).isEmpty)
     }
 
-    @Test func onlyBadArchivesLeftStallsUntilANewerIndex() {
+    /// Issue 9 defect 9: one unreadable archive made the community look failed forever.
+    @Test func onlyBadArchivesLeftCompletesWithThemListed() {
         var machine = CommunitySyncMachine(configuration: config)
         let entries = Self.entries(2)
         _ = planned(&machine, entries: entries)
         _ = machine.downloadFinished(DownloadedArchive(entry: entries[1], path: "/1"), generation: 1)
         _ = machine.downloadFinished(DownloadedArchive(entry: entries[0], path: "/0"), generation: 1)
         _ = machine.importFinished(entries[1].id)
-        let end = machine.importFailed(entries[0].id, reason: "encrypted", kind: .badArchive)
-        // Reported as not retryable, no retry timer, and the index is not marked processed.
-        #expect(end.contains { if case .finished(.failed(_, false)) = $0 { true } else { false } })
-        #expect(!end.contains { if case .startTimer = $0 { true } else { false } })
-        #expect(!end.contains(.markProcessed(Self.cid(1))))
-        guard case .stalled(let reason) = machine.phase else { Issue.record("not stalled: \(machine.phase)"); return }
-        #expect(reason.contains("encrypted"))
+        let failure = ArchiveFailure(.rejected, "import: encrypted")
+        let end = machine.importFailed(entries[0].id, failure)
+        // Everything importable is in: completed, with the bad archive listed; no retry timer,
+        // and not persisted as processed (a restart fetches the index once more).
+        #expect(end == [.finished(.completed(indexCID: Self.cid(1), imported: 1, unimportable: [entries[0].id: failure]))])
+        #expect(machine.phase == .idle)
         #expect(machine.retryDue().isEmpty)
 
-        // The same index announced again: fetched, but the bad archive is not downloaded again.
-        _ = machine.announcementReceived(Self.announcement(clock: 11, cid: Self.cid(1)))
-        _ = machine.quietWindowElapsed()
-        let again = machine.indexFetched(entries, generation: machine.generation)
-        #expect(downloads(again).isEmpty)
-        #expect(again.contains(.planned(archives: 1, knownBad: [entries[0].id: "import: encrypted"])))
-        guard case .stalled = machine.phase else { Issue.record("not stalled again"); return }
+        // The same index announced again in this run: nothing to do.
+        #expect(machine.announcementReceived(Self.announcement(clock: 11, cid: Self.cid(1))) == [.ignored(.alreadyProcessed(cid: Self.cid(1).string))])
 
-        // A newer index without the bad archive completes.
+        // After a restart: fetched once more, completed again without a download.
+        var restarted = CommunitySyncMachine(configuration: config, persisted: .init(
+            clock: 11, indexCID: Self.cid(1), imported: [entries[1].id], rejected: machine.rejected))
+        _ = restarted.started()
+        let again = restarted.indexFetched(entries, generation: 1)
+        #expect(downloads(again).isEmpty)
+        #expect(again == [.planned(archives: 1, knownBad: [entries[0].id: "import: encrypted"]),
+                          .finished(.completed(indexCID: Self.cid(1), imported: 0, unimportable: [entries[0].id: failure]))])
+
+        // A newer index without the bad archive is marked processed.
         _ = machine.announcementReceived(Self.announcement(clock: 12, cid: Self.cid(2)))
         _ = machine.quietWindowElapsed()
         let newer = machine.indexFetched([entries[1]], generation: machine.generation)
-        #expect(newer.contains(.markProcessed(Self.cid(2))))
+        #expect(newer.contains(.markProcessed(Self.cid(2), selection: .all)))
+    }
+
+    /// An archive over a limit the user sets is not retried in this run, nor remembered.
+    @Test func anArchiveOverALimitIsUnimportableForThisRunOnly() {
+        var machine = CommunitySyncMachine(configuration: config)
+        let entries = Self.entries(1)
+        _ = planned(&machine, entries: entries)
+        _ = machine.downloadFinished(DownloadedArchive(entry: entries[0], path: "/0"), generation: 1)
+        let failure = ArchiveFailure(.overLimit, "import: over 1 MiB")
+        #expect(machine.importFailed(entries[0].id, failure)
+                == [.finished(.completed(indexCID: Self.cid(1), imported: 0, unimportable: [entries[0].id: failure]))])
+    }
+
+    /// Regression (issue 9, defect 5): every archive of an index of CIDs no node has was looked
+    /// up in turn, each lookup taking minutes: hours per plan. After a run of failures the rest
+    /// of the plan waits for the retry.
+    @Test func aRunOfDownloadFailuresSpendsThePlansBudget() {
+        var machine = CommunitySyncMachine(configuration: .init(
+            communityID: Self.communityID, maxConcurrentDownloads: 3, maxConsecutiveDownloadFailures: 4))
+        let entries = Self.entries(20)
+        var started = downloads(planned(&machine, entries: entries))
+        var finished: [SyncAction] = []
+        // One download works: the run starts again after it.
+        started += downloads(machine.downloadFinished(DownloadedArchive(entry: started.removeFirst(), path: "/ok"), generation: 1))
+        _ = machine.importFinished(entries[19].id)
+        var failed = 0
+        while !started.isEmpty {
+            let entry = started.removeFirst()
+            failed += 1
+            let actions = machine.downloadFailed(entry, ArchiveFailure(.download, "download: not found"), generation: 1)
+            started += downloads(actions)
+            finished += actions
+        }
+        // 1 worked, then 4 failures in a row spent the budget, and the 2 already running ended.
+        #expect(failed == 6)
+        guard case .finished(.failed(.archives(let failures)))? = finished.last(where: { if case .finished = $0 { true } else { false } }) else {
+            Issue.record("no failed outcome: \(finished)")
+            return
+        }
+        #expect(failures.count == 19)
+        #expect(failures.values.filter { !$0.attempted }.count == 13)
+        #expect(PlanFailure.archives(failures).description.contains("and 14 more"))
+        #expect(finished.contains { if case .startTimer(.retry, _) = $0 { true } else { false } })
+        // The retry starts again from the newest missing archive.
+        _ = machine.retryDue()
+        #expect(downloads(machine.indexFetched(entries, generation: machine.generation)).map(\.id) == Array(entries[16...18].reversed().map(\.id)))
     }
 
     @Test func rejectionsPersistedBeforeAreNotDownloadedAfterARestart() {
@@ -274,8 +334,10 @@ import Testing
         let entries = Self.entries(1)
         _ = planned(&machine, entries: entries)
         _ = machine.downloadFinished(DownloadedArchive(entry: entries[0], path: "/0"), generation: 1)
-        let end = machine.importFailed(entries[0].id, reason: "database is locked", kind: .database)
-        #expect(end.contains { if case .finished(.failed(_, true)) = $0 { true } else { false } })
+        let failure = ArchiveFailure(.database, "import: database is locked")
+        let end = machine.importFailed(entries[0].id, failure)
+        #expect(end.contains(.finished(.failed(.archives([entries[0].id: failure])))))
+        #expect(PlanFailure.archives([entries[0].id: failure]).cause == .database)
         _ = machine.retryDue()
         let retry = machine.indexFetched(entries, generation: machine.generation)
         #expect(downloads(retry).isEmpty)
@@ -287,7 +349,7 @@ import Testing
         let entries = Self.entries(1)
         _ = planned(&machine, entries: entries)
         _ = machine.downloadFinished(DownloadedArchive(entry: entries[0], path: "/0"), generation: 1)
-        _ = machine.importFailed(entries[0].id, reason: "no such file", kind: .unreadableFile)
+        _ = machine.importFailed(entries[0].id, ArchiveFailure(.unreadableFile, "import: no such file"))
         _ = machine.retryDue()
         #expect(downloads(machine.indexFetched(entries, generation: machine.generation)).map(\.id) == [entries[0].id])
     }
@@ -296,7 +358,7 @@ import Testing
         var machine = CommunitySyncMachine(configuration: config)
         _ = machine.announcementReceived(Self.announcement(clock: 1, cid: Self.cid(1)))
         _ = machine.quietWindowElapsed()
-        _ = machine.indexFailed("undecodable", generation: 1)
+        _ = machine.indexFailed(ArchiveFailure(.rejected, "undecodable"), generation: 1)
         let actions = machine.announcementReceived(Self.announcement(clock: 2, cid: Self.cid(2)))
         #expect(actions.contains(.startTimer(.quietWindow, after: .seconds(20))))
         #expect(machine.failedAttempts == 0 && machine.phase == .settling)
@@ -320,8 +382,47 @@ import Testing
     }
 
     @Test func processedStateSurvivesARestart() {
-        var machine = CommunitySyncMachine(configuration: config, persisted: .init(clock: 40, indexCID: Self.cid(1), processedIndexCID: Self.cid(1)))
+        var machine = CommunitySyncMachine(configuration: config, persisted: .init(
+            clock: 40, indexCID: Self.cid(1), processedIndexCID: Self.cid(1), processedSelection: .all))
         #expect(machine.started().isEmpty)
         #expect(machine.phase == .idle)
+    }
+
+    /// Issue 9 defect 3: after `--mode latest` (or a range), `--mode all` imported nothing until
+    /// a new index was announced.
+    @Test func aPartialPlanDoesNotCoverAFullOne() {
+        let entries = Self.entries(3)
+        var latest = CommunitySyncMachine(configuration: .init(communityID: Self.communityID, selection: .latest))
+        _ = planned(&latest, entries: entries)
+        _ = latest.downloadFinished(DownloadedArchive(entry: entries[2], path: "/2"), generation: 1)
+        #expect(latest.importFinished(entries[2].id).contains(.markProcessed(Self.cid(1), selection: .latest)))
+
+        // Restarted for all archives: the same index is fetched again and the rest planned.
+        var all = CommunitySyncMachine(configuration: config, persisted: .init(
+            clock: 10, indexCID: Self.cid(1), processedIndexCID: Self.cid(1), processedSelection: .latest, imported: [entries[2].id]))
+        #expect(all.started() == [.fetchIndex(Self.cid(1), generation: 1)])
+        #expect(downloads(all.indexFetched(entries, generation: 1)).map(\.id) == [entries[1].id, entries[0].id])
+
+        // Its announcement, heard again, is acted on too; under `latest` it is not.
+        var fresh = CommunitySyncMachine(configuration: config, persisted: .init(
+            clock: 10, indexCID: Self.cid(1), processedIndexCID: Self.cid(1), processedSelection: .latest))
+        #expect(fresh.announcementReceived(Self.announcement(clock: 10, cid: Self.cid(1))).contains(.startTimer(.quietWindow, after: .seconds(20))))
+        var again = CommunitySyncMachine(configuration: .init(communityID: Self.communityID, selection: .latest), persisted: .init(
+            clock: 10, indexCID: Self.cid(1), processedIndexCID: Self.cid(1), processedSelection: .latest))
+        #expect(again.announcementReceived(Self.announcement(clock: 10, cid: Self.cid(1))) == [.ignored(.alreadyProcessed(cid: Self.cid(1).string))])
+        // A mark from before selections were recorded covers nothing.
+        var legacy = CommunitySyncMachine(configuration: config, persisted: .init(clock: 10, indexCID: Self.cid(1), processedIndexCID: Self.cid(1)))
+        #expect(legacy.started() == [.fetchIndex(Self.cid(1), generation: 1)])
+    }
+
+    @Test func selectionsCoverWhatTheySelect() {
+        #expect(ArchiveSelection.all.covers(.latest) && ArchiveSelection.all.covers(.range(from: 1, to: 2)))
+        #expect(!ArchiveSelection.latest.covers(.all) && !ArchiveSelection.range(from: 0, to: 10).covers(.all))
+        #expect(ArchiveSelection.range(from: 0, to: 10).covers(.range(from: 2, to: 10)))
+        #expect(!ArchiveSelection.range(from: 0, to: 10).covers(.range(from: 2, to: 11)))
+        for selection in [ArchiveSelection.all, .latest, .range(from: 5, to: 9)] {
+            #expect(ArchiveSelection(storageKey: selection.storageKey) == selection)
+        }
+        #expect(ArchiveSelection(storageKey: "range:9-5") == nil && ArchiveSelection(storageKey: "merge") == nil)
     }
 }

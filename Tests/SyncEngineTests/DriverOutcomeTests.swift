@@ -31,12 +31,12 @@ import Testing
         while answer.value == nil, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
         let outcome = answer.value
         await driver.stop()
-        // The fixture's encrypted archive fails verification: a failure retrying cannot fix.
-        guard case .failed(let reason, false)? = outcome else {
+        // The fixture's encrypted archive fails verification: listed as unimportable.
+        guard case .completed(_, 9, let unimportable)? = outcome else {
             Issue.record("nextOutcome() did not return the plan's outcome: \(String(describing: outcome))")
             return
         }
-        #expect(reason.contains("encrypted"))
+        #expect(unimportable.values.map(\.kind) == [.rejected] && unimportable.values.first?.reason.contains("encrypted") == true)
     }
 }
 

@@ -5,7 +5,10 @@ import Synchronization
 public final class AgentMetrics: Sendable {
     struct Community {
         var archivesImported = 0
-        var archivesFailed = 0
+        /// By `ArchiveFailureKind` raw value.
+        var archivesFailed: [String: Int] = [:]
+        /// Archives of the last completed plan that cannot be imported as they are.
+        var archivesUnimportable = 0
         var messagesStored = 0
         var messagesReplaced = 0
         var messagesRemoved = 0
@@ -42,13 +45,18 @@ public final class AgentMetrics: Sendable {
                 c.messagesRemoved += result.counts.removed
                 for (reason, count) in result.rejected { c.messagesRejected[reason, default: 0] += count }
                 c.state = "working"
-            case .archiveFailed: c.archivesFailed += 1
+            case .archiveFailed(_, let failure): c.archivesFailed[failure.kind.rawValue, default: 0] += 1
             case .finished(let outcome):
                 switch outcome {
-                case .completed, .nothingToDo:
+                case .completed(_, _, let unimportable):
+                    // Everything importable is in: a success, whatever cannot be imported.
                     c.state = "idle"
                     c.lastSuccess = Date().timeIntervalSince1970
-                case .failed(_, let retryable): c.state = retryable ? "backoff" : "stalled"
+                    c.archivesUnimportable = unimportable.count
+                case .nothingToDo:
+                    c.state = "idle"
+                    c.lastSuccess = Date().timeIntervalSince1970
+                case .failed: c.state = "backoff"
                 }
             }
             all[community] = c
@@ -60,7 +68,7 @@ public final class AgentMetrics: Sendable {
         communities.withLock { $0[community, default: Community()].announcementsRejected[reason, default: 0] += 1 }
     }
 
-    public static let states = ["idle", "settling", "working", "importing", "backoff", "stalled"]
+    public static let states = ["idle", "settling", "working", "importing", "backoff"]
 
     /// The Prometheus text exposition format (version 0.0.4).
     public func prometheusText() -> String {
@@ -73,7 +81,10 @@ public final class AgentMetrics: Sendable {
         let ids = snapshot.keys.sorted()
         func label(_ id: String, _ extra: String = "") -> String { "community=\"\(id)\"" + (extra.isEmpty ? "" : ",\(extra)") }
         family("community_history_archives_imported_total", "counter", "Archives imported.", ids.map { (label($0), "\(snapshot[$0]!.archivesImported)") })
-        family("community_history_archives_failed_total", "counter", "Archives that failed to download or verify.", ids.map { (label($0), "\(snapshot[$0]!.archivesFailed)") })
+        family("community_history_archives_failed_total", "counter", "Archive download or import failures, by kind (see ArchiveFailureKind).",
+               ids.flatMap { id in snapshot[id]!.archivesFailed.sorted { $0.key < $1.key }.map { (label(id, "kind=\"\($0.key)\""), "\($0.value)") } })
+        family("community_history_archives_unimportable", "gauge", "Archives of the last completed plan that cannot be imported as they are (content rejected or over a limit).",
+               ids.map { (label($0), "\(snapshot[$0]!.archivesUnimportable)") })
         family("community_history_messages_stored_total", "counter", "New messages stored from archives.", ids.map { (label($0), "\(snapshot[$0]!.messagesStored)") })
         family("community_history_messages_replaced_total", "counter", "Local copies replaced by archive messages.", ids.map { (label($0), "\(snapshot[$0]!.messagesReplaced)") })
         family("community_history_messages_removed_total", "counter", "Local copies removed (not in the archive covering them).", ids.map { (label($0), "\(snapshot[$0]!.messagesRemoved)") })

@@ -65,11 +65,16 @@ public final class EventLog: Sendable {
             return ["event": "archive.imported", "archiveID": result.archiveID, "from": result.from, "to": result.to,
                     "stored": result.counts.stored, "replaced": result.counts.replaced, "removed": result.counts.removed,
                     "rejected": result.rejected.values.reduce(0, +)]
-        case .archiveFailed(let id, let reason): return ["event": "archive.failed", "archiveID": id, "reason": reason]
+        case .archiveFailed(let id, let failure):
+            return ["event": "archive.failed", "archiveID": id, "kind": failure.kind.rawValue, "retryable": failure.kind.isRetryable,
+                    "reason": failure.reason]
         case .finished(let outcome):
             switch outcome {
-            case .completed(let cid, let imported): return ["event": "finished", "outcome": "completed", "indexCID": cid, "imported": imported]
-            case .failed(let reason, let retryable): return ["event": "failed", "reason": reason, "retryable": retryable]
+            case .completed(let cid, let imported, let unimportable):
+                return ["event": "finished", "outcome": "completed", "indexCID": cid.string, "imported": imported,
+                        "unimportable": unimportable.keys.sorted()]
+            case .failed(let failure):
+                return ["event": "failed", "cause": failure.cause.rawValue, "reason": failure.description, "retryable": true]
             case .nothingToDo: return ["event": "finished", "outcome": "nothing-to-do"]
             }
         }

@@ -34,6 +34,8 @@ public final class HistoryAgent: Service, Sendable {
     private let logger: Logger
     private let onEvent: @Sendable (String, SyncEvent) -> Void
     private let database: HistoryDatabase
+    /// Held for the agent's lifetime: no `sync` or second agent works on the same database.
+    private let lock: SyncLock
     private let waku: WakuClient
     private let codex: CodexClient
     private let followers: [Follower]
@@ -52,6 +54,7 @@ public final class HistoryAgent: Service, Sendable {
         self.logger = logger
         self.onEvent = onEvent
         let databasePath = configuration.database ?? "history.sqlite"
+        lock = try SyncLock(databasePath: databasePath, command: "agent")
         database = try HistoryDatabase(path: databasePath, busyTimeout: configuration.databaseBusyTimeoutSeconds ?? 10)
         waku = WakuClient(baseURL: URL(string: configuration.wakuURL ?? "http://127.0.0.1:8645")!)
         let codex = CodexClient(baseURL: URL(string: configuration.codexURL ?? "http://127.0.0.1:8080")!)

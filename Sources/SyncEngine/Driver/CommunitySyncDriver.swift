@@ -71,22 +71,30 @@ public actor CommunitySyncDriver {
     public var phase: CommunitySyncMachine.Phase { machine.phase }
 
     /// Loads the persisted state and resumes: imports what was downloaded, fetches what is missing.
-    public func start() throws {
+    /// `rescan`: forget which index was processed, so the newest one is fetched again and every
+    /// selected archive not in the database is planned (archives rejected before stay rejected).
+    public func start(rescan: Bool = false) throws {
         guard !started else { return }
         started = true
         try FileManager.default.createDirectory(at: archivesDirectory, withIntermediateDirectories: true)
         let communityID = configuration.communityID
         let state = try database.indexState(communityID: communityID)
+        let imported = try database.importedArchiveIDs(communityID: communityID)
+        try forgetDownloads(try database.downloadedArchives(communityID: communityID).filter {
+            imported.contains($0.id) || !FileManager.default.fileExists(atPath: $0.path)
+        })
+        ArchivesDirectorySweep(directory: archivesDirectory, logger: logger).run(keeping: try database.downloadedArchivePaths())
         let downloaded = try database.downloadedArchives(communityID: communityID).compactMap { record -> DownloadedArchive? in
-            guard FileManager.default.fileExists(atPath: record.path), let cid = try? CID(record.cid) else { return nil }
+            guard let cid = try? CID(record.cid) else { return nil }
             let topics = record.contentTopics.compactMap { try? ContentTopic(bytes: Hex.decode($0)) }
             return DownloadedArchive(entry: ArchiveIndexEntry(id: record.id, cid: cid, from: record.from, to: record.to, contentTopics: topics),
                                      path: record.path)
         }
         machine = CommunitySyncMachine(configuration: configuration, persisted: .init(
             clock: state?.indexClock ?? 0, indexCID: state?.indexCID.flatMap { try? CID($0) },
-            processedIndexCID: state?.processedIndexCID.flatMap { try? CID($0) },
-            imported: try database.importedArchiveIDs(communityID: communityID), downloaded: downloaded,
+            processedIndexCID: rescan ? nil : state?.processedIndexCID.flatMap { try? CID($0) },
+            processedSelection: state?.processedSelection.flatMap(ArchiveSelection.init(storageKey:)),
+            imported: imported, downloaded: downloaded,
             rejected: try database.rejectedArchives(communityID: communityID, decoderRevision: ArchiveImporter.decoderRevision)))
         perform(machine.started())
     }
@@ -164,8 +172,11 @@ public actor CommunitySyncDriver {
                 await self.importArchive(archive)
                 self.importEnded(id)
             }
-        case .markProcessed(let cid):
-            persist { state in state.processedIndexCID = cid.string }
+        case .markProcessed(let cid, let selection):
+            persist { state in
+                state.processedIndexCID = cid.string
+                state.processedSelection = selection.storageKey
+            }
         case .planned(let archives, let knownBad):
             onEvent(.planned(archives: archives, knownBad: knownBad))
         case .ignored(let reason):
@@ -185,8 +196,14 @@ public actor CommunitySyncDriver {
     private func finish(_ outcome: SyncOutcome) {
         let (database, communityID) = (self.database, configuration.communityID)
         var error: String?
-        if case .failed(let reason, _) = outcome { error = reason }
-        lane.submit { [error] in try? database.recordOutcome(communityID: communityID, error: error) }
+        if case .failed(let failure) = outcome { error = failure.description }
+        let logger = self.logger
+        lane.submit { [error] in
+            do { try database.recordOutcome(communityID: communityID, error: error) } catch {
+                // The outcome is still reported (event below); `status` shows the previous one.
+                logger.error("cannot record the plan's outcome", metadata: ["error": "\(error)"])
+            }
+        }
         onEvent(.finished(outcome))
         let waiters = outcomeWaiters
         outcomeWaiters.removeAll()
@@ -222,22 +239,36 @@ public actor CommunitySyncDriver {
             // a byte of it is downloaded (the download then stops at the manifest's size).
             let manifest = try await codex.manifest(cid)
             guard manifest.manifest.datasetSize <= Int64(importOptions.limits.maxInflatedBytes) else {
-                throw ArchiveDecodingError.inflatedSizeExceeded(limit: importOptions.limits.maxInflatedBytes)
+                let limit = ArchiveDecodingError.inflatedSizeExceeded(limit: importOptions.limits.maxInflatedBytes)
+                return indexFailed(cid, ArchiveFailure(.overLimit, "\(limit)"), generation: generation)
             }
             try await codex.download(cid, to: file, manifest: manifest)
-            defer { try? FileManager.default.removeItem(at: file) }
-            let index = try ArchiveIndex(bytes: [UInt8](try Data(contentsOf: file)), limits: importOptions.limits)
-            onEvent(.indexDownloaded(indexCID: cid.string, archives: index.entries.count, rejectedEntries: index.rejected.count))
-            for bad in index.rejected {
-                logger.warning("index entry rejected", metadata: ["key": "\(bad.key)", "reason": "\(bad.reason)"])
-            }
-            perform(machine.indexFetched(index.entries, generation: generation))
         } catch {
             // Cancelled by stop(): not a failure of the node, nothing to report or back off from.
             if Task.isCancelled { return }
-            logger.warning("index fetch failed", metadata: ["cid": "\(cid)", "error": "\(error)"])
-            perform(machine.indexFailed("\(error)", generation: generation))
+            return indexFailed(cid, ArchiveFailure(.ofFetch(error), "\(error)"), generation: generation)
         }
+        defer {
+            do { try FileManager.default.removeItem(at: file) } catch {
+                logger.warning("cannot remove the downloaded index", metadata: ["path": "\(file.path)", "error": "\(error)"])
+            }
+        }
+        let index: ArchiveIndex
+        do {
+            index = try ArchiveIndex(bytes: [UInt8](try Data(contentsOf: file)), limits: importOptions.limits)
+        } catch {
+            return indexFailed(cid, ArchiveFailure(.ofIndexDecoding(error), "\(error)"), generation: generation)
+        }
+        onEvent(.indexDownloaded(indexCID: cid.string, archives: index.entries.count, rejectedEntries: index.rejected.count))
+        for bad in index.rejected {
+            logger.warning("index entry rejected", metadata: ["key": "\(bad.key)", "reason": "\(bad.reason)"])
+        }
+        perform(machine.indexFetched(index.entries, generation: generation))
+    }
+
+    private func indexFailed(_ cid: CID, _ failure: ArchiveFailure, generation: Int) {
+        logger.warning("index fetch failed", metadata: ["cid": "\(cid)", "kind": "\(failure.kind.rawValue)", "error": "\(failure.reason)"])
+        perform(machine.indexFailed(failure, generation: generation))
     }
 
     private func download(_ entry: ArchiveIndexEntry, generation: Int) async {
@@ -268,12 +299,12 @@ public actor CommunitySyncDriver {
         } catch {
             downloads[generation]?[entry.id] = nil
             if Task.isCancelled { return }
-            logger.warning("archive download failed", metadata: ["archive": "\(entry.id)", "error": "\(error)"])
             // Most download failures are the node's and may heal; a Codex answer that says the
             // dataset can never be checked here (erasure-coded) will not.
-            let permanent = (error as? CodexError).map { !$0.isRetryable } ?? false
-            recordFailure(entry.id, "download: \(error)", rejectedBy: permanent ? ArchiveImporter.decoderRevision : nil)
-            perform(machine.downloadFailed(entry, reason: "\(error)", permanent: permanent, generation: generation))
+            let failure = ArchiveFailure(.ofFetch(error), "download: \(error)")
+            logger.warning("archive download failed", metadata: ["archive": "\(entry.id)", "kind": "\(failure.kind.rawValue)", "error": "\(error)"])
+            recordFailure(entry.id, failure)
+            perform(machine.downloadFailed(entry, failure, generation: generation))
         }
     }
 
@@ -307,45 +338,38 @@ public actor CommunitySyncDriver {
         case .failure(HistoryStoreError.alreadyImported):
             cleanUp(archive)
             perform(machine.importFinished(archive.entry.id))
-        case .failure(let error as ArchiveDecodingError) where Self.isOverLimit(error):
+        case .failure(let error as ArchiveDecodingError) where ArchiveFailureKind.isOverLimit(error):
             // Over a limit the user may raise: not remembered past this run, so raising
             // --max-archive-bytes / --max-message-bytes (a restart) imports it.
             cleanUp(archive)
             logger.warning("archive over a limit", metadata: ["archive": "\(archive.entry.id)", "reason": "\(error)"])
-            recordFailure(archive.entry.id, "import: \(error)")
-            perform(machine.importFailed(archive.entry.id, reason: "\(error)", kind: .overLimit))
+            importFailed(archive, ArchiveFailure(.overLimit, "import: \(error)"))
         case .failure(let error as ArchiveDecodingError) where await Self.isWhatItsCIDNames(archive):
             // The bytes are what the CID names (checked again now: the file may have been damaged
             // since its download), so downloading them again would not help until a new index
             // replaces the archive. Remembered as rejected.
             cleanUp(archive)
             logger.warning("archive rejected", metadata: ["archive": "\(archive.entry.id)", "reason": "\(error)"])
-            recordFailure(archive.entry.id, "import: \(error)", rejectedBy: ArchiveImporter.decoderRevision)
-            perform(machine.importFailed(archive.entry.id, reason: "\(error)", kind: .badArchive))
+            importFailed(archive, ArchiveFailure(.rejected, "import: \(error)"))
         case .failure(let error) where HistoryStoreError.isDatabaseFailure(error):
             // Busy past the timeout, disk full: keep the file for the next attempt.
             logger.error("archive import failed", metadata: ["archive": "\(archive.entry.id)", "error": "\(error)"])
-            recordFailure(archive.entry.id, "import: \(error)")
-            perform(machine.importFailed(archive.entry.id, reason: "\(error)", kind: .database))
+            importFailed(archive, ArchiveFailure(.database, "import: \(error)"))
         case .failure(let error):
             // The downloaded file is gone, unreadable or damaged on disk (it no longer hashes to
             // its CID): download it again next time.
             logger.error("archive file unreadable", metadata: ["archive": "\(archive.entry.id)", "error": "\(error)"])
             cleanUp(archive)
-            recordFailure(archive.entry.id, "import: \(error)")
-            perform(machine.importFailed(archive.entry.id, reason: "\(error)", kind: .unreadableFile))
+            importFailed(archive, ArchiveFailure(.unreadableFile, "import: \(error)"))
         }
         if machine.phase == .idle && !machine.isImporting && !outcomeWaiters.isEmpty {
             finish(.nothingToDo)
         }
     }
 
-    /// Whether a decoding failure came from a limit the user sets, not from the bytes.
-    static func isOverLimit(_ error: ArchiveDecodingError) -> Bool {
-        switch error {
-        case .inflatedSizeExceeded, .fieldTooLarge: return true
-        default: return false
-        }
+    private func importFailed(_ archive: DownloadedArchive, _ failure: ArchiveFailure) {
+        recordFailure(archive.entry.id, failure)
+        perform(machine.importFailed(archive.entry.id, failure))
     }
 
     /// Whether the downloaded file still hashes to its archive's CID, off the actor (it reads
@@ -359,9 +383,12 @@ public actor CommunitySyncDriver {
         }
     }
 
-    /// `rejectedBy`: the decoder revision that found the archive bad (it is not downloaded again).
-    private func recordFailure(_ archiveID: String, _ reason: String, rejectedBy revision: Int? = nil) {
+    /// A rejected archive is recorded with the decoder revision that found it bad: it is not
+    /// downloaded again while that revision decodes.
+    private func recordFailure(_ archiveID: String, _ failure: ArchiveFailure) {
         let (database, communityID, logger) = (self.database, configuration.communityID, self.logger)
+        let reason = failure.reason
+        let revision = failure.kind == .rejected ? ArchiveImporter.decoderRevision : nil
         lane.submit {
             do {
                 try database.recordFailure(archiveID: archiveID, communityID: communityID, reason: reason, rejectedByDecoderRevision: revision)
@@ -370,15 +397,30 @@ public actor CommunitySyncDriver {
                 logger.error("cannot record an archive failure", metadata: ["archive": "\(archiveID)", "error": "\(error)"])
             }
         }
-        onEvent(.archiveFailed(archiveID: archiveID, reason: reason))
+        onEvent(.archiveFailed(archiveID: archiveID, failure: failure))
     }
 
+    /// Removes an archive's file and its download record, off the actor. An import commits both
+    /// records away itself; a file a failed clean-up leaves is removed by the next start's sweep.
     private func cleanUp(_ archive: DownloadedArchive) {
-        let database = self.database
+        let (database, logger) = (self.database, self.logger)
         lane.submit {
-            try? database.clearFailure(archiveID: archive.entry.id)
-            try? FileManager.default.removeItem(atPath: archive.path)
-            try? database.removeDownloaded(archiveID: archive.entry.id)
+            do {
+                try database.removeDownloaded(archiveID: archive.entry.id)
+                try FileManager.default.removeItem(atPath: archive.path)
+            } catch {
+                logger.warning("cannot clean up a downloaded archive; the next start removes it",
+                               metadata: ["archive": "\(archive.entry.id)", "path": "\(archive.path)", "error": "\(error)"])
+            }
+        }
+    }
+
+    /// Download records an interrupted run left behind: the archive was imported (before its
+    /// records were removed in the import's transaction) or its file is gone.
+    private func forgetDownloads(_ records: [DownloadedArchiveRecord]) throws {
+        for record in records {
+            logger.info("forgetting a stale download record", metadata: ["archive": "\(record.id)", "path": "\(record.path)"])
+            try database.removeDownloaded(archiveID: record.id)
         }
     }
 }

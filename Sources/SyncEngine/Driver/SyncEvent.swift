@@ -18,6 +18,6 @@ public enum SyncEvent: Sendable {
     /// Archived entries read so far by a running import (every 1,000).
     case importProgress(archiveID: String, entries: Int)
     case archiveImported(ArchiveImportResult)
-    case archiveFailed(archiveID: String, reason: String)
+    case archiveFailed(archiveID: String, failure: ArchiveFailure)
     case finished(SyncOutcome)
 }

@@ -16,11 +16,15 @@ import StatusWire
 ///   each is downloaded;
 /// - a newer announcement during work cancels the downloads and re-plans after the quiet
 ///   window; an import already running completes (it is one transaction) and counts;
-/// - the processed CID is persisted only when every planned archive is imported;
-/// - failures that may heal move to backoff with a reason and retry later, never in a hot loop;
+/// - the processed CID is persisted only when every planned archive is imported, with the
+///   selection it was processed for: a later selection it does not cover (`all` after `latest`)
+///   fetches the same index again;
+/// - failures that may heal (`ArchiveFailureKind.isRetryable`) move to backoff and retry later,
+///   never in a hot loop;
 /// - an archive that failed verification is never downloaded again by this machine: its bytes
-///   are what its CID names. When only such failures are left, the machine stalls (no retry
-///   timer) until a newer index is announced.
+///   are what its CID names. When only such archives are left, the plan is complete
+///   (`.completed` lists them as unimportable): nothing runs until a newer index, and a restart
+///   fetches the index once more (an archive over a raised limit is then imported).
 ///
 /// ```swift
 /// var machine = CommunitySyncMachine(configuration: config, persisted: saved)
@@ -34,9 +38,15 @@ public struct CommunitySyncMachine: Sendable {
         public var maxConcurrentDownloads: Int
         public var retryInitialDelay: Duration
         public var retryMaxDelay: Duration
+        /// A plan's failure budget: after this many downloads in a row failed in a way that may
+        /// heal, the rest of the plan is not tried this time (it is retried after the backoff).
+        /// An index of 100,000 CIDs no node has would otherwise take hours of lookups per plan.
+        public var maxConsecutiveDownloadFailures: Int
 
         public init(communityID: String, selection: ArchiveSelection = .all, quietWindow: Duration = .seconds(20),
-                    maxConcurrentDownloads: Int = 3, retryInitialDelay: Duration = .seconds(5), retryMaxDelay: Duration = .seconds(600)) {
+                    maxConcurrentDownloads: Int = 3, retryInitialDelay: Duration = .seconds(5), retryMaxDelay: Duration = .seconds(600),
+                    maxConsecutiveDownloadFailures: Int = 10) {
+            self.maxConsecutiveDownloadFailures = max(1, maxConsecutiveDownloadFailures)
             self.communityID = communityID
             self.selection = selection
             self.quietWindow = quietWindow
@@ -51,16 +61,19 @@ public struct CommunitySyncMachine: Sendable {
         public var clock: UInt64
         public var indexCID: CID?
         public var processedIndexCID: CID?
+        /// The selection `processedIndexCID` was processed for (nil: unknown, covers nothing).
+        public var processedSelection: ArchiveSelection?
         public var imported: Set<String>
         public var downloaded: [DownloadedArchive]
         /// Archives that failed verification, with the failure as recorded (`import: …`): not downloaded again.
         public var rejected: [String: String]
 
-        public init(clock: UInt64 = 0, indexCID: CID? = nil, processedIndexCID: CID? = nil,
+        public init(clock: UInt64 = 0, indexCID: CID? = nil, processedIndexCID: CID? = nil, processedSelection: ArchiveSelection? = nil,
                     imported: Set<String> = [], downloaded: [DownloadedArchive] = [], rejected: [String: String] = [:]) {
             self.clock = clock
             self.indexCID = indexCID
             self.processedIndexCID = processedIndexCID
+            self.processedSelection = processedSelection
             self.imported = imported
             self.downloaded = downloaded
             self.rejected = rejected
@@ -73,17 +86,7 @@ public struct CommunitySyncMachine: Sendable {
         case fetchingIndex
         case working
         /// Something that may heal failed (a peer, the database); the retry timer runs.
-        case backoff(reason: String)
-        /// Archives failed verification and nothing else is left: retrying cannot help, so
-        /// nothing happens until a newer announcement.
-        case stalled(reason: String)
-    }
-
-    /// Why an archive of a plan was not imported.
-    struct Failure: Sendable, Equatable {
-        var reason: String
-        /// The archive's content is bad: the same CID will always fail.
-        var permanent: Bool
+        case backoff(PlanFailure)
     }
 
     /// One plan: the archives of one index still to download and import.
@@ -92,13 +95,17 @@ public struct CommunitySyncMachine: Sendable {
         var pending: [ArchiveIndexEntry]
         var downloading: Set<String> = []
         var importedCount = 0
-        var failures: [String: Failure] = [:]
+        var failures: [String: ArchiveFailure] = [:]
+        /// Retryable download failures since the last download that worked (the failure budget).
+        var downloadFailuresInARow = 0
     }
 
     public let configuration: Configuration
     public private(set) var phase: Phase = .idle
     public private(set) var storedClock: UInt64
+    /// The newest index whose every importable archive is in (for `processedSelection`).
     public private(set) var processedIndexCID: CID?
+    public private(set) var processedSelection: ArchiveSelection?
     public private(set) var imported: Set<String>
     /// The newest accepted announcement not yet fully processed.
     public private(set) var candidate: CID?
@@ -118,9 +125,12 @@ public struct CommunitySyncMachine: Sendable {
         self.configuration = configuration
         storedClock = persisted.clock
         processedIndexCID = persisted.processedIndexCID
+        processedSelection = persisted.processedSelection
         imported = persisted.imported
         rejected = persisted.rejected
-        if let cid = persisted.indexCID, cid != persisted.processedIndexCID { candidate = cid }
+        if let cid = persisted.indexCID, !Self.isProcessed(cid, processedIndexCID, processedSelection, for: configuration.selection) {
+            candidate = cid
+        }
         for archive in persisted.downloaded where !persisted.imported.contains(archive.entry.id) {
             downloaded[archive.entry.id] = archive
         }
@@ -150,7 +160,7 @@ public struct CommunitySyncMachine: Sendable {
             return [.ignored(.olderClock(clock: announcement.clock, stored: storedClock))]
         }
         let cid = announcement.indexCID
-        if cid == processedIndexCID {
+        if Self.isProcessed(cid, processedIndexCID, processedSelection, for: configuration.selection) {
             return [.ignored(.alreadyProcessed(cid: cid.string))]
         }
         var actions: [SyncAction] = []
@@ -190,7 +200,7 @@ public struct CommunitySyncMachine: Sendable {
         var current = Work(indexCID: candidate, pending: plan)
         // Archives that failed verification before count as failed again, without a download.
         let knownBad = plan.reduce(into: [String: String]()) { known, entry in known[entry.id] = rejected[entry.id] }
-        for (id, reason) in knownBad { current.failures[id] = Failure(reason: reason, permanent: true) }
+        for (id, reason) in knownBad { current.failures[id] = ArchiveFailure(.rejected, reason) }
         // Archives already on disk go straight to the import queue.
         importQueue = plan.filter { rejected[$0.id] == nil && downloaded[$0.id] != nil }.map(\.id)
         current.pending.removeAll { rejected[$0.id] != nil || downloaded[$0.id] != nil }
@@ -199,27 +209,40 @@ public struct CommunitySyncMachine: Sendable {
         return [.planned(archives: plan.count, knownBad: knownBad)] + nextDownloads() + nextImport() + completionIfDone()
     }
 
-    public mutating func indexFailed(_ reason: String, generation: Int) -> [SyncAction] {
-        guard generation == self.generation, phase == .fetchingIndex else { return [] }
-        return enterBackoff("index \(candidate?.string ?? "?"): \(reason)", retryable: true)
+    /// The index could not be fetched or read. Always retried after a backoff: a node may come
+    /// back, and a newer index may replace one that does not decode.
+    public mutating func indexFailed(_ failure: ArchiveFailure, generation: Int) -> [SyncAction] {
+        guard generation == self.generation, phase == .fetchingIndex, let candidate else { return [] }
+        return enterBackoff(.index(candidate, failure))
     }
 
     public mutating func downloadFinished(_ archive: DownloadedArchive, generation: Int) -> [SyncAction] {
         downloaded[archive.entry.id] = archive
         guard generation == self.generation, phase == .working, work != nil else { return [] }
         work?.downloading.remove(archive.entry.id)
+        work?.downloadFailuresInARow = 0
         importQueue.append(archive.entry.id)
         return nextDownloads() + nextImport() + completionIfDone()
     }
 
-    /// A download failed. Usually the node's fault and worth another try later; `permanent`
+    /// A download failed. Usually the node's fault and worth another try later; `.rejected`
     /// when no node can serve it in a form this agent can check (an erasure-coded dataset): it is
     /// then remembered like an archive that failed verification and not downloaded again.
-    public mutating func downloadFailed(_ entry: ArchiveIndexEntry, reason: String, permanent: Bool = false, generation: Int) -> [SyncAction] {
+    public mutating func downloadFailed(_ entry: ArchiveIndexEntry, _ failure: ArchiveFailure, generation: Int) -> [SyncAction] {
         guard generation == self.generation, phase == .working, work != nil else { return [] }
         work?.downloading.remove(entry.id)
-        if permanent { rejected[entry.id] = "download: \(reason)" }
-        work?.failures[entry.id] = Failure(reason: "download: \(reason)", permanent: permanent)
+        if !failure.kind.isRetryable { rejected[entry.id] = failure.reason }
+        work?.failures[entry.id] = failure
+        if failure.kind.isRetryable, var current = work {
+            current.downloadFailuresInARow += 1
+            if current.downloadFailuresInARow >= configuration.maxConsecutiveDownloadFailures {
+                // The budget is spent: what is left waits for the retry, newest first again.
+                let skipped = "not tried: the last \(current.downloadFailuresInARow) downloads of this plan failed (\(failure.reason))"
+                for entry in current.pending { current.failures[entry.id] = ArchiveFailure(failure.kind, skipped, attempted: false) }
+                current.pending.removeAll()
+            }
+            work = current
+        }
         return nextDownloads() + completionIfDone()
     }
 
@@ -232,40 +255,22 @@ public struct CommunitySyncMachine: Sendable {
         return nextImport() + completionIfDone()
     }
 
-    /// Why an import failed, which decides what a retry does with the archive.
-    public enum ImportFailure: Sendable, Equatable {
-        /// The archive failed verification. Its bytes are what its CID names, so it would fail
-        /// again: the file is discarded and the archive is not planned again.
-        case badArchive
-        /// The database refused (busy past its timeout, disk full): the file is kept and
-        /// imported again on retry.
-        case database
-        /// The downloaded file could not be read: it is downloaded again on retry.
-        case unreadableFile
-        /// The archive is over a decoding limit the user sets: not tried again in this run (it
-        /// would fail the same way), but not remembered either, so a run with raised limits
-        /// imports it.
-        case overLimit
-    }
-
     /// An import failed; the rest of the plan goes on.
-    public mutating func importFailed(_ archiveID: String, reason: String, kind: ImportFailure) -> [SyncAction] {
+    /// What happens to the archive follows `failure.kind`: a database failure keeps the file for
+    /// the retry; a file that is gone or damaged is downloaded again; rejected or over-limit
+    /// archives are not tried again (in this run, for over-limit ones).
+    public mutating func importFailed(_ archiveID: String, _ failure: ArchiveFailure) -> [SyncAction] {
         if importing == archiveID { importing = nil }
-        switch kind {
-        case .badArchive:
-            downloaded[archiveID] = nil
-            rejected[archiveID] = "import: \(reason)"
+        switch failure.kind {
         case .database:
             break
-        case .unreadableFile:
+        case .rejected, .overLimit:
             downloaded[archiveID] = nil
-        case .overLimit:
+            rejected[archiveID] = failure.reason
+        case .peerUnreachable, .download, .unreadableFile, .localDisk:
             downloaded[archiveID] = nil
-            rejected[archiveID] = "import: \(reason)"
         }
-        if work != nil {
-            work?.failures[archiveID] = Failure(reason: "import: \(reason)", permanent: kind == .badArchive || kind == .overLimit)
-        }
+        if work != nil { work?.failures[archiveID] = failure }
         return nextImport() + completionIfDone()
     }
 
@@ -306,28 +311,34 @@ public struct CommunitySyncMachine: Sendable {
               importQueue.isEmpty, importing == nil
         else { return [] }
         work = nil
-        if current.failures.isEmpty {
-            phase = .idle
-            processedIndexCID = current.indexCID
-            candidate = nil
-            failedAttempts = 0
-            return [.markProcessed(current.indexCID), .finished(.completed(indexCID: current.indexCID.string, imported: current.importedCount))]
+        if current.failures.values.contains(where: \.kind.isRetryable) {
+            return enterBackoff(.archives(current.failures))
         }
-        let reasons = current.failures.sorted { $0.key < $1.key }.map { "\($0.key.prefix(18))…: \($0.value.reason)" }
-        let summary = "\(current.failures.count) archive(s) failed: " + reasons.joined(separator: "; ")
-        if current.failures.values.allSatisfy(\.permanent) {
-            phase = .stalled(reason: summary)
-            failedAttempts = 0
-            return [.finished(.failed(reason: summary, retryable: false))]
-        }
-        return enterBackoff(summary, retryable: true)
+        // Everything importable is in. Only a plan without failures is persisted as processed:
+        // a restart fetches the index once more, so an archive over a since-raised limit is
+        // imported then; in this run the index counts as processed (not fetched again).
+        phase = .idle
+        processedIndexCID = current.indexCID
+        processedSelection = configuration.selection
+        candidate = nil
+        failedAttempts = 0
+        let outcome = SyncOutcome.completed(indexCID: current.indexCID, imported: current.importedCount, unimportable: current.failures)
+        return (current.failures.isEmpty ? [.markProcessed(current.indexCID, selection: configuration.selection)] : []) + [.finished(outcome)]
     }
 
-    private mutating func enterBackoff(_ reason: String, retryable: Bool) -> [SyncAction] {
+    private mutating func enterBackoff(_ failure: PlanFailure) -> [SyncAction] {
         failedAttempts += 1
-        phase = .backoff(reason: reason)
+        phase = .backoff(failure)
         work = nil
-        return [.startTimer(.retry, after: retryDelay(attempt: failedAttempts)), .finished(.failed(reason: reason, retryable: retryable))]
+        return [.startTimer(.retry, after: retryDelay(attempt: failedAttempts)), .finished(.failed(failure))]
+    }
+
+    /// Whether `cid` was processed for a selection that covers `selection`: `all` covers every
+    /// selection, a range covers the ranges inside it, any selection covers itself. An unknown
+    /// selection (a mark from before it was recorded) covers nothing.
+    static func isProcessed(_ cid: CID, _ processed: CID?, _ processedSelection: ArchiveSelection?, for selection: ArchiveSelection) -> Bool {
+        guard cid == processed, let processedSelection else { return false }
+        return processedSelection.covers(selection)
     }
 
     /// Exponential: initial × 2^(attempt-1), capped.

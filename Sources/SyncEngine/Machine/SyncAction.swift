@@ -44,26 +44,6 @@ public enum IgnoredAnnouncement: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// How a plan ended.
-public enum SyncOutcome: Sendable, Equatable, CustomStringConvertible {
-    /// Every planned archive is imported (or nothing was missing).
-    case completed(indexCID: String, imported: Int)
-    /// Something failed. `retryable`: trying again may help (a peer was unreachable, the
-    /// database busy) and the machine is in backoff with its retry timer running; otherwise
-    /// archives failed verification and the machine waits for a newer index (stalled).
-    case failed(reason: String, retryable: Bool)
-    /// No announcement to act on and nothing left to import.
-    case nothingToDo
-
-    public var description: String {
-        switch self {
-        case .completed(let cid, let imported): return "completed: index \(cid) fully imported (\(imported) archives this run)"
-        case .failed(let reason, let retryable): return "failed\(retryable ? " (will retry)" : ""): \(reason)"
-        case .nothingToDo: return "nothing to do"
-        }
-    }
-}
-
 /// What the machine asks its driver to do. The machine performs no I/O itself.
 public enum SyncAction: Sendable, Equatable {
     /// Persist the accepted announcement's clock and CID (status-go does so at once).
@@ -79,8 +59,9 @@ public enum SyncAction: Sendable, Equatable {
     /// Stop every download of that generation (a newer announcement arrived).
     case cancelDownloads(generation: Int)
     case importArchive(DownloadedArchive, generation: Int)
-    /// Every planned archive of this index is imported.
-    case markProcessed(CID)
+    /// Every planned archive of this index is imported: the index is processed for `selection`
+    /// (a later plan with a selection it does not cover fetches the index again).
+    case markProcessed(CID, selection: ArchiveSelection)
     case ignored(IgnoredAnnouncement)
     case finished(SyncOutcome)
 }

@@ -31,11 +31,15 @@ public struct OneShotSync: Sendable {
         public var retries: Int
         public var retryInitialDelay: Duration
         public var archivesDirectory: URL
+        /// Fetch the newest index again even if it was processed, and plan every selected
+        /// archive that is not in the database.
+        public var rescan: Bool
 
         public init(communityID: String, selection: ArchiveSelection = .all, quietWindow: Duration = .seconds(20),
                     maxConcurrentDownloads: Int = 3, hydration: HydrationMode = .replace, limits: DecodingLimits = .default,
                     storeDays: Int = 30, pubsubTopic: String = WakuClient.defaultPubsubTopic, storePeer: String? = nil,
-                    retries: Int = 2, retryInitialDelay: Duration = .seconds(5), archivesDirectory: URL) {
+                    retries: Int = 2, retryInitialDelay: Duration = .seconds(5), archivesDirectory: URL, rescan: Bool = false) {
+            self.rescan = rescan
             self.storePeer = storePeer
             self.communityID = communityID
             self.selection = selection
@@ -111,14 +115,14 @@ public struct OneShotSync: Sendable {
                 collector.record(event)
                 onEvent(event)
             })
-        try await driver.start()
+        try await driver.start(rescan: options.rescan)
         for announcement in announcements.sorted(by: { $0.clock < $1.clock }) {
             await driver.receive(announcement)
         }
 
         var outcome = await driver.nextOutcome()
         var attempts = 0
-        while case .failed(_, true) = outcome, attempts < options.retries {
+        while case .failed = outcome, attempts < options.retries {
             attempts += 1
             outcome = await driver.nextOutcome()
         }
@@ -126,21 +130,13 @@ public struct OneShotSync: Sendable {
 
         var report = collector.finish()
         switch outcome {
-        case .completed: report.outcome = outcome.description
-        case .failed(let reason, _): report.outcome = "failed: \(reason)"
-        case .nothingToDo:
-            report.outcome = announcements.isEmpty
-                ? "nothing to do: no archive announcement in the last \(options.storeDays) days"
-                : "nothing to do: up to date"
+        case .completed(_, let imported, _): report.outcome = .completed(imported: imported)
+        case .failed(let failure): report.outcome = .failed(cause: failure.cause, detail: failure.description)
+        case .nothingToDo: report.outcome = announcements.isEmpty ? .noAnnouncement(days: options.storeDays) : .upToDate
         }
         report.database.messageCount = try database.messageCount(communityID: communityID)
         report.database.digest = try database.messageDigest(communityID: communityID)
         return report
-    }
-
-    /// Whether a report's outcome is a success (for the exit code).
-    public static func succeeded(_ report: SyncReport) -> Bool {
-        report.outcome.hasPrefix("completed") || report.outcome.hasPrefix("nothing to do")
     }
 }
 

@@ -17,13 +17,78 @@ public struct SyncReport: Codable, Sendable, Equatable {
         public var downloaded = 0
         public var bytesDownloaded: Int64 = 0
         public var imported = 0
+        /// Archives not imported this time that a later run may import (archive ID → reason).
         public var failed: [String: String] = [:]
+        /// Archives that cannot be imported as they are: their content was rejected, or they are
+        /// over a limit (archive ID → reason). They do not make the sync fail.
+        public var unimportable: [String: String] = [:]
+    }
+
+    /// How the sync ended. Encoded as `{"status": …, "cause": …, "detail": …}`; `status` is one of
+    /// `completed`, `up-to-date`, `no-announcement`, `failed` (with `cause`: `database`,
+    /// `peer-unreachable`, `archives-failed`).
+    public enum Outcome: Sendable, Equatable, Codable, CustomStringConvertible {
+        case completed(imported: Int)
+        /// An announcement was found and everything it lists is already in the database.
+        case upToDate
+        /// No archive announcement in the store's answer for the days asked.
+        case noAnnouncement(days: Int)
+        case failed(cause: PlanFailure.Cause, detail: String)
+
+        /// Whether the sync did what it could (unimportable archives are reported separately).
+        public var succeeded: Bool {
+            if case .failed = self { return false }
+            return true
+        }
+
+        public var description: String {
+            switch self {
+            case .completed(let imported): return "completed: \(imported) archive(s) imported"
+            case .upToDate: return "nothing to do: up to date"
+            case .noAnnouncement(let days): return "nothing to do: no archive announcement in the last \(days) days"
+            case .failed(let cause, let detail): return "failed (\(cause.rawValue)): \(detail)"
+            }
+        }
+
+        private enum CodingKeys: String, CodingKey { case status, cause, detail, imported, days }
+
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            switch self {
+            case .completed(let imported):
+                try container.encode("completed", forKey: .status)
+                try container.encode(imported, forKey: .imported)
+            case .upToDate:
+                try container.encode("up-to-date", forKey: .status)
+            case .noAnnouncement(let days):
+                try container.encode("no-announcement", forKey: .status)
+                try container.encode(days, forKey: .days)
+            case .failed(let cause, let detail):
+                try container.encode("failed", forKey: .status)
+                try container.encode(cause, forKey: .cause)
+            }
+            try container.encode(description, forKey: .detail)
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            switch try container.decode(String.self, forKey: .status) {
+            case "completed": self = .completed(imported: try container.decode(Int.self, forKey: .imported))
+            case "up-to-date": self = .upToDate
+            case "no-announcement": self = .noAnnouncement(days: try container.decode(Int.self, forKey: .days))
+            case "failed":
+                self = .failed(cause: try container.decode(PlanFailure.Cause.self, forKey: .cause),
+                               detail: try container.decode(String.self, forKey: .detail))
+            case let other:
+                throw DecodingError.dataCorruptedError(forKey: .status, in: container, debugDescription: "unknown status \(other)")
+            }
+        }
     }
 
     public var communityID: String
     public var indexCID: String?
     public var selection: String
-    public var outcome = ""
+    public var outcome = Outcome.upToDate
     public var announcements = Announcements()
     public var archives = Archives()
     public var messages = ReplayReport.Messages()
@@ -58,10 +123,16 @@ public struct SyncReport: Codable, Sendable, Equatable {
             messages.unchanged += result.counts.unchanged
             messages.removed += result.counts.removed
             for (reason, count) in result.rejected { messages.rejected[reason, default: 0] += count }
-        case .archiveFailed(let id, let reason):
-            archives.failed[id] = reason
+        case .archiveFailed(let id, let failure):
+            if failure.kind.isRetryable { archives.failed[id] = failure.reason } else { archives.unimportable[id] = failure.reason }
         case .planned(_, let knownBad):
-            for (id, reason) in knownBad { archives.failed[id] = "\(reason) (rejected before; not downloaded again)" }
+            for (id, reason) in knownBad { archives.unimportable[id] = "\(reason) (rejected before; not downloaded again)" }
+        case .finished(.completed(_, _, let unimportable)):
+            // Failed in an earlier attempt, then found unimportable: listed once, as unimportable.
+            for (id, failure) in unimportable {
+                archives.failed[id] = nil
+                archives.unimportable[id] = archives.unimportable[id] ?? failure.reason
+            }
         case .downloadStarted, .downloadProgress, .importingArchive, .importProgress, .finished:
             break
         }
@@ -73,10 +144,14 @@ public struct SyncReport: Codable, Sendable, Equatable {
             "announcements  \(announcements.messagesScanned) messages on the archive channels, \(announcements.accepted) accepted"
                 + (announcements.ignored.isEmpty ? "" : ", ignored: " + announcements.ignored.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")),
             "index          \(indexCID ?? "none") (\(archives.listed) entries, \(archives.rejectedEntries) rejected; selection \(selection))",
-            "archives       \(archives.downloaded) downloaded (\(archives.bytesDownloaded) bytes), \(archives.imported) imported, \(archives.failed.count) failed",
+            "archives       \(archives.downloaded) downloaded (\(archives.bytesDownloaded) bytes), \(archives.imported) imported, "
+                + "\(archives.failed.count) failed, \(archives.unimportable.count) cannot be imported",
         ]
         for (id, reason) in archives.failed.sorted(by: { $0.key < $1.key }) {
             lines.append("               failed \(id.prefix(18))…: \(reason)")
+        }
+        for (id, reason) in archives.unimportable.sorted(by: { $0.key < $1.key }) {
+            lines.append("               cannot be imported \(id.prefix(18))…: \(reason)")
         }
         lines.append("messages       \(messages.stored) stored, \(messages.replaced) replaced local copies, \(messages.removed) local copies removed, \(messages.rejectedTotal) rejected")
         for (reason, count) in messages.rejected.sorted(by: { $0.key < $1.key }) {
@@ -84,6 +159,9 @@ public struct SyncReport: Codable, Sendable, Equatable {
         }
         lines.append("database       \(database.messageCount) messages, digest \(database.digest)")
         lines.append("outcome        \(outcome)")
+        if outcome.succeeded && !archives.unimportable.isEmpty {
+            lines.append("warning        \(archives.unimportable.count) archive(s) cannot be imported as they are; everything else is in (exit 0)")
+        }
         return lines.joined(separator: "\n")
     }
 }

@@ -21,6 +21,40 @@ public enum ArchiveSelection: Sendable, Equatable, Codable, CustomStringConverti
     }
 }
 
+extension ArchiveSelection {
+    /// Whether every archive `other` selects from an index is also selected by `self`.
+    public func covers(_ other: ArchiveSelection) -> Bool {
+        switch (self, other) {
+        case (.all, _): return true
+        case (.latest, .latest): return true
+        case (.range(let from, let to), .range(let otherFrom, let otherTo)): return from <= otherFrom && otherTo <= to
+        default: return false
+        }
+    }
+
+    /// A stable text form for the database (`all`, `latest`, `range:<from>-<to>` in unix seconds).
+    public var storageKey: String {
+        switch self {
+        case .all: return "all"
+        case .latest: return "latest"
+        case .range(let from, let to): return "range:\(from)-\(to)"
+        }
+    }
+
+    /// Reads `storageKey`; nil for anything else.
+    public init?(storageKey: String) {
+        switch storageKey {
+        case "all": self = .all
+        case "latest": self = .latest
+        default:
+            guard storageKey.hasPrefix("range:") else { return nil }
+            let bounds = storageKey.dropFirst(6).split(separator: "-")
+            guard bounds.count == 2, let from = UInt64(bounds[0]), let to = UInt64(bounds[1]), from < to else { return nil }
+            self = .range(from: from, to: to)
+        }
+    }
+}
+
 /// Diffs an index against what is imported and orders the rest newest first.
 ///
 /// ```swift

@@ -1,0 +1,44 @@
+import Foundation
+import Logging
+import StatusWire
+
+/// Removes what an interrupted run left in an archives directory: partial downloads
+/// (`.<cid>.partial`), index files (`index-<cid>`), and archive files no download record
+/// points at (the process died between an import's commit and the file's removal). Only
+/// names the driver writes are touched; anything else in the directory is left alone.
+///
+/// ```swift
+/// ArchivesDirectorySweep(directory: archives, logger: logger).run(keeping: try database.downloadedArchivePaths())
+/// ```
+struct ArchivesDirectorySweep {
+    var directory: URL
+    var logger: Logger
+
+    /// Runs once at start, before any download of this driver begins. Failures are logged: a
+    /// file that stays is only disk space, and the next start tries again.
+    func run(keeping referenced: Set<String>) {
+        let names: [String]
+        do { names = try FileManager.default.contentsOfDirectory(atPath: directory.path) } catch {
+            logger.warning("cannot list the archives directory", metadata: ["path": "\(directory.path)", "error": "\(error)"])
+            return
+        }
+        for name in names where Self.isDriverFile(name) {
+            let path = directory.appendingPathComponent(name).path
+            guard !referenced.contains(path) else { continue }
+            do {
+                try FileManager.default.removeItem(atPath: path)
+                logger.info("removed a leftover of an interrupted run", metadata: ["path": "\(path)"])
+            } catch {
+                logger.warning("cannot remove a leftover file", metadata: ["path": "\(path)", "error": "\(error)"])
+            }
+        }
+    }
+
+    /// The names the driver and the Codex client create: `<cid>`, `index-<cid>`, `.<cid>.partial`.
+    static func isDriverFile(_ name: String) -> Bool {
+        var stem = Substring(name)
+        if stem.hasPrefix("."), stem.hasSuffix(".partial") { stem = stem.dropFirst().dropLast(".partial".count) }
+        if stem.hasPrefix("index-") { stem = stem.dropFirst("index-".count) }
+        return (try? CID(String(stem))) != nil
+    }
+}

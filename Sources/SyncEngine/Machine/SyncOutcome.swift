@@ -1,0 +1,115 @@
+import StatusWire
+
+/// Why one archive of a plan was not imported. Classified where the failure is known (the
+/// driver); it decides what a retry does with the archive and how reports and exit codes count it.
+public enum ArchiveFailureKind: String, Sendable, Equatable, Codable, CaseIterable {
+    /// The Codex node did not answer (down, timed out, HTTP 5xx): downloaded again on retry.
+    case peerUnreachable = "peer-unreachable"
+    /// The node answered without the archive (not found on the network yet, wrong bytes, cut
+    /// short, too slow): downloaded again on retry.
+    case download
+    /// The bytes are what the archive's CID names and fail verification (or the dataset cannot
+    /// be verified here): never downloaded again by this decoder revision.
+    case rejected
+    /// Over a decoding limit the user sets: not tried again in this run; a run with raised
+    /// limits imports it.
+    case overLimit = "over-limit"
+    /// The database refused (busy past its timeout, full, read-only): the file is kept and
+    /// imported again on retry.
+    case database
+    /// The downloaded file is gone or damaged on disk: downloaded again on retry.
+    case unreadableFile = "unreadable-file"
+    /// No room on the disk for the download, or the archives directory cannot be written:
+    /// downloaded on retry, once there is room.
+    case localDisk = "local-disk"
+
+    /// Whether trying again in this run may import the archive.
+    public var isRetryable: Bool {
+        switch self {
+        case .peerUnreachable, .download, .database, .unreadableFile, .localDisk: return true
+        case .rejected, .overLimit: return false
+        }
+    }
+}
+
+/// One archive's failure: what kind (for decisions) and what happened (for people).
+public struct ArchiveFailure: Sendable, Equatable, CustomStringConvertible {
+    public var kind: ArchiveFailureKind
+    public var reason: String
+    /// False for archives a plan did not try, its failure budget being spent.
+    public var attempted: Bool
+
+    public init(_ kind: ArchiveFailureKind, _ reason: String, attempted: Bool = true) {
+        self.kind = kind
+        self.reason = reason
+        self.attempted = attempted
+    }
+
+    public var description: String { reason }
+}
+
+/// Why a plan ended without every importable archive imported. The machine backs off and
+/// tries again: every `PlanFailure` is one a retry may heal.
+public enum PlanFailure: Sendable, Equatable, CustomStringConvertible {
+    /// The index could not be fetched or read (`kind`: `.peerUnreachable`, `.download`, or
+    /// `.rejected` for an index that does not decode).
+    case index(CID, ArchiveFailure)
+    /// Archives failed, at least one of them in a way a retry may heal (archive ID → failure;
+    /// archives that can never be imported are listed too).
+    case archives([String: ArchiveFailure])
+
+    /// What a person or a script does about it, most actionable first: a database failure
+    /// (fix the database), an unreachable peer (start the node), or archives that failed.
+    public enum Cause: String, Sendable, Equatable, Codable {
+        case database
+        case peerUnreachable = "peer-unreachable"
+        case archivesFailed = "archives-failed"
+    }
+
+    public var cause: Cause {
+        let kinds: [ArchiveFailureKind]
+        switch self {
+        case .index(_, let failure): kinds = [failure.kind]
+        case .archives(let failures): kinds = failures.values.map(\.kind).filter(\.isRetryable)
+        }
+        if kinds.contains(.database) { return .database }
+        if !kinds.isEmpty, kinds.allSatisfy({ $0 == .peerUnreachable }) { return .peerUnreachable }
+        return .archivesFailed
+    }
+
+    public var description: String {
+        switch self {
+        case .index(let cid, let failure): return "index \(cid): \(failure.reason)"
+        case .archives(let failures):
+            // Tried ones first; at most five named (an index may list 100,000 archives).
+            let ordered = failures.sorted { a, b in
+                a.value.attempted != b.value.attempted ? a.value.attempted : a.key < b.key
+            }
+            let named = ordered.prefix(5).map { "\($0.key.prefix(18))…: \($0.value.reason)" }
+            let more = failures.count > 5 ? "; and \(failures.count - 5) more" : ""
+            return "\(failures.count) archive(s) failed: " + named.joined(separator: "; ") + more
+        }
+    }
+}
+
+/// How a plan ended.
+public enum SyncOutcome: Sendable, Equatable, CustomStringConvertible {
+    /// Everything importable of the index is imported. `unimportable`: archives of the plan that
+    /// can never be imported as they are (content rejected, over a limit), by archive ID: they
+    /// are reported, and do not make the community look failed.
+    case completed(indexCID: CID, imported: Int, unimportable: [String: ArchiveFailure])
+    /// Something that may heal failed; the machine is in backoff with its retry timer running.
+    case failed(PlanFailure)
+    /// No announcement to act on and nothing left to import.
+    case nothingToDo
+
+    public var description: String {
+        switch self {
+        case .completed(let cid, let imported, let unimportable):
+            return "completed: index \(cid) imported (\(imported) archives this run"
+                + (unimportable.isEmpty ? ")" : "; \(unimportable.count) cannot be imported)")
+        case .failed(let failure): return "failed (will retry): \(failure)"
+        case .nothingToDo: return "nothing to do"
+        }
+    }
+}

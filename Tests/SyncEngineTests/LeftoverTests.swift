@@ -1,0 +1,76 @@
+import CodexClient
+import Foundation
+import HistoryStore
+import StatusWire
+import Testing
+@testable import SyncEngine
+
+/// Regression (issue 9, defect 10): a process killed between an import's commit and its
+/// clean-up left the archive's download record and file behind for good (4 of 50 kill -9
+/// trials). The import now removes the records in its own transaction, and a start removes the
+/// files an interrupted run left.
+@Suite struct LeftoverTests {
+    static let communityID = CommunitySyncMachineTests.communityID
+
+    func scratch() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("leftovers-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    func record(_ id: String, cid: CID, path: URL) -> DownloadedArchiveRecord {
+        DownloadedArchiveRecord(id: id, communityID: Self.communityID, cid: cid.string, path: path.path, from: 0, to: 604_800, contentTopics: [])
+    }
+
+    @Test func anImportCommitsItsDownloadRecordAndFailureAway() throws {
+        let directory = try scratch()
+        let database = try HistoryDatabase(path: directory.appendingPathComponent("history.sqlite").path)
+        let cid = try CID.codex(of: Array("week".utf8)).manifestCID
+        try database.recordDownloaded(record("0xweek", cid: cid, path: directory.appendingPathComponent(cid.string)))
+        try database.recordFailure(archiveID: "0xweek", communityID: Self.communityID, reason: "download: HTTP 500")
+        _ = try database.hydrate(archive: ArchiveRecord(id: "0xweek", communityID: Self.communityID, cid: cid.string), mode: .replace) { _ in
+            ArchiveContentSummary(from: 0, to: 604_800, contentTopics: [], entryCount: 0, rejections: [:])
+        }
+        #expect(try database.downloadedArchives(communityID: Self.communityID).isEmpty)
+        #expect(try database.communityStatuses().first?.archivesFailed == 0)
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func aStartRemovesWhatAKilledRunLeft() async throws {
+        let directory = try scratch()
+        let archives = directory.appendingPathComponent("archives")
+        try FileManager.default.createDirectory(at: archives, withIntermediateDirectories: true)
+        let database = try HistoryDatabase(path: directory.appendingPathComponent("history.sqlite").path)
+        let imported = try CID.codex(of: Array("imported".utf8)).manifestCID
+        let pending = try CID.codex(of: Array("pending".utf8)).manifestCID
+        func file(_ name: String) throws -> URL {
+            let url = archives.appendingPathComponent(name)
+            try Data("x".utf8).write(to: url)
+            return url
+        }
+        // Killed after the import's commit, before its clean-up (as the old code left it).
+        _ = try database.hydrate(archive: ArchiveRecord(id: "0ximported", communityID: Self.communityID, cid: imported.string), mode: .replace) { _ in
+            ArchiveContentSummary(from: 0, to: 604_800, contentTopics: [], entryCount: 0, rejections: [:])
+        }
+        let importedFile = try file(imported.string)
+        try database.recordDownloaded(record("0ximported", cid: imported, path: importedFile))
+        // Killed mid-download and mid-index-fetch; one archive still waits for its import.
+        let partial = try file(".\(pending.string).partial")
+        let index = try file("index-\(imported.string)")
+        let waiting = try file(pending.string)
+        try database.recordDownloaded(record("0xpending", cid: pending, path: waiting))
+        let unrelated = try file("notes.txt")
+
+        let driver = try CommunitySyncDriver(configuration: .init(communityID: Self.communityID), database: database,
+                                             codex: CodexClient(baseURL: URL(string: "http://127.0.0.1:9")!), archivesDirectory: archives)
+        try await driver.start()
+        await driver.stop()
+
+        let exists = { (url: URL) in FileManager.default.fileExists(atPath: url.path) }
+        #expect(!exists(importedFile) && !exists(partial) && !exists(index))
+        #expect(exists(unrelated), "a file the driver did not write is left alone")
+        // The imported archive's stale record is gone. (The waiting one went to its import, which
+        // fails here and discards it: its bytes are not what its CID names.)
+        #expect(!(try database.downloadedArchives(communityID: Self.communityID).map(\.id).contains("0ximported")))
+    }
+}
