@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // System libraries from Debian (libsecp256k1-dev, zlib1g-dev).
@@ -82,9 +83,17 @@ let package = Package(
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),
-        // HTTP plumbing shared by the peer clients: a transport protocol (URLSession behind
-        // it), timeouts, retries with backoff.
-        .target(name: "PeerHTTP"),
+        // HTTP plumbing shared by the peer clients: a transport protocol (AsyncHTTPClient behind
+        // it), timeouts, a progress watchdog, retries with backoff.
+        .target(
+            name: "PeerHTTP",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         // The Codex node REST API (/api/codex/v1). Knows nothing of SQLite.
         .target(name: "CodexClient", dependencies: ["PeerHTTP", "StatusWire"]),
         // The nwaku REST API: store v3, relay, health.

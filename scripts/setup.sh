@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the build needs, when any is missing.
 set -euo pipefail
-packages=(libsecp256k1-dev zlib1g-dev libsqlite3-dev pkg-config)
+packages=(libsecp256k1-dev zlib1g-dev libsqlite3-dev pkg-config sqlite3)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -39,7 +39,7 @@ public struct CodexClient: Sendable {
     /// Paces the transfer-rate watchdog.
     public var clock: any Clock<Duration>
 
-    public init(baseURL: URL, transport: any HTTPTransport = URLSessionTransport(), retry: RetryPolicy = .default,
+    public init(baseURL: URL, transport: any HTTPTransport = AsyncHTTPClientTransport(), retry: RetryPolicy = .default,
                 requestTimeout: Duration = .seconds(30), manifestTimeout: Duration = .seconds(120),
                 downloadTimeout: Duration = .seconds(120), minimumTransferRate: MinimumTransferRate? = .default,
                 clock: any Clock<Duration> = ContinuousClock()) {
@@ -200,14 +200,20 @@ public struct CodexClient: Sendable {
             let transport = self.transport
             let (status, bytes): (Int, Int64)
             do {
-                (status, bytes) = try await guardingTransferRate(minimumTransferRate, counter: counter, clock: clock) {
+                let transfer: @Sendable () async throws -> (Int, Int64) = {
                     try await transport.download(request, to: partial) { chunk, written in
                         hasher.update(chunk)
                         counter.set(written)
                         progress(written)
                     }
                 }
-            } catch let slow as TransferTooSlow {
+                if let rate = minimumTransferRate {
+                    (status, bytes) = try await withProgressWatchdog(every: rate.window, minimumBytes: rate.minimumBytesPerWindow,
+                                                                     counter: counter, clock: clock, transfer)
+                } else {
+                    (status, bytes) = try await transfer()
+                }
+            } catch let slow as TransferStalled {
                 // Not retried here: a node this slow is not faster a second later. The plan retries later.
                 throw CodexError.tooSlow(cid: cid.string, node: baseURL.absoluteString, received: slow.received,
                                          window: slow.window, minimumBytesPerSecond: minimumTransferRate?.bytesPerSecond ?? 0)

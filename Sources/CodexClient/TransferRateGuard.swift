@@ -1,7 +1,6 @@
 import Foundation
-import Synchronization
 
-/// The slowest a download may be: at least `bytesPerSecond` on average over every `window`.
+/// The slowest a download may be (checked with `withProgressWatchdog`): at least `bytesPerSecond` on average over every `window`.
 /// A real node streams a dataset block by block as it fetches the blocks from the network
 /// (nim-codex `streams/storestream.nim:74-126`); when a block cannot be found the stream stops
 /// mid-body for the hours block discovery takes (`blockexchange/engine/pendingblocks.nim:36-37`),
@@ -27,47 +26,5 @@ public struct MinimumTransferRate: Sendable, Equatable {
     var minimumBytesPerWindow: Int64 {
         let seconds = Double(window.components.seconds) + Double(window.components.attoseconds) / 1e18
         return max(1, Int64((Double(bytesPerSecond) * seconds).rounded(.up)))
-    }
-}
-
-/// Bytes received so far by one transfer, written by the transport's delegate and read by the guard.
-final class TransferCounter: Sendable {
-    private let received = Atomic<Int64>(0)
-
-    func set(_ bytes: Int64) { received.store(bytes, ordering: .relaxed) }
-    var value: Int64 { received.load(ordering: .relaxed) }
-}
-
-/// A transfer that brought fewer bytes in a window than `MinimumTransferRate` asks.
-struct TransferTooSlow: Error {
-    var received: Int64
-    var window: Duration
-}
-
-/// Runs `transfer` beside a watchdog that wakes once per window (no polling in between) and
-/// fails the transfer when it brought too few bytes. Structured: the loser is cancelled, and
-/// the function returns only when both have ended.
-func guardingTransferRate<T: Sendable>(
-    _ rate: MinimumTransferRate?, counter: TransferCounter, clock: any Clock<Duration>,
-    _ transfer: @escaping @Sendable () async throws -> T
-) async throws -> T {
-    guard let rate else { return try await transfer() }
-    return try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask { try await transfer() }
-        group.addTask {
-            var before = counter.value
-            while true {
-                try await clock.sleep(for: rate.window)
-                let now = counter.value
-                if now - before < rate.minimumBytesPerWindow { throw TransferTooSlow(received: now - before, window: rate.window) }
-                before = now
-            }
-        }
-        defer { group.cancelAll() }
-        // The watchdog never returns a value: the first result is the transfer's.
-        while let result = try await group.next() {
-            if let value = result { return value }
-        }
-        throw CancellationError()
     }
 }

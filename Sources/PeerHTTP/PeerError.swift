@@ -25,28 +25,6 @@ public struct PeerError: Error, CustomStringConvertible, Sendable {
         self.detail = detail
     }
 
-    init(request: HTTPRequest, underlying: any Error) {
-        method = request.method
-        url = request.url.absoluteString
-        if underlying is CancellationError {
-            kind = .cancelled
-            detail = "cancelled"
-            return
-        }
-        let nsError = underlying as NSError
-        switch nsError.code {
-        case NSURLErrorTimedOut:
-            kind = .timedOut
-            detail = "no answer within \(request.timeout)"
-        case NSURLErrorCancelled:
-            kind = .cancelled
-            detail = "cancelled"
-        default:
-            kind = .unreachable
-            detail = nsError.localizedDescription
-        }
-    }
-
     /// Whether trying again later may succeed (a node that is down may come back; a 404 or a
     /// malformed answer will not change by retrying soon).
     public var isRetryable: Bool {

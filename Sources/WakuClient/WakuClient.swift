@@ -25,7 +25,7 @@ public struct WakuClient: Sendable {
     public var retry: RetryPolicy
     public var requestTimeout: Duration
 
-    public init(baseURL: URL, transport: any HTTPTransport = URLSessionTransport(), retry: RetryPolicy = .default,
+    public init(baseURL: URL, transport: any HTTPTransport = AsyncHTTPClientTransport(), retry: RetryPolicy = .default,
                 requestTimeout: Duration = .seconds(30)) {
         self.baseURL = baseURL
         self.transport = transport

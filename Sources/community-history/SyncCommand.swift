@@ -90,6 +90,9 @@ struct SyncCommand: AsyncParsableCommand {
     @Option(help: "How often a failed plan is retried after backing off before giving up.")
     var retries: Int = 2
 
+    @Option(help: "The slowest a download may be, bytes per second over 64 s; a node under it (stalled, trickling) is left for a retry. 0: no minimum.")
+    var minDownloadRate: Int64 = MinimumTransferRate.default.bytesPerSecond
+
     @Flag(help: "Fetch the newest announced index again even if it was fully imported, and import every selected archive missing from the database.")
     var rescan = false
 
@@ -102,6 +105,8 @@ struct SyncCommand: AsyncParsableCommand {
     func validate() throws {
         guard settle >= 0 else { throw ValidationError("--settle must not be negative") }
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+        guard minDownloadRate >= 0 else { throw ValidationError("--min-download-rate must not be negative (0 turns it off)") }
+        guard retries >= 0 else { throw ValidationError("--retries must not be negative") }
     }
 
     func run() async throws {
@@ -120,8 +125,12 @@ struct SyncCommand: AsyncParsableCommand {
             storePeer: peers.storePeer, retries: retries, archivesDirectory: URL(fileURLWithPath: archivesDir ?? db + ".archives"),
             rescan: rescan)
         try await Self.runSync(options: options, waku: WakuClient(baseURL: peers.waku),
-                               codex: CodexClient(baseURL: peers.codex), database: database, json: json,
+                               codex: CodexClient(baseURL: peers.codex, minimumTransferRate: minimumTransferRate), database: database, json: json,
                                progress: progress)
+    }
+
+    var minimumTransferRate: MinimumTransferRate? {
+        minDownloadRate == 0 ? nil : MinimumTransferRate(bytesPerSecond: minDownloadRate, window: MinimumTransferRate.default.window)
     }
 
     /// Runs a sync and prints progress and the report; shared with `demo`.

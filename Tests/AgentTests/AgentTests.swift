@@ -83,10 +83,10 @@ import WakuClient
         #expect(try database.importedArchiveIDs(communityID: secondID).isEmpty)
 
         // The second community's control node announces now: live, over the relay.
-        let announcedAt = ContinuousClock.now
+        // (That it waits the quiet window first is the machine's rule, tested without a clock in
+        // CommunitySyncMachineTests; no wall-clock bound here.)
         try await setup.second.announce(on: setup.waku, clock: now + 1)
         try await Self.waitUntil { try database.importedArchiveIDs(communityID: secondID).count == 6 }
-        #expect(ContinuousClock.now - announcedAt >= .milliseconds(300), "acted only after the quiet window")
 
         // Metrics over HTTP reflect what happened.
         let port = try #require(agent.metricsPort.port)

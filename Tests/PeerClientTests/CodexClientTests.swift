@@ -289,7 +289,7 @@ import Testing
         let request = HTTPRequest(url: node.baseURL.appendingPathComponent("api/codex/v1/data/\(cid)/network/stream"))
         let nowhere = URL(fileURLWithPath: "/nonexistent-\(UUID().uuidString)/file")
         await #expect {
-            _ = try await URLSessionTransport().download(request, to: nowhere)
+            _ = try await AsyncHTTPClientTransport().download(request, to: nowhere)
         } throws: { error in
             !(error is PeerError)
         }
@@ -308,7 +308,7 @@ import Testing
     @Test func invalidCIDIsRefusedByTheNode() async throws {
         let node = try await DemoCodexNode.start(directory: try temporaryDirectory(), missingLookup: .milliseconds(100))
         defer { Task { await node.stop() } }
-        let transport = URLSessionTransport()
+        let transport = AsyncHTTPClientTransport()
         let response = try await transport.send(HTTPRequest(url: node.baseURL.appendingPathComponent("api/codex/v1/data/Qmnotacid/network/manifest")))
         #expect(response.status == 400)
     }

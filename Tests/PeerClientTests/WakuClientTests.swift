@@ -74,11 +74,11 @@ import WakuClient
     @Test func theAutoshardingRelayAPIFailsUnderStaticSharding() async throws {
         let node = try await DemoWakuNode.start()
         defer { Task { await node.stop() } }
-        let response = try await URLSessionTransport().send(HTTPRequest(
+        let response = try await AsyncHTTPClientTransport().send(HTTPRequest(
             method: "POST", url: node.baseURL.appendingPathComponent("relay/v1/auto/subscriptions"),
             headers: ["Content-Type": "application/json"], body: Data(#"["/waku/1/0xcafebabe/rfc26"]"#.utf8)))
         #expect(response.status == 500)
-        let unknown = try await URLSessionTransport().send(HTTPRequest(url: node.baseURL.appendingPathComponent("no/such/path")))
+        let unknown = try await AsyncHTTPClientTransport().send(HTTPRequest(url: node.baseURL.appendingPathComponent("no/such/path")))
         #expect(unknown.status == 400)
     }
 
@@ -216,7 +216,7 @@ import WakuClient
 
 /// Answers the first `requests` requests through a real transport, then `status`.
 final class FailingAfter: HTTPTransport {
-    let real = URLSessionTransport()
+    let real = AsyncHTTPClientTransport()
     let left: Mutex<Int>
     let status: Int
     init(requests: Int, status: Int) { left = Mutex(requests); self.status = status }
@@ -253,7 +253,7 @@ enum Scripted: Sendable {
 
 /// Answers scripted responses first, then passes requests to a real transport; counts requests.
 final class ScriptedTransport: HTTPTransport {
-    let real = URLSessionTransport()
+    let real = AsyncHTTPClientTransport()
     let script: Mutex<[Scripted]>
     let requests = Mutex(0)
     init(first: [Scripted]) { script = Mutex(first) }

@@ -325,7 +325,7 @@ final class EventRecorder: Sendable {
 
 /// A real transport for the first request; every later one answers 500.
 final class FailingAfterFirst: HTTPTransport {
-    let real = URLSessionTransport()
+    let real = AsyncHTTPClientTransport()
     let used = Mutex(false)
 
     func send(_ request: HTTPRequest) async throws -> HTTPResponse {

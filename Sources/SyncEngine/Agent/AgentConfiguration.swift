@@ -1,3 +1,4 @@
+import CodexClient
 import Foundation
 import HistoryStore
 import StatusWire
@@ -69,7 +70,16 @@ public struct AgentConfiguration: Codable, Sendable, Equatable {
     public var databaseBusyTimeoutSeconds: Double?
     /// Optional cap on download bandwidth, bytes per second on average (all communities together).
     public var maxDownloadBytesPerSecond: Int64?
+    /// The slowest a download may be, bytes per second averaged over 64 s (default 1024; 0: no
+    /// minimum). A node under it (stalled on a block it cannot find, trickling) is left for later.
+    public var minDownloadBytesPerSecond: Int64?
     public var communities: [Community]
+
+    /// The Codex client's minimum transfer rate for `minDownloadBytesPerSecond`.
+    public var minimumTransferRate: MinimumTransferRate? {
+        guard let bytes = minDownloadBytesPerSecond else { return .default }
+        return bytes == 0 ? nil : MinimumTransferRate(bytesPerSecond: bytes, window: MinimumTransferRate.default.window)
+    }
 
     public init(codexURL: String? = nil, wakuURL: String? = nil, database: String? = nil, archivesDirectory: String? = nil,
                 pubsubTopic: String? = nil, relayPollSeconds: Double? = nil, storeCatchUpSeconds: Double? = nil,
@@ -140,6 +150,9 @@ public struct AgentConfiguration: Codable, Sendable, Equatable {
         }
         if let metricsPort, !(0...65_535).contains(metricsPort) { throw AgentConfigurationError("metricsPort must be 0...65535, not \(metricsPort)") }
         if let diskMarginBytes, diskMarginBytes < 0 { throw AgentConfigurationError("diskMarginBytes must not be negative") }
+        if let minimum = minDownloadBytesPerSecond, minimum < 0 {
+            throw AgentConfigurationError("minDownloadBytesPerSecond must not be negative (0 turns the minimum off), not \(minimum)")
+        }
         for url in [codexURL, wakuURL].compactMap({ $0 }) where URL(string: url)?.host == nil {
             throw AgentConfigurationError("\(url) is not a URL")
         }
@@ -200,6 +213,7 @@ extension AgentConfiguration {
             "metricsPort \(metricsPort.map(String.init) ?? "(none)")", "diskMarginBytes \(diskMarginBytes ?? 100 << 20)",
             "databaseBusyTimeoutSeconds \(databaseBusyTimeoutSeconds ?? 10)",
             "maxDownloadBytesPerSecond \(maxDownloadBytesPerSecond.map(String.init) ?? "(no cap)")",
+            "minDownloadBytesPerSecond \(minimumTransferRate.map { "\($0.bytesPerSecond) (over \($0.window.components.seconds) s)" } ?? "0 (no minimum)")",
         ]
         for community in communities {
             lines.append("community \(community.id): mode \(community.mode ?? "all")"

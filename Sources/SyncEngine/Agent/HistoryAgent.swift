@@ -57,7 +57,8 @@ public final class HistoryAgent: Service, Sendable {
         lock = try SyncLock(databasePath: databasePath, command: "agent")
         database = try HistoryDatabase(path: databasePath, busyTimeout: configuration.databaseBusyTimeoutSeconds ?? 10)
         waku = WakuClient(baseURL: URL(string: configuration.wakuURL ?? "http://127.0.0.1:8645")!)
-        let codex = CodexClient(baseURL: URL(string: configuration.codexURL ?? "http://127.0.0.1:8080")!)
+        let codex = CodexClient(baseURL: URL(string: configuration.codexURL ?? "http://127.0.0.1:8080")!,
+                                minimumTransferRate: configuration.minimumTransferRate)
         self.codex = codex
         let archives = URL(fileURLWithPath: configuration.archivesDirectory ?? databasePath + ".archives")
         let bandwidth = configuration.maxDownloadBytesPerSecond.map { BandwidthLimiter(bytesPerSecond: $0) }

@@ -1,0 +1,52 @@
+import Synchronization
+
+/// Bytes a transfer has moved so far: written by the code that receives them, read by a
+/// `withProgressWatchdog` beside it.
+public final class TransferCounter: Sendable {
+    private let received = Atomic<Int64>(0)
+
+    public init() {}
+
+    public func set(_ bytes: Int64) { received.store(bytes, ordering: .relaxed) }
+    public var value: Int64 { received.load(ordering: .relaxed) }
+}
+
+/// A transfer moved fewer than the minimum bytes in one watchdog window.
+public struct TransferStalled: Error, Sendable {
+    public var received: Int64
+    public var window: Duration
+}
+
+/// Runs `transfer` beside a watchdog that wakes once per `window` (no polling in between) and
+/// throws `TransferStalled` when the transfer moved fewer than `minimumBytes` in that window.
+/// Structured: the loser is cancelled, and the call returns only when both have ended.
+///
+/// ```swift
+/// let counter = TransferCounter()
+/// let bytes = try await withProgressWatchdog(every: .seconds(60), minimumBytes: 1, counter: counter) {
+///     try await download { written in counter.set(written) }
+/// }
+/// ```
+public func withProgressWatchdog<T: Sendable>(
+    every window: Duration, minimumBytes: Int64, counter: TransferCounter, clock: any Clock<Duration> = ContinuousClock(),
+    _ transfer: @escaping @Sendable () async throws -> T
+) async throws -> T {
+    try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask { try await transfer() }
+        group.addTask {
+            var before = counter.value
+            while true {
+                try await clock.sleep(for: window)
+                let now = counter.value
+                if now - before < minimumBytes { throw TransferStalled(received: now - before, window: window) }
+                before = now
+            }
+        }
+        defer { group.cancelAll() }
+        // The watchdog never returns a value: the first value is the transfer's.
+        while let result = try await group.next() {
+            if let value = result { return value }
+        }
+        throw CancellationError()
+    }
+}
