@@ -69,8 +69,10 @@ trial_loop() {
     "${cmd[@]}" > "$work/$name-$i.first.json" 2>/dev/null &
     local pid=$!
     sleep "$(printf '%d.%03d' $((delay / 1000)) $((delay % 1000)))"
-    if kill -9 "$pid" 2>/dev/null; then killed=$((killed + 1)); fi
+    kill -9 "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
+    # Killed mid-run unless it had printed its whole report.
+    [ -n "$(digest "$work/$name-$i.first.json")" ] || killed=$((killed + 1))
     "${cmd[@]}" > "$work/$name-$i.json" 2>"$work/$name-$i.err" || {
       local status=$?
       # sync exits 0 when everything importable is in; replay exits 0 too.
@@ -94,7 +96,7 @@ sync_cmd() {
 # replay: a clean run, then the trials.
 DB="$work/replay-clean.sqlite" ARCHIVES="$work/none"
 replay_cmd
-start=$(now_ms); "${cmd[@]}" > "$work/replay-clean.json"; replay_ms=$(( $(now_ms) - start ))
+start=$(now_ms); "${cmd[@]}" > "$work/replay-clean.json" 2>> "$work/clean.log"; replay_ms=$(( $(now_ms) - start ))
 check "$DB" "$ARCHIVES" "replay clean run"
 trial_loop replay "$(digest "$work/replay-clean.json")" "$replay_ms" replay_cmd
 
@@ -109,6 +111,6 @@ waku_url=$(sed -n 's/.*"wakuURL" *: *"\([^"]*\)".*/\1/p' "$work/agent.json")
 community=$(sed -n 's/.*"id" *: *"\(0x[0-9a-f]*\)".*/\1/p' "$work/agent.json" | head -1)
 DB="$work/sync-clean.sqlite" ARCHIVES="$work/sync-clean.sqlite.archives"
 sync_cmd
-start=$(now_ms); "${cmd[@]}" > "$work/sync-clean.json"; sync_ms=$(( $(now_ms) - start ))
+start=$(now_ms); "${cmd[@]}" > "$work/sync-clean.json" 2>> "$work/clean.log"; sync_ms=$(( $(now_ms) - start ))
 check "$DB" "$ARCHIVES" "sync clean run"
 trial_loop sync "$(digest "$work/sync-clean.json")" "$sync_ms" sync_cmd

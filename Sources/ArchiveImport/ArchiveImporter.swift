@@ -2,6 +2,7 @@ import Foundation
 import HistoryStore
 import StatusCrypto
 import StatusWire
+import Synchronization
 
 /// Options for importing archives.
 public struct ArchiveImportOptions: Sendable {
@@ -81,60 +82,121 @@ public struct ArchiveImporter: Sendable {
         open: () throws -> any ByteSource
     ) throws -> ArchiveImportResult {
         let record = ArchiveRecord(id: entry.id, communityID: communityID, cid: entry.cid.string)
-        var compression = ArchiveCompression.none
-        var entries = 0
-        var rejected: [String: Int] = [:]
-        let counts: HydrationCounts
-        do {
-            counts = try database.hydrate(archive: record, mode: options.mode, force: options.force) { writer in
-                let (source, detected) = try ArchiveInput.open(AnyByteSource(try open()), limits: options.limits)
-                compression = detected
-                var reader = ArchiveReader(source: source, limits: options.limits)
-                var unwrapper = ArchivedMessageUnwrapper(communityKey: communityKey)
-                var metadata: WireWakuMessageArchiveMetadata?
-                while let element = try reader.next() {
-                    switch element {
-                    case .metadata(let found):
-                        try Self.check(found, against: entry)
-                        metadata = found
-                    case .message(let archived):
-                        entries += 1
-                        if entries % Self.progressInterval == 0 { try progress(entries) }
-                        switch unwrapper.unwrap(archived) {
-                        case .message(let message) where !(entry.from..<entry.to).contains(message.timestamp):
-                            // An archive is canonical for its range only; outside it, it could
-                            // overwrite what another archive (or nobody) vouches for.
-                            rejected[RejectionReason.outsideArchiveRange.rawValue, default: 0] += 1
-                        case .message(let message):
-                            try writer.write(StoredMessage(archived: message, communityID: communityID))
-                        case .rejected(let reason):
-                            rejected[reason.rawValue, default: 0] += 1
-                        case .pending:
-                            break
-                        }
-                    }
-                }
-                guard metadata != nil else { throw ArchiveDecodingError.metadataMissing }
-                let incomplete = unwrapper.incompleteSegmentedMessages()
-                if incomplete > 0 { rejected[RejectionReason.incompleteSegments.rawValue, default: 0] += incomplete }
-                return ArchiveContentSummary(
-                    from: entry.from, to: entry.to, contentTopics: entry.contentTopics.map(\.string),
-                    entryCount: entries, rejections: rejected)
-            }
-        } catch let error as ArchiveDecodingError {
-            switch error {
-            case .malformed, .truncated:
-                if let raw = try? open(), ArchiveReader.isHashRatchetEncrypted(source: raw, limits: options.limits) {
-                    throw ArchiveDecodingError.encrypted(what: "archive")
-                }
-                throw error
-            default:
-                throw error
+        var decoded: Decoded?
+        let counts = try classifyingEncryption(options: options, open: open) {
+            try database.hydrate(archive: record, mode: options.mode, force: options.force) { writer in
+                let result = try decode(entry, into: writer, options: options, progress: progress, open: open)
+                decoded = result
+                return result.summary
             }
         }
-        return ArchiveImportResult(
-            archiveID: entry.id, cid: entry.cid.string, from: entry.from, to: entry.to, compression: compression,
-            entries: entries, counts: counts, rejected: rejected)
+        return result(entry, decoded!, counts)
+    }
+
+    /// The import on the database's writer, suspending instead of blocking a thread of Swift's
+    /// cooperative pool. Cancelling the calling task interrupts it: the transaction rolls back
+    /// and this throws `CancellationError` (how stopping a sync ends a long import at once).
+    ///
+    /// ```swift
+    /// let result = try await importer.importArchive(entry, path: file.path) { entries in print(entries) }
+    /// ```
+    public func importArchive(
+        _ entry: ArchiveIndexEntry, path: String, options: ArchiveImportOptions = .init(),
+        progress: @escaping @Sendable (Int) -> Void = { _ in }
+    ) async throws -> ArchiveImportResult {
+        let record = ArchiveRecord(id: entry.id, communityID: communityID, cid: entry.cid.string)
+        let open: @Sendable () throws -> any ByteSource = { try FileByteSource(path: path) }
+        // Handed out of the writer's closure, which runs on GRDB's queue.
+        let decoded = Mutex<Decoded?>(nil)
+        let counts = try await classifyingEncryption(options: options, open: open) {
+            try await database.hydrate(archive: record, mode: options.mode, force: options.force) { writer in
+                let result = try self.decode(entry, into: writer, options: options, progress: progress, open: open)
+                decoded.withLock { $0 = result }
+                return result.summary
+            }
+        }
+        return result(entry, decoded.withLock { $0 }!, counts)
+    }
+
+    /// What decoding one archive found, beside the rows it wrote.
+    struct Decoded: Sendable {
+        var summary: ArchiveContentSummary
+        var compression: ArchiveCompression
+    }
+
+    /// Reads the archive one message at a time and writes each verified message through `writer`.
+    func decode(
+        _ entry: ArchiveIndexEntry, into writer: ArchiveHydrationWriter, options: ArchiveImportOptions,
+        progress: (Int) throws -> Void, open: () throws -> any ByteSource
+    ) throws -> Decoded {
+        let (source, compression) = try ArchiveInput.open(AnyByteSource(try open()), limits: options.limits)
+        var reader = ArchiveReader(source: source, limits: options.limits)
+        var unwrapper = ArchivedMessageUnwrapper(communityKey: communityKey)
+        var metadata: WireWakuMessageArchiveMetadata?
+        var entries = 0
+        var rejected: [String: Int] = [:]
+        while let element = try reader.next() {
+            switch element {
+            case .metadata(let found):
+                try Self.check(found, against: entry)
+                metadata = found
+            case .message(let archived):
+                entries += 1
+                if entries % Self.progressInterval == 0 { try progress(entries) }
+                switch unwrapper.unwrap(archived) {
+                case .message(let message) where !(entry.from..<entry.to).contains(message.timestamp):
+                    // An archive is canonical for its range only; outside it, it could
+                    // overwrite what another archive (or nobody) vouches for.
+                    rejected[RejectionReason.outsideArchiveRange.rawValue, default: 0] += 1
+                case .message(let message):
+                    try writer.write(StoredMessage(archived: message, communityID: communityID))
+                case .rejected(let reason):
+                    rejected[reason.rawValue, default: 0] += 1
+                case .pending:
+                    break
+                }
+            }
+        }
+        guard metadata != nil else { throw ArchiveDecodingError.metadataMissing }
+        let incomplete = unwrapper.incompleteSegmentedMessages()
+        if incomplete > 0 { rejected[RejectionReason.incompleteSegments.rawValue, default: 0] += incomplete }
+        return Decoded(
+            summary: ArchiveContentSummary(from: entry.from, to: entry.to, contentTopics: entry.contentTopics.map(\.string),
+                                           entryCount: entries, rejections: rejected),
+            compression: compression)
+    }
+
+    /// A hash-ratchet encrypted archive reads as malformed: say so instead.
+    private func classifyingEncryption<T>(options: ArchiveImportOptions, open: () throws -> any ByteSource,
+                                          _ work: () throws -> T) throws -> T {
+        do { return try work() } catch let error as ArchiveDecodingError {
+            throw reclassified(error, options: options, open: open)
+        }
+    }
+
+    private func classifyingEncryption<T>(options: ArchiveImportOptions, open: () throws -> any ByteSource,
+                                          _ work: () async throws -> T) async throws -> T {
+        do { return try await work() } catch let error as ArchiveDecodingError {
+            throw reclassified(error, options: options, open: open)
+        }
+    }
+
+    private func reclassified(_ error: ArchiveDecodingError, options: ArchiveImportOptions, open: () throws -> any ByteSource) -> ArchiveDecodingError {
+        switch error {
+        case .malformed, .truncated:
+            if let raw = try? open(), ArchiveReader.isHashRatchetEncrypted(source: raw, limits: options.limits) {
+                return .encrypted(what: "archive")
+            }
+            return error
+        default:
+            return error
+        }
+    }
+
+    private func result(_ entry: ArchiveIndexEntry, _ decoded: Decoded, _ counts: HydrationCounts) -> ArchiveImportResult {
+        ArchiveImportResult(
+            archiveID: entry.id, cid: entry.cid.string, from: entry.from, to: entry.to, compression: decoded.compression,
+            entries: decoded.summary.entryCount, counts: counts, rejected: decoded.summary.rejections)
     }
 
     /// The archive must describe itself as its index entry does: the index entry is what the

@@ -144,7 +144,24 @@ extension HistoryDatabase {
         archive: ArchiveRecord, mode: HydrationMode, force: Bool = false,
         body: (ArchiveHydrationWriter) throws -> ArchiveContentSummary
     ) throws -> HydrationCounts {
-        try pool.writeWithoutTransaction { db in
+        try pool.writeWithoutTransaction { db in try Self.hydrate(db, archive: archive, mode: mode, force: force, body: body) }
+    }
+
+    /// `hydrate` on the database's writer without blocking a thread of Swift's cooperative pool
+    /// (an import holds the writer for the whole archive). Cancelling the calling task interrupts
+    /// SQLite: the transaction rolls back and this throws `CancellationError`, so a shutdown never
+    /// waits for a large archive to finish.
+    public func hydrate(
+        archive: ArchiveRecord, mode: HydrationMode, force: Bool = false,
+        body: @escaping @Sendable (ArchiveHydrationWriter) throws -> ArchiveContentSummary
+    ) async throws -> HydrationCounts {
+        try await pool.writeWithoutTransaction { db in try Self.hydrate(db, archive: archive, mode: mode, force: force, body: body) }
+    }
+
+    static func hydrate(
+        _ db: Database, archive: ArchiveRecord, mode: HydrationMode, force: Bool,
+        body: (ArchiveHydrationWriter) throws -> ArchiveContentSummary
+    ) throws -> HydrationCounts {
             try db.execute(sql: "CREATE TEMP TABLE IF NOT EXISTS archive_seen (id TEXT PRIMARY KEY NOT NULL)")
             var counts = HydrationCounts()
             try db.inTransaction(.immediate) {
@@ -173,7 +190,6 @@ extension HistoryDatabase {
                 return .commit
             }
             return counts
-        }
     }
 
     public func isImported(archiveID: String) throws -> Bool {

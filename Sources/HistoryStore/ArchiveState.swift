@@ -59,24 +59,46 @@ extension HistoryDatabase {
     }
 
     public func importedArchiveIDs(communityID: String) throws -> Set<String> {
-        try pool.read { db in
+        try pool.read { db in try Self.importedArchiveIDs(db, communityID: communityID) }
+    }
+
+    static func importedArchiveIDs(_ db: Database, communityID: String) throws -> Set<String> {
             Set(try String.fetchAll(db, sql: "SELECT id FROM imported_archive WHERE community_id = ?", arguments: [communityID]))
-        }
     }
 
     public func indexState(communityID: String) throws -> CommunityIndexState? {
-        try pool.read { db in
+        try pool.read { db in try Self.indexState(db, communityID: communityID) }
+    }
+
+    static func indexState(_ db: Database, communityID: String) throws -> CommunityIndexState? {
             try Row.fetchOne(db, sql: "SELECT * FROM community_index_state WHERE community_id = ?", arguments: [communityID]).map { row in
                 CommunityIndexState(
                     communityID: row["community_id"], indexCID: row["index_cid"],
                     indexClock: UInt64(bitPattern: row["index_clock"] as Int64), processedIndexCID: row["processed_index_cid"],
                     processedSelection: row["processed_selection"])
             }
-        }
     }
 
     public func saveIndexState(_ state: CommunityIndexState) throws {
-        try pool.write { db in
+        try pool.write { db in try Self.saveIndexState(db, state) }
+    }
+
+    /// `saveIndexState` without blocking a cooperative thread; cancelling the task rolls it back.
+    public func saveIndexState(_ state: CommunityIndexState) async throws {
+        try await pool.write { db in try Self.saveIndexState(db, state) }
+    }
+
+    /// Reads, changes and saves a community's index state in one write transaction, without
+    /// blocking a cooperative thread.
+    public func updateIndexState(communityID: String, _ change: @escaping @Sendable (inout CommunityIndexState) -> Void) async throws {
+        try await pool.write { db in
+            var state = try Self.indexState(db, communityID: communityID) ?? CommunityIndexState(communityID: communityID)
+            change(&state)
+            try Self.saveIndexState(db, state)
+        }
+    }
+
+    static func saveIndexState(_ db: Database, _ state: CommunityIndexState) throws {
             try db.execute(sql: """
                 INSERT INTO community_index_state (community_id, index_cid, index_clock, processed_index_cid, processed_selection, updated_at)
                 VALUES (?, ?, ?, ?, ?, ?)
@@ -85,6 +107,5 @@ extension HistoryDatabase {
                     updated_at = excluded.updated_at
                 """, arguments: [state.communityID, state.indexCID, Int64(bitPattern: state.indexClock),
                                  state.processedIndexCID, state.processedSelection, Int64(Date().timeIntervalSince1970 * 1000)])
-        }
     }
 }

@@ -53,26 +53,35 @@ extension HistoryDatabase {
     /// verification under that decoder revision and is not to be downloaded again while the
     /// decoder is the same (see `rejectedArchives`); nil for failures that may heal.
     public func recordFailure(archiveID: String, communityID: String, reason: String, rejectedByDecoderRevision: Int? = nil) throws {
-        try pool.write { db in
+        try pool.write { db in try Self.recordFailure(db, archiveID, communityID, reason, rejectedByDecoderRevision) }
+    }
+
+    /// `recordFailure` without blocking a cooperative thread.
+    public func recordFailure(archiveID: String, communityID: String, reason: String, rejectedByDecoderRevision: Int? = nil) async throws {
+        try await pool.write { db in try Self.recordFailure(db, archiveID, communityID, reason, rejectedByDecoderRevision) }
+    }
+
+    static func recordFailure(_ db: Database, _ archiveID: String, _ communityID: String, _ reason: String, _ revision: Int?) throws {
             try db.execute(sql: """
                 INSERT OR REPLACE INTO archive_failure (id, community_id, reason, failed_at, permanent, decoder_revision)
                 VALUES (?, ?, ?, ?, ?, ?)
                 """, arguments: [archiveID, communityID, reason, Int64(Date().timeIntervalSince1970 * 1000),
-                                 rejectedByDecoderRevision != nil, rejectedByDecoderRevision])
-        }
+                                 revision != nil, revision])
     }
 
     /// Archives of `communityID` that failed verification under `decoderRevision` (or a newer
     /// one), by archive ID, with the reason. Rejections by an older decoder are not returned:
     /// the newer one may read those archives.
     public func rejectedArchives(communityID: String, decoderRevision: Int) throws -> [String: String] {
-        try pool.read { db in
+        try pool.read { db in try Self.rejectedArchives(db, communityID: communityID, decoderRevision: decoderRevision) }
+    }
+
+    static func rejectedArchives(_ db: Database, communityID: String, decoderRevision: Int) throws -> [String: String] {
             let rows = try Row.fetchAll(db, sql: """
                 SELECT id, reason FROM archive_failure
                 WHERE community_id = ? AND permanent = 1 AND decoder_revision >= ?
                 """, arguments: [communityID, decoderRevision])
             return Dictionary(uniqueKeysWithValues: rows.map { ($0["id"] as String, $0["reason"] as String) })
-        }
     }
 
     public func clearFailure(archiveID: String) throws {
@@ -82,7 +91,15 @@ extension HistoryDatabase {
     /// Records how the last plan ended: an error, or success (clears the error). Success means
     /// everything importable is in: archives that cannot be imported do not hold it back.
     public func recordOutcome(communityID: String, error: String?) throws {
-        try pool.write { db in
+        try pool.write { db in try Self.recordOutcome(db, communityID, error) }
+    }
+
+    /// `recordOutcome` without blocking a cooperative thread.
+    public func recordOutcome(communityID: String, error: String?) async throws {
+        try await pool.write { db in try Self.recordOutcome(db, communityID, error) }
+    }
+
+    static func recordOutcome(_ db: Database, _ communityID: String, _ error: String?) throws {
             try db.execute(sql: """
                 INSERT INTO community_index_state (community_id, index_clock, updated_at) VALUES (?, 0, ?)
                 ON CONFLICT(community_id) DO NOTHING
@@ -93,6 +110,5 @@ extension HistoryDatabase {
                 try db.execute(sql: "UPDATE community_index_state SET last_error = NULL, last_success_at = ? WHERE community_id = ?",
                                arguments: [Int64(Date().timeIntervalSince1970 * 1000), communityID])
             }
-        }
     }
 }

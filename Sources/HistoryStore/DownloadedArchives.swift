@@ -26,22 +26,37 @@ public struct DownloadedArchiveRecord: Sendable, Hashable, Codable {
 
 extension HistoryDatabase {
     public func recordDownloaded(_ archive: DownloadedArchiveRecord) throws {
+        try pool.write { db in try Self.recordDownloaded(db, archive) }
+    }
+
+    /// `recordDownloaded` without blocking a cooperative thread.
+    public func recordDownloaded(_ archive: DownloadedArchiveRecord) async throws {
+        try await pool.write { db in try Self.recordDownloaded(db, archive) }
+    }
+
+    static func recordDownloaded(_ db: Database, _ archive: DownloadedArchiveRecord) throws {
         let topics = String(decoding: try JSONEncoder().encode(archive.contentTopics), as: UTF8.self)
-        try pool.write { db in
             try db.execute(sql: """
                 INSERT OR REPLACE INTO downloaded_archive (id, community_id, cid, path, from_time, to_time, content_topics, downloaded_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [archive.id, archive.communityID, archive.cid, archive.path, Int64(archive.from), Int64(archive.to),
                                  topics, Int64(Date().timeIntervalSince1970 * 1000)])
-        }
     }
 
     public func removeDownloaded(archiveID: String) throws {
         try pool.write { try $0.execute(sql: "DELETE FROM downloaded_archive WHERE id = ?", arguments: [archiveID]) }
     }
 
+    /// `removeDownloaded` without blocking a cooperative thread.
+    public func removeDownloaded(archiveID: String) async throws {
+        try await pool.write { try $0.execute(sql: "DELETE FROM downloaded_archive WHERE id = ?", arguments: [archiveID]) }
+    }
+
     public func downloadedArchives(communityID: String) throws -> [DownloadedArchiveRecord] {
-        try pool.read { db in
+        try pool.read { db in try Self.downloadedArchives(db, communityID: communityID) }
+    }
+
+    static func downloadedArchives(_ db: Database, communityID: String) throws -> [DownloadedArchiveRecord] {
             try Row.fetchAll(db, sql: "SELECT * FROM downloaded_archive WHERE community_id = ? ORDER BY from_time DESC",
                              arguments: [communityID]).map { row in
                 let topics = (try? JSONDecoder().decode([String].self, from: Data((row["content_topics"] as String).utf8))) ?? []
@@ -49,12 +64,15 @@ extension HistoryDatabase {
                     id: row["id"], communityID: row["community_id"], cid: row["cid"], path: row["path"],
                     from: UInt64(row["from_time"] as Int64), to: UInt64(row["to_time"] as Int64), contentTopics: topics)
             }
-        }
     }
 
     /// The files every community's downloaded archives wait in (those an archives-directory
     /// sweep must keep).
     public func downloadedArchivePaths() throws -> Set<String> {
-        try pool.read { Set(try String.fetchAll($0, sql: "SELECT path FROM downloaded_archive")) }
+        try pool.read { try Self.downloadedArchivePaths($0) }
+    }
+
+    static func downloadedArchivePaths(_ db: Database) throws -> Set<String> {
+        Set(try String.fetchAll(db, sql: "SELECT path FROM downloaded_archive"))
     }
 }

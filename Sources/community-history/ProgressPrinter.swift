@@ -90,6 +90,7 @@ final class ProgressPrinter: Sendable {
         case .archiveFailed(let id, let failure):
             lasting = "\(label)archive \(id.prefix(18))… " + (failure.kind.isRetryable ? "failed" : "cannot be imported") + ": \(failure.reason)"
         case .finished(let outcome): lasting = "\(label)\(outcome)"
+        case .recordFailed(let what, let error): lasting = "\(label)could not record \(what): \(error)"
         default: lasting = nil
         }
         screen.withLock { screen in
@@ -137,7 +138,7 @@ final class ProgressPrinter: Sendable {
             plan.inFlight.removeAll { $0.id == id }
         case .finished:
             plan.inFlight = []
-        case .announcementAccepted, .announcementIgnored, .indexDownloaded:
+        case .announcementAccepted, .announcementIgnored, .indexDownloaded, .recordFailed:
             break
         }
     }

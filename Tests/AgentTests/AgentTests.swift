@@ -14,7 +14,7 @@ import Testing
 import WakuClient
 
 /// The agent following two communities on the loopback demo network.
-@Suite(.serialized) struct AgentTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct AgentTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let bundled = root.appendingPathComponent("Fixtures/demo-community")
 

@@ -8,7 +8,7 @@ import Testing
 import WakuClient
 
 /// `codex-cid`, `doctor` and `sync`'s printed fixes, through the built binary as a user runs them.
-@Suite(.serialized) struct CommandLineTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct CommandLineTests {
     static let binary = AgentTests.root.appendingPathComponent(".build/debug/community-history")
 
     struct Run {

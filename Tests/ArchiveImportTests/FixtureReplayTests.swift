@@ -6,7 +6,7 @@ import Testing
 @testable import ArchiveImport
 
 /// The bundled fixture community, replayed through the whole offline pipeline.
-@Suite struct FixtureReplayTests {
+@Suite(.timeLimit(.minutes(5))) struct FixtureReplayTests {
     @Test func bundledFixtureReplaysToItsExpectedReport() throws {
         let fixture = try FixtureDirectory(url: TestSupport.bundledFixture)
         let report = try Replay(fixture: fixture, database: try TestSupport.temporaryDatabase()).run()

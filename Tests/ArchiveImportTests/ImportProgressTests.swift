@@ -5,7 +5,7 @@ import Testing
 @testable import ArchiveImport
 
 /// A long import tells how far it is, so a progress bar can move before it commits.
-@Suite struct ImportProgressTests {
+@Suite(.timeLimit(.minutes(5))) struct ImportProgressTests {
     @Test func progressIsReportedEveryThousandEntries() throws {
         let directory = try TestSupport.temporaryDirectory("progress")
         let database = try TestSupport.temporaryDatabase()

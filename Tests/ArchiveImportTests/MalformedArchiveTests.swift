@@ -7,7 +7,7 @@ import Testing
 @testable import ArchiveImport
 
 /// Bad archives are rejected with a clear error and leave the database exactly as it was.
-@Suite struct MalformedArchiveTests {
+@Suite(.timeLimit(.minutes(5))) struct MalformedArchiveTests {
     let community = DemoCommunity(seed: 7, memberCount: 2)
     let from: UInt64 = 1_700_000_000
 

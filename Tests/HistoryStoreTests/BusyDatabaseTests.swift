@@ -5,7 +5,7 @@ import Testing
 
 /// A chat client holding a write lock: the import waits up to the busy timeout, fails with
 /// a clear error, changes nothing, and succeeds once the lock is released.
-@Suite struct BusyDatabaseTests {
+@Suite(.timeLimit(.minutes(5))) struct BusyDatabaseTests {
     @Test func lockedDatabaseIsWaitedForReportedAndNeverCorrupted() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("busy-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

@@ -3,7 +3,7 @@ import Testing
 @testable import HistoryStore
 import GRDB
 
-@Suite struct HydrationTests {
+@Suite(.timeLimit(.minutes(5))) struct HydrationTests {
     let community = "0x02aa"
     let topicA = "/waku/1/0xaaaaaaaa/rfc26"
     let topicB = "/waku/1/0xbbbbbbbb/rfc26"

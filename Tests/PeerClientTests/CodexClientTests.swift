@@ -8,7 +8,7 @@ import Synchronization
 import Testing
 
 /// The Codex client against a Codex REST server on 127.0.0.1, over real HTTP.
-@Suite struct CodexClientTests {
+@Suite(.timeLimit(.minutes(5))) struct CodexClientTests {
     func temporaryDirectory() throws -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("codex-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)

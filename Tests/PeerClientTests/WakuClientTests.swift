@@ -9,7 +9,7 @@ import Testing
 import WakuClient
 
 /// The nwaku client against an nwaku REST server on 127.0.0.1, over real HTTP.
-@Suite struct WakuClientTests {
+@Suite(.timeLimit(.minutes(5))) struct WakuClientTests {
     func message(_ n: Int, topic: String = "/waku/1/0x01020304/rfc26") -> WakuMessage {
         WakuMessage(payload: Data("message \(n)".utf8), contentTopic: topic, timestamp: 1_700_000_000_000_000_000 + Int64(n))
     }

@@ -9,7 +9,7 @@ import WakuClient
 
 /// `doctor`'s checks against the demo nodes: each misconfiguration fails its check with a fix;
 /// the demo network passes.
-@Suite struct DoctorTests {
+@Suite(.timeLimit(.minutes(5))) struct DoctorTests {
     static let shard = "/waku/2/rs/16/32"
 
     func nodes(storeNode: String? = DemoWakuNode.demoStoreNode) async throws -> (DemoWakuNode, DemoCodexNode) {

@@ -10,7 +10,7 @@ import Testing
 
 /// What `CommunitySyncDriver.stop()` promises a user pressing Ctrl-C or a service manager
 /// sending SIGTERM: it returns promptly even when a peer is slow, and nothing starts after it.
-@Suite(.serialized) struct DriverShutdownTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct DriverShutdownTests {
     @Test(.timeLimit(.minutes(2)))
     func stopDuringASlowIndexFetchReturnsPromptlyAndStartsNothingAfterwards() async throws {
         let network = try await SyncIntegrationTests.network()
@@ -18,15 +18,14 @@ import Testing
         let publisher = network.publisher
         let communityID = publisher.community.communityID
         let database = try SyncIntegrationTests.database(network)
-        let driver = try CommunitySyncDriver(
+        let driver = RunningDriver(try CommunitySyncDriver(
             configuration: .init(communityID: communityID, quietWindow: .zero),
-            database: database, codex: network.codex, archivesDirectory: network.scratch.appendingPathComponent("archives"))
-        try await driver.start()
+            database: database, codex: network.codex, archivesDirectory: network.scratch.appendingPathComponent("archives")))
 
         // The node now answers after 20 s: the index fetch is in flight when stop() is called.
         await network.codexNode.delayResponses(by: .seconds(20))
         let requestsBefore = await network.codexNode.requestCount()
-        await driver.receive(CommunitySyncMachineTests.announcement(
+        driver.receive(CommunitySyncMachineTests.announcement(
             clock: 1, cid: try CID(publisher.indexCID), signer: publisher.community.communityKey))
         while await network.codexNode.requestCount() == requestsBefore { try await Task.sleep(for: .milliseconds(20)) }
 

@@ -77,7 +77,7 @@ import Testing
 /// Regression (issue 9, defect 6): a misspelt key was ignored (`"hydraton": "merge"` left replace
 /// mode on), intervals of 0 or less spun, `concurrency: 0` was taken, JSON errors had no position,
 /// and relative paths followed the working directory.
-@Suite struct ConfigurationFileTests {
+@Suite(.timeLimit(.minutes(5))) struct ConfigurationFileTests {
     let id = "0x03a66ba3747abe18d182838b1eaf9f0ee989fb57084bc7269a53ca588cca667ca0"
 
     func load(_ json: String) throws -> AgentConfiguration {

@@ -13,7 +13,7 @@ import WakuClient
 @testable import SyncEngine
 
 /// `sync` end to end against the loopback Codex and nwaku servers, over real HTTP.
-@Suite(.serialized) struct SyncIntegrationTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct SyncIntegrationTests {
     static let fixtureURL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("Fixtures/demo-community")
     static let encryptedArchive = "0x79d95a36b1b0dfbf6eab68a9225127f019da0c3aa99b3351a5f12c7cf101f087"
@@ -181,7 +181,7 @@ import WakuClient
         let damaged = archives.appendingPathComponent(victim.cid.string)
         let whole = try Data(contentsOf: URL(fileURLWithPath: FixtureDirectory(url: Self.fixtureURL).blobPath(victim.cid)))
         try whole.prefix(whole.count / 2).write(to: damaged)
-        try database.recordDownloaded(DownloadedArchiveRecord(
+        try await database.recordDownloaded(DownloadedArchiveRecord(
             id: victim.id, communityID: network.publisher.community.communityID, cid: victim.cid.string, path: damaged.path,
             from: victim.from, to: victim.to, contentTopics: victim.contentTopics.map { Hex.encode($0.bytes, prefixed: true) }))
         try await network.publisher.announce(on: network.waku, clock: UInt64(Date().timeIntervalSince1970 * 1000))

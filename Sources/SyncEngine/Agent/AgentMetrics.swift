@@ -9,6 +9,8 @@ public final class AgentMetrics: Sendable {
         var archivesFailed: [String: Int] = [:]
         /// Archives of the last completed plan that cannot be imported as they are.
         var archivesUnimportable = 0
+        /// Database writes of the sync that failed.
+        var recordFailures = 0
         var messagesStored = 0
         var messagesReplaced = 0
         var messagesRemoved = 0
@@ -36,6 +38,7 @@ public final class AgentMetrics: Sendable {
             case .announcementIgnored(let reason): c.announcementsRejected[reason.key, default: 0] += 1
             case .indexDownloaded: c.state = "working"
             case .planned, .downloadStarted, .downloadProgress, .importProgress: break
+            case .recordFailed: c.recordFailures += 1
             case .archiveDownloaded(_, _, _, let bytes): c.bytesDownloaded += bytes
             case .importingArchive: c.state = "importing"
             case .archiveImported(let result):
@@ -90,6 +93,8 @@ public final class AgentMetrics: Sendable {
         family("community_history_messages_removed_total", "counter", "Local copies removed (not in the archive covering them).", ids.map { (label($0), "\(snapshot[$0]!.messagesRemoved)") })
         family("community_history_messages_rejected_total", "counter", "Archived messages not stored, by reason.",
                ids.flatMap { id in snapshot[id]!.messagesRejected.sorted { $0.key < $1.key }.map { (label(id, "reason=\"\($0.key)\""), "\($0.value)") } })
+        family("community_history_record_failures_total", "counter", "Database writes of the sync that failed (state, failures, outcomes).",
+               ids.map { (label($0), "\(snapshot[$0]!.recordFailures)") })
         family("community_history_bytes_downloaded_total", "counter", "Archive bytes downloaded from Codex.", ids.map { (label($0), "\(snapshot[$0]!.bytesDownloaded)") })
         family("community_history_announcements_accepted_total", "counter", "Archive announcements accepted.", ids.map { (label($0), "\(snapshot[$0]!.announcementsAccepted)") })
         family("community_history_announcements_rejected_total", "counter", "Messages on the archive channels not acted on, by reason.",

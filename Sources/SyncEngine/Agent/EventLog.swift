@@ -68,6 +68,7 @@ public final class EventLog: Sendable {
         case .archiveFailed(let id, let failure):
             return ["event": "archive.failed", "archiveID": id, "kind": failure.kind.rawValue, "retryable": failure.kind.isRetryable,
                     "reason": failure.reason]
+        case .recordFailed(let what, let error): return ["event": "record.failed", "what": what, "error": error]
         case .finished(let outcome):
             switch outcome {
             case .completed(let cid, let imported, let unimportable):

@@ -26,6 +26,9 @@ public final class HistoryAgent: Service, Sendable {
         /// The shard the community publishes on: relayed and queried by this name.
         let pubsubTopic: String
         let driver: CommunitySyncDriver
+        /// Announcements routed to this community, consumed by its driver's `run`.
+        let announcements: AsyncStream<ArchiveAnnouncement>
+        let feed: AsyncStream<ArchiveAnnouncement>.Continuation
     }
 
     public let configuration: AgentConfiguration
@@ -83,21 +86,40 @@ public final class HistoryAgent: Service, Sendable {
                     events.write(event, community: communityID)
                     onEvent(communityID, event)
                 })
+            let (announcements, feed) = AsyncStream.makeStream(of: ArchiveAnnouncement.self)
             followers.append(Follower(communityID: communityID, channel: try ArchiveChannel(communityID: communityID),
-                                      pubsubTopic: configuration.pubsubTopic(of: community), driver: driver))
+                                      pubsubTopic: configuration.pubsubTopic(of: community), driver: driver,
+                                      announcements: announcements, feed: feed))
         }
         self.followers = followers
     }
 
     public func run() async throws {
         let server = try await startMetricsServer()
-        for follower in followers {
-            try await follower.driver.start()
-        }
         let shards = Array(Set(followers.map(\.pubsubTopic))).sorted()
         events.write(["event": "agent.started", "communities": followers.map(\.communityID)])
+        // One child per community runs its driver; this task polls the node and routes what it
+        // hears to them. Cancelling the group stops the drivers: downloads are cancelled and a
+        // running import rolls back (the next start redoes it).
+        await withDiscardingTaskGroup { group in
+            for follower in followers {
+                group.addTask { [logger] in
+                    do { try await follower.driver.run(live: follower.announcements) } catch {
+                        logger.error("cannot start the community's sync", metadata: ["community": "\(follower.communityID)", "error": "\(error)"])
+                    }
+                }
+            }
+            await poll(shards)
+            logger.info("stopping: cancelling downloads and a running import (it rolls back)")
+            group.cancelAll()
+        }
+        // No unsubscribe: the node's shard subscription may be the user's own (and a chat client's).
+        await server?.stop()
+        events.write(["event": "agent.stopped"])
+    }
 
-        // Polling stops at the first graceful-shutdown signal; the cleanup below still runs.
+    /// Relay polls and store catch-ups until the first graceful-shutdown signal (or cancellation).
+    private func poll(_ shards: [String]) async {
         try? await cancelWhenGracefulShutdown { [self] in
             await reportMisconfiguration(shards)
             await subscribe(shards)
@@ -114,12 +136,6 @@ public final class HistoryAgent: Service, Sendable {
                 try await Task.sleep(for: pollEvery)
             }
         }
-
-        logger.info("stopping: cancelling downloads, letting a running import finish")
-        for follower in followers { await follower.driver.stop() }
-        // No unsubscribe: the node's shard subscription may be the user's own (and a chat client's).
-        await server?.stop()
-        events.write(["event": "agent.stopped"])
     }
 
     private func startMetricsServer() async throws -> LoopbackHTTPServer? {
@@ -218,7 +234,7 @@ public final class HistoryAgent: Service, Sendable {
                 // The Codex-era message type number is unconfirmed: say which ones are seen.
                 logger.info("archive link", metadata: ["community": "\(follower.communityID)", "ammType": "\(announcement.messageType)",
                                                       "clock": "\(announcement.clock)", "signer": "\(announcement.signerID)"])
-                await follower.driver.receive(announcement)
+                follower.feed.yield(announcement)
             case .rejected(let reason):
                 metrics.rejectedAnnouncement(reason.rawValue, community: follower.communityID)
             }

@@ -6,45 +6,38 @@ import Logging
 import StatusCrypto
 import StatusWire
 
-/// Performs a `CommunitySyncMachine`'s actions: timers on an injected clock, Codex downloads
-/// (bounded by the machine), imports one at a time off the actor, and the persisted state.
-/// Results come back to the machine as events.
+/// Runs one community's `CommunitySyncMachine`: one `run()` loop owns the machine, performs its
+/// actions, and feeds results back as events. Index fetches, downloads, imports and timers are
+/// child tasks of one task group; each posts its typed result (`DriverEvent`) to the loop's
+/// mailbox. Cancelling `run()` is stopping: the machine gets `stopRequested()`, the children are
+/// cancelled (a running import's transaction rolls back, GRDB interrupting SQLite), and when
+/// `run()` returns nothing of this driver runs any more. The shape of swift-service-lifecycle's
+/// `ServiceGroup`: no stored `Task`s, no flags.
 ///
 /// ```swift
-/// let driver = CommunitySyncDriver(configuration: config, database: db, codex: codex, archivesDirectory: dir)
-/// try await driver.start()
-/// await driver.receive(announcement)
-/// let outcome = await driver.nextOutcome()
+/// let driver = try CommunitySyncDriver(configuration: config, database: db, codex: codex, archivesDirectory: dir)
+/// try await withThrowingTaskGroup(of: Void.self) { group in
+///     group.addTask { try await driver.run(initial: announcements) { outcome in print(outcome) } }
+///     …                  // until the outcome wanted
+///     group.cancelAll()  // stop
+/// }
 /// ```
-public actor CommunitySyncDriver {
-    public nonisolated let configuration: CommunitySyncMachine.Configuration
-    private var machine: CommunitySyncMachine
-    private let database: HistoryDatabase
-    private let codex: CodexClient
-    private let importer: ArchiveImporter
-    private let importOptions: ArchiveImportOptions
-    private let archivesDirectory: URL
-    private let clock: any Clock<Duration>
-    private let diskMarginBytes: Int64
-    private let diskReservations: DiskReservations
-    private let bandwidth: BandwidthLimiter?
-    private let logger: Logger
-    private let onEvent: @Sendable (SyncEvent) -> Void
-    /// Every database write of this driver, in order, off the cooperative thread pool.
-    private let lane: DatabaseLane
-
-    private var timer: Task<Void, Never>?
-    private var downloads: [Int: [String: Task<Void, Never>]] = [:]
-    /// Index fetches (cancelled on stop) and imports (awaited on stop: a transaction commits or rolls back).
-    private var fetches: [UUID: Task<Void, Never>] = [:]
-    private var imports: [UUID: Task<Void, Never>] = [:]
-    /// Raised by `stop()`: nothing new starts, and a running import checks it between batches
-    /// of entries and rolls back.
-    private let shutdown = ShutdownSignal()
-    private var outcomeWaiters: [CheckedContinuation<SyncOutcome, Never>] = []
-    /// An outcome that came while nobody waited: the next `nextOutcome()` returns it.
-    private var undelivered: SyncOutcome?
-    private var started = false
+///
+/// `run` throws only when the persisted state cannot be read at start (`HistoryStoreError`,
+/// `DatabaseError`) or the archives directory cannot be made.
+public struct CommunitySyncDriver: Sendable {
+    public let configuration: CommunitySyncMachine.Configuration
+    let database: HistoryDatabase
+    let codex: CodexClient
+    let importer: ArchiveImporter
+    let importOptions: ArchiveImportOptions
+    let archivesDirectory: URL
+    let clock: any Clock<Duration>
+    let diskMarginBytes: Int64
+    let diskReservations: DiskReservations
+    let bandwidth: BandwidthLimiter?
+    let logger: Logger
+    let onEvent: @Sendable (SyncEvent) -> Void
 
     public init(
         configuration: CommunitySyncMachine.Configuration, database: HistoryDatabase, codex: CodexClient,
@@ -64,173 +57,213 @@ public actor CommunitySyncDriver {
         self.bandwidth = bandwidth
         self.logger = logger
         self.onEvent = onEvent
-        self.lane = DatabaseLane(label: "community-history.database.\(configuration.communityID.prefix(12))")
-        self.machine = CommunitySyncMachine(configuration: configuration)
     }
 
-    public var phase: CommunitySyncMachine.Phase { machine.phase }
+    /// Resumes from the persisted state (imports what was downloaded, fetches what is missing),
+    /// acts on `initial` (a store query's answer), then on each announcement of `live`, until
+    /// the calling task is cancelled. `onOutcome` hears how each plan ends, and `.nothingToDo`
+    /// each time the driver falls idle without a plan ending (after `initial` when nothing was
+    /// to be done, after resumed imports): no outcome is coming until a new announcement. `rescan`: forget which index
+    /// was processed, so the newest one is fetched again and every selected archive not in the
+    /// database is planned (archives rejected before stay rejected).
+    public func run(
+        initial: [ArchiveAnnouncement] = [], live: AsyncStream<ArchiveAnnouncement>? = nil, rescan: Bool = false,
+        onOutcome: @escaping @Sendable (SyncOutcome) -> Void = { _ in }
+    ) async throws {
+        var machine = try await resume(rescan: rescan)
+        let (mailbox, post) = AsyncStream.makeStream(of: DriverEvent.self)
+        await withDiscardingTaskGroup { group in
+            var loop = DriverLoop(driver: self, post: post, onOutcome: onOutcome)
+            if let live {
+                group.addTask { for await announcement in live { post.yield(.announcement(announcement)) } }
+            }
+            await loop.perform(machine.started(), machine: &machine, group: &group)
+            for announcement in initial {
+                await loop.perform(machine.announcementReceived(announcement), machine: &machine, group: &group)
+            }
+            loop.reportIdle(machine)
+            // Ends when the calling task is cancelled: that is stopping.
+            for await event in mailbox {
+                await loop.handle(event, machine: &machine, group: &group)
+                loop.reportIdle(machine)
+            }
+            await loop.perform(machine.stopRequested(), machine: &machine, group: &group)
+            logger.debug("stopping: \(loop.inFlight) task(s) cancelled", metadata: ["community": "\(configuration.communityID)"])
+        }
+    }
 
-    /// Loads the persisted state and resumes: imports what was downloaded, fetches what is missing.
-    /// `rescan`: forget which index was processed, so the newest one is fetched again and every
-    /// selected archive not in the database is planned (archives rejected before stay rejected).
-    public func start(rescan: Bool = false) throws {
-        guard !started else { return }
-        started = true
+    /// The machine as the database left it, after removing what an interrupted run left behind.
+    private func resume(rescan: Bool) async throws -> CommunitySyncMachine {
         try FileManager.default.createDirectory(at: archivesDirectory, withIntermediateDirectories: true)
         let communityID = configuration.communityID
-        let state = try database.indexState(communityID: communityID)
-        let imported = try database.importedArchiveIDs(communityID: communityID)
-        try forgetDownloads(try database.downloadedArchives(communityID: communityID).filter {
-            imported.contains($0.id) || !FileManager.default.fileExists(atPath: $0.path)
-        })
-        ArchivesDirectorySweep(directory: archivesDirectory, logger: logger).run(keeping: try database.downloadedArchivePaths())
-        let downloaded = try database.downloadedArchives(communityID: communityID).compactMap { record -> DownloadedArchive? in
+        let saved = try await database.resumeState(communityID: communityID, decoderRevision: ArchiveImporter.decoderRevision)
+        // Download records of archives imported since (the import's transaction removes them
+        // now; older runs did not) or whose file is gone.
+        let stale = saved.downloaded.filter { saved.importedArchiveIDs.contains($0.id) || !FileManager.default.fileExists(atPath: $0.path) }
+        for record in stale {
+            logger.info("forgetting a stale download record", metadata: ["archive": "\(record.id)", "path": "\(record.path)"])
+            try await database.removeDownloaded(archiveID: record.id)
+        }
+        ArchivesDirectorySweep(directory: archivesDirectory, logger: logger)
+            .run(keeping: saved.allDownloadPaths.subtracting(stale.map(\.path)))
+        let downloaded = saved.downloaded.filter { record in !stale.contains { $0.id == record.id } }.compactMap { record -> DownloadedArchive? in
             guard let cid = try? CID(record.cid) else { return nil }
             let topics = record.contentTopics.compactMap { try? ContentTopic(bytes: Hex.decode($0)) }
             return DownloadedArchive(entry: ArchiveIndexEntry(id: record.id, cid: cid, from: record.from, to: record.to, contentTopics: topics),
                                      path: record.path)
         }
-        machine = CommunitySyncMachine(configuration: configuration, persisted: .init(
+        let state = saved.indexState
+        return CommunitySyncMachine(configuration: configuration, persisted: .init(
             clock: state?.indexClock ?? 0, indexCID: state?.indexCID.flatMap { try? CID($0) },
             processedIndexCID: rescan ? nil : state?.processedIndexCID.flatMap { try? CID($0) },
             processedSelection: state?.processedSelection.flatMap(ArchiveSelection.init(storageKey:)),
-            imported: imported, downloaded: downloaded,
-            rejected: try database.rejectedArchives(communityID: communityID, decoderRevision: ArchiveImporter.decoderRevision)))
-        perform(machine.started())
+            imported: saved.importedArchiveIDs, downloaded: downloaded, rejected: saved.rejected))
+    }
+}
+
+/// A child task's typed result, or an announcement, for the run loop.
+enum DriverEvent: Sendable {
+    case announcement(ArchiveAnnouncement)
+    case timerFired(SyncTimer)
+    case indexFetched([ArchiveIndexEntry], generation: Int)
+    case indexFailed(ArchiveFailure, generation: Int)
+    case downloaded(DownloadedArchive, generation: Int)
+    case downloadFailed(ArchiveIndexEntry, ArchiveFailure, generation: Int)
+    /// A child cancelled before it had a result (a newer plan, a replaced timer).
+    case cancelled
+    case imported(archiveID: String)
+    case importFailed(archiveID: String, ArchiveFailure)
+}
+
+/// The run loop's state beside the machine: the tokens that cancel a generation's downloads
+/// or the current timer, and how many children will still post a result.
+struct DriverLoop {
+    let driver: CommunitySyncDriver
+    let post: AsyncStream<DriverEvent>.Continuation
+    let onOutcome: @Sendable (SyncOutcome) -> Void
+    private(set) var inFlight = 0
+    /// Whether the outcome of the current idle stretch was given (a plan's, or `.nothingToDo`).
+    private var idleReported = false
+    private var timer: CancellationToken?
+    private var downloads: [Int: CancellationToken] = [:]
+
+    init(driver: CommunitySyncDriver, post: AsyncStream<DriverEvent>.Continuation, onOutcome: @escaping @Sendable (SyncOutcome) -> Void) {
+        self.driver = driver
+        self.post = post
+        self.onOutcome = onOutcome
     }
 
-    public func receive(_ announcement: ArchiveAnnouncement) {
-        perform(machine.announcementReceived(announcement))
-    }
-
-    /// Waits for the next plan to end (or returns `.nothingToDo` when there is none). An
-    /// outcome reached before anyone asked is not lost: the next call returns it.
-    public func nextOutcome() async -> SyncOutcome {
-        if let outcome = undelivered {
-            undelivered = nil
-            await lane.drain()  // what the plan wrote is on disk before the caller hears of it
-            return outcome
+    /// Says `.nothingToDo` when the driver has just fallen idle without a plan's outcome.
+    mutating func reportIdle(_ machine: CommunitySyncMachine) {
+        guard machine.isQuiescent && inFlight == 0 else {
+            idleReported = false
+            return
         }
-        if machine.phase == .idle && !machine.isImporting { return .nothingToDo }
-        return await withCheckedContinuation { outcomeWaiters.append($0) }
+        if !idleReported { onOutcome(.nothingToDo) }
+        idleReported = true
     }
 
-    /// Cancels timers, index fetches and downloads, starts nothing new, and stops a running
-    /// import at its next batch of 1,000 entries: its transaction rolls back, so the database is
-    /// as before that archive. Downloaded archives not yet imported (that one included) stay
-    /// recorded for the next start. Returns within a fraction of a second, whatever the size of
-    /// the archive being imported.
-    public func stop() async {
-        shutdown.raise()
-        timer?.cancel()
-        for group in downloads.values { for task in group.values { task.cancel() } }
-        for task in fetches.values { task.cancel() }
-        for task in imports.values { await task.value }
-        await lane.drain()
-    }
-
-    // MARK: - Actions
-
-    private func perform(_ actions: [SyncAction]) {
-        for action in actions { perform(action) }
-    }
-
-    private func perform(_ action: SyncAction) {
-        if shutdown.isRaised {
-            switch action {
-            case .startTimer, .fetchIndex, .download, .importArchive: return
-            default: break
-            }
+    mutating func handle(_ event: DriverEvent, machine: inout CommunitySyncMachine, group: inout DiscardingTaskGroup) async {
+        let actions: [SyncAction]
+        switch event {
+        case .announcement(let announcement):
+            actions = machine.announcementReceived(announcement)
+        case .timerFired(.quietWindow):
+            actions = machine.quietWindowElapsed()
+        case .timerFired(.retry):
+            actions = machine.retryDue()
+        case .indexFetched(let entries, let generation):
+            inFlight -= 1
+            actions = machine.indexFetched(entries, generation: generation)
+        case .indexFailed(let failure, let generation):
+            inFlight -= 1
+            actions = machine.indexFailed(failure, generation: generation)
+        case .downloaded(let archive, let generation):
+            inFlight -= 1
+            actions = machine.downloadFinished(archive, generation: generation)
+        case .downloadFailed(let entry, let failure, let generation):
+            inFlight -= 1
+            actions = machine.downloadFailed(entry, failure, generation: generation)
+        case .cancelled:
+            inFlight -= 1
+            actions = []
+        case .imported(let archiveID):
+            inFlight -= 1
+            actions = machine.importFinished(archiveID)
+        case .importFailed(let archiveID, let failure):
+            inFlight -= 1
+            actions = machine.importFailed(archiveID, failure)
         }
+        if actions.isEmpty, case .announcement = event {} else if actions.isEmpty {
+            // A result the machine had no use for (an older plan's, or one after stopping): visible, not silent.
+            driver.logger.debug("result ignored by the machine", metadata: ["event": "\(event)", "phase": "\(machine.phase)"])
+        }
+        await perform(actions, machine: &machine, group: &group)
+    }
+
+    mutating func perform(_ actions: [SyncAction], machine: inout CommunitySyncMachine, group: inout DiscardingTaskGroup) async {
+        for action in actions { await perform(action, machine: &machine, group: &group) }
+    }
+
+    private mutating func perform(_ action: SyncAction, machine: inout CommunitySyncMachine, group: inout DiscardingTaskGroup) async {
+        let (driver, post) = (self.driver, self.post)
         switch action {
         case .persistAnnouncement(let clock, let cid):
-            onEvent(.announcementAccepted(clock: clock, indexCID: cid.string))
-            persist { state in state.indexClock = clock; state.indexCID = cid.string }
+            driver.onEvent(.announcementAccepted(clock: clock, indexCID: cid.string))
+            await driver.persist("the accepted announcement") { state in
+                state.indexClock = clock
+                state.indexCID = cid.string
+            }
         case .startTimer(let kind, let delay):
             timer?.cancel()
-            timer = Task { [clock] in
-                do { try await clock.sleep(for: delay) } catch { return }
-                self.timerFired(kind)
+            let token = CancellationToken()
+            timer = token
+            group.addTask {
+                let elapsed = await run({ (try? await driver.clock.sleep(for: delay)) != nil }, until: token)
+                if elapsed == true { post.yield(.timerFired(kind)) }
             }
         case .cancelTimer:
             timer?.cancel()
+            timer = nil
         case .fetchIndex(let cid, let generation):
-            let id = UUID()
-            fetches[id] = Task {
-                await self.fetchIndex(cid, generation: generation)
-                self.fetchEnded(id)
-            }
+            inFlight += 1
+            group.addTask { post.yield(await driver.fetchIndex(cid, generation: generation)) }
         case .download(let entry, let generation):
-            let task = Task { await self.download(entry, generation: generation) }
-            downloads[generation, default: [:]][entry.id] = task
-        case .cancelDownloads(let generation):
-            for task in downloads[generation, default: [:]].values { task.cancel() }
-            downloads[generation] = nil
-        case .importArchive(let archive, _):
-            let id = UUID()
-            imports[id] = Task {
-                await self.importArchive(archive)
-                self.importEnded(id)
+            inFlight += 1
+            let token = downloads[generation] ?? CancellationToken()
+            downloads[generation] = token
+            group.addTask {
+                post.yield(await run({ await driver.download(entry, generation: generation) }, until: token) ?? .cancelled)
             }
+        case .cancelDownloads(let generation):
+            downloads.removeValue(forKey: generation)?.cancel()
+        case .importArchive(let archive, _):
+            inFlight += 1
+            group.addTask { post.yield(await driver.importArchive(archive)) }
         case .markProcessed(let cid, let selection):
-            persist { state in
+            await driver.persist("the processed index") { state in
                 state.processedIndexCID = cid.string
                 state.processedSelection = selection.storageKey
             }
         case .planned(let archives, let knownBad):
-            onEvent(.planned(archives: archives, knownBad: knownBad))
+            driver.onEvent(.planned(archives: archives, knownBad: knownBad))
         case .ignored(let reason):
-            onEvent(.announcementIgnored(reason))
+            driver.onEvent(.announcementIgnored(reason))
         case .finished(let outcome):
-            finish(outcome)
+            var error: String?
+            if case .failed(let failure) = outcome { error = failure.description }
+            await driver.write("the plan's outcome") { try await driver.database.recordOutcome(communityID: driver.configuration.communityID, error: error) }
+            driver.onEvent(.finished(outcome))
+            onOutcome(outcome)
+            idleReported = true
         }
     }
+}
 
-    private func timerFired(_ kind: SyncTimer) {
-        switch kind {
-        case .quietWindow: perform(machine.quietWindowElapsed())
-        case .retry: perform(machine.retryDue())
-        }
-    }
+// MARK: - Work (runs in child tasks, returns results to the loop)
 
-    private func finish(_ outcome: SyncOutcome) {
-        let (database, communityID) = (self.database, configuration.communityID)
-        var error: String?
-        if case .failed(let failure) = outcome { error = failure.description }
-        let logger = self.logger
-        lane.submit { [error] in
-            do { try database.recordOutcome(communityID: communityID, error: error) } catch {
-                // The outcome is still reported (event below); `status` shows the previous one.
-                logger.error("cannot record the plan's outcome", metadata: ["error": "\(error)"])
-            }
-        }
-        onEvent(.finished(outcome))
-        let waiters = outcomeWaiters
-        outcomeWaiters.removeAll()
-        undelivered = waiters.isEmpty ? outcome : nil
-        // Through the lane: whoever waits sees every write made before the outcome.
-        lane.submit { for waiter in waiters { waiter.resume(returning: outcome) } }
-    }
-
-    private func persist(_ change: @escaping @Sendable (inout CommunityIndexState) -> Void) {
-        let (database, communityID, logger) = (self.database, configuration.communityID, self.logger)
-        lane.submit {
-            do {
-                var state = try database.indexState(communityID: communityID) ?? CommunityIndexState(communityID: communityID)
-                change(&state)
-                try database.saveIndexState(state)
-            } catch {
-                logger.error("cannot save the index state", metadata: ["error": "\(error)"])
-            }
-        }
-    }
-
-    private func fetchEnded(_ id: UUID) { fetches[id] = nil }
-    private func importEnded(_ id: UUID) { imports[id] = nil }
-
-    // MARK: - Work (runs in tasks, reports back to the actor)
-
-    private func fetchIndex(_ cid: CID, generation: Int) async {
+extension CommunitySyncDriver {
+    func fetchIndex(_ cid: CID, generation: Int) async -> DriverEvent {
         let file = archivesDirectory.appendingPathComponent("index-\(cid.string)")
         do {
             // Made again if someone removed it since start (downloads would fail forever otherwise).
@@ -244,15 +277,11 @@ public actor CommunitySyncDriver {
             }
             try await codex.download(cid, to: file, manifest: manifest)
         } catch {
-            // Cancelled by stop(): not a failure of the node, nothing to report or back off from.
-            if Task.isCancelled { return }
+            // Cancelled by stopping: not a failure of the node, nothing to report or back off from.
+            if Task.isCancelled { return .cancelled }
             return indexFailed(cid, ArchiveFailure(.ofFetch(error), "\(error)"), generation: generation)
         }
-        defer {
-            do { try FileManager.default.removeItem(at: file) } catch {
-                logger.warning("cannot remove the downloaded index", metadata: ["path": "\(file.path)", "error": "\(error)"])
-            }
-        }
+        defer { remove(file, what: "the downloaded index") }
         let index: ArchiveIndex
         do {
             index = try ArchiveIndex(bytes: [UInt8](try Data(contentsOf: file)), limits: importOptions.limits)
@@ -263,15 +292,15 @@ public actor CommunitySyncDriver {
         for bad in index.rejected {
             logger.warning("index entry rejected", metadata: ["key": "\(bad.key)", "reason": "\(bad.reason)"])
         }
-        perform(machine.indexFetched(index.entries, generation: generation))
+        return .indexFetched(index.entries, generation: generation)
     }
 
-    private func indexFailed(_ cid: CID, _ failure: ArchiveFailure, generation: Int) {
+    private func indexFailed(_ cid: CID, _ failure: ArchiveFailure, generation: Int) -> DriverEvent {
         logger.warning("index fetch failed", metadata: ["cid": "\(cid)", "kind": "\(failure.kind.rawValue)", "error": "\(failure.reason)"])
-        perform(machine.indexFailed(failure, generation: generation))
+        return .indexFailed(failure, generation: generation)
     }
 
-    private func download(_ entry: ArchiveIndexEntry, generation: Int) async {
+    func download(_ entry: ArchiveIndexEntry, generation: Int) async -> DriverEvent {
         let destination = archivesDirectory.appendingPathComponent(entry.cid.string)
         do {
             try FileManager.default.createDirectory(at: archivesDirectory, withIntermediateDirectories: true)
@@ -289,91 +318,81 @@ public actor CommunitySyncDriver {
             }
             await bandwidth?.consumed(bytes)
             onEvent(.archiveDownloaded(archiveID: entry.id, from: entry.from, to: entry.to, bytes: bytes))
-            let record = DownloadedArchiveRecord(
+            try await database.recordDownloaded(DownloadedArchiveRecord(
                 id: entry.id, communityID: configuration.communityID, cid: entry.cid.string, path: destination.path,
-                from: entry.from, to: entry.to, contentTopics: entry.contentTopics.map { Hex.encode($0.bytes, prefixed: true) })
-            let database = self.database
-            try await lane.run { try database.recordDownloaded(record) }
-            downloads[generation]?[entry.id] = nil
-            perform(machine.downloadFinished(DownloadedArchive(entry: entry, path: destination.path), generation: generation))
+                from: entry.from, to: entry.to, contentTopics: entry.contentTopics.map { Hex.encode($0.bytes, prefixed: true) }))
+            return .downloaded(DownloadedArchive(entry: entry, path: destination.path), generation: generation)
         } catch {
-            downloads[generation]?[entry.id] = nil
-            if Task.isCancelled { return }
+            if Task.isCancelled { return .cancelled }
             // Most download failures are the node's and may heal; a Codex answer that says the
             // dataset can never be checked here (erasure-coded) will not.
-            let failure = ArchiveFailure(.ofFetch(error), "download: \(error)")
+            let failure = ArchiveFailure(HistoryStoreError.isDatabaseFailure(error) ? .database : .ofFetch(error), "download: \(error)")
             logger.warning("archive download failed", metadata: ["archive": "\(entry.id)", "kind": "\(failure.kind.rawValue)", "error": "\(error)"])
-            recordFailure(entry.id, failure)
-            perform(machine.downloadFailed(entry, failure, generation: generation))
+            await recordFailure(entry.id, failure)
+            return .downloadFailed(entry, failure, generation: generation)
         }
     }
 
-    private func importArchive(_ archive: DownloadedArchive) async {
-        onEvent(.importingArchive(archiveID: archive.entry.id))
-        let importer = self.importer
-        let options = self.importOptions
-        let (onEvent, shutdown) = (self.onEvent, self.shutdown)
-        // Decoding and SQLite block for the whole archive: on the lane, not on the actor (one
-        // import at a time, the machine says so).
-        let result: Result<ArchiveImportResult, any Error>
+    func importArchive(_ archive: DownloadedArchive) async -> DriverEvent {
+        let id = archive.entry.id
+        onEvent(.importingArchive(archiveID: id))
+        let onEvent = self.onEvent
         do {
-            result = .success(try await lane.run {
-                try importer.importArchive(archive.entry, path: archive.path, options: options) { entries in
-                    onEvent(.importProgress(archiveID: archive.entry.id, entries: entries))
-                    if shutdown.isRaised { throw CancellationError() }
-                }
-            })
-        } catch {
-            result = .failure(error)
-        }
-        switch result {
-        case .failure(is CancellationError):
-            // Rolled back by stop(): the file stays recorded and the next start imports it.
-            logger.info("import rolled back for shutdown", metadata: ["archive": "\(archive.entry.id)"])
-            return
-        case .success(let imported):
-            cleanUp(archive)
+            let imported = try await importer.importArchive(archive.entry, path: archive.path, options: importOptions) { entries in
+                onEvent(.importProgress(archiveID: id, entries: entries))
+            }
+            // The import's transaction removed the download record; the file goes now (or at the next start).
+            remove(URL(fileURLWithPath: archive.path), what: "an imported archive's file")
             onEvent(.archiveImported(imported))
-            perform(machine.importFinished(archive.entry.id))
-        case .failure(HistoryStoreError.alreadyImported):
-            cleanUp(archive)
-            perform(machine.importFinished(archive.entry.id))
-        case .failure(let error as ArchiveDecodingError) where ArchiveFailureKind.isOverLimit(error):
+            return .imported(archiveID: id)
+        } catch {
+            if Task.isCancelled {
+                // Rolled back by stopping: the file stays recorded and the next start imports it.
+                logger.info("import rolled back for shutdown", metadata: ["archive": "\(id)"])
+                return .cancelled
+            }
+            return await importFailed(archive, error)
+        }
+    }
+
+    /// Classifies a failed import by type, cleans up accordingly and records the failure.
+    private func importFailed(_ archive: DownloadedArchive, _ error: any Error) async -> DriverEvent {
+        let id = archive.entry.id
+        let decoding = error as? ArchiveDecodingError
+        let failure: ArchiveFailure
+        if case HistoryStoreError.alreadyImported = error {
+            await forget(archive)
+            return .imported(archiveID: id)
+        } else if let decoding, ArchiveFailureKind.isOverLimit(decoding) {
             // Over a limit the user may raise: not remembered past this run, so raising
             // --max-archive-bytes / --max-message-bytes (a restart) imports it.
-            cleanUp(archive)
-            logger.warning("archive over a limit", metadata: ["archive": "\(archive.entry.id)", "reason": "\(error)"])
-            importFailed(archive, ArchiveFailure(.overLimit, "import: \(error)"))
-        case .failure(let error as ArchiveDecodingError) where await Self.isWhatItsCIDNames(archive):
+            logger.warning("archive over a limit", metadata: ["archive": "\(id)", "reason": "\(error)"])
+            failure = ArchiveFailure(.overLimit, "import: \(error)")
+            await forget(archive)
+        } else if decoding != nil, await Self.isWhatItsCIDNames(archive) {
             // The bytes are what the CID names (checked again now: the file may have been damaged
             // since its download), so downloading them again would not help until a new index
             // replaces the archive. Remembered as rejected.
-            cleanUp(archive)
-            logger.warning("archive rejected", metadata: ["archive": "\(archive.entry.id)", "reason": "\(error)"])
-            importFailed(archive, ArchiveFailure(.rejected, "import: \(error)"))
-        case .failure(let error) where HistoryStoreError.isDatabaseFailure(error):
+            logger.warning("archive rejected", metadata: ["archive": "\(id)", "reason": "\(error)"])
+            failure = ArchiveFailure(.rejected, "import: \(error)")
+            await forget(archive)
+        } else if HistoryStoreError.isDatabaseFailure(error) {
             // Busy past the timeout, disk full: keep the file for the next attempt.
-            logger.error("archive import failed", metadata: ["archive": "\(archive.entry.id)", "error": "\(error)"])
-            importFailed(archive, ArchiveFailure(.database, "import: \(error)"))
-        case .failure(let error):
+            logger.error("archive import failed", metadata: ["archive": "\(id)", "error": "\(error)"])
+            failure = ArchiveFailure(.database, "import: \(error)")
+        } else {
             // The downloaded file is gone, unreadable or damaged on disk (it no longer hashes to
             // its CID): download it again next time.
-            logger.error("archive file unreadable", metadata: ["archive": "\(archive.entry.id)", "error": "\(error)"])
-            cleanUp(archive)
-            importFailed(archive, ArchiveFailure(.unreadableFile, "import: \(error)"))
+            logger.error("archive file unreadable", metadata: ["archive": "\(id)", "error": "\(error)"])
+            failure = ArchiveFailure(.unreadableFile, "import: \(error)")
+            await forget(archive)
         }
-        if machine.phase == .idle && !machine.isImporting && !outcomeWaiters.isEmpty {
-            finish(.nothingToDo)
-        }
+        await recordFailure(id, failure)
+        return .importFailed(archiveID: id, failure)
     }
 
-    private func importFailed(_ archive: DownloadedArchive, _ failure: ArchiveFailure) {
-        recordFailure(archive.entry.id, failure)
-        perform(machine.importFailed(archive.entry.id, failure))
-    }
-
-    /// Whether the downloaded file still hashes to its archive's CID, off the actor (it reads
-    /// the whole file).
+    /// Whether the downloaded file still hashes to its archive's CID, off the cooperative pool
+    /// (it reads the whole file).
     static func isWhatItsCIDNames(_ archive: DownloadedArchive) async -> Bool {
         await withCheckedContinuation { continuation in
             DispatchQueue.global().async {
@@ -383,44 +402,44 @@ public actor CommunitySyncDriver {
         }
     }
 
+    // MARK: - Persistence (awaited; a failure is logged and reported, never dropped)
+
     /// A rejected archive is recorded with the decoder revision that found it bad: it is not
     /// downloaded again while that revision decodes.
-    private func recordFailure(_ archiveID: String, _ failure: ArchiveFailure) {
-        let (database, communityID, logger) = (self.database, configuration.communityID, self.logger)
-        let reason = failure.reason
+    func recordFailure(_ archiveID: String, _ failure: ArchiveFailure) async {
         let revision = failure.kind == .rejected ? ArchiveImporter.decoderRevision : nil
-        lane.submit {
-            do {
-                try database.recordFailure(archiveID: archiveID, communityID: communityID, reason: reason, rejectedByDecoderRevision: revision)
-            } catch {
-                // The failure is still reported (event below); only its record for `status` and restarts is lost.
-                logger.error("cannot record an archive failure", metadata: ["archive": "\(archiveID)", "error": "\(error)"])
-            }
+        await write("an archive failure") {
+            try await database.recordFailure(archiveID: archiveID, communityID: configuration.communityID, reason: failure.reason,
+                                             rejectedByDecoderRevision: revision)
         }
         onEvent(.archiveFailed(archiveID: archiveID, failure: failure))
     }
 
-    /// Removes an archive's file and its download record, off the actor. An import commits both
-    /// records away itself; a file a failed clean-up leaves is removed by the next start's sweep.
-    private func cleanUp(_ archive: DownloadedArchive) {
-        let (database, logger) = (self.database, self.logger)
-        lane.submit {
-            do {
-                try database.removeDownloaded(archiveID: archive.entry.id)
-                try FileManager.default.removeItem(atPath: archive.path)
-            } catch {
-                logger.warning("cannot clean up a downloaded archive; the next start removes it",
-                               metadata: ["archive": "\(archive.entry.id)", "path": "\(archive.path)", "error": "\(error)"])
-            }
+    func persist(_ what: String, _ change: @escaping @Sendable (inout CommunityIndexState) -> Void) async {
+        await write(what) { try await database.updateIndexState(communityID: configuration.communityID, change) }
+    }
+
+    /// Runs a database write; a failure is logged and reported as an event (metrics count it),
+    /// and the sync goes on: what it failed to record is redone or re-derived by the next start.
+    func write(_ what: String, _ work: () async throws -> Void) async {
+        do { try await work() } catch {
+            if Task.isCancelled { return }
+            logger.error("cannot record \(what)", metadata: ["error": "\(error)"])
+            onEvent(.recordFailed(what: what, error: "\(error)"))
         }
     }
 
-    /// Download records an interrupted run left behind: the archive was imported (before its
-    /// records were removed in the import's transaction) or its file is gone.
-    private func forgetDownloads(_ records: [DownloadedArchiveRecord]) throws {
-        for record in records {
-            logger.info("forgetting a stale download record", metadata: ["archive": "\(record.id)", "path": "\(record.path)"])
-            try database.removeDownloaded(archiveID: record.id)
+    /// Removes an archive's download record and its file.
+    private func forget(_ archive: DownloadedArchive) async {
+        await write("the removal of a download record") { try await database.removeDownloaded(archiveID: archive.entry.id) }
+        remove(URL(fileURLWithPath: archive.path), what: "a downloaded archive")
+    }
+
+    /// Removes a file; one that stays is only disk space, which the next start's sweep reclaims.
+    func remove(_ file: URL, what: String) {
+        do { try FileManager.default.removeItem(at: file) } catch CocoaError.fileNoSuchFile {
+        } catch {
+            logger.warning("cannot remove \(what); the next start removes it", metadata: ["path": "\(file.path)", "error": "\(error)"])
         }
     }
 }

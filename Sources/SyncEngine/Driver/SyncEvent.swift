@@ -19,5 +19,8 @@ public enum SyncEvent: Sendable {
     case importProgress(archiveID: String, entries: Int)
     case archiveImported(ArchiveImportResult)
     case archiveFailed(archiveID: String, failure: ArchiveFailure)
+    /// A database write of the sync failed (`what` it was recording); the sync goes on, and the
+    /// next start redoes or re-derives it.
+    case recordFailed(what: String, error: String)
     case finished(SyncOutcome)
 }

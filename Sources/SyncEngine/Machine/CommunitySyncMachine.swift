@@ -87,6 +87,8 @@ public struct CommunitySyncMachine: Sendable {
         case working
         /// Something that may heal failed (a peer, the database); the retry timer runs.
         case backoff(PlanFailure)
+        /// Stopping (`stopRequested()`): nothing new starts; results that still arrive are ignored.
+        case stopped
     }
 
     /// One plan: the archives of one index still to download and import.
@@ -139,6 +141,9 @@ public struct CommunitySyncMachine: Sendable {
     /// Whether an import is running or queued.
     public var isImporting: Bool { importing != nil || !importQueue.isEmpty }
 
+    /// Whether nothing is planned, running or waiting for a timer: an outcome is not coming.
+    public var isQuiescent: Bool { phase == .idle && !isImporting }
+
     // MARK: - Events
 
     /// Resume after a restart: import what was downloaded, then fetch what is missing.
@@ -152,7 +157,19 @@ public struct CommunitySyncMachine: Sendable {
         return actions
     }
 
+    /// Stopping is an event like the others: the timer and the downloads are cancelled, and
+    /// every later event is ignored. A running import is the driver's to cancel (its
+    /// transaction rolls back; the downloaded file stays recorded for the next start).
+    public mutating func stopRequested() -> [SyncAction] {
+        guard phase != .stopped else { return [] }
+        phase = .stopped
+        work = nil
+        importQueue.removeAll()
+        return [.cancelTimer, .cancelDownloads(generation: generation)]
+    }
+
     public mutating func announcementReceived(_ announcement: ArchiveAnnouncement) -> [SyncAction] {
+        guard phase != .stopped else { return [] }
         guard announcement.signerID == configuration.communityID else {
             return [.ignored(.notSignedByCommunity(signer: announcement.signerID))]
         }
@@ -217,6 +234,7 @@ public struct CommunitySyncMachine: Sendable {
     }
 
     public mutating func downloadFinished(_ archive: DownloadedArchive, generation: Int) -> [SyncAction] {
+        guard phase != .stopped else { return [] }
         downloaded[archive.entry.id] = archive
         guard generation == self.generation, phase == .working, work != nil else { return [] }
         work?.downloading.remove(archive.entry.id)
@@ -248,6 +266,7 @@ public struct CommunitySyncMachine: Sendable {
 
     /// An import committed (whatever the generation: the archive is in the database).
     public mutating func importFinished(_ archiveID: String) -> [SyncAction] {
+        guard phase != .stopped else { return [] }
         imported.insert(archiveID)
         downloaded[archiveID] = nil
         if importing == archiveID { importing = nil }
@@ -260,6 +279,7 @@ public struct CommunitySyncMachine: Sendable {
     /// the retry; a file that is gone or damaged is downloaded again; rejected or over-limit
     /// archives are not tried again (in this run, for over-limit ones).
     public mutating func importFailed(_ archiveID: String, _ failure: ArchiveFailure) -> [SyncAction] {
+        guard phase != .stopped else { return [] }
         if importing == archiveID { importing = nil }
         switch failure.kind {
         case .database:

@@ -115,18 +115,32 @@ public struct OneShotSync: Sendable {
                 collector.record(event)
                 onEvent(event)
             })
-        try await driver.start(rescan: options.rescan)
-        for announcement in announcements.sorted(by: { $0.clock < $1.clock }) {
-            await driver.receive(announcement)
+        // Runs until the plan's outcome is known (retried `retries` times after backing off),
+        // then is cancelled: that is stopping it.
+        let (outcomes, post) = AsyncStream.makeStream(of: SyncOutcome.self)
+        let rescan = options.rescan, retries = options.retries
+        let initial = announcements.sorted { $0.clock < $1.clock }
+        let outcome: SyncOutcome = try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                defer { post.finish() }  // a start that fails ends the wait below
+                try await driver.run(initial: initial, rescan: rescan) { post.yield($0) }
+            }
+            var outcome = SyncOutcome.nothingToDo
+            var attempts = 0
+            for await next in outcomes {
+                outcome = next
+                if case .failed = next, attempts < retries {
+                    attempts += 1
+                    continue
+                }
+                break
+            }
+            group.cancelAll()
+            // A start that could not read the database ends the group with its error.
+            try await group.waitForAll()
+            return outcome
         }
-
-        var outcome = await driver.nextOutcome()
-        var attempts = 0
-        while case .failed = outcome, attempts < options.retries {
-            attempts += 1
-            outcome = await driver.nextOutcome()
-        }
-        await driver.stop()
+        post.finish()
 
         var report = collector.finish()
         switch outcome {

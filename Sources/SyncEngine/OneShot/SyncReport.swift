@@ -93,6 +93,8 @@ public struct SyncReport: Codable, Sendable, Equatable {
     public var archives = Archives()
     public var messages = ReplayReport.Messages()
     public var database = ReplayReport.Database()
+    /// Database writes of the sync that failed (the sync went on; the next run redoes them).
+    public var recordFailures: [String] = []
 
     public init(communityID: String, selection: String) {
         self.communityID = communityID
@@ -133,6 +135,8 @@ public struct SyncReport: Codable, Sendable, Equatable {
                 archives.failed[id] = nil
                 archives.unimportable[id] = archives.unimportable[id] ?? failure.reason
             }
+        case .recordFailed(let what, let error):
+            recordFailures.append("\(what): \(error)")
         case .downloadStarted, .downloadProgress, .importingArchive, .importProgress, .finished:
             break
         }
@@ -158,6 +162,7 @@ public struct SyncReport: Codable, Sendable, Equatable {
             lines.append("               rejected \(count) × \(reason)")
         }
         lines.append("database       \(database.messageCount) messages, digest \(database.digest)")
+        for failure in recordFailures { lines.append("not recorded   \(failure)") }
         lines.append("outcome        \(outcome)")
         if outcome.succeeded && !archives.unimportable.isEmpty {
             lines.append("warning        \(archives.unimportable.count) archive(s) cannot be imported as they are; everything else is in (exit 0)")
