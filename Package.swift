@@ -98,12 +98,21 @@ let package = Package(
         .target(name: "CodexClient", dependencies: ["PeerHTTP", "StatusWire"]),
         // The nwaku REST API: store v3, relay, health.
         .target(name: "WakuClient", dependencies: ["PeerHTTP", "StatusWire", "StatusCrypto"]),
-        // The per-community state machine, the planner, and the driver that composes
-        // clients, importer and store.
+        // The per-community state machine, the planner, the driver that composes clients,
+        // importer and store, one-shot sync and the peers' checks.
         .target(
             name: "SyncEngine",
             dependencies: [
-                "CodexClient", "WakuClient", "ArchiveImport", "HistoryStore", "StatusWire", "StatusCrypto", "LocalHTTPServer",
+                "CodexClient", "WakuClient", "ArchiveImport", "HistoryStore", "StatusWire", "StatusCrypto",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The long-running agent above the engine: its configuration file, the relay and store
+        // polling that feeds the drivers, events, metrics and the health endpoint.
+        .target(
+            name: "AgentService",
+            dependencies: [
+                "SyncEngine", "CodexClient", "WakuClient", "ArchiveImport", "HistoryStore", "StatusWire", "LocalHTTPServer",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -133,6 +142,7 @@ let package = Package(
                 "ControlNode",
                 "HistoryStore",
                 "SyncEngine",
+                "AgentService",
                 "DemoNetwork",
                 "PeerHTTP", "CodexClient", "WakuClient", "StatusWire", "LocalHTTPServer",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -155,7 +165,7 @@ let package = Package(
         .testTarget(name: "SyncEngineTests", dependencies: ["SyncEngine", "DemoNetwork", "ControlNode", "HistoryStore", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
             name: "AgentTests",
-            dependencies: ["SyncEngine", "DemoNetwork", "ControlNode", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["AgentService", "SyncEngine", "DemoNetwork", "ControlNode", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(name: "PeerClientTests", dependencies: ["CodexClient", "WakuClient", "DemoNetwork", "ControlNode", "LocalHTTPServer"]),
     ]

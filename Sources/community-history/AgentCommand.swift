@@ -4,6 +4,7 @@ import HistoryStore
 import LocalHTTPServer
 import Logging
 import ServiceLifecycle
+import AgentService
 import SyncEngine
 
 struct AgentCommand: AsyncParsableCommand {

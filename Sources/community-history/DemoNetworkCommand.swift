@@ -6,6 +6,7 @@ import Foundation
 import LocalHTTPServer
 import Logging
 import ServiceLifecycle
+import AgentService
 import SyncEngine
 import WakuClient
 

@@ -9,6 +9,7 @@ import FoundationNetworking
 import GRDB
 import HistoryStore
 import StatusWire
+import AgentService
 import SyncEngine
 import Testing
 import WakuClient

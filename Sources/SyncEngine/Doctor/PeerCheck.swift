@@ -94,7 +94,7 @@ public struct PeerCheck: Sendable {
         }
     }
 
-    static func relayFix(_ shards: [String]) -> String {
+    public static func relayFix(_ shards: [String]) -> String {
         let shardFlags = shards.compactMap { $0.split(separator: "/").last.map { "--shard=\($0)" } }.joined(separator: " ")
         return "start nwaku with --relay=true --cluster-id=16 \(shardFlags) and a --rest-relay-cache-capacity of a few hundred; "
             + "set the community's pubsub topic (--pubsub-topic, agent: \"pubsubTopic\") to the shard it publishes on"

@@ -1,4 +1,5 @@
 import Foundation
+import SyncEngine
 
 /// Checks the keys of an agent configuration file before it is decoded: `JSONDecoder` ignores
 /// keys it does not know, so a misspelt `"hydraton": "merge"` would silently leave replace mode

@@ -1,4 +1,5 @@
 import Foundation
+import SyncEngine
 import Synchronization
 
 /// JSON lines a chat client can follow: one object per event, with `time`, `community`,

@@ -1,6 +1,7 @@
 import ArchiveImport
 import CodexClient
 import Foundation
+import SyncEngine
 import HistoryStore
 import LocalHTTPServer
 import Logging

@@ -1,4 +1,5 @@
 import Foundation
+import SyncEngine
 import Synchronization
 
 /// Counters and gauges per community, rendered in the Prometheus text format at `/metrics`.
