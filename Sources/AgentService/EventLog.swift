@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import SyncEngine
 import Synchronization
 
@@ -9,7 +10,13 @@ import Synchronization
 /// {"community":"0x03…","event":"archive.imported","archiveID":"0x…","stored":600,…,"time":"2026-11-25T10:00:00Z"}
 /// ```
 public final class EventLog: Sendable {
-    private let writer: Mutex<(@Sendable (Data) -> Void)?>
+    private let writer: Mutex<(@Sendable (Data) throws -> Void)?>
+    private let failures = Atomic<Int>(0)
+    private let logger = Logger(label: "community-history.events")
+
+    /// Events that could not be written (a full disk, a removed file): logged, and counted in
+    /// the agent's metrics, never silently dropped.
+    public var writeFailures: Int { failures.load(ordering: .relaxed) }
 
     /// `path == nil` writes to standard output.
     public init(path: String?) throws {
@@ -24,7 +31,7 @@ public final class EventLog: Sendable {
         }
         let file = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
         try file.seekToEnd()
-        writer = Mutex({ try? file.write(contentsOf: $0) })
+        writer = Mutex({ try file.write(contentsOf: $0) })
     }
 
     /// Hands each line (with its newline) to `writer`, one at a time.
@@ -42,8 +49,16 @@ public final class EventLog: Sendable {
     public func write(_ fields: [String: any Sendable]) {
         var object = fields
         object["time"] = ISO8601DateFormatter().string(from: Date())
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return }
-        writer.withLock { $0?(data + Data("\n".utf8)) }
+        do {
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+            try writer.withLock { try $0?(data + Data("\n".utf8)) }
+        } catch {
+            let count = failures.add(1, ordering: .relaxed).newValue
+            // Every failure counts; the first and then every hundredth is logged.
+            if count == 1 || count % 100 == 0 {
+                logger.error("cannot write an event", metadata: ["event": "\(fields["event"] ?? "?")", "failures": "\(count)", "error": "\(error)"])
+            }
+        }
     }
 
     static func fields(_ event: SyncEvent) -> [String: any Sendable] {

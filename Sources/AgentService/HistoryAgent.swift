@@ -141,13 +141,17 @@ public final class HistoryAgent: Service, Sendable {
 
     private func startMetricsServer() async throws -> LoopbackHTTPServer? {
         guard let port = configuration.metricsPort else { return nil }
-        let metrics = self.metrics
+        let (metrics, events) = (self.metrics, self.events)
         let server = try await LoopbackHTTPServer.start(port: port) { request in
             switch (request.method, request.pathSegments) {
             case ("GET", ["health"]), ("GET", ["healthz"]):
                 return .json(["status": "ok"])
             case ("GET", ["metrics"]):
-                return LoopbackResponse(status: 200, contentType: "text/plain; version=0.0.4", body: .data(Data(metrics.prometheusText().utf8)))
+                let text = metrics.prometheusText()
+                    + "# HELP community_history_event_write_failures_total Events that could not be written to the events file.\n"
+                    + "# TYPE community_history_event_write_failures_total counter\n"
+                    + "community_history_event_write_failures_total \(events.writeFailures)\n"
+                return LoopbackResponse(status: 200, contentType: "text/plain; version=0.0.4", body: .data(Data(text.utf8)))
             default:
                 return .text("not found (try /health or /metrics)", status: 404)
             }

@@ -207,7 +207,8 @@ public final class LoopbackHTTPServer: Sendable {
                     // client hangs up (the write fails) or the server stops (cancellation).
                     while true { try await Task.sleep(for: .seconds(3600)) }
                 }
-                guard let chunk = try file.read(upToCount: min(pacing.chunkBytes, size - sent)), !chunk.isEmpty else { break }
+                let room = min(pacing.chunkBytes, size - sent, (pacing.stallAfter ?? Int.max) - sent)
+                guard let chunk = try file.read(upToCount: room), !chunk.isEmpty else { break }
                 try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: chunk))))
                 sent += chunk.count
                 try await Task.sleep(for: pacing.interval)

@@ -1,5 +1,6 @@
 import ArchiveImport
 import CodexClient
+import StatusWire
 import DemoNetwork
 import Foundation
 import GRDB
@@ -245,5 +246,42 @@ import WakuClient
         // Once the holder is gone, the lock is free again.
         let after = try SyncLock(databasePath: db, command: "sync")
         after.release()
+    }
+
+    /// Regression (issue 9, defect 5): while a download stalled, `sync` burned half a core
+    /// (URLSession's libcurl bridge kept a socket's write source armed: ~7,000 wake-ups a
+    /// second). The CPU time the process uses while it waits on a stalled stream is measured
+    /// from /proc: a waiting process uses next to none.
+    @Test func aStalledDownloadCostsNoCPU() async throws {
+        let directory = try scratch()
+        let (codex, waku, publisher) = try await Self.announcedNetwork(directory)
+        defer { Task { await codex.stop(); await waku.stop() } }
+        await codex.stallDownloads(of: try CID(publisher.indexCID), after: 100)
+        let process = Process()
+        process.executableURL = Self.binary
+        process.arguments = ["sync", "--community", publisher.community.communityID, "--codex-url", codex.baseURL.absoluteString,
+                             "--waku-url", waku.baseURL.absoluteString, "--db", directory.appendingPathComponent("h.sqlite").path,
+                             "--settle", "0", "--retries", "0"]  // the minimum rate checks every 64 s: not within this test
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer { process.terminate(); process.waitUntilExit() }
+        // Until the index stream is open (the manifest, then the stream: two requests).
+        while await codex.requestCount() < 2 { try await Task.sleep(for: .milliseconds(20)) }
+        try await Task.sleep(for: .milliseconds(300))
+        let before = try Self.cpuTicks(process.processIdentifier)
+        try await Task.sleep(for: .seconds(2))
+        let used = try Self.cpuTicks(process.processIdentifier) - before
+        #expect(process.isRunning, "still waiting on the stalled stream")
+        // 2 s of a spinning thread would be ~100 ticks at 100 Hz; waiting is ~0.
+        #expect(used < 20, "\(used) ticks of CPU in 2 s while waiting")
+    }
+
+    /// utime + stime of a process, in clock ticks (/proc/<pid>/stat fields 14 and 15).
+    static func cpuTicks(_ pid: Int32) throws -> Int {
+        let stat = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
+        // The command name (field 2) is in parentheses and may hold spaces: count from after it.
+        let fields = stat[stat.index(after: try #require(stat.lastIndex(of: ")")))...].split(separator: " ")
+        return Int(fields[11])! + Int(fields[12])!
     }
 }
