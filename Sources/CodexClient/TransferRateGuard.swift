@@ -25,6 +25,7 @@ public struct MinimumTransferRate: Sendable, Equatable {
     /// The fewest bytes a window must bring.
     var minimumBytesPerWindow: Int64 {
         let seconds = Double(window.components.seconds) + Double(window.components.attoseconds) / 1e18
-        return max(1, Int64((Double(bytesPerSecond) * seconds).rounded(.up)))
+        // Saturates instead of trapping on an absurd rate (the options allow any positive number).
+        return max(1, Int64(min((Double(bytesPerSecond) * seconds).rounded(.up), Double(Int64.max / 2))))
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// One syncing process per history database: `sync`, `agent` and `replay` hold this lock on
 /// `<database>.lock` while they run, so two of them never download and import the same archives
@@ -14,7 +15,8 @@ import Foundation
 /// `SyncLockError.cannotOpen` when the lock file cannot be created.
 public final class SyncLock: Sendable {
     public let path: String
-    private let descriptor: Int32
+    /// The open lock file; -1 once released.
+    private let descriptor: Mutex<Int32>
 
     public init(databasePath: String, command: String) throws {
         path = databasePath + ".lock"
@@ -25,7 +27,7 @@ public final class SyncLock: Sendable {
             close(fd)
             throw SyncLockError.heldByAnotherProcess(path: path, holder: holder)
         }
-        descriptor = fd
+        descriptor = Mutex(fd)
         let holder = SyncLockHolder(pid: getpid(), command: command, since: Date())
         // Only the message of a later error depends on this: a failed write is logged there as "unknown".
         if ftruncate(fd, 0) == 0 {
@@ -34,11 +36,19 @@ public final class SyncLock: Sendable {
         }
     }
 
-    /// Lets the lock go (also done when the process ends).
+    /// Lets the lock go (also done when the lock is deinitialised, and when the process ends).
+    /// Releasing twice is harmless.
     public func release() {
-        flock(descriptor, LOCK_UN)
-        close(descriptor)
+        let fd = descriptor.withLock { fd in
+            defer { fd = -1 }
+            return fd
+        }
+        guard fd >= 0 else { return }
+        flock(fd, LOCK_UN)
+        close(fd)
     }
+
+    deinit { release() }
 
     private static func readHolder(_ fd: Int32) -> SyncLockHolder? {
         var buffer = [UInt8](repeating: 0, count: 512)

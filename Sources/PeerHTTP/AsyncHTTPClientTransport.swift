@@ -25,16 +25,26 @@ public struct AsyncHTTPClientTransport: HTTPTransport {
         configuration: HTTPClient.Configuration(
             // Local nodes: a refused connection is known at once; 5 s covers a loaded machine.
             timeout: .init(connect: .seconds(5), read: nil),
+            // Every community's downloads go to the same node at once (3 each by default): a
+            // request queued behind the pool's default 8 connections would count against its
+            // own timeout and minimum transfer rate while no byte could come.
+            connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 256),
             decompression: .disabled))
 
     public init() {}
 
     public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
         do {
-            let response = try await Self.client.execute(try clientRequest(request), timeout: TimeAmount(request.timeout))
-            // The answers this client sends are small (JSON, a CID); a peer cannot make it hold more.
-            let body = try await response.body.collect(upTo: 64 << 20)
-            return HTTPResponse(status: Int(response.status.code), body: Data(body.readableBytesView))
+            // The client's deadline covers the answer's head only: the whole exchange, body
+            // included, must end within the timeout (a node that stalls after its headers).
+            return try await withDeadline(request.timeout) {
+                let response = try await Self.client.execute(try clientRequest(request), timeout: TimeAmount(request.timeout))
+                // The answers this client sends are small (JSON, a CID); a peer cannot make it hold more.
+                let body = try await response.body.collect(upTo: 64 << 20)
+                return HTTPResponse(status: Int(response.status.code), body: Data(body.readableBytesView))
+            }
+        } catch is DeadlinePassed {
+            throw PeerError(kind: .timedOut, method: request.method, url: request.url.absoluteString, detail: "no whole answer within \(request.timeout)")
         } catch {
             throw PeerError(request: request, underlying: error)
         }

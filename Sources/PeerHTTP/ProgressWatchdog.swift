@@ -11,6 +11,25 @@ public final class TransferCounter: Sendable {
     public var value: Int64 { received.load(ordering: .relaxed) }
 }
 
+/// `withDeadline`'s time ran out.
+struct DeadlinePassed: Error {}
+
+/// Runs `work`, cancelling it and throwing `DeadlinePassed` if it takes longer than `limit`.
+func withDeadline<T: Sendable>(_ limit: Duration, _ work: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask { try await work() }
+        group.addTask {
+            try await Task.sleep(for: limit)
+            throw DeadlinePassed()
+        }
+        defer { group.cancelAll() }
+        while let result = try await group.next() {
+            if let value = result { return value }
+        }
+        throw CancellationError()
+    }
+}
+
 /// A transfer moved fewer than the minimum bytes in one watchdog window.
 public struct TransferStalled: Error, Sendable {
     public var received: Int64

@@ -46,6 +46,7 @@ struct AgentCommand: AsyncParsableCommand {
                                      onEvent: { community, event in progress.show(event, community: community) })
         } catch let error as SyncLockError {
             printError(error.description)
+            if case .cannotOpen = error { throw Exit.databaseError }
             throw Exit.lockHeld
         } catch {
             printError("\(error)")

@@ -251,6 +251,24 @@ import Testing
         #expect(try Data(contentsOf: destination) == content)
     }
 
+    /// Review of this change: a small request to a node that sends its headers, then stalls,
+    /// waited forever (the HTTP client's deadline covers the head only). The whole exchange is
+    /// now bounded by the request's timeout.
+    @Test(.timeLimit(.minutes(1)))
+    func aSmallAnswerThatStallsAfterItsHeadersTimesOut() async throws {
+        let file = try temporaryDirectory().appendingPathComponent("answer.json")
+        try Data(repeating: 0x20, count: 1000).write(to: file)
+        let server = try await LoopbackHTTPServer.start { _ in
+            LoopbackResponse(status: 200, contentType: "application/json", body: .pacedFile(file, BodyPacing(chunkBytes: 100, interval: .zero, stallAfter: 10)))
+        }
+        defer { Task { await server.stop() } }
+        await #expect {
+            _ = try await AsyncHTTPClientTransport().send(HTTPRequest(url: server.baseURL.appendingPathComponent("x"), timeout: .milliseconds(500)))
+        } throws: { error in
+            (error as? PeerError)?.kind == .timedOut
+        }
+    }
+
     @Test func cutDownloadLeavesNoFile() async throws {
         let node = try await DemoCodexNode.start(directory: try temporaryDirectory(), missingLookup: .milliseconds(100))
         defer { Task { await node.stop() } }

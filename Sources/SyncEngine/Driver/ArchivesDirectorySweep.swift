@@ -22,9 +22,15 @@ struct ArchivesDirectorySweep {
             logger.warning("cannot list the archives directory", metadata: ["path": "\(directory.path)", "error": "\(error)"])
             return
         }
-        for name in names where Self.isDriverFile(name) {
+        // Compared by name within this directory, resolved: a directory spelled differently
+        // from one run to the next (relative, through a symlink) must not lose a pending file.
+        let here = directory.resolvingSymlinksInPath().standardizedFileURL.path
+        let kept = Set(referenced.compactMap { path -> String? in
+            let file = URL(fileURLWithPath: path)
+            return file.deletingLastPathComponent().resolvingSymlinksInPath().standardizedFileURL.path == here ? file.lastPathComponent : nil
+        })
+        for name in names where Self.isDriverFile(name) && !kept.contains(name) {
             let path = directory.appendingPathComponent(name).path
-            guard !referenced.contains(path) else { continue }
             do {
                 try FileManager.default.removeItem(atPath: path)
                 logger.info("removed a leftover of an interrupted run", metadata: ["path": "\(path)"])

@@ -124,7 +124,8 @@ public struct CommunitySyncDriver: Sendable {
 /// A child task's typed result, or an announcement, for the run loop.
 enum DriverEvent: Sendable {
     case announcement(ArchiveAnnouncement)
-    case timerFired(SyncTimer)
+    /// `timer` names the timer that fired: one replaced since is ignored.
+    case timerFired(SyncTimer, timer: ObjectIdentifier)
     case indexFetched([ArchiveIndexEntry], generation: Int)
     case indexFailed(ArchiveFailure, generation: Int)
     case downloaded(DownloadedArchive, generation: Int)
@@ -145,7 +146,8 @@ struct DriverLoop {
     /// Whether the outcome of the current idle stretch was given (a plan's, or `.nothingToDo`).
     private var idleReported = false
     private var timer: CancellationToken?
-    private var downloads: [Int: CancellationToken] = [:]
+    /// Cancels a plan's index fetch and downloads, by generation.
+    private var generations: [Int: CancellationToken] = [:]
 
     init(driver: CommunitySyncDriver, post: AsyncStream<DriverEvent>.Continuation, onOutcome: @escaping @Sendable (SyncOutcome) -> Void) {
         self.driver = driver
@@ -168,9 +170,12 @@ struct DriverLoop {
         switch event {
         case .announcement(let announcement):
             actions = machine.announcementReceived(announcement)
-        case .timerFired(.quietWindow):
+        case .timerFired(_, let id) where timer.map(ObjectIdentifier.init) != id:
+            // Replaced after it fired, before its event was handled: the newer timer counts.
+            actions = []
+        case .timerFired(.quietWindow, _):
             actions = machine.quietWindowElapsed()
-        case .timerFired(.retry):
+        case .timerFired(.retry, _):
             actions = machine.retryDue()
         case .indexFetched(let entries, let generation):
             inFlight -= 1
@@ -201,6 +206,16 @@ struct DriverLoop {
         await perform(actions, machine: &machine, group: &group)
     }
 
+    /// The token of a plan's generation; older generations' tokens are dropped (their work has
+    /// ended, or was cancelled when the newer plan began).
+    private mutating func token(for generation: Int) -> CancellationToken {
+        if let token = generations[generation] { return token }
+        let token = CancellationToken()
+        generations = generations.filter { $0.key > generation }
+        generations[generation] = token
+        return token
+    }
+
     mutating func perform(_ actions: [SyncAction], machine: inout CommunitySyncMachine, group: inout DiscardingTaskGroup) async {
         for action in actions { await perform(action, machine: &machine, group: &group) }
     }
@@ -218,25 +233,28 @@ struct DriverLoop {
             timer?.cancel()
             let token = CancellationToken()
             timer = token
+            let id = ObjectIdentifier(token)
             group.addTask {
                 let elapsed = await run({ (try? await driver.clock.sleep(for: delay)) != nil }, until: token)
-                if elapsed == true { post.yield(.timerFired(kind)) }
+                if elapsed == true { post.yield(.timerFired(kind, timer: id)) }
             }
         case .cancelTimer:
             timer?.cancel()
             timer = nil
         case .fetchIndex(let cid, let generation):
             inFlight += 1
-            group.addTask { post.yield(await driver.fetchIndex(cid, generation: generation)) }
+            let token = token(for: generation)
+            group.addTask {
+                post.yield(await run({ await driver.fetchIndex(cid, generation: generation) }, until: token) ?? .cancelled)
+            }
         case .download(let entry, let generation):
             inFlight += 1
-            let token = downloads[generation] ?? CancellationToken()
-            downloads[generation] = token
+            let token = token(for: generation)
             group.addTask {
                 post.yield(await run({ await driver.download(entry, generation: generation) }, until: token) ?? .cancelled)
             }
         case .cancelDownloads(let generation):
-            downloads.removeValue(forKey: generation)?.cancel()
+            generations.removeValue(forKey: generation)?.cancel()
         case .importArchive(let archive, _):
             inFlight += 1
             group.addTask { post.yield(await driver.importArchive(archive)) }

@@ -122,6 +122,9 @@ public struct CommunitySyncMachine: Sendable {
     private var importQueue: [String] = []
     /// The archive being imported (one writer at a time), whatever its generation.
     private var importing: String?
+    /// Archives whose download failed in the last plan: the retry tries the others first, so a
+    /// run of archives no node has cannot keep older ones from ever being tried.
+    private var failedLastPlan: Set<String> = []
 
     public init(configuration: Configuration, persisted: Persisted = Persisted()) {
         self.configuration = configuration
@@ -221,6 +224,8 @@ public struct CommunitySyncMachine: Sendable {
         // Archives already on disk go straight to the import queue.
         importQueue = plan.filter { rejected[$0.id] == nil && downloaded[$0.id] != nil }.map(\.id)
         current.pending.removeAll { rejected[$0.id] != nil || downloaded[$0.id] != nil }
+        // Newest first, but what failed last time after what was not tried (stable).
+        current.pending = current.pending.filter { !failedLastPlan.contains($0.id) } + current.pending.filter { failedLastPlan.contains($0.id) }
         work = current
         phase = .working
         return [.planned(archives: plan.count, knownBad: knownBad)] + nextDownloads() + nextImport() + completionIfDone()
@@ -332,8 +337,10 @@ public struct CommunitySyncMachine: Sendable {
         else { return [] }
         work = nil
         if current.failures.values.contains(where: \.kind.isRetryable) {
+            failedLastPlan = Set(current.failures.filter { $0.value.attempted && $0.value.kind.isRetryable }.keys)
             return enterBackoff(.archives(current.failures))
         }
+        failedLastPlan = []
         // Everything importable is in. Only a plan without failures is persisted as processed:
         // a restart fetches the index once more, so an archive over a since-raised limit is
         // imported then; in this run the index counts as processed (not fetched again).

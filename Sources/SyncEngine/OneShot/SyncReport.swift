@@ -66,6 +66,8 @@ public struct SyncReport: Codable, Sendable, Equatable {
             case .failed(let cause, let detail):
                 try container.encode("failed", forKey: .status)
                 try container.encode(cause, forKey: .cause)
+                try container.encode(detail, forKey: .detail)
+                return
             }
             try container.encode(description, forKey: .detail)
         }
