@@ -60,12 +60,14 @@ public struct AsyncHTTPClientTransport: HTTPTransport {
             handle = try FileHandle(forWritingTo: file)
         }
         let counter = TransferCounter()
+        let answered = TransferCounter()  // 1 once the answer's head is in
         do {
             defer { try? handle.close() }
             // The body may not go `timeout` without a byte: a watchdog, since the pool's read
             // timeout would also cut a manifest lookup that is still working.
             return try await withProgressWatchdog(every: request.timeout, minimumBytes: 1, counter: counter) {
                 let response = try await Self.client.execute(try clientRequest(request), timeout: TimeAmount(request.timeout))
+                answered.set(1)
                 var written: Int64 = 0
                 for try await chunk in response.body {
                     if let limit = request.maxResponseBytes, written + Int64(chunk.readableBytes) > limit {
@@ -89,11 +91,18 @@ public struct AsyncHTTPClientTransport: HTTPTransport {
             case let stalled as TransferStalled:
                 throw PeerError(kind: .timedOut, method: request.method, url: request.url.absoluteString,
                                 detail: "no byte for \(stalled.window)")
-            case is HTTPClientError, is CancellationError, is NIOCore.IOError, is ChannelError, is NIOConnectionError:
+            case is CancellationError:
                 throw PeerError(request: request, underlying: error)
-            default:
+            case let error as HTTPClientError where error == .cancelled:
+                throw PeerError(request: request, underlying: error)
+            case _ where (error as NSError).domain == NSPOSIXErrorDomain || error is CocoaError:
                 // A local file problem (disk full, no permission) is not the peer's fault: keep its own error.
-                if (error as NSError).domain == NSPOSIXErrorDomain || error is CocoaError { throw error }
+                throw error
+            case _ where answered.value != 0:
+                // After the head the node was there: its answer broke off (a cut connection, a
+                // body shorter than its Content-Length).
+                throw PeerError(kind: .interrupted, method: request.method, url: request.url.absoluteString, detail: "\(error)")
+            default:
                 throw PeerError(request: request, underlying: error)
             }
         }

@@ -11,6 +11,9 @@ public struct PeerError: Error, CustomStringConvertible, Sendable {
         case status(Int)
         /// The node answered 200 with something this client cannot use.
         case invalidResponse
+        /// The node answered, then its answer broke off (the connection closed mid-body): the
+        /// node is there, the transfer failed; trying again may work.
+        case interrupted
     }
 
     public let kind: Kind
@@ -29,7 +32,7 @@ public struct PeerError: Error, CustomStringConvertible, Sendable {
     /// malformed answer will not change by retrying soon).
     public var isRetryable: Bool {
         switch kind {
-        case .unreachable, .timedOut: return true
+        case .unreachable, .timedOut, .interrupted: return true
         case .status(let code): return code >= 500 || code == 408 || code == 429
         case .cancelled, .invalidResponse: return false
         }
@@ -38,6 +41,7 @@ public struct PeerError: Error, CustomStringConvertible, Sendable {
     public var description: String {
         switch kind {
         case .unreachable: return "\(method) \(url): unreachable (\(detail)); is the node running and is the URL right?"
+        case .interrupted: return "\(method) \(url): the answer broke off (\(detail))"
         case .timedOut: return "\(method) \(url): timed out (\(detail))"
         case .cancelled: return "\(method) \(url): cancelled"
         case .status(let code): return "\(method) \(url): HTTP \(code)\(detail.isEmpty ? "" : ": \(detail)")"

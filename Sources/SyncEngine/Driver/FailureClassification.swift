@@ -15,7 +15,7 @@ extension ArchiveFailureKind {
             switch peer.kind {
             case .unreachable, .timedOut: return .peerUnreachable
             case .status(let code) where code >= 500: return .peerUnreachable
-            case .status, .invalidResponse, .cancelled: return .download
+            case .status, .invalidResponse, .interrupted, .cancelled: return .download
             }
         case let codex as CodexError:
             // A protected dataset cannot be verified here by any retry; the rest may heal.
