@@ -16,13 +16,22 @@ struct DeadlinePassed: Error {}
 
 /// Runs `work`, cancelling it and throwing `DeadlinePassed` if it takes longer than `limit`.
 func withDeadline<T: Sendable>(_ limit: Duration, _ work: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await racing(work) {
+        try await Task.sleep(for: limit)
+        throw DeadlinePassed()
+    }
+}
+
+/// Runs `work` beside `watcher`, which only ends by throwing: `work`'s value, or the first
+/// error of either. Structured: the loser is cancelled, and this returns only when both have ended.
+private func racing<T: Sendable>(
+    _ work: @escaping @Sendable () async throws -> T, watcher: @escaping @Sendable () async throws -> Never
+) async throws -> T {
     try await withThrowingTaskGroup(of: T?.self) { group in
         group.addTask { try await work() }
-        group.addTask {
-            try await Task.sleep(for: limit)
-            throw DeadlinePassed()
-        }
+        group.addTask { try await watcher() }
         defer { group.cancelAll() }
+        // The watcher never returns a value: the first value is the work's.
         while let result = try await group.next() {
             if let value = result { return value }
         }
@@ -50,22 +59,13 @@ public func withProgressWatchdog<T: Sendable>(
     every window: Duration, minimumBytes: Int64, counter: TransferCounter, clock: any Clock<Duration> = ContinuousClock(),
     _ transfer: @escaping @Sendable () async throws -> T
 ) async throws -> T {
-    try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask { try await transfer() }
-        group.addTask {
-            var before = counter.value
-            while true {
-                try await clock.sleep(for: window)
-                let now = counter.value
-                if now - before < minimumBytes { throw TransferStalled(received: now - before, window: window) }
-                before = now
-            }
+    try await racing(transfer) {
+        var before = counter.value
+        while true {
+            try await clock.sleep(for: window)
+            let now = counter.value
+            if now - before < minimumBytes { throw TransferStalled(received: now - before, window: window) }
+            before = now
         }
-        defer { group.cancelAll() }
-        // The watchdog never returns a value: the first value is the transfer's.
-        while let result = try await group.next() {
-            if let value = result { return value }
-        }
-        throw CancellationError()
     }
 }
