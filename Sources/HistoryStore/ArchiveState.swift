@@ -83,11 +83,6 @@ extension HistoryDatabase {
         try pool.write { db in try Self.saveIndexState(db, state) }
     }
 
-    /// `saveIndexState` without blocking a cooperative thread; cancelling the task rolls it back.
-    public func saveIndexState(_ state: CommunityIndexState) async throws {
-        try await pool.write { db in try Self.saveIndexState(db, state) }
-    }
-
     /// Reads, changes and saves a community's index state in one write transaction, without
     /// blocking a cooperative thread.
     public func updateIndexState(communityID: String, _ change: @escaping @Sendable (inout CommunityIndexState) -> Void) async throws {

@@ -68,10 +68,6 @@ extension HistoryDatabase {
 
     /// The files every community's downloaded archives wait in (those an archives-directory
     /// sweep must keep).
-    public func downloadedArchivePaths() throws -> Set<String> {
-        try pool.read { try Self.downloadedArchivePaths($0) }
-    }
-
     static func downloadedArchivePaths(_ db: Database) throws -> Set<String> {
         Set(try String.fetchAll(db, sql: "SELECT path FROM downloaded_archive"))
     }

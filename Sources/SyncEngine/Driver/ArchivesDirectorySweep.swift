@@ -8,7 +8,7 @@ import StatusWire
 /// names the driver writes are touched; anything else in the directory is left alone.
 ///
 /// ```swift
-/// ArchivesDirectorySweep(directory: archives, logger: logger).run(keeping: try database.downloadedArchivePaths())
+/// ArchivesDirectorySweep(directory: archives, logger: logger).run(keeping: resume.allDownloadPaths)
 /// ```
 struct ArchivesDirectorySweep {
     var directory: URL

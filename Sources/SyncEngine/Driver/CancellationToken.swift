@@ -27,8 +27,6 @@ final class CancellationToken: Sendable {
         for waiter in waiters { waiter.resume() }
     }
 
-    var isCancelled: Bool { state.withLock { $0.cancelled } }
-
     /// Returns once `cancel()` is called, or once the calling task is cancelled.
     func waitUntilCancelled() async {
         let id = state.withLock { state -> Int in

@@ -199,7 +199,7 @@ struct DriverLoop {
             inFlight -= 1
             actions = machine.importFailed(archiveID, failure)
         }
-        if actions.isEmpty, case .announcement = event {} else if actions.isEmpty {
+        if case .announcement = event {} else if actions.isEmpty {
             // A result the machine had no use for (an older plan's, or one after stopping): visible, not silent.
             driver.logger.debug("result ignored by the machine", metadata: ["event": "\(event)", "phase": "\(machine.phase)"])
         }

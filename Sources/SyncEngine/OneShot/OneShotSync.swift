@@ -140,7 +140,6 @@ public struct OneShotSync: Sendable {
             try await group.waitForAll()
             return outcome
         }
-        post.finish()
 
         var report = collector.finish()
         switch outcome {
