@@ -112,7 +112,7 @@ let package = Package(
         .target(
             name: "AgentService",
             dependencies: [
-                "SyncEngine", "CodexClient", "WakuClient", "ArchiveImport", "HistoryStore", "StatusWire", "LocalHTTPServer",
+                "SyncEngine", "CodexClient", "WakuClient", "PeerHTTP", "ArchiveImport", "HistoryStore", "StatusWire", "LocalHTTPServer",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -165,7 +165,7 @@ let package = Package(
         .testTarget(name: "SyncEngineTests", dependencies: ["SyncEngine", "DemoNetwork", "ControlNode", "HistoryStore", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
             name: "AgentTests",
-            dependencies: ["AgentService", "SyncEngine", "DemoNetwork", "ControlNode", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["AgentService", "SyncEngine", "PeerHTTP", "DemoNetwork", "ControlNode", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(name: "PeerClientTests", dependencies: ["CodexClient", "WakuClient", "DemoNetwork", "ControlNode", "LocalHTTPServer"]),
     ]

@@ -1,5 +1,6 @@
 import CodexClient
 import Foundation
+import StatusCrypto
 import SyncEngine
 import HistoryStore
 import StatusWire
@@ -160,8 +161,9 @@ public struct AgentConfiguration: Codable, Sendable, Equatable {
         if let storePeer, !storePeer.hasPrefix("/") {
             throw AgentConfigurationError("storePeer \"\(storePeer)\" is not a multiaddr (like /dns4/host/tcp/30303/p2p/16Uiu2…)")
         }
-        var seen = Set<String>()
+        var seen = Set<CommunityID>()
         for community in communities {
+            let id = try community.communityID()
             _ = try community.selection()
             if let concurrency = community.concurrency, concurrency < 1 {
                 throw AgentConfigurationError("community \(community.id): concurrency must be at least 1, not \(concurrency)")
@@ -173,7 +175,7 @@ public struct AgentConfiguration: Codable, Sendable, Equatable {
             guard PubsubTopic.isStaticShard(topic) else {
                 throw AgentConfigurationError("community \(community.id): pubsub topic \"\(topic)\" is not a static shard like /waku/2/rs/16/32")
             }
-            guard seen.insert(community.id.lowercased()).inserted else {
+            guard seen.insert(id).inserted else {
                 throw AgentConfigurationError("community \(community.id) is listed twice")
             }
         }
@@ -181,6 +183,13 @@ public struct AgentConfiguration: Codable, Sendable, Equatable {
 }
 
 extension AgentConfiguration.Community {
+    /// The community's ID, parsed (the file may spell it in any case).
+    public func communityID() throws -> CommunityID {
+        do { return try CommunityID(id) } catch let error as CommunityIDError {
+            throw AgentConfigurationError("community: \(error)")
+        }
+    }
+
     public func selection() throws -> ArchiveSelection {
         switch mode ?? "all" {
         case "all": return .all

@@ -12,6 +12,8 @@ public final class AgentMetrics: Sendable {
         var archivesUnimportable = 0
         /// Database writes of the sync that failed.
         var recordFailures = 0
+        /// Attempts to start the community's sync that failed (retried with a growing delay).
+        var startFailures = 0
         var messagesStored = 0
         var messagesReplaced = 0
         var messagesRemoved = 0
@@ -67,12 +69,25 @@ public final class AgentMetrics: Sendable {
         }
     }
 
+    /// The community's sync could not start; it is tried again after a delay.
+    public func startFailed(community: String) {
+        communities.withLock { all in
+            all[community, default: Community()].startFailures += 1
+            all[community, default: Community()].state = "start-failed"
+        }
+    }
+
+    /// A database write outside the sync's events failed.
+    public func recordFailed(community: String) {
+        communities.withLock { $0[community, default: Community()].recordFailures += 1 }
+    }
+
     /// Announcement-channel messages that were not announcements (undecryptable, forged, …).
     public func rejectedAnnouncement(_ reason: String, community: String) {
         communities.withLock { $0[community, default: Community()].announcementsRejected[reason, default: 0] += 1 }
     }
 
-    public static let states = ["idle", "settling", "working", "importing", "backoff"]
+    public static let states = ["idle", "settling", "working", "importing", "backoff", "start-failed"]
 
     /// The Prometheus text exposition format (version 0.0.4).
     public func prometheusText() -> String {
@@ -96,6 +111,8 @@ public final class AgentMetrics: Sendable {
                ids.flatMap { id in snapshot[id]!.messagesRejected.sorted { $0.key < $1.key }.map { (label(id, "reason=\"\($0.key)\""), "\($0.value)") } })
         family("community_history_record_failures_total", "counter", "Database writes of the sync that failed (state, failures, outcomes).",
                ids.map { (label($0), "\(snapshot[$0]!.recordFailures)") })
+        family("community_history_start_failures_total", "counter", "Attempts to start the community's sync that failed (it is tried again).",
+               ids.map { (label($0), "\(snapshot[$0]!.startFailures)") })
         family("community_history_bytes_downloaded_total", "counter", "Archive bytes downloaded from Codex.", ids.map { (label($0), "\(snapshot[$0]!.bytesDownloaded)") })
         family("community_history_announcements_accepted_total", "counter", "Archive announcements accepted.", ids.map { (label($0), "\(snapshot[$0]!.announcementsAccepted)") })
         family("community_history_announcements_rejected_total", "counter", "Messages on the archive channels not acted on, by reason.",

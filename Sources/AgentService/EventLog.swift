@@ -68,28 +68,28 @@ public final class EventLog: Sendable {
         case .indexDownloaded(let cid, let archives, let rejected):
             return ["event": "index.downloaded", "indexCID": cid, "archives": archives, "rejectedEntries": rejected]
         case .planned(let archives, let knownBad):
-            return ["event": "plan.ready", "archives": archives, "knownBad": knownBad.count, "knownBadArchives": knownBad.keys.sorted()]
-        case .downloadStarted(let id, let cid): return ["event": "download.started", "archiveID": id, "cid": cid]
+            return ["event": "plan.ready", "archives": archives, "knownBad": knownBad.count, "knownBadArchives": knownBad.keys.sorted().map(\.string)]
+        case .downloadStarted(let id, let cid): return ["event": "download.started", "archiveID": id.string, "cid": cid]
         case .archiveDownloaded(let id, let from, let to, let bytes):
-            return ["event": "archive.downloaded", "archiveID": id, "from": from, "to": to, "bytes": bytes]
+            return ["event": "archive.downloaded", "archiveID": id.string, "from": from, "to": to, "bytes": bytes]
         case .downloadProgress(let id, let bytes, let total):
-            return ["event": "archive.progress", "phase": "download", "archiveID": id, "bytes": bytes, "totalBytes": total]
-        case .importingArchive(let id): return ["event": "archive.importing", "archiveID": id]
+            return ["event": "archive.progress", "phase": "download", "archiveID": id.string, "bytes": bytes, "totalBytes": total]
+        case .importingArchive(let id): return ["event": "archive.importing", "archiveID": id.string]
         case .importProgress(let id, let entries):
-            return ["event": "archive.progress", "phase": "import", "archiveID": id, "entries": entries]
+            return ["event": "archive.progress", "phase": "import", "archiveID": id.string, "entries": entries]
         case .archiveImported(let result):
-            return ["event": "archive.imported", "archiveID": result.archiveID, "from": result.from, "to": result.to,
+            return ["event": "archive.imported", "archiveID": result.archiveID.string, "from": result.from, "to": result.to,
                     "stored": result.counts.stored, "replaced": result.counts.replaced, "removed": result.counts.removed,
                     "rejected": result.rejected.values.reduce(0, +)]
         case .archiveFailed(let id, let failure):
-            return ["event": "archive.failed", "archiveID": id, "kind": failure.kind.rawValue, "retryable": failure.kind.isRetryable,
+            return ["event": "archive.failed", "archiveID": id.string, "kind": failure.kind.rawValue, "retryable": failure.kind.isRetryable,
                     "reason": failure.reason]
         case .recordFailed(let what, let error): return ["event": "record.failed", "what": what, "error": error]
         case .finished(let outcome):
             switch outcome {
             case .completed(let cid, let imported, let unimportable):
                 return ["event": "finished", "outcome": "completed", "indexCID": cid.string, "imported": imported,
-                        "unimportable": unimportable.keys.sorted()]
+                        "unimportable": unimportable.keys.sorted().map(\.string)]
             case .failed(let failure):
                 return ["event": "failed", "cause": failure.cause.rawValue, "reason": failure.description, "retryable": true]
             case .nothingToDo: return ["event": "finished", "outcome": "nothing-to-do"]

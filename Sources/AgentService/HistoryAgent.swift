@@ -5,7 +5,9 @@ import SyncEngine
 import HistoryStore
 import LocalHTTPServer
 import Logging
+import PeerHTTP
 import ServiceLifecycle
+import StatusCrypto
 import StatusWire
 import Synchronization
 import WakuClient
@@ -22,7 +24,7 @@ import WakuClient
 /// ```
 public final class HistoryAgent: Service, Sendable {
     struct Follower: Sendable {
-        let communityID: String
+        let communityID: CommunityID
         let channel: ArchiveChannel
         /// The shard the community publishes on: relayed and queried by this name.
         let pubsubTopic: String
@@ -47,11 +49,18 @@ public final class HistoryAgent: Service, Sendable {
     private let resubscription = Throttle(every: .seconds(30))
     /// Set once the metrics server listens (for tests and logs).
     public let metricsPort = PortBox()
+    /// The waits between attempts to start a community whose sync cannot start.
+    private let startRetry: RetryPolicy
+
+    /// The delays before starting again a community whose sync cannot start (its state cannot be
+    /// read, its archives directory cannot be made): 5 s, doubling, at most 10 minutes, for ever.
+    public static let defaultStartRetry = RetryPolicy(maxAttempts: .max, initialDelay: .seconds(5), multiplier: 2, maxDelay: .seconds(600))
 
     public init(configuration: AgentConfiguration, events: EventLog = EventLog(), metrics: AgentMetrics = AgentMetrics(),
-                logger: Logger = Logger(label: "community-history.agent"),
+                logger: Logger = Logger(label: "community-history.agent"), startRetry: RetryPolicy = HistoryAgent.defaultStartRetry,
                 onEvent: @escaping @Sendable (String, SyncEvent) -> Void = { _, _ in }) throws {
         try configuration.validate()
+        self.startRetry = startRetry
         self.configuration = configuration
         self.events = events
         self.metrics = metrics
@@ -70,22 +79,23 @@ public final class HistoryAgent: Service, Sendable {
         let diskReservations = DiskReservations()
         var followers: [Follower] = []
         for community in configuration.communities {
-            let communityID = try ArchiveImporter.normalizedCommunityID(community.id)
+            let communityID = try community.communityID()
+            let label = communityID.string
             let machine = CommunitySyncMachine.Configuration(
                 communityID: communityID, selection: try community.selection(),
                 quietWindow: .milliseconds(Int64((community.settleSeconds ?? 20) * 1000)),
                 maxConcurrentDownloads: community.concurrency ?? 3)
-            metrics.register(communityID)
+            metrics.register(label)
             let driver = try CommunitySyncDriver(
                 configuration: machine, database: database, codex: codex,
-                archivesDirectory: archives.appendingPathComponent(String(communityID.prefix(18))),
+                archivesDirectory: archives.appendingPathComponent(String(label.prefix(18))),
                 importOptions: ArchiveImportOptions(mode: community.hydration ?? .replace),
                 diskMarginBytes: configuration.diskMarginBytes ?? 100 << 20, diskReservations: diskReservations, bandwidth: bandwidth,
                 logger: logger,
                 onEvent: { [metrics, events] event in
-                    metrics.record(event, community: communityID)
-                    events.write(event, community: communityID)
-                    onEvent(communityID, event)
+                    metrics.record(event, community: label)
+                    events.write(event, community: label)
+                    onEvent(label, event)
                 })
             let (announcements, feed) = AsyncStream.makeStream(of: ArchiveAnnouncement.self)
             followers.append(Follower(communityID: communityID, channel: try ArchiveChannel(communityID: communityID),
@@ -98,17 +108,13 @@ public final class HistoryAgent: Service, Sendable {
     public func run() async throws {
         let server = try await startMetricsServer()
         let shards = Array(Set(followers.map(\.pubsubTopic))).sorted()
-        events.write(["event": "agent.started", "communities": followers.map(\.communityID)])
+        events.write(["event": "agent.started", "communities": followers.map(\.communityID.string)])
         // One child per community runs its driver; this task polls the node and routes what it
         // hears to them. Cancelling the group stops the drivers: downloads are cancelled and a
         // running import rolls back (the next start redoes it).
         await withDiscardingTaskGroup { group in
             for follower in followers {
-                group.addTask { [logger] in
-                    do { try await follower.driver.run(live: follower.announcements) } catch {
-                        logger.error("cannot start the community's sync", metadata: ["community": "\(follower.communityID)", "error": "\(error)"])
-                    }
-                }
+                group.addTask { await self.follow(follower) }
             }
             await poll(shards)
             logger.info("stopping: cancelling downloads and a running import (it rolls back)")
@@ -117,6 +123,41 @@ public final class HistoryAgent: Service, Sendable {
         // No unsubscribe: the node's shard subscription may be the user's own (and a chat client's).
         await server?.stop()
         events.write(["event": "agent.stopped"])
+    }
+
+    /// Runs one community's driver until the agent stops. A driver that cannot start (its state
+    /// cannot be read, its archives directory cannot be made) is started again after a growing
+    /// delay: the other communities go on, and this one resumes once the cause is fixed, without
+    /// restarting the agent. Announcements heard meanwhile wait in its stream.
+    private func follow(_ follower: Follower) async {
+        let label = follower.communityID.string
+        var attempt = 0
+        while !Task.isCancelled {
+            do {
+                try await follower.driver.run(live: follower.announcements)
+                return  // cancelled: the agent is stopping
+            } catch {
+                if Task.isCancelled { return }
+                attempt += 1
+                let delay = startRetry.delay(afterAttempt: attempt)
+                logger.error("cannot start the community's sync; trying again", metadata: [
+                    "community": "\(label)", "error": "\(error)", "attempt": "\(attempt)", "retryIn": "\(delay)"])
+                metrics.startFailed(community: label)
+                events.write(["event": "community.start-failed", "community": label, "error": "\(error)", "attempt": attempt,
+                              "retryInSeconds": Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18])
+                await recordStartFailure(of: label, error)
+                do { try await Task.sleep(for: delay) } catch { return }
+            }
+        }
+    }
+
+    /// Shows the start failure as the community's error in `status` (the database may be what
+    /// fails: then the log and the metric are what is left).
+    private func recordStartFailure(of communityID: String, _ error: any Error) async {
+        do { try await database.recordOutcome(communityID: communityID, error: "cannot start: \(error)") } catch {
+            logger.error("cannot record the start failure", metadata: ["community": "\(communityID)", "error": "\(error)"])
+            metrics.recordFailed(community: communityID)
+        }
     }
 
     /// Relay polls and store catch-ups until the first graceful-shutdown signal (or cancellation).
@@ -241,7 +282,7 @@ public final class HistoryAgent: Service, Sendable {
                                                       "clock": "\(announcement.clock)", "signer": "\(announcement.signerID)"])
                 follower.feed.yield(announcement)
             case .rejected(let reason):
-                metrics.rejectedAnnouncement(reason.rawValue, community: follower.communityID)
+                metrics.rejectedAnnouncement(reason.rawValue, community: follower.communityID.string)
             }
         }
     }

@@ -20,7 +20,7 @@ public struct ArchiveImportOptions: Sendable {
 
 /// What importing one archive did.
 public struct ArchiveImportResult: Sendable, Codable, Equatable {
-    public var archiveID: String
+    public var archiveID: ArchiveID
     public var cid: String
     public var from: UInt64
     public var to: UInt64
@@ -38,24 +38,17 @@ public struct ArchiveImportResult: Sendable, Codable, Equatable {
 /// does not grow with the archive and any failure leaves the database untouched.
 ///
 /// ```swift
-/// let importer = try ArchiveImporter(database: database, communityID: "0x02…")
+/// let importer = ArchiveImporter(database: database, communityID: try CommunityID("0x02…"))
 /// let result = try importer.importArchive(entry, path: "blobs/\(entry.cid)")
 /// ```
 public struct ArchiveImporter: Sendable {
     public let database: HistoryDatabase
-    public let communityID: String
-    public let communityKey: PublicKey
+    public let communityID: CommunityID
+    public var communityKey: PublicKey { communityID.publicKey }
 
-    /// `communityID` is `0x` + the 33-byte compressed community public key.
-    public init(database: HistoryDatabase, communityID: String) throws {
+    public init(database: HistoryDatabase, communityID: CommunityID) {
         self.database = database
-        self.communityKey = try CommunityIdentifier.publicKey(communityID)
-        self.communityID = Hex.encode(communityKey.compressed, prefixed: true)
-    }
-
-    /// The canonical (lowercase) form of a community ID; throws when it is not one.
-    public static func normalizedCommunityID(_ communityID: String) throws -> String {
-        Hex.encode(try CommunityIdentifier.publicKey(communityID).compressed, prefixed: true)
+        self.communityID = communityID
     }
 
     /// What this decoder can read. An archive it rejects is remembered as bad and not
@@ -81,7 +74,7 @@ public struct ArchiveImporter: Sendable {
         _ entry: ArchiveIndexEntry, options: ArchiveImportOptions = .init(), progress: (Int) throws -> Void = { _ in },
         open: () throws -> any ByteSource
     ) throws -> ArchiveImportResult {
-        let record = ArchiveRecord(id: entry.id, communityID: communityID, cid: entry.cid.string)
+        let record = ArchiveRecord(id: entry.id.string, communityID: communityID.string, cid: entry.cid.string)
         var decoded: Decoded?
         let counts = try classifyingEncryption(options: options, open: open) {
             try database.hydrate(archive: record, mode: options.mode, force: options.force) { writer in
@@ -104,7 +97,7 @@ public struct ArchiveImporter: Sendable {
         _ entry: ArchiveIndexEntry, path: String, options: ArchiveImportOptions = .init(),
         progress: @escaping @Sendable (Int) -> Void = { _ in }
     ) async throws -> ArchiveImportResult {
-        let record = ArchiveRecord(id: entry.id, communityID: communityID, cid: entry.cid.string)
+        let record = ArchiveRecord(id: entry.id.string, communityID: communityID.string, cid: entry.cid.string)
         let open: @Sendable () throws -> any ByteSource = { try FileByteSource(path: path) }
         // Handed out of the writer's closure, which runs on GRDB's queue.
         let decoded = Mutex<Decoded?>(nil)
@@ -214,35 +207,15 @@ public struct ArchiveImporter: Sendable {
 
 extension StoredMessage {
     /// The row for a verified archive message.
-    public init(archived message: UnwrappedMessage, communityID: String) {
+    public init(archived message: UnwrappedMessage, communityID: CommunityID) {
         let chat = message.chatMessage
         self.init(
-            id: message.id, communityID: communityID,
+            id: message.id, communityID: communityID.string,
             chatID: chat.flatMap { $0.chatID.isEmpty ? nil : $0.chatID },
             contentTopic: message.contentTopic.string,
             author: Hex.encode(message.author.compressed, prefixed: true),
             type: Int(message.type), clock: chat?.clock, timestamp: Int64(message.timestamp) * 1000,
             payload: Data(message.payload), text: chat?.text, thirdPartyID: message.thirdPartyID,
             source: .archive)
-    }
-}
-
-/// Parses community IDs (`0x` + 33-byte compressed key).
-public enum CommunityIdentifier {
-    public static func publicKey(_ communityID: String) throws -> PublicKey {
-        guard let bytes = try? Hex.decode(communityID), bytes.count == 33, let key = try? PublicKey(bytes: bytes) else {
-            throw CommunityIDError.invalid(communityID)
-        }
-        return key
-    }
-}
-
-public enum CommunityIDError: Error, CustomStringConvertible {
-    case invalid(String)
-    public var description: String {
-        switch self {
-        case .invalid(let id):
-            return "\"\(id.prefix(80))\" is not a community ID: expected 0x followed by 66 hex digits (a compressed secp256k1 public key)"
-        }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import HistoryStore
+import StatusCrypto
 import StatusWire
 
 /// A directory holding one community's published history, as Codex would serve it:
@@ -13,7 +14,7 @@ import StatusWire
 /// ```
 public struct FixtureDirectory: Sendable {
     public struct Manifest: Codable, Sendable {
-        public var communityID: String
+        public var communityID: CommunityID
         public var indexCID: String
         public var localMessages: String?
         public var description: String?
@@ -21,7 +22,7 @@ public struct FixtureDirectory: Sendable {
         /// so the demo network can sign announcements. A real community key stays secret.
         public var controlNodeSeed: UInt64?
 
-        public init(communityID: String, indexCID: String, localMessages: String?, description: String?, controlNodeSeed: UInt64? = nil) {
+        public init(communityID: CommunityID, indexCID: String, localMessages: String?, description: String?, controlNodeSeed: UInt64? = nil) {
             self.communityID = communityID
             self.indexCID = indexCID
             self.localMessages = localMessages

@@ -1,6 +1,7 @@
 import Foundation
 import HistoryStore
 import Logging
+import StatusCrypto
 import StatusWire
 
 /// Runs the whole offline pipeline over a fixture directory: read the index, then decode,
@@ -26,8 +27,9 @@ public struct Replay {
     }
 
     public func run() throws -> ReplayReport {
-        let importer = try ArchiveImporter(database: database, communityID: fixture.manifest.communityID)
-        let communityID = importer.communityID
+        let importer = ArchiveImporter(database: database, communityID: fixture.manifest.communityID)
+        // The store keys rows by the canonical spelling.
+        let communityID = importer.communityID.string
         let (indexCID, index) = try fixture.readIndex(limits: options.limits)
         var report = ReplayReport(communityID: communityID, indexCID: indexCID.string, mode: options.mode)
         report.archives.listed = index.entries.count + index.rejected.count
@@ -52,7 +54,7 @@ public struct Replay {
         let imported = try database.importedArchiveIDs(communityID: communityID)
         // Newest first, as the sync agent downloads them.
         for entry in index.entries.reversed() {
-            if imported.contains(entry.id) && !options.force {
+            if imported.contains(entry.id.string) && !options.force {
                 report.archives.skipped += 1
                 continue
             }
@@ -75,9 +77,9 @@ public struct Replay {
                 throw error
             } catch let error as ArchiveDecodingError {
                 logger.warning("archive rejected", metadata: ["archive": "\(entry.id)", "reason": "\(error)"])
-                report.archives.rejected.append(.init(id: entry.id, reason: error.description))
+                report.archives.rejected.append(.init(id: entry.id.string, reason: error.description))
             } catch let error as FixtureError {
-                report.archives.rejected.append(.init(id: entry.id, reason: error.description))
+                report.archives.rejected.append(.init(id: entry.id.string, reason: error.description))
             }
         }
         report.archives.rejected.sort { $0.id < $1.id }

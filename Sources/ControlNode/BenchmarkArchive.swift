@@ -14,7 +14,7 @@ public struct BenchmarkArchive {
 
     public var entry: ArchiveIndexEntry {
         ArchiveIndexEntry(
-            id: Hex.encode(Keccak256.hash(Array("benchmark".utf8)), prefixed: true),
+            id: ArchiveID(hashing: Array("benchmark".utf8)),
             cid: (try! CID.codex(of: Array("benchmark".utf8))).manifestCID, from: from, to: to,
             contentTopics: community.channels.map(\.topic))
     }
@@ -41,7 +41,7 @@ public struct BenchmarkArchive {
                 padding: random.bytes(WakuPayloadV1.paddingLength(dataCount: payload.count, signed: true)), hash: random.bytes(32)))
             if i % 2 == 0 {
                 pendingLocal.append(StoredMessage(
-                    id: MessageID.compute(signer: member.key.publicKey, applicationMessage: amm), communityID: community.communityID,
+                    id: MessageID.compute(signer: member.key.publicKey, applicationMessage: amm), communityID: community.communityID.string,
                     chatID: channel.chatID, contentTopic: channel.topic.string,
                     author: Hex.encode(member.key.publicKey.compressed, prefixed: true), type: 1, clock: time * 1000,
                     timestamp: Int64(time) * 1000, payload: Data(), text: text + " (local)", source: .local))

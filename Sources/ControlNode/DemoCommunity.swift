@@ -21,7 +21,7 @@ public struct DemoCommunity: Sendable {
     public let members: [Member]
     public let channels: [Channel]
 
-    public var communityID: String { Hex.encode(communityKey.publicKey.compressed, prefixed: true) }
+    public var communityID: CommunityID { CommunityID(publicKey: communityKey.publicKey) }
     public var memberUpdateTopic: ContentTopic { ContentTopic(chatID: CommunityChatID.memberUpdate(communityID)) }
 
     public init(seed: UInt64, memberCount: Int = 12, channelNames: [String] = ["general", "dev", "random"]) {
@@ -31,7 +31,7 @@ public struct DemoCommunity: Sendable {
         members = (0..<memberCount).map { _ in
             Member(key: Self.privateKey(&random), installationID: Self.uuid(&random))
         }
-        let id = Hex.encode(communityKey.publicKey.compressed, prefixed: true)
+        let id = CommunityID(publicKey: communityKey.publicKey)
         channels = channelNames.map { name in
             let uuid = Self.uuid(&random)
             return Channel(name: name, uuid: uuid, chatID: CommunityChatID.channel(id, channelUUID: uuid))

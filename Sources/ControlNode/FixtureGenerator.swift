@@ -72,7 +72,7 @@ public struct FixtureGenerator {
         try FileManager.default.createDirectory(at: blobs, withIntermediateDirectories: true)
         var random = SeededGenerator(seed: configuration.seed ^ 0x5eed)
         var summary = Summary()
-        summary.communityID = community.communityID
+        summary.communityID = community.communityID.string
         var index = IndexBuilder()
         var local: [StoredMessage] = []
         let topics = community.channels.map(\.topic) + [community.memberUpdateTopic]
@@ -159,7 +159,7 @@ public struct FixtureGenerator {
             summary.validMessages += 1
             plan.stored.append(StoredMessage(
                 id: MessageID.compute(signer: member.key.publicKey, applicationMessage: amm),
-                communityID: community.communityID, chatID: channel.chatID, contentTopic: channel.topic.string,
+                communityID: community.communityID.string, chatID: channel.chatID, contentTopic: channel.topic.string,
                 author: Hex.encode(member.key.publicKey.compressed, prefixed: true), type: 1, clock: clock,
                 timestamp: Int64(time) * 1000, payload: Data(), text: "w\(plan.week) #\(n): \(text)", source: .local))
         }
@@ -260,7 +260,7 @@ public struct FixtureGenerator {
                                       topic: channel.topic, time: time, text: "never archived \(i)"))
             summary.localRemoved += 1
         }
-        let other = ContentTopic(chatID: community.communityID + "-ping")
+        let other = ContentTopic(chatID: community.communityID.string + "-ping")
         local.append(localMessage(id: "0xother-topic-w\(plan.week)", chatID: nil, topic: other,
                                   time: plan.from + 100, text: "status ping"))
         summary.localKept += 1
@@ -279,7 +279,7 @@ public struct FixtureGenerator {
     private func localMessage(id: String, chatID: String?, topic: ContentTopic, time: UInt64, text: String) -> StoredMessage {
         let author = community.members[0].key.publicKey
         return StoredMessage(
-            id: id, communityID: community.communityID, chatID: chatID, contentTopic: topic.string,
+            id: id, communityID: community.communityID.string, chatID: chatID, contentTopic: topic.string,
             author: Hex.encode(author.compressed, prefixed: true), type: 1, clock: time * 1000,
             timestamp: Int64(time) * 1000, payload: Data(), text: text, source: .local)
     }

@@ -10,8 +10,10 @@ public struct CommunityStatus: Sendable, Codable, Equatable {
     public var archivesImported: Int
     /// Downloaded, waiting for import.
     public var archivesPending: Int
-    /// Failed in a way a later attempt may fix (a download, a busy database).
+    /// Failed in a way a later attempt may fix (a download, a busy database): retried.
     public var archivesFailed: Int
+    /// Over a decoding limit the user sets: imported by a run with raised limits, not retried before.
+    public var archivesOverLimit: Int
     /// Cannot be imported as they are (content rejected): not downloaded again.
     public var archivesUnimportable: Int
     /// Unix seconds covered by imported archives (earliest start, latest end).
@@ -21,6 +23,26 @@ public struct CommunityStatus: Sendable, Codable, Equatable {
     public var lastError: String?
     /// Milliseconds since 1970.
     public var lastSuccessAt: Int64?
+}
+
+/// What becomes of an archive that failed, as recorded and as `status` counts it.
+public enum ArchiveFailureDisposition: Sendable, Equatable {
+    /// A later attempt may import it (a download failed, the database was busy): retried.
+    case retrying
+    /// Over a decoding limit the user sets: a run with raised limits imports it.
+    case overLimit
+    /// Its bytes are what its CID names and fail verification under this decoder revision:
+    /// not downloaded again until the decoder changes.
+    case rejected(decoderRevision: Int)
+
+    /// The `archive_failure.disposition` column's value.
+    var storageKey: String {
+        switch self {
+        case .retrying: return "retrying"
+        case .overLimit: return "over-limit"
+        case .rejected: return "rejected"
+        }
+    }
 }
 
 extension HistoryDatabase {
@@ -36,12 +58,17 @@ extension HistoryDatabase {
             return try ids.map { id in
                 let state = try Row.fetchOne(db, sql: "SELECT * FROM community_index_state WHERE community_id = ?", arguments: [id])
                 let archives = try Row.fetchOne(db, sql: "SELECT COUNT(*) AS n, MIN(from_time) AS f, MAX(to_time) AS t FROM imported_archive WHERE community_id = ?", arguments: [id])!
+                func failures(_ disposition: ArchiveFailureDisposition) throws -> Int {
+                    try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM archive_failure WHERE community_id = ? AND disposition = ?",
+                                     arguments: [id, disposition.storageKey]) ?? 0
+                }
                 return CommunityStatus(
                     communityID: id, indexCID: state?["index_cid"], indexClock: UInt64(bitPattern: (state?["index_clock"] as Int64?) ?? 0),
                     processedIndexCID: state?["processed_index_cid"], archivesImported: archives["n"],
                     archivesPending: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM downloaded_archive WHERE community_id = ?", arguments: [id]) ?? 0,
-                    archivesFailed: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM archive_failure WHERE community_id = ? AND permanent = 0", arguments: [id]) ?? 0,
-                    archivesUnimportable: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM archive_failure WHERE community_id = ? AND permanent = 1", arguments: [id]) ?? 0,
+                    archivesFailed: try failures(.retrying),
+                    archivesOverLimit: try failures(.overLimit),
+                    archivesUnimportable: try failures(.rejected(decoderRevision: 0)),
                     coveredFrom: (archives["f"] as Int64?).map { UInt64($0) }, coveredTo: (archives["t"] as Int64?).map { UInt64($0) },
                     messageCount: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM message WHERE community_id = ?", arguments: [id]) ?? 0,
                     lastError: state?["last_error"], lastSuccessAt: state?["last_success_at"])
@@ -49,24 +76,31 @@ extension HistoryDatabase {
         }
     }
 
-    /// Records why an archive was not imported. `rejectedByDecoderRevision`: the archive failed
-    /// verification under that decoder revision and is not to be downloaded again while the
-    /// decoder is the same (see `rejectedArchives`); nil for failures that may heal.
-    public func recordFailure(archiveID: String, communityID: String, reason: String, rejectedByDecoderRevision: Int? = nil) throws {
-        try pool.write { db in try Self.recordFailure(db, archiveID, communityID, reason, rejectedByDecoderRevision) }
+    /// Records why an archive was not imported and what becomes of it. An archive rejected
+    /// under a decoder revision is not downloaded again while the decoder is the same (see
+    /// `rejectedArchives`).
+    ///
+    /// ```swift
+    /// try await db.recordFailure(archiveID: id, communityID: community, reason: "download: HTTP 500", disposition: .retrying)
+    /// ```
+    public func recordFailure(archiveID: String, communityID: String, reason: String, disposition: ArchiveFailureDisposition) throws {
+        try pool.write { db in try Self.recordFailure(db, archiveID, communityID, reason, disposition) }
     }
 
     /// `recordFailure` without blocking a cooperative thread.
-    public func recordFailure(archiveID: String, communityID: String, reason: String, rejectedByDecoderRevision: Int? = nil) async throws {
-        try await pool.write { db in try Self.recordFailure(db, archiveID, communityID, reason, rejectedByDecoderRevision) }
+    public func recordFailure(archiveID: String, communityID: String, reason: String, disposition: ArchiveFailureDisposition) async throws {
+        try await pool.write { db in try Self.recordFailure(db, archiveID, communityID, reason, disposition) }
     }
 
-    static func recordFailure(_ db: Database, _ archiveID: String, _ communityID: String, _ reason: String, _ revision: Int?) throws {
-            try db.execute(sql: """
-                INSERT OR REPLACE INTO archive_failure (id, community_id, reason, failed_at, permanent, decoder_revision)
-                VALUES (?, ?, ?, ?, ?, ?)
-                """, arguments: [archiveID, communityID, reason, Int64(Date().timeIntervalSince1970 * 1000),
-                                 revision != nil, revision])
+    static func recordFailure(_ db: Database, _ archiveID: String, _ communityID: String, _ reason: String,
+                              _ disposition: ArchiveFailureDisposition) throws {
+        var revision: Int?
+        if case .rejected(let decoderRevision) = disposition { revision = decoderRevision }
+        try db.execute(sql: """
+            INSERT OR REPLACE INTO archive_failure (id, community_id, reason, failed_at, permanent, decoder_revision, disposition)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [archiveID, communityID, reason, Int64(Date().timeIntervalSince1970 * 1000),
+                             revision != nil, revision, disposition.storageKey])
     }
 
     /// Archives of `communityID` that failed verification under `decoderRevision` (or a newer

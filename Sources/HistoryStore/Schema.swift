@@ -121,6 +121,14 @@ enum Schema {
             // the same index again. Marks made before this column are taken to cover nothing.
             try db.execute(sql: "ALTER TABLE community_index_state ADD COLUMN processed_selection TEXT")
         }
+        migrator.registerMigration("v7-failure-disposition") { db in
+            // What becomes of a failed archive, for `status`: retried, waiting for raised limits,
+            // or rejected. Before, over-limit archives were counted as "failed (retried)".
+            try db.execute(sql: """
+                ALTER TABLE archive_failure ADD COLUMN disposition TEXT NOT NULL DEFAULT 'retrying';
+                UPDATE archive_failure SET disposition = 'rejected' WHERE permanent = 1;
+                """)
+        }
         return migrator
     }
 }

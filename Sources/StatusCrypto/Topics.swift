@@ -39,9 +39,9 @@ public struct ContentTopic: Hashable, Sendable, Codable, CustomStringConvertible
 /// The chat IDs a community uses, all derived from its ID string (`0x` + compressed key).
 public enum CommunityChatID {
     /// Archive channel of older (BitTorrent-era) control nodes.
-    public static func magnetlinks(_ communityID: String) -> String { communityID + "-magnetlinks" }
+    public static func magnetlinks(_ communityID: CommunityID) -> String { communityID.string + "-magnetlinks" }
     /// The universal chat, where newer control nodes publish archive links.
-    public static func memberUpdate(_ communityID: String) -> String { communityID + "-memberUpdate" }
+    public static func memberUpdate(_ communityID: CommunityID) -> String { communityID.string + "-memberUpdate" }
     /// A channel: the community ID and the channel UUID concatenated, no separator.
-    public static func channel(_ communityID: String, channelUUID: String) -> String { communityID + channelUUID }
+    public static func channel(_ communityID: CommunityID, channelUUID: String) -> String { communityID.string + channelUUID }
 }

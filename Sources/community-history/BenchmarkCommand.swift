@@ -116,7 +116,7 @@ struct BenchmarkCommand: AsyncParsableCommand {
 
         func run() async throws {
             let database = try HistoryDatabase(path: dir + "/history.sqlite")
-            let importer = try ArchiveImporter(database: database, communityID: BenchmarkArchive().community.communityID)
+            let importer = ArchiveImporter(database: database, communityID: BenchmarkArchive().community.communityID)
             let path = dir + "/archive.bin"
             let clock = ContinuousClock()
             var result: ArchiveImportResult?

@@ -59,7 +59,7 @@ struct DemoCommand: AsyncParsableCommand {
             let now = UInt64(Date().timeIntervalSince1970 * 1000)
             let forger = try PrivateKey(bytes: Keccak256.hash(Array("not the community".utf8)))
             try await publisher.announce(on: waku, clock: now - 60_000, link: "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567",
-                                         channel: publisher.community.communityID + "-magnetlinks")
+                                         channel: CommunityChatID.magnetlinks(publisher.community.communityID))
             try await publisher.announce(on: waku, clock: now + 60_000, link: try CID.codex(of: Array("forged".utf8)).manifestCID.string, signer: forger)
             try await publisher.announce(on: waku, clock: now)
             progress.line("control node: announced the index (plus a torrent link and a forged announcement)")

@@ -76,7 +76,7 @@ struct DemoNetworkCommand: AsyncParsableCommand {
         }
         do {
             try await publish(publishers, codex: CodexClient(baseURL: codexNode.baseURL), waku: WakuClient(baseURL: wakuNode.baseURL))
-            try writeAgentConfiguration(communities: publishers.map(\.community.communityID), codex: codexNode.baseURL, waku: wakuNode.baseURL)
+            try writeAgentConfiguration(communities: publishers.map(\.community.communityID.string), codex: codexNode.baseURL, waku: wakuNode.baseURL)
         } catch {
             await stopNodes()
             printError("\(error)")

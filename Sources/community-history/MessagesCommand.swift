@@ -2,6 +2,7 @@ import ArchiveImport
 import ArgumentParser
 import Foundation
 import HistoryStore
+import StatusCrypto
 
 struct MessagesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -36,7 +37,7 @@ struct MessagesCommand: AsyncParsableCommand {
 
     func run() async throws {
         let communityID: String
-        do { communityID = try ArchiveImporter.normalizedCommunityID(community) } catch {
+        do { communityID = try CommunityID(community).string } catch {
             printError("\(error)")
             throw Exit.badInput
         }

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import StatusWire
 import SyncEngine
 
 #if canImport(Glibc)
@@ -21,7 +22,7 @@ import Glibc
 /// ```
 final class ProgressPrinter: Sendable {
     private struct InFlight {
-        var id: String
+        var id: ArchiveID
         var bytes: Int64 = 0
         var totalBytes: Int64 = 0
         var importing = false
@@ -88,7 +89,7 @@ final class ProgressPrinter: Sendable {
         case .announcementAccepted(let clock, let cid): lasting = "\(label)announcement accepted: index \(cid) (clock \(clock))"
         case .announcementIgnored(let reason): lasting = "\(label)announcement ignored: \(reason)"
         case .archiveFailed(let id, let failure):
-            lasting = "\(label)archive \(id.prefix(18))… " + (failure.kind.isRetryable ? "failed" : "cannot be imported") + ": \(failure.reason)"
+            lasting = "\(label)archive \(id.string.prefix(18))… " + (failure.kind.isRetryable ? "failed" : "cannot be imported") + ": \(failure.reason)"
         case .finished(let outcome): lasting = "\(label)\(outcome)"
         case .recordFailed(let what, let error): lasting = "\(label)could not record \(what): \(error)"
         default: lasting = nil
@@ -105,7 +106,7 @@ final class ProgressPrinter: Sendable {
     // MARK: - State
 
     private static func apply(_ event: SyncEvent, to plan: inout Plan) {
-        func update(_ id: String, _ change: (inout InFlight) -> Void) {
+        func update(_ id: ArchiveID, _ change: (inout InFlight) -> Void) {
             if let index = plan.inFlight.firstIndex(where: { $0.id == id }) {
                 change(&plan.inFlight[index])
             } else {
@@ -154,7 +155,7 @@ final class ProgressPrinter: Sendable {
             lines.append("\(label)\(bar(done, of: plan.archives)) \(done)/\(plan.archives) archives · "
                          + "\(bytes(plan.bytes)) · \(count(plan.messages)) messages")
             for archive in plan.inFlight {
-                let id = "\(archive.id.prefix(12))…"
+                let id = "\(archive.id.string.prefix(12))…"
                 if archive.importing {
                     lines.append("   import   \(id) \(count(archive.entries)) entries")
                 } else if archive.totalBytes > 0 {

@@ -38,7 +38,7 @@ struct StatusCommand: AsyncParsableCommand {
             print("""
                 \(s.communityID)
                   index     \(s.indexCID ?? "none") (clock \(s.indexClock))\(s.indexCID != nil && s.indexCID == s.processedIndexCID ? ", fully imported" : "")
-                  archives  \(s.archivesImported) imported, \(s.archivesPending) pending, \(s.archivesFailed) failed (retried), \(s.archivesUnimportable) cannot be imported
+                  archives  \(s.archivesImported) imported, \(s.archivesPending) pending, \(s.archivesFailed) failed (retried), \(s.archivesOverLimit) over a limit (raise it to import), \(s.archivesUnimportable) cannot be imported
                   covered   \(covered)
                   messages  \(s.messageCount)
                   last ok   \(s.lastSuccessAt.map { ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval($0) / 1000)) } ?? "never")

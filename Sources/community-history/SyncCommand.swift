@@ -7,6 +7,7 @@ import PeerHTTP
 import StatusWire
 import SyncEngine
 import WakuClient
+import StatusCrypto
 
 /// Options that say which archives a sync wants.
 struct SelectionOptions: ParsableArguments {
@@ -110,6 +111,11 @@ struct SyncCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let communityID: CommunityID
+        do { communityID = try CommunityID(community) } catch {
+            printError("\(error)")
+            throw Exit.badInput
+        }
         let progress = ProgressPrinter(enabled: !json)
         logging.bootstrap(progress: progress)
         let lock = try takeSyncLock(databasePath: db, command: "sync")
@@ -120,7 +126,7 @@ struct SyncCommand: AsyncParsableCommand {
             throw Exit.databaseError
         }
         let options = OneShotSync.Options(
-            communityID: community, selection: try selection.selection(), quietWindow: .milliseconds(Int64(settle * 1000)),
+            communityID: communityID, selection: try selection.selection(), quietWindow: .milliseconds(Int64(settle * 1000)),
             maxConcurrentDownloads: concurrency, hydration: hydration, limits: limits.limits, pubsubTopic: peers.pubsubTopic,
             storePeer: peers.storePeer, retries: retries, archivesDirectory: URL(fileURLWithPath: archivesDir ?? db + ".archives"),
             rescan: rescan)
@@ -142,9 +148,6 @@ struct SyncCommand: AsyncParsableCommand {
             defer { progress.finish() }
             progress.line("listening: store query on the archive channels, then \(options.quietWindow) quiet window")
             report = try await OneShotSync(options: options, waku: waku, codex: codex, database: database).run { progress.show($0) }
-        } catch let error as CommunityIDError {
-            printError(error.description)
-            throw Exit.badInput
         } catch let error as PeerError {
             printError(error.description)
             await printFixes(options: options, waku: waku, codex: codex)

@@ -8,6 +8,7 @@ import FoundationNetworking
 #endif
 import GRDB
 import HistoryStore
+import PeerHTTP
 import StatusWire
 import AgentService
 import SyncEngine
@@ -33,8 +34,8 @@ import WakuClient
                 database: scratch.appendingPathComponent("history.sqlite").path, relayPollSeconds: 0.1, storeCatchUpSeconds: 2,
                 metricsPort: metricsPort, diskMarginBytes: 0,
                 communities: [
-                    .init(id: first.community.communityID, settleSeconds: settle),
-                    .init(id: second.community.communityID, settleSeconds: settle),
+                    .init(id: first.community.communityID.string, settleSeconds: settle),
+                    .init(id: second.community.communityID.string, settleSeconds: settle),
                 ])
         }
 
@@ -78,7 +79,7 @@ import WakuClient
         let agent = try HistoryAgent(configuration: configuration, events: try EventLog(path: eventsPath))
         let running = Task { try await agent.run() }
         let database = try HistoryDatabase(path: configuration.database!)
-        let firstID = setup.first.community.communityID, secondID = setup.second.community.communityID
+        let firstID = setup.first.community.communityID.string, secondID = setup.second.community.communityID.string
 
         try await Self.waitUntil { try database.importedArchiveIDs(communityID: firstID).count == 9 }
         #expect(try database.importedArchiveIDs(communityID: secondID).isEmpty)
@@ -97,6 +98,8 @@ import WakuClient
         #expect(metrics.contains("community_history_archives_imported_total{community=\"\(secondID)\"} 6"))
         #expect(metrics.contains("community_history_archives_failed_total{community=\"\(firstID)\",kind=\"rejected\"} 1"))
         #expect(metrics.contains("community_history_archives_unimportable{community=\"\(firstID)\"} 1"))
+        // Every event reached the events file (a field it cannot encode would be counted here).
+        #expect(metrics.contains("community_history_event_write_failures_total 0\n"))
         // Everything importable is in (issue 9 defect 9): a success, and idle, not stalled.
         #expect(metrics.contains("community_history_last_success_timestamp_seconds{community=\"\(firstID)\"}"))
         #expect(metrics.contains("community_history_state{community=\"\(firstID)\",state=\"idle\"} 1"))
@@ -151,12 +154,47 @@ import WakuClient
         try await Self.waitUntil { await restarted.isSubscribed(pubsubTopic: shard) }
         try await setup.second.announce(on: WakuClient(baseURL: restarted.baseURL), clock: UInt64(Date().timeIntervalSince1970 * 1000))
         let database = try HistoryDatabase(path: configuration.database!)
-        try await Self.waitUntil { try database.importedArchiveIDs(communityID: setup.second.community.communityID).count == 6 }
+        try await Self.waitUntil { try database.importedArchiveIDs(communityID: setup.second.community.communityID.string).count == 6 }
 
         running.cancel()
         try? await running.value
         await restarted.stop()
         await setup.codexNode.stop()
+    }
+
+    /// Regression (issue 9): a community whose sync could not start (here its archives directory
+    /// cannot be made: a file is in the way) was logged once and never followed again until the
+    /// agent restarted. Now it is started again after a growing delay, and its status says why.
+    @Test func aCommunityThatCannotStartIsStartedAgainOnceTheCauseIsGone() async throws {
+        let setup = try await Self.setUp()
+        try await setup.first.announce(on: setup.waku, clock: UInt64(Date().timeIntervalSince1970 * 1000))
+        var configuration = setup.configuration(metricsPort: nil)
+        configuration.communities = [configuration.communities[0]]
+        let communityID = setup.first.community.communityID.string
+        let archives = URL(fileURLWithPath: configuration.database! + ".archives")
+        try FileManager.default.createDirectory(at: archives, withIntermediateDirectories: true)
+        let blocker = archives.appendingPathComponent(String(communityID.prefix(18)))
+        try Data("not a directory".utf8).write(to: blocker)
+        let eventsPath = setup.scratch.appendingPathComponent("events.jsonl").path
+        func startFailures() -> Int {
+            ((try? String(contentsOfFile: eventsPath, encoding: .utf8)) ?? "").components(separatedBy: "\"community.start-failed\"").count - 1
+        }
+        let agent = try HistoryAgent(
+            configuration: configuration, events: try EventLog(path: eventsPath),
+            startRetry: RetryPolicy(maxAttempts: .max, initialDelay: .milliseconds(50), multiplier: 2, maxDelay: .milliseconds(200)))
+        let running = Task { try await agent.run() }
+        defer { running.cancel() }
+
+        try await Self.waitUntil { startFailures() >= 2 }
+        let database = try HistoryDatabase(path: configuration.database!)
+        #expect(try database.communityStatuses().first { $0.communityID == communityID }?.lastError?.contains("cannot start") == true)
+        #expect(try database.importedArchiveIDs(communityID: communityID).isEmpty)
+
+        try FileManager.default.removeItem(at: blocker)
+        try await Self.waitUntil { try database.importedArchiveIDs(communityID: communityID).count == 9 }
+        running.cancel()
+        try? await running.value
+        await setup.stop()
     }
 
     /// Regression: the agent subscribed through `/relay/v1/auto/*`, which under static sharding
@@ -174,7 +212,7 @@ import WakuClient
         try await setup.second.announce(on: setup.waku, clock: UInt64(Date().timeIntervalSince1970 * 1000),
                                         timestamp: Date(timeIntervalSinceNow: 3600))
         let database = try HistoryDatabase(path: configuration.database!)
-        try await Self.waitUntil { try database.importedArchiveIDs(communityID: setup.second.community.communityID).count == 6 }
+        try await Self.waitUntil { try database.importedArchiveIDs(communityID: setup.second.community.communityID.string).count == 6 }
         running.cancel()
         try? await running.value
         // Stopping does not drop the node's subscription: it may be the user's own.
@@ -205,12 +243,12 @@ import WakuClient
         let configuration = AgentConfiguration(
             codexURL: codexNode.baseURL.absoluteString, wakuURL: wakuNode.baseURL.absoluteString,
             database: scratch.appendingPathComponent("history.sqlite").path, relayPollSeconds: 0.1, storeCatchUpSeconds: 3600,
-            diskMarginBytes: 0, communities: publishers.map { .init(id: $0.community.communityID, settleSeconds: 0.2) })
+            diskMarginBytes: 0, communities: publishers.map { .init(id: $0.community.communityID.string, settleSeconds: 0.2) })
         let agent = try HistoryAgent(configuration: configuration)
         let running = Task { try await agent.run() }
         let database = try HistoryDatabase(path: configuration.database!)
         try await Self.waitUntil {
-            try publishers.allSatisfy { try database.importedArchiveIDs(communityID: $0.community.communityID).count == 1 }
+            try publishers.allSatisfy { try database.importedArchiveIDs(communityID: $0.community.communityID.string).count == 1 }
         }
         running.cancel()
         try? await running.value
@@ -241,6 +279,8 @@ import WakuClient
         }
 
         let first = try launch()
+        // A failed expectation must not leave the agent running (it would hold the test runner's pipes).
+        defer { if first.isRunning { kill(first.processIdentifier, SIGKILL) } }
         try await Self.waitUntil { eventCount("archive.importing") >= 2 }
         first.terminate()  // SIGTERM
         // Prompt: it stops mid-import (rolling it back) rather than finishing the archives left;
@@ -252,7 +292,7 @@ import WakuClient
         // Consistent: every imported archive's messages are all there, and no message belongs
         // to an archive that is not recorded as imported.
         let database = try HistoryDatabase(path: configuration.database!)
-        let communityID = setup.first.community.communityID
+        let communityID = setup.first.community.communityID.string
         let imported = try database.importedArchives(communityID: communityID)
         #expect(imported.count < 9)
         try database.read { db in
@@ -267,6 +307,7 @@ import WakuClient
 
         // A restart resumes and finishes the work.
         let second = try launch()
+        defer { if second.isRunning { kill(second.processIdentifier, SIGKILL) } }
         try await Self.waitUntil { try database.importedArchiveIDs(communityID: communityID).count == 9 }
         second.terminate()
         try await Self.waitUntil(timeout: .seconds(10)) { !second.isRunning }
@@ -291,7 +332,7 @@ import WakuClient
         // The configuration it writes points at its nodes: a sync against them gets the whole fixture.
         try await Self.waitUntil(timeout: .seconds(30)) { FileManager.default.fileExists(atPath: configPath) }
         let configuration = try AgentConfiguration.load(path: configPath)
-        let communityID = try #require(configuration.communities.first?.id)
+        let communityID = try #require(configuration.communities.first).communityID()
         let database = try HistoryDatabase(path: configuration.database!)
         let options = OneShotSync.Options(communityID: communityID, quietWindow: .milliseconds(100),
                                           archivesDirectory: scratch.appendingPathComponent("archives"))

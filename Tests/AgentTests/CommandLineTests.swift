@@ -185,7 +185,7 @@ import WakuClient
         let deadURL = codex.baseURL.absoluteString
         await codex.stop()
         let result = try await Self.run([
-            "sync", "--community", publisher.community.communityID, "--codex-url", deadURL, "--waku-url", waku.baseURL.absoluteString,
+            "sync", "--community", publisher.community.communityID.string, "--codex-url", deadURL, "--waku-url", waku.baseURL.absoluteString,
             "--db", directory.appendingPathComponent("history.sqlite").path, "--settle", "0", "--retries", "0", "--json",
         ])
         await waku.stop()
@@ -205,15 +205,15 @@ import WakuClient
         let week = entries[2]  // an importable one (the fixture's encrypted archive is the newest)
         let range = ["--mode", "range", "--from", "\(week.from)", "--to", "\(week.to)"]
         func sync(_ extra: [String]) async throws -> Run {
-            try await Self.run(["sync", "--community", publisher.community.communityID, "--codex-url", codex.baseURL.absoluteString,
+            try await Self.run(["sync", "--community", publisher.community.communityID.string, "--codex-url", codex.baseURL.absoluteString,
                                 "--waku-url", waku.baseURL.absoluteString, "--db", db, "--settle", "0", "--retries", "0"] + extra)
         }
         let first = try await sync(range)
         let all = try await sync(["--mode", "all"])
-        let imported = try HistoryDatabase(path: db).importedArchiveIDs(communityID: publisher.community.communityID)
+        let imported = try HistoryDatabase(path: db).importedArchiveIDs(communityID: publisher.community.communityID.string)
         // Forget the week's import (as a restored older database would): only --rescan looks again.
         let queue = try DatabaseQueue(path: db)
-        try await queue.write { try $0.execute(sql: "DELETE FROM imported_archive WHERE id = ?", arguments: [week.id]) }
+        try await queue.write { try $0.execute(sql: "DELETE FROM imported_archive WHERE id = ?", arguments: [week.id.string]) }
         try queue.close()
         let notRescanned = try await sync(range)
         let rescanned = try await sync(range + ["--rescan"])
@@ -259,7 +259,7 @@ import WakuClient
         await codex.stallDownloads(of: try CID(publisher.indexCID), after: 100)
         let process = Process()
         process.executableURL = Self.binary
-        process.arguments = ["sync", "--community", publisher.community.communityID, "--codex-url", codex.baseURL.absoluteString,
+        process.arguments = ["sync", "--community", publisher.community.communityID.string, "--codex-url", codex.baseURL.absoluteString,
                              "--waku-url", waku.baseURL.absoluteString, "--db", directory.appendingPathComponent("h.sqlite").path,
                              "--settle", "0", "--retries", "0"]  // the minimum rate checks every 64 s: not within this test
         process.standardOutput = FileHandle.nullDevice

@@ -6,8 +6,14 @@ import SyncEngine
 /// The agent's configuration: checks, errors, the example file.
 @Suite struct ConfigurationValidationTests {
     @Test func configurationErrorsAreClear() throws {
-        let bad = AgentConfiguration(communities: [.init(id: "0x02", mode: "range", from: "2026-02-01", to: "2026-01-01")])
+        let id = "0x03a66ba3747abe18d182838b1eaf9f0ee989fb57084bc7269a53ca588cca667ca0"
+        let bad = AgentConfiguration(communities: [.init(id: id, mode: "range", from: "2026-02-01", to: "2026-01-01")])
         #expect { try bad.validate() } throws: { "\($0)".contains("needs \"from\" < \"to\"") }
+        // An ID that is not a key is refused when the file is read, not when its sync starts.
+        #expect { try AgentConfiguration(communities: [.init(id: "0x02")]).validate() } throws: { "\($0)".contains("not a community ID") }
+        // Two spellings of one community are one community.
+        let twice = AgentConfiguration(communities: [.init(id: id), .init(id: "0X" + id.dropFirst(2).uppercased())])
+        #expect { try twice.validate() } throws: { "\($0)".contains("listed twice") }
         #expect { try AgentConfiguration(communities: []).validate() } throws: { "\($0)".contains("no communities") }
         let selection = try AgentConfiguration.Community(id: "0x02", mode: "range", from: "2026-01-01", to: "2026-02-01").selection()
         #expect(selection == .range(from: 1_767_225_600, to: 1_769_904_000))

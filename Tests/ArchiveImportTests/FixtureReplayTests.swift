@@ -60,7 +60,7 @@ import Testing
         try bytes.write(to: URL(fileURLWithPath: fixture.blobPath(victim.cid)))
         let report = try Replay(fixture: fixture, database: try TestSupport.temporaryDatabase()).run()
         #expect(report.archives.imported == 8)
-        let rejection = try #require(report.archives.rejected.first { $0.id == victim.id })
+        let rejection = try #require(report.archives.rejected.first { $0.id == victim.id.string })
         #expect(rejection.reason.contains("is not what that CID names"))
         // The index blob is checked the same way.
         let indexPath = URL(fileURLWithPath: fixture.blobPath(try CID(fixture.manifest.indexCID)))

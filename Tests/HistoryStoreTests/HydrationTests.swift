@@ -174,14 +174,14 @@ import GRDB
         let db = try temporaryDatabase()
         #expect(try db.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") } == "wal")
         #expect(try db.appliedMigrations() == ["v1-history", "v2-downloads", "v3-agent-status", "v4-permanent-rejections",
-                                               "v5-message-per-community", "v6-processed-selection"])
+                                               "v5-message-per-community", "v6-processed-selection", "v7-failure-disposition"])
     }
 
     @Test func rejectedArchivesAreRememberedUntilTheDecoderChanges() throws {
         let db = try temporaryDatabase()
-        try db.recordFailure(archiveID: "0xbad", communityID: community, reason: "encrypted", rejectedByDecoderRevision: 1)
-        try db.recordFailure(archiveID: "0xcut", communityID: community, reason: "download: cut")   // may heal: not a rejection
-        try db.recordFailure(archiveID: "0xother", communityID: "0x03cc", reason: "encrypted", rejectedByDecoderRevision: 1)
+        try db.recordFailure(archiveID: "0xbad", communityID: community, reason: "encrypted", disposition: .rejected(decoderRevision: 1))
+        try db.recordFailure(archiveID: "0xcut", communityID: community, reason: "download: cut", disposition: .retrying)   // may heal: not a rejection
+        try db.recordFailure(archiveID: "0xother", communityID: "0x03cc", reason: "encrypted", disposition: .rejected(decoderRevision: 1))
         #expect(try db.rejectedArchives(communityID: community, decoderRevision: 1) == ["0xbad": "encrypted"])
         // A newer decoder may read it: the rejection no longer counts.
         #expect(try db.rejectedArchives(communityID: community, decoderRevision: 2).isEmpty)

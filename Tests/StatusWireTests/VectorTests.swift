@@ -32,7 +32,8 @@ import Testing
             let key = try ChatSymmetricKey.derive(chatID: chatID)
             #expect(key.withUnsafeBytes { Hex.encode($0) } == row["pbkdf2_sha256_symkey(iter=65356,salt='',len=32)"], "\(name)")
         }
-        let id = Vectors.string("keys", "community_id_string")
+        let id = try CommunityID(Vectors.string("keys", "community_id_string"))
+        #expect(id.string == Vectors.string("keys", "community_id_string"))
         #expect(table["archive channel (legacy) = IDString()+'-magnetlinks'"]!["chat_id"] == CommunityChatID.magnetlinks(id))
         #expect(table["universal chat id = IDString()+'-memberUpdate'"]!["chat_id"] == CommunityChatID.memberUpdate(id))
     }
@@ -83,7 +84,7 @@ import Testing
         #expect(plaintext.count == Vectors.value(v, "waku_v1_plaintext_len (multiple of 256)") as! Int)
         #expect(WakuPayloadV1.paddingLength(dataCount: protocolBytes.count, signed: true) == 15)
 
-        let symmetricKey = try ChatSymmetricKey.derive(chatID: CommunityChatID.memberUpdate(communityKey.publicKey.description))
+        let symmetricKey = try ChatSymmetricKey.derive(chatID: CommunityChatID.memberUpdate(CommunityID(publicKey: communityKey.publicKey)))
         #expect(symmetricKey.withUnsafeBytes { Array($0) } == Vectors.bytes(v, "symkey (universal chat)"))
         let wire = try WakuSymmetricCipher.seal(plaintext, key: symmetricKey, nonce: Vectors.bytes(v, "aes_gcm_nonce (fixed for test; random in real life)"))
         #expect(wire == Vectors.bytes(v, "waku_payload = ct||tag16||nonce12"))
@@ -101,7 +102,7 @@ import Testing
 
     @Test func announcementDecodesFromTheWire() throws {
         let v = Self.announcement
-        let key = try ChatSymmetricKey.derive(chatID: CommunityChatID.memberUpdate(communityKey.publicKey.description))
+        let key = try ChatSymmetricKey.derive(chatID: CommunityChatID.memberUpdate(CommunityID(publicKey: communityKey.publicKey)))
         let plaintext = try WakuSymmetricCipher.open(Vectors.bytes(v, "waku_payload = ct||tag16||nonce12"), key: key)
         let payload = try WakuPayloadV1.decode(plaintext)
         #expect(payload.signer?.uncompressed == Vectors.bytes(v, "waku_layer_signer (owner USER key, not community key)"))
@@ -215,7 +216,7 @@ import Testing
 extension VectorTests {
     @Test func archiveChannelDecodesTheVectorAnnouncement() throws {
         let v = Self.announcement
-        let channel = try ArchiveChannel(communityID: Vectors.string("keys", "community_id_string"))
+        let channel = try ArchiveChannel(communityID: try CommunityID(Vectors.string("keys", "community_id_string")))
         #expect(channel.contentTopics.contains(Vectors.string(v, "content_topic")))
         guard case .announcement(let announcement) = channel.decode(payload: Vectors.bytes(v, "waku_payload = ct||tag16||nonce12"),
                                                                      contentTopic: Vectors.string(v, "content_topic")) else {
@@ -224,7 +225,7 @@ extension VectorTests {
         }
         #expect(announcement.clock == 1_700_000_000_000)
         #expect(announcement.indexCID.string == "zDvZRwzm8K7bcyPeBXcZzWD7AWc4VqNuseduDr3VsuYA1yXej49V")
-        #expect(announcement.signerID == Vectors.string("keys", "community_id_string"))
+        #expect(announcement.signerID.string == Vectors.string("keys", "community_id_string"))
         #expect(announcement.messageType == 43)
         // On a topic it was not encrypted for, it does not decrypt.
         guard case .rejected(.undecryptable) = channel.decode(payload: Vectors.bytes(v, "waku_payload = ct||tag16||nonce12"),

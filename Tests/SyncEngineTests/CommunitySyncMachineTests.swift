@@ -8,7 +8,7 @@ import Testing
 @Suite struct CommunitySyncMachineTests {
     static let communityKey = try! PrivateKey(bytes: [UInt8](repeating: 0, count: 31) + [1])
     static let forgerKey = try! PrivateKey(bytes: [UInt8](repeating: 0, count: 31) + [2])
-    static let communityID = Hex.encode(communityKey.publicKey.compressed, prefixed: true)
+    static let communityID = CommunityID(publicKey: communityKey.publicKey)
 
     let config = CommunitySyncMachine.Configuration(communityID: communityID, quietWindow: .seconds(20), maxConcurrentDownloads: 3)
 
@@ -21,7 +21,7 @@ import Testing
     static func entries(_ count: Int) -> [ArchiveIndexEntry] {
         (0..<count).map { week in
             let from = UInt64(1_700_000_000 + week * 604_800)
-            return ArchiveIndexEntry(id: String(format: "0x%064x", week), cid: (try! CID.codex(of: [UInt8(week)])).manifestCID,
+            return ArchiveIndexEntry(id: try! ArchiveID(String(format: "0x%064x", week)), cid: (try! CID.codex(of: [UInt8(week)])).manifestCID,
                                      from: from, to: from + 604_800, contentTopics: [])
         }
     }
@@ -48,7 +48,7 @@ import Testing
         var machine = CommunitySyncMachine(configuration: config)
         let actions = machine.announcementReceived(Self.announcement(clock: 100, cid: Self.cid(1)))
         #expect(actions == [.persistAnnouncement(clock: 100, indexCID: Self.cid(1)), .startTimer(.quietWindow, after: .seconds(20))])
-        #expect(machine.phase == .settling)
+        #expect(machine.phase == .settling(candidate: Self.cid(1)))
         // Nothing is fetched before the window expires.
         #expect(machine.retryDue().isEmpty)
     }
@@ -66,14 +66,14 @@ import Testing
     @Test func olderClockIsIgnored() {
         var machine = CommunitySyncMachine(configuration: config, persisted: .init(clock: 500))
         #expect(machine.announcementReceived(Self.announcement(clock: 499, cid: Self.cid(1))) == [.ignored(.olderClock(clock: 499, stored: 500))])
-        #expect(machine.phase == .idle)
+        #expect(machine.phase == .notStarted(resuming: nil))
     }
 
     @Test func forgedSignerIsIgnored() {
         var machine = CommunitySyncMachine(configuration: config)
         let forged = Self.announcement(clock: 1_000, cid: Self.cid(9), signer: Self.forgerKey)
-        #expect(machine.announcementReceived(forged) == [.ignored(.notSignedByCommunity(signer: forged.signerID))])
-        #expect(machine.storedClock == 0 && machine.phase == .idle)
+        #expect(machine.announcementReceived(forged) == [.ignored(.notSignedByCommunity(signer: forged.signerID.string))])
+        #expect(machine.storedClock == 0 && machine.phase == .notStarted(resuming: nil))
     }
 
     @Test func lastProcessedCIDIsIgnored() {
@@ -87,7 +87,8 @@ import Testing
         _ = planned(&machine, entries: Self.entries(5))
         let again = machine.announcementReceived(Self.announcement(clock: 30, cid: Self.cid(1)))
         #expect(again == [.persistAnnouncement(clock: 30, indexCID: Self.cid(1))])
-        #expect(machine.phase == .working)
+        guard case .working(let plan) = machine.phase else { Issue.record("not working: \(machine.phase)"); return }
+        #expect(plan.indexCID == Self.cid(1) && plan.downloading.count == 3)
     }
 
     // MARK: - Planning
@@ -209,7 +210,8 @@ import Testing
         #expect(PlanFailure.archives(failures).cause == .peerUnreachable)
         #expect(machine.imported == [entries[0].id])
         #expect(!end.contains(.markProcessed(Self.cid(1), selection: .all)))
-        guard case .backoff(let failure) = machine.phase else { Issue.record("not in backoff"); return }
+        guard case .backoff(let pursuit, let failure) = machine.phase else { Issue.record("not in backoff"); return }
+        #expect(pursuit.indexCID == Self.cid(1) && pursuit.failedAttempts == 1)
         #expect(failure.description.contains("2 archive(s) failed") && failure.description.contains("HTTP 500"))
         // The retry re-plans what is still missing, but does not download the bad archive again.
         _ = machine.retryDue()
@@ -362,7 +364,7 @@ import Testing
         _ = machine.indexFailed(ArchiveFailure(.rejected, "undecodable"), generation: 1)
         let actions = machine.announcementReceived(Self.announcement(clock: 2, cid: Self.cid(2)))
         #expect(actions.contains(.startTimer(.quietWindow, after: .seconds(20))))
-        #expect(machine.failedAttempts == 0 && machine.phase == .settling)
+        #expect(machine.failedAttempts == 0 && machine.phase == .settling(candidate: Self.cid(2)))
     }
 
     // MARK: - Restart

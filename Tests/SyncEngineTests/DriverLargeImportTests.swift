@@ -30,7 +30,7 @@ import Testing
             let path = scratch.appendingPathComponent("archives").appendingPathComponent(entry.cid.string).path
             try benchmark.write(count: 6_000, to: path, localCopiesIn: try HistoryDatabase(path: scratch.appendingPathComponent("unused.sqlite").path))
             try database.recordDownloaded(DownloadedArchiveRecord(
-                id: entry.id, communityID: community.communityID, cid: entry.cid.string, path: path, from: entry.from, to: entry.to,
+                id: entry.id.string, communityID: community.communityID.string, cid: entry.cid.string, path: path, from: entry.from, to: entry.to,
                 contentTopics: entry.contentTopics.map { Hex.encode($0.bytes, prefixed: true) }))
         }
 
@@ -67,14 +67,14 @@ import Testing
         try await setup.waitFor(Self.imported)
         await driver.stop()
         #expect(setup.count(Self.progress) == 6)
-        #expect(try setup.database.importedArchiveIDs(communityID: setup.community.communityID) == [setup.entry.id])
-        #expect(try setup.database.indexState(communityID: setup.community.communityID)?.indexClock == 42)
+        #expect(try setup.database.importedArchiveIDs(communityID: setup.community.communityID.string) == [setup.entry.id.string])
+        #expect(try setup.database.indexState(communityID: setup.community.communityID.string)?.indexClock == 42)
         try? FileManager.default.removeItem(at: setup.scratch)
     }
 
     @Test func stopRollsBackARunningImportAndTheNextStartImportsIt() async throws {
         let setup = try Setup()
-        let communityID = setup.community.communityID
+        let communityID = setup.community.communityID.string
         let first = try setup.startDriver()
         try await setup.waitFor(Self.progress)
 
@@ -85,12 +85,12 @@ import Testing
         #expect(setup.count(Self.imported) == 0)
         #expect(try setup.database.importedArchiveIDs(communityID: communityID).isEmpty)
         #expect(try setup.database.messageCount(communityID: communityID) == 0)
-        #expect(try setup.database.downloadedArchives(communityID: communityID).map(\.id) == [setup.entry.id])
+        #expect(try setup.database.downloadedArchives(communityID: communityID).map(\.id) == [setup.entry.id.string])
 
         let second = try setup.startDriver()
         try await setup.waitFor(Self.imported)
         await second.stop()
-        #expect(try setup.database.importedArchiveIDs(communityID: communityID) == [setup.entry.id])
+        #expect(try setup.database.importedArchiveIDs(communityID: communityID) == [setup.entry.id.string])
         #expect(try setup.database.messageCount(communityID: communityID) == 6_000)
         try? FileManager.default.removeItem(at: setup.scratch)
     }

@@ -16,10 +16,10 @@ import Testing
         let network = try await SyncIntegrationTests.network()
         defer { Task { await network.stop() } }
         let publisher = network.publisher
-        let communityID = publisher.community.communityID
+        let communityID = publisher.community.communityID.string
         let database = try SyncIntegrationTests.database(network)
         let driver = RunningDriver(try CommunitySyncDriver(
-            configuration: .init(communityID: communityID, quietWindow: .zero),
+            configuration: .init(communityID: publisher.community.communityID, quietWindow: .zero),
             database: database, codex: network.codex, archivesDirectory: network.scratch.appendingPathComponent("archives")))
 
         // The node now answers after 20 s: the index fetch is in flight when stop() is called.

@@ -20,8 +20,8 @@ public struct ArchiveAnnouncement: Sendable, Hashable {
         self.contentTopic = contentTopic
     }
 
-    /// `0x` + compressed signer key: equals the community ID when the control node signed.
-    public var signerID: String { Hex.encode(signer.compressed, prefixed: true) }
+    /// The signer as a community ID: equals the community's when the control node signed.
+    public var signerID: CommunityID { CommunityID(publicKey: signer) }
 }
 
 /// Why a message on an archive channel is not an announcement. Raw values appear in reports.

@@ -8,7 +8,7 @@ import SwiftProtobuf
 /// symmetric keys, and the decoder that turns a Waku payload on them into an announcement.
 ///
 /// ```swift
-/// let channel = try ArchiveChannel(communityID: "0x02…")
+/// let channel = try ArchiveChannel(communityID: try CommunityID("0x02…"))
 /// switch channel.decode(payload: message.payload, contentTopic: message.contentTopic) {
 /// case .announcement(let announcement): …
 /// case .rejected(let reason): …
@@ -24,13 +24,13 @@ public struct ArchiveChannel: Sendable {
         let key: SymmetricKey
     }
 
-    public let communityID: String
+    public let communityID: CommunityID
     public let chats: [Chat]
 
     public var contentTopics: [String] { chats.map(\.topic.string) }
 
     /// Derives the keys (PBKDF2, 65356 rounds each: do this once per community).
-    public init(communityID: String) throws {
+    public init(communityID: CommunityID) throws {
         self.communityID = communityID
         chats = try [CommunityChatID.magnetlinks(communityID), CommunityChatID.memberUpdate(communityID)].map {
             Chat(chatID: $0, topic: ContentTopic(chatID: $0), key: try ChatSymmetricKey.derive(chatID: $0))

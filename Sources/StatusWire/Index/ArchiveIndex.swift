@@ -3,8 +3,8 @@ import SwiftProtobuf
 
 /// One archive as the index lists it.
 public struct ArchiveIndexEntry: Sendable, Hashable, Codable {
-    /// `0x` + hex(keccak256(serialized index metadata)): the archive ID.
-    public let id: String
+    /// `0x` + hex(keccak256(serialized index metadata)).
+    public let id: ArchiveID
     public let cid: CID
     /// Unix seconds, `[from, to)`.
     public let from: UInt64
@@ -12,7 +12,7 @@ public struct ArchiveIndexEntry: Sendable, Hashable, Codable {
     /// The 4-byte content topics the archive covers.
     public let contentTopics: [ContentTopic]
 
-    public init(id: String, cid: CID, from: UInt64, to: UInt64, contentTopics: [ContentTopic]) {
+    public init(id: ArchiveID, cid: CID, from: UInt64, to: UInt64, contentTopics: [ContentTopic]) {
         self.id = id
         self.cid = cid
         self.from = from
@@ -94,8 +94,8 @@ public struct ArchiveIndex: Sendable {
             return .failure(RejectedIndexEntry(key: key, reason: "malformed map entry: \(error)"))
         }
         guard let value else { return .failure(RejectedIndexEntry(key: key, reason: "entry has no value")) }
-        let expected = Hex.encode(Keccak256.hash(value), prefixed: true)
-        guard key.lowercased() == expected else {
+        let expected = ArchiveID(hashing: value)
+        guard key.lowercased() == expected.string else {
             return .failure(RejectedIndexEntry(key: key, reason: "key does not match keccak256 of the entry (expected \(expected))"))
         }
         guard let metadata = try? WireArchiveIndexMetadata(serializedBytes: value) else {

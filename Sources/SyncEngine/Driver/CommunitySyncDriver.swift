@@ -48,7 +48,7 @@ public struct CommunitySyncDriver: Sendable {
         self.configuration = configuration
         self.database = database
         self.codex = codex
-        self.importer = try ArchiveImporter(database: database, communityID: configuration.communityID)
+        self.importer = ArchiveImporter(database: database, communityID: configuration.communityID)
         self.importOptions = importOptions
         self.archivesDirectory = archivesDirectory
         self.clock = clock
@@ -95,7 +95,7 @@ public struct CommunitySyncDriver: Sendable {
     /// The machine as the database left it, after removing what an interrupted run left behind.
     private func resume(rescan: Bool) async throws -> CommunitySyncMachine {
         try FileManager.default.createDirectory(at: archivesDirectory, withIntermediateDirectories: true)
-        let communityID = configuration.communityID
+        let communityID = configuration.communityID.string
         let saved = try await database.resumeState(communityID: communityID, decoderRevision: ArchiveImporter.decoderRevision)
         // Download records of archives imported since (the import's transaction removes them
         // now; older runs did not) or whose file is gone.
@@ -107,9 +107,13 @@ public struct CommunitySyncDriver: Sendable {
         ArchivesDirectorySweep(directory: archivesDirectory, logger: logger)
             .run(keeping: saved.allDownloadPaths.subtracting(stale.map(\.path)))
         let downloaded = saved.downloaded.filter { record in !stale.contains { $0.id == record.id } }.compactMap { record -> DownloadedArchive? in
-            guard let cid = try? CID(record.cid) else { return nil }
+            // Written by this program from typed values; a row that does not parse is left for the sweep.
+            guard let id = try? ArchiveID(record.id), let cid = try? CID(record.cid) else {
+                logger.warning("ignoring an unreadable download record", metadata: ["archive": "\(record.id)", "cid": "\(record.cid)"])
+                return nil
+            }
             let topics = record.contentTopics.compactMap { try? ContentTopic(bytes: Hex.decode($0)) }
-            return DownloadedArchive(entry: ArchiveIndexEntry(id: record.id, cid: cid, from: record.from, to: record.to, contentTopics: topics),
+            return DownloadedArchive(entry: ArchiveIndexEntry(id: id, cid: cid, from: record.from, to: record.to, contentTopics: topics),
                                      path: record.path)
         }
         let state = saved.indexState
@@ -117,7 +121,19 @@ public struct CommunitySyncDriver: Sendable {
             clock: state?.indexClock ?? 0, indexCID: state?.indexCID.flatMap { try? CID($0) },
             processedIndexCID: rescan ? nil : state?.processedIndexCID.flatMap { try? CID($0) },
             processedSelection: state?.processedSelection.flatMap(ArchiveSelection.init(storageKey:)),
-            imported: saved.importedArchiveIDs, downloaded: downloaded, rejected: saved.rejected))
+            imported: archiveIDs(saved.importedArchiveIDs), downloaded: downloaded,
+            rejected: Dictionary(uniqueKeysWithValues: saved.rejected.compactMap { key, reason in archiveIDs([key]).first.map { ($0, reason) } })))
+    }
+
+    /// Archive IDs read back from the database (written from typed values); one that does not
+    /// parse is logged and left out, as if it were not recorded.
+    private func archiveIDs(_ stored: some Sequence<String>) -> Set<ArchiveID> {
+        Set(stored.compactMap { text in
+            do { return try ArchiveID(text) } catch {
+                logger.warning("ignoring an unreadable archive ID in the database", metadata: ["archive": "\(text)"])
+                return nil
+            }
+        })
     }
 }
 
@@ -132,8 +148,8 @@ enum DriverEvent: Sendable {
     case downloadFailed(ArchiveIndexEntry, ArchiveFailure, generation: Int)
     /// A child cancelled before it had a result (a newer plan, a replaced timer).
     case cancelled
-    case imported(archiveID: String)
-    case importFailed(archiveID: String, ArchiveFailure)
+    case imported(archiveID: ArchiveID)
+    case importFailed(archiveID: ArchiveID, ArchiveFailure)
 }
 
 /// The run loop's state beside the machine: the tokens that cancel a generation's downloads
@@ -270,7 +286,7 @@ struct DriverLoop {
         case .finished(let outcome):
             var error: String?
             if case .failed(let failure) = outcome { error = failure.description }
-            await driver.write("the plan's outcome") { try await driver.database.recordOutcome(communityID: driver.configuration.communityID, error: error) }
+            await driver.write("the plan's outcome") { try await driver.database.recordOutcome(communityID: driver.configuration.communityID.string, error: error) }
             driver.onEvent(.finished(outcome))
             onOutcome(outcome)
             idleReported = true
@@ -327,7 +343,7 @@ extension CommunitySyncDriver {
             let manifest = try await codex.manifest(entry.cid)
             let total = manifest.manifest.datasetSize
             let reservation = try diskReservations.reserve(total, margin: diskMarginBytes, at: archivesDirectory,
-                                                           for: "archive \(entry.id.prefix(18))…")
+                                                           for: "archive \(entry.id.string.prefix(18))…")
             defer { reservation.release() }
             let steps = SharedProgressSteps(total: total)
             let onEvent = self.onEvent
@@ -337,7 +353,7 @@ extension CommunitySyncDriver {
             await bandwidth?.consumed(bytes)
             onEvent(.archiveDownloaded(archiveID: entry.id, from: entry.from, to: entry.to, bytes: bytes))
             try await database.recordDownloaded(DownloadedArchiveRecord(
-                id: entry.id, communityID: configuration.communityID, cid: entry.cid.string, path: destination.path,
+                id: entry.id.string, communityID: configuration.communityID.string, cid: entry.cid.string, path: destination.path,
                 from: entry.from, to: entry.to, contentTopics: entry.contentTopics.map { Hex.encode($0.bytes, prefixed: true) }))
             return .downloaded(DownloadedArchive(entry: entry, path: destination.path), generation: generation)
         } catch {
@@ -424,17 +440,22 @@ extension CommunitySyncDriver {
 
     /// A rejected archive is recorded with the decoder revision that found it bad: it is not
     /// downloaded again while that revision decodes.
-    func recordFailure(_ archiveID: String, _ failure: ArchiveFailure) async {
-        let revision = failure.kind == .rejected ? ArchiveImporter.decoderRevision : nil
+    func recordFailure(_ archiveID: ArchiveID, _ failure: ArchiveFailure) async {
+        let disposition: ArchiveFailureDisposition
+        switch failure.kind {
+        case .rejected: disposition = .rejected(decoderRevision: ArchiveImporter.decoderRevision)
+        case .overLimit: disposition = .overLimit
+        case .peerUnreachable, .download, .database, .unreadableFile, .localDisk: disposition = .retrying
+        }
         await write("an archive failure") {
-            try await database.recordFailure(archiveID: archiveID, communityID: configuration.communityID, reason: failure.reason,
-                                             rejectedByDecoderRevision: revision)
+            try await database.recordFailure(archiveID: archiveID.string, communityID: configuration.communityID.string,
+                                             reason: failure.reason, disposition: disposition)
         }
         onEvent(.archiveFailed(archiveID: archiveID, failure: failure))
     }
 
     func persist(_ what: String, _ change: @escaping @Sendable (inout CommunityIndexState) -> Void) async {
-        await write(what) { try await database.updateIndexState(communityID: configuration.communityID, change) }
+        await write(what) { try await database.updateIndexState(communityID: configuration.communityID.string, change) }
     }
 
     /// Runs a database write; a failure is logged and reported as an event (metrics count it),
@@ -449,7 +470,7 @@ extension CommunitySyncDriver {
 
     /// Removes an archive's download record and its file.
     private func forget(_ archive: DownloadedArchive) async {
-        await write("the removal of a download record") { try await database.removeDownloaded(archiveID: archive.entry.id) }
+        await write("the removal of a download record") { try await database.removeDownloaded(archiveID: archive.entry.id.string) }
         remove(URL(fileURLWithPath: archive.path), what: "a downloaded archive")
     }
 

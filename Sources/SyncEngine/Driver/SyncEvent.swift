@@ -9,16 +9,16 @@ public enum SyncEvent: Sendable {
     case indexDownloaded(indexCID: String, archives: Int, rejectedEntries: Int)
     /// The selected archives not imported yet; `knownBad` of them (archive ID → reason) failed
     /// verification before and are not downloaded again.
-    case planned(archives: Int, knownBad: [String: String])
-    case downloadStarted(archiveID: String, cid: String)
+    case planned(archives: Int, knownBad: [ArchiveID: String])
+    case downloadStarted(archiveID: ArchiveID, cid: String)
     /// Bytes received so far of an archive being downloaded (at each 5 % of it, and at the end).
-    case downloadProgress(archiveID: String, bytes: Int64, totalBytes: Int64)
-    case archiveDownloaded(archiveID: String, from: UInt64, to: UInt64, bytes: Int64)
-    case importingArchive(archiveID: String)
+    case downloadProgress(archiveID: ArchiveID, bytes: Int64, totalBytes: Int64)
+    case archiveDownloaded(archiveID: ArchiveID, from: UInt64, to: UInt64, bytes: Int64)
+    case importingArchive(archiveID: ArchiveID)
     /// Archived entries read so far by a running import (every 1,000).
-    case importProgress(archiveID: String, entries: Int)
+    case importProgress(archiveID: ArchiveID, entries: Int)
     case archiveImported(ArchiveImportResult)
-    case archiveFailed(archiveID: String, failure: ArchiveFailure)
+    case archiveFailed(archiveID: ArchiveID, failure: ArchiveFailure)
     /// A database write of the sync failed (`what` it was recording); the sync goes on, and the
     /// next start redoes or re-derives it.
     case recordFailed(what: String, error: String)

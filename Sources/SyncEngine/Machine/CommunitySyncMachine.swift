@@ -1,4 +1,5 @@
 import Foundation
+import StatusCrypto
 import StatusWire
 
 /// The per-community sync logic as a pure value: each event returns the actions to perform;
@@ -32,7 +33,7 @@ import StatusWire
 /// ```
 public struct CommunitySyncMachine: Sendable {
     public struct Configuration: Sendable, Equatable {
-        public var communityID: String
+        public var communityID: CommunityID
         public var selection: ArchiveSelection
         public var quietWindow: Duration
         public var maxConcurrentDownloads: Int
@@ -43,7 +44,7 @@ public struct CommunitySyncMachine: Sendable {
         /// An index of 100,000 CIDs no node has would otherwise take hours of lookups per plan.
         public var maxConsecutiveDownloadFailures: Int
 
-        public init(communityID: String, selection: ArchiveSelection = .all, quietWindow: Duration = .seconds(20),
+        public init(communityID: CommunityID, selection: ArchiveSelection = .all, quietWindow: Duration = .seconds(20),
                     maxConcurrentDownloads: Int = 3, retryInitialDelay: Duration = .seconds(5), retryMaxDelay: Duration = .seconds(600),
                     maxConsecutiveDownloadFailures: Int = 10) {
             self.maxConsecutiveDownloadFailures = max(1, maxConsecutiveDownloadFailures)
@@ -63,13 +64,13 @@ public struct CommunitySyncMachine: Sendable {
         public var processedIndexCID: CID?
         /// The selection `processedIndexCID` was processed for (nil: unknown, covers nothing).
         public var processedSelection: ArchiveSelection?
-        public var imported: Set<String>
+        public var imported: Set<ArchiveID>
         public var downloaded: [DownloadedArchive]
         /// Archives that failed verification, with the failure as recorded (`import: …`): not downloaded again.
-        public var rejected: [String: String]
+        public var rejected: [ArchiveID: String]
 
         public init(clock: UInt64 = 0, indexCID: CID? = nil, processedIndexCID: CID? = nil, processedSelection: ArchiveSelection? = nil,
-                    imported: Set<String> = [], downloaded: [DownloadedArchive] = [], rejected: [String: String] = [:]) {
+                    imported: Set<ArchiveID> = [], downloaded: [DownloadedArchive] = [], rejected: [ArchiveID: String] = [:]) {
             self.clock = clock
             self.indexCID = indexCID
             self.processedIndexCID = processedIndexCID
@@ -80,51 +81,69 @@ public struct CommunitySyncMachine: Sendable {
         }
     }
 
+    /// Where the machine is, with what that step needs: the index it pursues, the plan being
+    /// worked, the failure being backed off from. Nothing of one phase outlives it by accident.
     public enum Phase: Sendable, Equatable {
+        /// Before `started()`: `resuming` is the persisted index not yet processed, fetched at start.
+        case notStarted(resuming: CID?)
+        /// Nothing to do until an announcement.
         case idle
-        case settling
-        case fetchingIndex
-        case working
+        /// The quiet window runs after the newest accepted announcement, for `candidate`.
+        case settling(candidate: CID)
+        case fetchingIndex(Pursuit)
+        /// Downloading and importing one index's plan.
+        case working(Plan)
         /// Something that may heal failed (a peer, the database); the retry timer runs.
-        case backoff(PlanFailure)
+        case backoff(Pursuit, PlanFailure)
         /// Stopping (`stopRequested()`): nothing new starts; results that still arrive are ignored.
         case stopped
     }
 
+    /// The index being pursued since its announcement, and how many of its plans failed in a
+    /// row (the retry delay grows with them; a newer announcement starts again at zero).
+    public struct Pursuit: Sendable, Equatable {
+        public var indexCID: CID
+        public var failedAttempts: Int
+    }
+
     /// One plan: the archives of one index still to download and import.
-    struct Work: Sendable, Equatable {
-        var indexCID: CID
-        var pending: [ArchiveIndexEntry]
-        var downloading: Set<String> = []
-        var importedCount = 0
-        var failures: [String: ArchiveFailure] = [:]
+    public struct Plan: Sendable, Equatable {
+        public internal(set) var pursuit: Pursuit
+        public internal(set) var pending: [ArchiveIndexEntry]
+        public internal(set) var downloading: Set<ArchiveID> = []
+        public internal(set) var importedCount = 0
+        public internal(set) var failures: [ArchiveID: ArchiveFailure] = [:]
         /// Retryable download failures since the last download that worked (the failure budget).
-        var downloadFailuresInARow = 0
+        public internal(set) var downloadFailuresInARow = 0
+
+        public var indexCID: CID { pursuit.indexCID }
     }
 
     public let configuration: Configuration
-    public private(set) var phase: Phase = .idle
+    public private(set) var phase: Phase
     public private(set) var storedClock: UInt64
     /// The newest index whose every importable archive is in (for `processedSelection`).
     public private(set) var processedIndexCID: CID?
     public private(set) var processedSelection: ArchiveSelection?
-    public private(set) var imported: Set<String>
-    /// The newest accepted announcement not yet fully processed.
-    public private(set) var candidate: CID?
+    public private(set) var imported: Set<ArchiveID>
+    /// Counts plans (index fetches); a result of an older generation is stale.
     public private(set) var generation = 0
-    public private(set) var failedAttempts = 0
-    /// Archives that failed verification, by archive ID, with the failure (`import: …`): not planned again.
-    public private(set) var rejected: [String: String] = [:]
-    private var work: Work?
-    /// Archives on disk awaiting import, by archive ID (they survive re-plans).
-    private var downloaded: [String: DownloadedArchive] = [:]
+    /// Archives that failed verification, with the failure (`import: …`): not planned again.
+    public private(set) var rejected: [ArchiveID: String] = [:]
+
+    // The import lane is not part of a phase: an import is one transaction that commits whatever
+    // plan queued it (a newer announcement does not undo it), and a restart resumes imports
+    // before any plan exists.
+
+    /// Archives on disk awaiting import (they survive re-plans).
+    private var downloaded: [ArchiveID: DownloadedArchive] = [:]
     /// Downloaded archives queued for import, in order (the current plan's, or resumed ones).
-    private var importQueue: [String] = []
+    private var importQueue: [ArchiveID] = []
     /// The archive being imported (one writer at a time), whatever its generation.
-    private var importing: String?
+    private var importing: ArchiveID?
     /// Archives whose download failed in the last plan: the retry tries the others first, so a
     /// run of archives no node has cannot keep older ones from ever being tried.
-    private var failedLastPlan: Set<String> = []
+    private var failedLastPlan: Set<ArchiveID> = []
 
     public init(configuration: Configuration, persisted: Persisted = Persisted()) {
         self.configuration = configuration
@@ -133,11 +152,33 @@ public struct CommunitySyncMachine: Sendable {
         processedSelection = persisted.processedSelection
         imported = persisted.imported
         rejected = persisted.rejected
+        var resuming: CID?
         if let cid = persisted.indexCID, !Self.isProcessed(cid, processedIndexCID, processedSelection, for: configuration.selection) {
-            candidate = cid
+            resuming = cid
         }
+        phase = .notStarted(resuming: resuming)
         for archive in persisted.downloaded where !persisted.imported.contains(archive.entry.id) {
             downloaded[archive.entry.id] = archive
+        }
+    }
+
+    /// The newest accepted announcement's index, while it is not fully processed.
+    public var candidate: CID? {
+        switch phase {
+        case .notStarted(let resuming): return resuming
+        case .settling(let candidate): return candidate
+        case .fetchingIndex(let pursuit), .backoff(let pursuit, _): return pursuit.indexCID
+        case .working(let plan): return plan.indexCID
+        case .idle, .stopped: return nil
+        }
+    }
+
+    /// Plans of the candidate that failed in a row.
+    public var failedAttempts: Int {
+        switch phase {
+        case .fetchingIndex(let pursuit), .backoff(let pursuit, _): return pursuit.failedAttempts
+        case .working(let plan): return plan.pursuit.failedAttempts
+        case .notStarted, .idle, .settling, .stopped: return 0
         }
     }
 
@@ -151,11 +192,12 @@ public struct CommunitySyncMachine: Sendable {
 
     /// Resume after a restart: import what was downloaded, then fetch what is missing.
     public mutating func started() -> [SyncAction] {
-        var actions: [SyncAction] = []
+        guard case .notStarted(let resuming) = phase else { return [] }
+        phase = .idle
         importQueue = downloaded.values.sorted { ($0.entry.from, $0.entry.id) > ($1.entry.from, $1.entry.id) }.map(\.entry.id)
-        actions += nextImport()
-        if let candidate {
-            actions += beginFetch(candidate)
+        var actions = nextImport()
+        if let resuming {
+            actions += beginFetch(Pursuit(indexCID: resuming, failedAttempts: 0))
         }
         return actions
     }
@@ -166,7 +208,6 @@ public struct CommunitySyncMachine: Sendable {
     public mutating func stopRequested() -> [SyncAction] {
         guard phase != .stopped else { return [] }
         phase = .stopped
-        work = nil
         importQueue.removeAll()
         return [.cancelTimer, .cancelDownloads(generation: generation)]
     }
@@ -174,7 +215,7 @@ public struct CommunitySyncMachine: Sendable {
     public mutating func announcementReceived(_ announcement: ArchiveAnnouncement) -> [SyncAction] {
         guard phase != .stopped else { return [] }
         guard announcement.signerID == configuration.communityID else {
-            return [.ignored(.notSignedByCommunity(signer: announcement.signerID))]
+            return [.ignored(.notSignedByCommunity(signer: announcement.signerID.string))]
         }
         guard announcement.clock >= storedClock else {
             return [.ignored(.olderClock(clock: announcement.clock, stored: storedClock))]
@@ -183,107 +224,107 @@ public struct CommunitySyncMachine: Sendable {
         if Self.isProcessed(cid, processedIndexCID, processedSelection, for: configuration.selection) {
             return [.ignored(.alreadyProcessed(cid: cid.string))]
         }
-        var actions: [SyncAction] = []
         storedClock = announcement.clock
-        if let work, work.indexCID == cid, phase == .working || phase == .fetchingIndex {
+        var actions: [SyncAction] = []
+        switch phase {
+        case .fetchingIndex(let pursuit) where pursuit.indexCID == cid:
             // The same index re-announced while it is being worked on: keep its newer clock, keep going.
             return [.persistAnnouncement(clock: storedClock, indexCID: cid)]
-        }
-        if phase == .working || phase == .fetchingIndex {
+        case .working(let plan) where plan.indexCID == cid:
+            return [.persistAnnouncement(clock: storedClock, indexCID: cid)]
+        case .fetchingIndex, .working:
             actions.append(.cancelDownloads(generation: generation))
-            work = nil
             importQueue.removeAll()
+        case .notStarted, .idle, .settling, .backoff, .stopped:
+            break
         }
-        candidate = cid
-        failedAttempts = 0
-        phase = .settling
+        phase = .settling(candidate: cid)
         actions.append(.persistAnnouncement(clock: storedClock, indexCID: cid))
         actions.append(.startTimer(.quietWindow, after: configuration.quietWindow))
         return actions
     }
 
     public mutating func quietWindowElapsed() -> [SyncAction] {
-        guard phase == .settling, let candidate else { return [] }
-        return beginFetch(candidate)
+        guard case .settling(let candidate) = phase else { return [] }
+        return beginFetch(Pursuit(indexCID: candidate, failedAttempts: 0))
     }
 
     public mutating func retryDue() -> [SyncAction] {
-        guard case .backoff = phase, let candidate else { return [] }
-        return beginFetch(candidate)
+        guard case .backoff(let pursuit, _) = phase else { return [] }
+        return beginFetch(pursuit)
     }
 
     public mutating func indexFetched(_ entries: [ArchiveIndexEntry], generation: Int) -> [SyncAction] {
-        guard generation == self.generation, phase == .fetchingIndex, let candidate else { return [] }
+        guard generation == self.generation, case .fetchingIndex(let pursuit) = phase else { return [] }
         var inProgress = imported
         if let importing { inProgress.insert(importing) }
-        let plan = ArchivePlanner.plan(entries, excluding: inProgress, selection: configuration.selection)
-        var current = Work(indexCID: candidate, pending: plan)
+        let selected = ArchivePlanner.plan(entries, excluding: inProgress, selection: configuration.selection)
+        var plan = Plan(pursuit: pursuit, pending: selected)
         // Archives that failed verification before count as failed again, without a download.
-        let knownBad = plan.reduce(into: [String: String]()) { known, entry in known[entry.id] = rejected[entry.id] }
-        for (id, reason) in knownBad { current.failures[id] = ArchiveFailure(.rejected, reason) }
+        let knownBad = selected.reduce(into: [ArchiveID: String]()) { known, entry in known[entry.id] = rejected[entry.id] }
+        for (id, reason) in knownBad { plan.failures[id] = ArchiveFailure(.rejected, reason) }
         // Archives already on disk go straight to the import queue.
-        importQueue = plan.filter { rejected[$0.id] == nil && downloaded[$0.id] != nil }.map(\.id)
-        current.pending.removeAll { rejected[$0.id] != nil || downloaded[$0.id] != nil }
+        importQueue = selected.filter { rejected[$0.id] == nil && downloaded[$0.id] != nil }.map(\.id)
+        plan.pending.removeAll { rejected[$0.id] != nil || downloaded[$0.id] != nil }
         // Newest first, but what failed last time after what was not tried (stable).
-        current.pending = current.pending.filter { !failedLastPlan.contains($0.id) } + current.pending.filter { failedLastPlan.contains($0.id) }
-        work = current
-        phase = .working
-        return [.planned(archives: plan.count, knownBad: knownBad)] + nextDownloads() + nextImport() + completionIfDone()
+        plan.pending = plan.pending.filter { !failedLastPlan.contains($0.id) } + plan.pending.filter { failedLastPlan.contains($0.id) }
+        return [.planned(archives: selected.count, knownBad: knownBad)] + advance(plan)
     }
 
     /// The index could not be fetched or read. Always retried after a backoff: a node may come
     /// back, and a newer index may replace one that does not decode.
     public mutating func indexFailed(_ failure: ArchiveFailure, generation: Int) -> [SyncAction] {
-        guard generation == self.generation, phase == .fetchingIndex, let candidate else { return [] }
-        return enterBackoff(.index(candidate, failure))
+        guard generation == self.generation, case .fetchingIndex(let pursuit) = phase else { return [] }
+        return enterBackoff(pursuit, .index(pursuit.indexCID, failure))
     }
 
     public mutating func downloadFinished(_ archive: DownloadedArchive, generation: Int) -> [SyncAction] {
         guard phase != .stopped else { return [] }
         downloaded[archive.entry.id] = archive
-        guard generation == self.generation, phase == .working, work != nil else { return [] }
-        work?.downloading.remove(archive.entry.id)
-        work?.downloadFailuresInARow = 0
+        guard generation == self.generation, case .working(var plan) = phase else { return [] }
+        plan.downloading.remove(archive.entry.id)
+        plan.downloadFailuresInARow = 0
         importQueue.append(archive.entry.id)
-        return nextDownloads() + nextImport() + completionIfDone()
+        return advance(plan)
     }
 
     /// A download failed. Usually the node's fault and worth another try later; `.rejected`
     /// when no node can serve it in a form this agent can check (an erasure-coded dataset): it is
     /// then remembered like an archive that failed verification and not downloaded again.
     public mutating func downloadFailed(_ entry: ArchiveIndexEntry, _ failure: ArchiveFailure, generation: Int) -> [SyncAction] {
-        guard generation == self.generation, phase == .working, work != nil else { return [] }
-        work?.downloading.remove(entry.id)
-        if !failure.kind.isRetryable { rejected[entry.id] = failure.reason }
-        work?.failures[entry.id] = failure
-        if failure.kind.isRetryable, var current = work {
-            current.downloadFailuresInARow += 1
-            if current.downloadFailuresInARow >= configuration.maxConsecutiveDownloadFailures {
+        guard generation == self.generation, case .working(var plan) = phase else { return [] }
+        plan.downloading.remove(entry.id)
+        plan.failures[entry.id] = failure
+        if !failure.kind.isRetryable {
+            rejected[entry.id] = failure.reason
+        } else {
+            plan.downloadFailuresInARow += 1
+            if plan.downloadFailuresInARow >= configuration.maxConsecutiveDownloadFailures {
                 // The budget is spent: what is left waits for the retry, newest first again.
-                let skipped = "not tried: the last \(current.downloadFailuresInARow) downloads of this plan failed (\(failure.reason))"
-                for entry in current.pending { current.failures[entry.id] = ArchiveFailure(failure.kind, skipped, attempted: false) }
-                current.pending.removeAll()
+                let skipped = "not tried: the last \(plan.downloadFailuresInARow) downloads of this plan failed (\(failure.reason))"
+                for entry in plan.pending { plan.failures[entry.id] = ArchiveFailure(failure.kind, skipped, attempted: false) }
+                plan.pending.removeAll()
             }
-            work = current
         }
-        return nextDownloads() + completionIfDone()
+        return advance(plan)
     }
 
     /// An import committed (whatever the generation: the archive is in the database).
-    public mutating func importFinished(_ archiveID: String) -> [SyncAction] {
+    public mutating func importFinished(_ archiveID: ArchiveID) -> [SyncAction] {
         guard phase != .stopped else { return [] }
         imported.insert(archiveID)
         downloaded[archiveID] = nil
         if importing == archiveID { importing = nil }
-        if work != nil { work?.importedCount += 1 }
-        return nextImport() + completionIfDone()
+        guard case .working(var plan) = phase else { return nextImport() }
+        plan.importedCount += 1
+        return advance(plan)
     }
 
     /// An import failed; the rest of the plan goes on.
     /// What happens to the archive follows `failure.kind`: a database failure keeps the file for
     /// the retry; a file that is gone or damaged is downloaded again; rejected or over-limit
     /// archives are not tried again (in this run, for over-limit ones).
-    public mutating func importFailed(_ archiveID: String, _ failure: ArchiveFailure) -> [SyncAction] {
+    public mutating func importFailed(_ archiveID: ArchiveID, _ failure: ArchiveFailure) -> [SyncAction] {
         guard phase != .stopped else { return [] }
         if importing == archiveID { importing = nil }
         switch failure.kind {
@@ -295,29 +336,33 @@ public struct CommunitySyncMachine: Sendable {
         case .peerUnreachable, .download, .unreadableFile, .localDisk:
             downloaded[archiveID] = nil
         }
-        if work != nil { work?.failures[archiveID] = failure }
-        return nextImport() + completionIfDone()
+        guard case .working(var plan) = phase else { return nextImport() }
+        plan.failures[archiveID] = failure
+        return advance(plan)
     }
 
     // MARK: - Steps
 
-    private mutating func beginFetch(_ cid: CID) -> [SyncAction] {
+    private mutating func beginFetch(_ pursuit: Pursuit) -> [SyncAction] {
         generation += 1
-        phase = .fetchingIndex
-        work = Work(indexCID: cid, pending: [])
-        return [.fetchIndex(cid, generation: generation)]
+        phase = .fetchingIndex(pursuit)
+        return [.fetchIndex(pursuit.indexCID, generation: generation)]
     }
 
-    private mutating func nextDownloads() -> [SyncAction] {
-        guard phase == .working, var current = work else { return [] }
+    /// Starts what the plan allows (downloads up to the limit, the next import), then ends the
+    /// plan if nothing of it is left; the phase holds the plan as it now is.
+    private mutating func advance(_ plan: Plan) -> [SyncAction] {
+        var plan = plan
         var actions: [SyncAction] = []
-        while current.downloading.count < configuration.maxConcurrentDownloads, !current.pending.isEmpty {
-            let entry = current.pending.removeFirst()
-            current.downloading.insert(entry.id)
+        while plan.downloading.count < configuration.maxConcurrentDownloads, !plan.pending.isEmpty {
+            let entry = plan.pending.removeFirst()
+            plan.downloading.insert(entry.id)
             actions.append(.download(entry, generation: generation))
         }
-        work = current
-        return actions
+        phase = .working(plan)
+        actions += nextImport()
+        guard plan.pending.isEmpty, plan.downloading.isEmpty, importQueue.isEmpty, importing == nil else { return actions }
+        return actions + complete(plan)
     }
 
     private mutating func nextImport() -> [SyncAction] {
@@ -331,33 +376,27 @@ public struct CommunitySyncMachine: Sendable {
         return []
     }
 
-    private mutating func completionIfDone() -> [SyncAction] {
-        guard phase == .working, let current = work, current.pending.isEmpty, current.downloading.isEmpty,
-              importQueue.isEmpty, importing == nil
-        else { return [] }
-        work = nil
-        if current.failures.values.contains(where: \.kind.isRetryable) {
-            failedLastPlan = Set(current.failures.filter { $0.value.attempted && $0.value.kind.isRetryable }.keys)
-            return enterBackoff(.archives(current.failures))
+    private mutating func complete(_ plan: Plan) -> [SyncAction] {
+        if plan.failures.values.contains(where: \.kind.isRetryable) {
+            failedLastPlan = Set(plan.failures.filter { $0.value.attempted && $0.value.kind.isRetryable }.keys)
+            return enterBackoff(plan.pursuit, .archives(plan.failures))
         }
         failedLastPlan = []
         // Everything importable is in. Only a plan without failures is persisted as processed:
         // a restart fetches the index once more, so an archive over a since-raised limit is
         // imported then; in this run the index counts as processed (not fetched again).
         phase = .idle
-        processedIndexCID = current.indexCID
+        processedIndexCID = plan.indexCID
         processedSelection = configuration.selection
-        candidate = nil
-        failedAttempts = 0
-        let outcome = SyncOutcome.completed(indexCID: current.indexCID, imported: current.importedCount, unimportable: current.failures)
-        return (current.failures.isEmpty ? [.markProcessed(current.indexCID, selection: configuration.selection)] : []) + [.finished(outcome)]
+        let outcome = SyncOutcome.completed(indexCID: plan.indexCID, imported: plan.importedCount, unimportable: plan.failures)
+        return (plan.failures.isEmpty ? [.markProcessed(plan.indexCID, selection: configuration.selection)] : []) + [.finished(outcome)]
     }
 
-    private mutating func enterBackoff(_ failure: PlanFailure) -> [SyncAction] {
-        failedAttempts += 1
-        phase = .backoff(failure)
-        work = nil
-        return [.startTimer(.retry, after: retryDelay(attempt: failedAttempts)), .finished(.failed(failure))]
+    private mutating func enterBackoff(_ pursuit: Pursuit, _ failure: PlanFailure) -> [SyncAction] {
+        var pursuit = pursuit
+        pursuit.failedAttempts += 1
+        phase = .backoff(pursuit, failure)
+        return [.startTimer(.retry, after: retryDelay(attempt: pursuit.failedAttempts)), .finished(.failed(failure))]
     }
 
     /// Whether `cid` was processed for a selection that covers `selection`: `all` covers every

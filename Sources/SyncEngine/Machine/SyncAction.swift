@@ -54,7 +54,7 @@ public enum SyncAction: Sendable, Equatable {
     /// The index is diffed: `archives` are selected and not imported yet; `knownBad` of them
     /// (archive ID → reason) failed verification before and are not downloaded again.
     /// Informational.
-    case planned(archives: Int, knownBad: [String: String])
+    case planned(archives: Int, knownBad: [ArchiveID: String])
     case download(ArchiveIndexEntry, generation: Int)
     /// Stop every download of that generation (a newer announcement arrived).
     case cancelDownloads(generation: Int)

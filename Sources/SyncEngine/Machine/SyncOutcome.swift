@@ -56,7 +56,7 @@ public enum PlanFailure: Sendable, Equatable, CustomStringConvertible {
     case index(CID, ArchiveFailure)
     /// Archives failed, at least one of them in a way a retry may heal (archive ID → failure;
     /// archives that can never be imported are listed too).
-    case archives([String: ArchiveFailure])
+    case archives([ArchiveID: ArchiveFailure])
 
     /// What a person or a script does about it, most actionable first: a database failure
     /// (fix the database), an unreachable peer (start the node), or archives that failed.
@@ -85,7 +85,7 @@ public enum PlanFailure: Sendable, Equatable, CustomStringConvertible {
             let ordered = failures.sorted { a, b in
                 a.value.attempted != b.value.attempted ? a.value.attempted : a.key < b.key
             }
-            let named = ordered.prefix(5).map { "\($0.key.prefix(18))…: \($0.value.reason)" }
+            let named = ordered.prefix(5).map { "\($0.key.string.prefix(18))…: \($0.value.reason)" }
             let more = failures.count > 5 ? "; and \(failures.count - 5) more" : ""
             return "\(failures.count) archive(s) failed: " + named.joined(separator: "; ") + more
         }
@@ -97,7 +97,7 @@ public enum SyncOutcome: Sendable, Equatable, CustomStringConvertible {
     /// Everything importable of the index is imported. `unimportable`: archives of the plan that
     /// can never be imported as they are (content rejected, over a limit), by archive ID: they
     /// are reported, and do not make the community look failed.
-    case completed(indexCID: CID, imported: Int, unimportable: [String: ArchiveFailure])
+    case completed(indexCID: CID, imported: Int, unimportable: [ArchiveID: ArchiveFailure])
     /// Something that may heal failed; the machine is in backoff with its retry timer running.
     case failed(PlanFailure)
     /// No announcement to act on and nothing left to import.

@@ -3,6 +3,7 @@ import CodexClient
 import Foundation
 import HistoryStore
 import Logging
+import StatusCrypto
 import Synchronization
 import StatusWire
 import WakuClient
@@ -16,7 +17,7 @@ import WakuClient
 /// ```
 public struct OneShotSync: Sendable {
     public struct Options: Sendable {
-        public var communityID: String
+        public var communityID: CommunityID
         public var selection: ArchiveSelection
         public var quietWindow: Duration
         public var maxConcurrentDownloads: Int
@@ -35,7 +36,7 @@ public struct OneShotSync: Sendable {
         /// archive that is not in the database.
         public var rescan: Bool
 
-        public init(communityID: String, selection: ArchiveSelection = .all, quietWindow: Duration = .seconds(20),
+        public init(communityID: CommunityID, selection: ArchiveSelection = .all, quietWindow: Duration = .seconds(20),
                     maxConcurrentDownloads: Int = 3, hydration: HydrationMode = .replace, limits: DecodingLimits = .default,
                     storeDays: Int = 30, pubsubTopic: String = WakuClient.defaultPubsubTopic, storePeer: String? = nil,
                     retries: Int = 2, retryInitialDelay: Duration = .seconds(5), archivesDirectory: URL, rescan: Bool = false) {
@@ -71,9 +72,9 @@ public struct OneShotSync: Sendable {
     }
 
     public func run(onEvent: @escaping @Sendable (SyncEvent) -> Void = { _ in }) async throws -> SyncReport {
-        let communityID = try ArchiveImporter(database: database, communityID: options.communityID).communityID
+        let communityID = options.communityID
         let channel = try ArchiveChannel(communityID: communityID)
-        let collector = ReportCollector(SyncReport(communityID: communityID, selection: options.selection.description))
+        let collector = ReportCollector(SyncReport(communityID: communityID.string, selection: options.selection.description))
 
         // 1. The archive channels' history from the store (all pages), newest first. A query that
         // fails before anything came is the end; one that fails later has the newest announcements
@@ -147,8 +148,8 @@ public struct OneShotSync: Sendable {
         case .failed(let failure): report.outcome = .failed(cause: failure.cause, detail: failure.description)
         case .nothingToDo: report.outcome = announcements.isEmpty ? .noAnnouncement(days: options.storeDays) : .upToDate
         }
-        report.database.messageCount = try database.messageCount(communityID: communityID)
-        report.database.digest = try database.messageDigest(communityID: communityID)
+        report.database.messageCount = try database.messageCount(communityID: communityID.string)
+        report.database.digest = try database.messageDigest(communityID: communityID.string)
         return report
     }
 }

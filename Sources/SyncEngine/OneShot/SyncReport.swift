@@ -121,19 +121,19 @@ public struct SyncReport: Codable, Sendable, Equatable {
         case .archiveImported(let result):
             archives.imported += 1
             // Failed in an earlier attempt, imported in a retry: not failed.
-            archives.failed[result.archiveID] = nil
+            archives.failed[result.archiveID.string] = nil
             messages.stored += result.counts.stored
             messages.replaced += result.counts.replaced
             messages.unchanged += result.counts.unchanged
             messages.removed += result.counts.removed
             for (reason, count) in result.rejected { messages.rejected[reason, default: 0] += count }
         case .archiveFailed(let id, let failure):
-            if failure.kind.isRetryable { archives.failed[id] = failure.reason } else { archives.unimportable[id] = failure.reason }
+            if failure.kind.isRetryable { archives.failed[id.string] = failure.reason } else { archives.unimportable[id.string] = failure.reason }
         case .planned(_, let knownBad):
-            for (id, reason) in knownBad { archives.unimportable[id] = "\(reason) (rejected before; not downloaded again)" }
+            for (id, reason) in knownBad { archives.unimportable[id.string] = "\(reason) (rejected before; not downloaded again)" }
         case .finished(.completed(_, _, let unimportable)):
             // Failed in an earlier attempt, then found unimportable: listed once, as unimportable.
-            for (id, failure) in unimportable {
+            for (id, failure) in unimportable.map({ ($0.key.string, $0.value) }) {
                 archives.failed[id] = nil
                 archives.unimportable[id] = archives.unimportable[id] ?? failure.reason
             }

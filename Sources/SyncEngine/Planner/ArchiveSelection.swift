@@ -61,7 +61,7 @@ extension ArchiveSelection {
 /// let plan = ArchivePlanner.plan(index.entries, excluding: importedIDs, selection: .all)
 /// ```
 public enum ArchivePlanner {
-    public static func plan(_ entries: [ArchiveIndexEntry], excluding done: Set<String>, selection: ArchiveSelection) -> [ArchiveIndexEntry] {
+    public static func plan(_ entries: [ArchiveIndexEntry], excluding done: Set<ArchiveID>, selection: ArchiveSelection) -> [ArchiveIndexEntry] {
         let selected: [ArchiveIndexEntry]
         switch selection {
         case .all:
