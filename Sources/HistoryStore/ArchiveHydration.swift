@@ -76,7 +76,6 @@ public struct HydrationCounts: Sendable, Equatable, Codable {
 public final class ArchiveHydrationWriter {
     private let lookup: Statement
     private let upsert: Statement
-    private let remember: Statement
     private let mode: HydrationMode
     private let archiveID: String
     fileprivate(set) var counts = HydrationCounts()
@@ -96,7 +95,6 @@ public final class ArchiveHydrationWriter {
                 text = excluded.text, third_party_id = excluded.third_party_id,
                 source = 'archive', archive_id = excluded.archive_id
             """)
-        remember = try db.makeStatement(sql: "INSERT OR IGNORE INTO temp.archive_seen (id) VALUES (?)")
     }
 
     /// Stores one archive message (its `source` and `archiveID` are set here). A row of the
@@ -124,7 +122,6 @@ public final class ArchiveHydrationWriter {
         case StoredMessage.Source.local.rawValue?: counts.replaced += 1
         default: counts.unchanged += 1
         }
-        if mode == .replace { try remember.execute(arguments: [message.id]) }
     }
 }
 
@@ -162,17 +159,18 @@ extension HistoryDatabase {
         _ db: Database, archive: ArchiveRecord, mode: HydrationMode, force: Bool,
         body: (ArchiveHydrationWriter) throws -> ArchiveContentSummary
     ) throws -> HydrationCounts {
-            try db.execute(sql: "CREATE TEMP TABLE IF NOT EXISTS archive_seen (id TEXT PRIMARY KEY NOT NULL)")
             var counts = HydrationCounts()
             try db.inTransaction(.immediate) {
                 if !force, try Self.isImported(db, archiveID: archive.id) {
                     throw HistoryStoreError.alreadyImported(archiveID: archive.id)
                 }
-                try db.execute(sql: "DELETE FROM temp.archive_seen")
                 let writer = try ArchiveHydrationWriter(db: db, mode: mode, archiveID: archive.id)
                 let summary = try body(writer)
                 counts = writer.counts
                 if mode == .replace && !summary.contentTopics.isEmpty {
+                    // Every message of the archive is now an `archive` row (a local copy of it was
+                    // upserted into one), so the `local` rows left in its range are exactly the copies
+                    // the archive does not contain: no set of the archive's IDs is needed.
                     let topics = summary.contentTopics.map { _ in "?" }.joined(separator: ", ")
                     var arguments: StatementArguments = [archive.communityID]
                     arguments += StatementArguments(summary.contentTopics)
@@ -181,11 +179,9 @@ extension HistoryDatabase {
                         DELETE FROM message
                         WHERE community_id = ? AND source = 'local' AND content_topic IN (\(topics))
                           AND timestamp >= ? AND timestamp < ?
-                          AND id NOT IN (SELECT id FROM temp.archive_seen)
                         """, arguments: arguments)
                     counts.removed = db.changesCount
                 }
-                try db.execute(sql: "DELETE FROM temp.archive_seen")
                 try Self.record(db, archive: archive, mode: mode, summary: summary, counts: counts)
                 return .commit
             }
