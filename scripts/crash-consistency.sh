@@ -90,7 +90,7 @@ trial_loop() {
 replay_cmd() { cmd=("$bin" replay "$fixture" --db "$DB" --json); }
 sync_cmd() {
   cmd=("$bin" sync --community "$community" --codex-url "$codex_url" --waku-url "$waku_url" --db "$DB"
-       --archives-dir "$ARCHIVES" --settle 0 --retries 0 --json)
+       --archives-dir "$ARCHIVES" --settle 0 --retries 0 --json --digest)
 }
 
 # replay: a clean run, then the trials.

@@ -31,8 +31,9 @@ public struct ReplayReport: Codable, Equatable, Sendable {
 
     public struct Database: Codable, Equatable, Sendable {
         public var messageCount = 0
-        /// SHA-256 over the community's message rows (see `HistoryDatabase.messageDigest`).
-        public var digest = ""
+        /// SHA-256 over the community's message rows (see `HistoryDatabase.messageDigest`); nil
+        /// when not asked for (`sync` computes it with `--digest` only: it reads every row).
+        public var digest: String?
 
         public init() {}
     }
@@ -62,7 +63,7 @@ public struct ReplayReport: Codable, Equatable, Sendable {
             lines.append("           rejected \(count) × \(reason)")
         }
         if localMessagesSeeded > 0 { lines.append("local      \(localMessagesSeeded) local copies seeded into the new database") }
-        lines.append("database   \(database.messageCount) messages, digest \(database.digest)")
+        lines.append("database   \(database.messageCount) messages" + (database.digest.map { ", digest \($0)" } ?? ""))
         return lines.joined(separator: "\n")
     }
 }

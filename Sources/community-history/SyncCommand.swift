@@ -97,6 +97,9 @@ struct SyncCommand: AsyncParsableCommand {
     @Flag(help: "Fetch the newest announced index again even if it was fully imported, and import every selected archive missing from the database.")
     var rescan = false
 
+    @Flag(help: "Add a SHA-256 digest of the community's whole message history to the report (reads every row; to compare two databases).")
+    var digest = false
+
     @Flag(help: "Print the report as JSON.")
     var json = false
 
@@ -129,7 +132,7 @@ struct SyncCommand: AsyncParsableCommand {
             communityID: communityID, selection: try selection.selection(), quietWindow: .milliseconds(Int64(settle * 1000)),
             maxConcurrentDownloads: concurrency, hydration: hydration, limits: limits.limits, pubsubTopic: peers.pubsubTopic,
             storePeer: peers.storePeer, retries: retries, archivesDirectory: URL(fileURLWithPath: archivesDir ?? db + ".archives"),
-            rescan: rescan)
+            rescan: rescan, digest: digest)
         try await Self.runSync(options: options, waku: WakuClient(baseURL: peers.waku),
                                codex: CodexClient(baseURL: peers.codex, minimumTransferRate: minimumTransferRate), database: database, json: json,
                                progress: progress)

@@ -217,7 +217,13 @@ import WakuClient
         try queue.close()
         let notRescanned = try await sync(range)
         let rescanned = try await sync(range + ["--rescan"])
+        // The digest reads the whole history: only when asked for (issue 10).
+        let digested = try await sync(["--mode", "all", "--digest", "--json"])
+        let expectedDigest = try HistoryDatabase(path: db).messageDigest(communityID: publisher.community.communityID.string)
         await codex.stop(); await waku.stop()
+
+        #expect(!all.stdout.contains("digest") && !rescanned.stdout.contains("digest"), "\(all.stdout)")
+        #expect(digested.status == 0 && digested.stdout.contains("\"digest\" : \"\(expectedDigest)\""), "\(digested.stdout)")
 
         #expect(first.status == 0 && first.stdout.contains("1 imported"), "\(first.stdout)\(first.stderr)")
         // All: the other 8 importable archives; the encrypted one is listed, with a warning, exit 0.

@@ -163,7 +163,7 @@ public struct SyncReport: Codable, Sendable, Equatable {
         for (reason, count) in messages.rejected.sorted(by: { $0.key < $1.key }) {
             lines.append("               rejected \(count) × \(reason)")
         }
-        lines.append("database       \(database.messageCount) messages, digest \(database.digest)")
+        lines.append("database       \(database.messageCount) messages" + (database.digest.map { ", digest \($0)" } ?? ""))
         for failure in recordFailures { lines.append("not recorded   \(failure)") }
         lines.append("outcome        \(outcome)")
         if outcome.succeeded && !archives.unimportable.isEmpty {
