@@ -8,18 +8,34 @@ import Foundation
 /// try Hex.decode("0xab01")            // [0xab, 0x01]
 /// ```
 public enum Hex {
-    private static let digits = Array("0123456789abcdef".utf8)
-
     public static func encode<Bytes: Sequence>(_ bytes: Bytes, prefixed: Bool = false) -> String
     where Bytes.Element == UInt8 {
-        var out = [UInt8]()
-        out.reserveCapacity(prefixed ? 2 : 0)
-        if prefixed { out.append(contentsOf: [UInt8(ascii: "0"), UInt8(ascii: "x")]) }
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0f)])
+        let written: String? = bytes.withContiguousStorageIfAvailable { encode($0, prefixed: prefixed) }
+        return written ?? Array(bytes).withUnsafeBufferPointer { encode($0, prefixed: prefixed) }
+    }
+
+    /// Writes the digits straight into the string's storage: an ID or an author is encoded for
+    /// every imported message, and building an array first cost as much as the rest of it.
+    private static func encode(_ bytes: UnsafeBufferPointer<UInt8>, prefixed: Bool) -> String {
+        let prefix = prefixed ? 2 : 0
+        return String(unsafeUninitializedCapacity: prefix + 2 * bytes.count) { out in
+            if prefixed {
+                out[0] = UInt8(ascii: "0")
+                out[1] = UInt8(ascii: "x")
+            }
+            var i = prefix
+            for byte in bytes {
+                out[i] = hexDigit(byte >> 4)
+                out[i + 1] = hexDigit(byte & 0x0f)
+                i += 2
+            }
+            return i
         }
-        return String(decoding: out, as: UTF8.self)
+    }
+
+    @inline(__always)
+    private static func hexDigit(_ nibble: UInt8) -> UInt8 {
+        nibble < 10 ? UInt8(ascii: "0") &+ nibble : UInt8(ascii: "a") &+ nibble &- 10
     }
 
     public static func decode(_ string: String) throws -> [UInt8] {

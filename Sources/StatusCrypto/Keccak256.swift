@@ -94,17 +94,8 @@ enum KeccakF1600 {
         0x8000_0000_0000_8002, 0x8000_0000_0000_0080, 0x0000_0000_0000_800A, 0x8000_0000_8000_000A,
         0x8000_0000_8000_8081, 0x8000_0000_0000_8080, 0x0000_0000_8000_0001, 0x8000_0000_8000_8008,
     ]
-    /// Rotation offsets, indexed by lane x + 5y.
-    static let rotations: [UInt64] = [
-        0, 1, 62, 28, 27,
-        36, 44, 6, 55, 20,
-        3, 10, 43, 25, 39,
-        41, 45, 15, 21, 8,
-        18, 2, 61, 56, 14,
-    ]
-
     @inline(__always)
-    static func rotl(_ x: UInt64, _ n: UInt64) -> UInt64 { n == 0 ? x : (x << n) | (x >> (64 - n)) }
+    static func rotl(_ x: UInt64, _ n: UInt64) -> UInt64 { (x &<< n) | (x &>> (64 - n)) }  // n in 1...63
 
     static func permute(_ a: UnsafeMutablePointer<UInt64>) {
         var b = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
@@ -124,14 +115,35 @@ enum KeccakF1600 {
                 for y in stride(from: 0, to: 25, by: 5) {
                     a[y] ^= d0; a[y + 1] ^= d1; a[y + 2] ^= d2; a[y + 3] ^= d3; a[y + 4] ^= d4
                 }
-                // ρ and π: lane (x, y) moves to (y, 2x + 3y).
-                for x in 0..<5 {
-                    for y in 0..<5 {
-                        let from = x + 5 * y
-                        let to = y + 5 * ((2 * x + 3 * y) % 5)
-                        t[to] = rotl(a[from], rotations[from])
-                    }
-                }
+                // ρ and π: lane (x, y), rotated by the Keccak reference's offset r[x + 5y]
+                // (0 1 62 28 27 / 36 44 6 55 20 / 3 10 43 25 39 / 41 45 15 21 8 / 18 2 61 56 14),
+                // moves to (y, 2x + 3y). Written out, generated from that rule, so every rotation
+                // is a constant: the loop over a table made Keccak twice the cost of portable C.
+                t[0] = a[0]
+                t[1] = rotl(a[6], 44)
+                t[2] = rotl(a[12], 43)
+                t[3] = rotl(a[18], 21)
+                t[4] = rotl(a[24], 14)
+                t[5] = rotl(a[3], 28)
+                t[6] = rotl(a[9], 20)
+                t[7] = rotl(a[10], 3)
+                t[8] = rotl(a[16], 45)
+                t[9] = rotl(a[22], 61)
+                t[10] = rotl(a[1], 1)
+                t[11] = rotl(a[7], 6)
+                t[12] = rotl(a[13], 25)
+                t[13] = rotl(a[19], 8)
+                t[14] = rotl(a[20], 18)
+                t[15] = rotl(a[4], 27)
+                t[16] = rotl(a[5], 36)
+                t[17] = rotl(a[11], 10)
+                t[18] = rotl(a[17], 15)
+                t[19] = rotl(a[23], 56)
+                t[20] = rotl(a[2], 62)
+                t[21] = rotl(a[8], 55)
+                t[22] = rotl(a[14], 39)
+                t[23] = rotl(a[15], 41)
+                t[24] = rotl(a[21], 2)
                 // χ
                 for y in stride(from: 0, to: 25, by: 5) {
                     let t0 = t[y], t1 = t[y + 1], t2 = t[y + 2], t3 = t[y + 3], t4 = t[y + 4]
