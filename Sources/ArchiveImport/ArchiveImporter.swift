@@ -10,11 +10,18 @@ public struct ArchiveImportOptions: Sendable {
     public var limits: DecodingLimits
     /// Import even when the archive is already recorded as imported.
     public var force: Bool
+    /// Threads that verify messages (signatures, IDs) while one writes them; 1 verifies on the
+    /// writing thread. Default: one per core.
+    public var verificationWorkers: Int
 
-    public init(mode: HydrationMode = .replace, limits: DecodingLimits = .default, force: Bool = false) {
+    public static var defaultVerificationWorkers: Int { ProcessInfo.processInfo.activeProcessorCount }
+
+    public init(mode: HydrationMode = .replace, limits: DecodingLimits = .default, force: Bool = false,
+                verificationWorkers: Int = ArchiveImportOptions.defaultVerificationWorkers) {
         self.mode = mode
         self.limits = limits
         self.force = force
+        self.verificationWorkers = max(1, verificationWorkers)
     }
 }
 
@@ -117,7 +124,9 @@ public struct ArchiveImporter: Sendable {
         var compression: ArchiveCompression
     }
 
-    /// Reads the archive one message at a time and writes each verified message through `writer`.
+    /// Reads the archive one message at a time, verifies them a batch at a time (in parallel
+    /// when `options.verificationWorkers` > 1) and writes each verified message through
+    /// `writer`, in archive order.
     func decode(
         _ entry: ArchiveIndexEntry, into writer: ArchiveHydrationWriter, options: ArchiveImportOptions,
         progress: (Int) throws -> Void, open: () throws -> any ByteSource
@@ -125,18 +134,17 @@ public struct ArchiveImporter: Sendable {
         let (source, compression) = try ArchiveInput.open(AnyByteSource(try open()), limits: options.limits)
         var reader = ArchiveReader(source: source, limits: options.limits)
         var unwrapper = ArchivedMessageUnwrapper(communityKey: communityKey)
+        let verification = ParallelVerification(workers: options.verificationWorkers, communityKey: communityKey)
         var metadata: WireWakuMessageArchiveMetadata?
         var entries = 0
         var rejected: [String: Int] = [:]
-        while let element = try reader.next() {
-            switch element {
-            case .metadata(let found):
-                try Self.check(found, against: entry)
-                metadata = found
-            case .message(let archived):
-                entries += 1
-                if entries % Self.progressInterval == 0 { try progress(entries) }
-                switch unwrapper.unwrap(archived) {
+        var batch: [ArchivedMessageUnwrapper.Assembled] = []
+        batch.reserveCapacity(ParallelVerification.batchSize)
+        // The batch being verified while the one before it is written.
+        var verifying: VerifiedBatch?
+        func store(_ verified: VerifiedBatch) throws {
+            for outcome in verified.outcomes() {
+                switch outcome {
                 case .message(let message) where !(entry.from..<entry.to).contains(message.timestamp):
                     // An archive is canonical for its range only; outside it, it could
                     // overwrite what another archive (or nobody) vouches for.
@@ -150,6 +158,33 @@ public struct ArchiveImporter: Sendable {
                 }
             }
         }
+        func submitBatch() throws {
+            let next = verification.start(batch)
+            batch.removeAll(keepingCapacity: true)
+            if let previous = verifying { try store(previous) }
+            verifying = next
+        }
+        while let element = try reader.next() {
+            switch element {
+            case .metadata(let found):
+                try Self.check(found, against: entry)
+                metadata = found
+            case .message(let archived):
+                entries += 1
+                if entries % Self.progressInterval == 0 { try progress(entries) }
+                switch unwrapper.assemble(archived) {
+                case .assembled(let message):
+                    batch.append(message)
+                    if batch.count == ParallelVerification.batchSize { try submitBatch() }
+                case .rejected(let reason):
+                    rejected[reason.rawValue, default: 0] += 1
+                case .pending:
+                    break
+                }
+            }
+        }
+        try submitBatch()
+        if let last = verifying { try store(last) }
         guard metadata != nil else { throw ArchiveDecodingError.metadataMissing }
         let incomplete = unwrapper.incompleteSegmentedMessages()
         if incomplete > 0 { rejected[RejectionReason.incompleteSegments.rawValue, default: 0] += incomplete }

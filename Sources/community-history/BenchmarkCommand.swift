@@ -26,6 +26,9 @@ struct BenchmarkCommand: AsyncParsableCommand {
         @Option(name: .customLong("messages"), help: "Archive sizes in messages (repeatable).")
         var sizes: [Int] = [100_000, 250_000]
 
+        @Option(name: .customLong("workers"), help: "Verification threads (repeatable; default 1 and one per core). One worker is pinned to one core.")
+        var workerCounts: [Int] = Array(Set([1, ArchiveImportOptions.defaultVerificationWorkers])).sorted()
+
         @Option(help: "Working directory for archives and databases (default: a temporary directory).")
         var workDir: String?
 
@@ -39,28 +42,32 @@ struct BenchmarkCommand: AsyncParsableCommand {
             defer { if workDir == nil { try? FileManager.default.removeItem(at: base) } }
             var results: [BenchmarkResult] = []
             for size in sizes {
-                let directory = base.appendingPathComponent("\(size)")
-                try? FileManager.default.removeItem(at: directory)
-                try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-                if !json { FileHandle.standardError.write(Data("preparing \(size) messages…\n".utf8)) }
-                _ = try runChild(["benchmark", "prepare", "--messages", "\(size)", "--dir", directory.path], pinned: false)
-                if !json { FileHandle.standardError.write(Data("importing \(size) messages…\n".utf8)) }
-                let output = try runChild(["benchmark", "import", "--dir", directory.path], pinned: true)
-                results.append(try JSONDecoder().decode(BenchmarkResult.self, from: output))
+                for workers in workerCounts {
+                    // A fresh archive and database for every run: an import changes the database.
+                    let directory = base.appendingPathComponent("\(size)-\(workers)")
+                    try? FileManager.default.removeItem(at: directory)
+                    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+                    if !json { FileHandle.standardError.write(Data("preparing \(size) messages…\n".utf8)) }
+                    _ = try runChild(["benchmark", "prepare", "--messages", "\(size)", "--dir", directory.path], pinned: false)
+                    if !json { FileHandle.standardError.write(Data("importing \(size) messages with \(workers) worker(s)…\n".utf8)) }
+                    let output = try runChild(["benchmark", "import", "--dir", directory.path, "--workers", "\(workers)"], pinned: workers == 1)
+                    results.append(try JSONDecoder().decode(BenchmarkResult.self, from: output))
+                }
             }
             if json {
                 print(try ReportJSON.encode(results))
                 return
             }
             print("decode + verify + hydrate (replace mode, half the messages already stored as local copies)")
-            print(pad("messages", 10) + pad("archive MiB", 13) + pad("seconds", 10) + pad("messages/s", 12)
+            print(pad("messages", 10) + pad("workers", 9) + pad("archive MiB", 13) + pad("seconds", 10) + pad("messages/s", 12)
                   + pad("peak RSS MiB", 14) + "stored/replaced")
             for r in results {
-                print(pad("\(r.messages)", 10) + pad(String(format: "%.1f", Double(r.archiveBytes) / 1_048_576), 13)
+                print(pad("\(r.messages)", 10) + pad("\(r.workers)", 9) + pad(String(format: "%.1f", Double(r.archiveBytes) / 1_048_576), 13)
                       + pad(String(format: "%.2f", r.seconds), 10) + pad(String(format: "%.0f", r.messagesPerSecond), 12)
                       + pad(String(format: "%.1f", r.peakResidentMiB), 14) + "\(r.stored)/\(r.replaced)")
             }
-            print("build: \(Self.buildConfiguration); import pinned to one core: \(results.allSatisfy(\.pinned) ? "yes" : "no")")
+            let pinned = results.filter { $0.workers == 1 }.allSatisfy(\.pinned)
+            print("build: \(Self.buildConfiguration); one-worker imports pinned to one core: \(pinned ? "yes" : "no"); cores: \(ArchiveImportOptions.defaultVerificationWorkers)")
         }
 
         private func pad(_ text: String, _ width: Int) -> String {
@@ -112,6 +119,7 @@ struct BenchmarkCommand: AsyncParsableCommand {
     struct Import: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "import", abstract: "Import the archive and print one JSON result.", shouldDisplay: false)
         @Option var dir: String
+        @Option var workers = 1
         @Flag var pinned = false
 
         func run() async throws {
@@ -121,7 +129,8 @@ struct BenchmarkCommand: AsyncParsableCommand {
             let clock = ContinuousClock()
             var result: ArchiveImportResult?
             let elapsed = try clock.measure {
-                result = try importer.importArchive(BenchmarkArchive().entry, path: path)
+                result = try importer.importArchive(BenchmarkArchive().entry, path: path,
+                                                    options: ArchiveImportOptions(verificationWorkers: workers))
             }
             guard let result else { return }
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
@@ -131,7 +140,7 @@ struct BenchmarkCommand: AsyncParsableCommand {
             let output = BenchmarkResult(
                 messages: result.entries, archiveBytes: archiveBytes, seconds: seconds,
                 messagesPerSecond: Double(result.entries) / seconds, peakResidentMiB: Double(usage.ru_maxrss) / 1024,
-                stored: result.counts.stored, replaced: result.counts.replaced, pinned: pinned)
+                stored: result.counts.stored, replaced: result.counts.replaced, workers: workers, pinned: pinned)
             print(String(decoding: try JSONEncoder().encode(output), as: UTF8.self))
         }
     }
@@ -145,5 +154,6 @@ struct BenchmarkResult: Codable {
     var peakResidentMiB: Double
     var stored: Int
     var replaced: Int
+    var workers: Int
     var pinned: Bool
 }

@@ -21,7 +21,7 @@ import SwiftProtobuf
 /// }
 /// ```
 public struct ArchivedMessageUnwrapper {
-    public enum Outcome {
+    public enum Outcome: Sendable {
         case message(UnwrappedMessage)
         case rejected(RejectionReason)
         case pending
@@ -37,7 +37,33 @@ public struct ArchivedMessageUnwrapper {
         self.communityKey = communityKey
     }
 
+    /// A message whose segments (if any) are reassembled, ready for `verify`: what the
+    /// sequential part of unwrapping gives, so that verification can run on other threads.
+    public struct Assembled: Sendable {
+        let payload: Data
+        let timestamp: UInt64
+        let topic: ContentTopic
+        let archivedSignature: Data
+        let thirdPartyID: String
+    }
+
+    public enum Assembly: Sendable {
+        case assembled(Assembled)
+        case rejected(RejectionReason)
+        case pending
+    }
+
     public mutating func unwrap(_ archived: WireArchivedWakuMessage) -> Outcome {
+        switch assemble(archived) {
+        case .assembled(let message): return Self.verify(message, communityKey: communityKey)
+        case .rejected(let reason): return .rejected(reason)
+        case .pending: return .pending
+        }
+    }
+
+    /// The part of unwrapping that depends on earlier entries (segments of one message may be
+    /// spread over several): call in archive order.
+    public mutating func assemble(_ archived: WireArchivedWakuMessage) -> Assembly {
         guard let topic = ContentTopic(bytes: Array(archived.topic)) else { return .rejected(.invalidTopic) }
         guard archived.timestamp <= ArchiveIndex.latestPlausibleTime else { return .rejected(.invalidTimestamp) }
         var payload = archived.payload
@@ -52,7 +78,15 @@ public struct ArchivedMessageUnwrapper {
                 timestamp = earliest
             }
         }
+        return .assembled(Assembled(payload: payload, timestamp: timestamp, topic: topic, archivedSignature: archived.sig,
+                                    thirdPartyID: archived.thirdPartyID))
+    }
 
+    /// The rest: decoding, recovering and checking the author, the message ID. Depends on
+    /// nothing but its input, so messages can be verified in parallel (most of an import's
+    /// time is the signature recovery here).
+    public static func verify(_ message: Assembled, communityKey: PublicKey?) -> Outcome {
+        let payload = message.payload
         let ammBytes: Data
         if let protocolMessage = try? WireProtocolMessage(serializedBytes: payload) {
             if !protocolMessage.publicMessage.isEmpty {
@@ -69,7 +103,7 @@ public struct ArchivedMessageUnwrapper {
         guard let amm = try? WireApplicationMetadataMessage(serializedBytes: ammBytes), !amm.payload.isEmpty else {
             return .rejected(.undecodablePayload)
         }
-        let archivedSender = archived.sig.count == 65 ? try? PublicKey(bytes: Array(archived.sig)) : nil
+        let archivedSender = message.archivedSignature.count == 65 ? try? PublicKey(bytes: Array(message.archivedSignature)) : nil
         let author: PublicKey
         if amm.signature.isEmpty {
             // status-go falls back to the waku-layer signer when the AMM is unsigned.
@@ -93,11 +127,11 @@ public struct ArchivedMessageUnwrapper {
             chatMessage = decoded
         }
 
-        let thirdPartyID = archived.thirdPartyID.isEmpty ? nil : archived.thirdPartyID
+        let thirdPartyID = message.thirdPartyID.isEmpty ? nil : message.thirdPartyID
         let id = thirdPartyID ?? MessageID.compute(signer: author, applicationMessage: Array(ammBytes))
         return .message(UnwrappedMessage(
             id: id, author: author, type: amm.type, payload: Array(amm.payload), chatMessage: chatMessage,
-            timestamp: timestamp, contentTopic: topic, thirdPartyID: thirdPartyID))
+            timestamp: message.timestamp, contentTopic: message.topic, thirdPartyID: thirdPartyID))
     }
 
     /// Call after the last entry: segmented messages that never completed.

@@ -1,0 +1,83 @@
+import Dispatch
+import StatusCrypto
+import StatusWire
+
+/// Verifies batches of assembled archive messages on up to `workers` threads, outcomes in each
+/// batch's order. Verification (protobuf decodes, Keccak-256, the secp256k1 recovery) is most of
+/// an import's time and depends on nothing but each message. With more than one worker a batch
+/// is verified in the background while the importer stores the one before it, so reading,
+/// verifying and writing overlap.
+///
+/// Memory stays constant: at most two batches (`batchSize` messages each) are in flight.
+///
+/// ```swift
+/// let verification = ParallelVerification(workers: 2, communityKey: key)
+/// let pending = verification.start(batch)      // returns at once when workers > 1
+/// …                                            // store the previous batch
+/// for outcome in pending.outcomes() { … }      // same order as `batch`
+/// ```
+struct ParallelVerification {
+    /// Messages verified together: enough to keep every worker busy, small enough that a batch
+    /// of payloads is a few hundred KiB.
+    static let batchSize = 1_024
+
+    let workers: Int
+    let communityKey: PublicKey?
+
+    /// Starts verifying `batch`. With one worker it is verified now, on the calling thread.
+    func start(_ batch: [ArchivedMessageUnwrapper.Assembled]) -> VerifiedBatch {
+        guard workers > 1 else { return VerifiedBatch(ready: verify(batch)) }
+        let pending = VerifiedBatch()
+        pending.group.enter()
+        DispatchQueue.global().async { [self] in
+            pending.result = verify(batch)
+            pending.group.leave()
+        }
+        return pending
+    }
+
+    func verify(_ batch: [ArchivedMessageUnwrapper.Assembled]) -> [ArchivedMessageUnwrapper.Outcome] {
+        guard workers > 1, batch.count > 1 else {
+            return batch.map { ArchivedMessageUnwrapper.verify($0, communityKey: communityKey) }
+        }
+        let outcomes = UnsafeMutableBufferPointer<ArchivedMessageUnwrapper.Outcome>.allocate(capacity: batch.count)
+        defer { outcomes.deallocate() }
+        let chunks = min(workers, batch.count)
+        let key = communityKey
+        let slots = Slots(base: outcomes.baseAddress!)
+        // Each worker initializes its own contiguous slice; concurrentPerform returns when all have.
+        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+            for index in (chunk * batch.count / chunks)..<((chunk + 1) * batch.count / chunks) {
+                (slots.base + index).initialize(to: ArchivedMessageUnwrapper.verify(batch[index], communityKey: key))
+            }
+        }
+        let ordered = Array(outcomes)
+        _ = outcomes.deinitialize()
+        return ordered
+    }
+}
+
+/// A batch being verified; `outcomes()` waits for it.
+final class VerifiedBatch: @unchecked Sendable {
+    // `result` is written once, before `group.leave()`, and read only after `group.wait()`:
+    // the group orders the two.
+    fileprivate let group = DispatchGroup()
+    fileprivate var result: [ArchivedMessageUnwrapper.Outcome] = []
+
+    fileprivate init() {}
+
+    fileprivate init(ready: [ArchivedMessageUnwrapper.Outcome]) {
+        result = ready
+    }
+
+    func outcomes() -> [ArchivedMessageUnwrapper.Outcome] {
+        group.wait()
+        return result
+    }
+}
+
+/// The outcomes' storage, shared with the workers. Sound because each worker writes only the
+/// slots of its own slice, and the storage is read only after `concurrentPerform` returns.
+private struct Slots: @unchecked Sendable {
+    let base: UnsafeMutablePointer<ArchivedMessageUnwrapper.Outcome>
+}
