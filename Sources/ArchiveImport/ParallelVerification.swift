@@ -23,13 +23,25 @@ struct ParallelVerification {
 
     let workers: Int
     let communityKey: PublicKey?
+    /// One serial queue per worker and one that coordinates a batch. Private serial queues run
+    /// on libdispatch's overcommit threads, not on the width-limited global pool that Swift
+    /// concurrency's tasks share on Linux: an import blocking there (`concurrentPerform`, a
+    /// global queue) starved every driver's run loop until a batch was done.
+    private let workerQueues: [DispatchQueue]
+    private let coordinator = DispatchQueue(label: "community-history.verification")
+
+    init(workers: Int, communityKey: PublicKey?) {
+        self.workers = workers
+        self.communityKey = communityKey
+        workerQueues = workers > 1 ? (0..<workers).map { DispatchQueue(label: "community-history.verification.\($0)") } : []
+    }
 
     /// Starts verifying `batch`. With one worker it is verified now, on the calling thread.
     func start(_ batch: [ArchivedMessageUnwrapper.Assembled]) -> VerifiedBatch {
         guard workers > 1 else { return VerifiedBatch(ready: verify(batch)) }
         let pending = VerifiedBatch()
         pending.group.enter()
-        DispatchQueue.global().async { [self] in
+        coordinator.async { [self] in
             pending.result = verify(batch)
             pending.group.leave()
         }
@@ -45,12 +57,16 @@ struct ParallelVerification {
         let chunks = min(workers, batch.count)
         let key = communityKey
         let slots = Slots(base: outcomes.baseAddress!)
-        // Each worker initializes its own contiguous slice; concurrentPerform returns when all have.
-        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-            for index in (chunk * batch.count / chunks)..<((chunk + 1) * batch.count / chunks) {
-                (slots.base + index).initialize(to: ArchivedMessageUnwrapper.verify(batch[index], communityKey: key))
+        // Each worker initializes its own contiguous slice; the group's wait returns when all have.
+        let done = DispatchGroup()
+        for chunk in 0..<chunks {
+            workerQueues[chunk].async(group: done) {
+                for index in (chunk * batch.count / chunks)..<((chunk + 1) * batch.count / chunks) {
+                    (slots.base + index).initialize(to: ArchivedMessageUnwrapper.verify(batch[index], communityKey: key))
+                }
             }
         }
+        done.wait()
         let ordered = Array(outcomes)
         _ = outcomes.deinitialize()
         return ordered
@@ -77,7 +93,7 @@ final class VerifiedBatch: @unchecked Sendable {
 }
 
 /// The outcomes' storage, shared with the workers. Sound because each worker writes only the
-/// slots of its own slice, and the storage is read only after `concurrentPerform` returns.
+/// slots of its own slice, and the storage is read only after the workers' group is done.
 private struct Slots: @unchecked Sendable {
     let base: UnsafeMutablePointer<ArchivedMessageUnwrapper.Outcome>
 }

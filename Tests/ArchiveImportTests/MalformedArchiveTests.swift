@@ -34,7 +34,7 @@ import Testing
     /// A database holding one good archive and a local copy in the bad archive's range.
     func populatedDatabase() throws -> (HistoryDatabase, ArchiveImporter) {
         let database = try TestSupport.temporaryDatabase()
-        let importer = try ArchiveImporter(database: database, communityID: community.communityID)
+        let importer = ArchiveImporter(database: database, communityID: community.communityID)
         let good = try archiveBytes(messages: 20, from: from - 604_800)
         _ = try importer.importArchive(entry(cid: (try! CID.codex(of: good)).manifestCID, from: from - 604_800)) { MemoryByteSource(good) }
         try database.insertLocalMessages([StoredMessage(
@@ -47,7 +47,7 @@ import Testing
     /// they are rejected and counted.
     @Test func messagesOutsideTheArchiveRangeAreRejected() throws {
         let database = try TestSupport.temporaryDatabase()
-        let importer = try ArchiveImporter(database: database, communityID: community.communityID)
+        let importer = ArchiveImporter(database: database, communityID: community.communityID)
         var writer = try ArchiveWriter(from: from, to: from + 604_800, contentTopics: [community.channels[0].topic])
         let member = community.members[0]
         for (i, seconds) in [from + 10, from - 1, from + 604_800, from + 20].enumerated() {
