@@ -80,10 +80,26 @@ public final class ArchiveHydrationWriter {
     private let archiveID: String
     fileprivate(set) var counts = HydrationCounts()
 
+    /// What a message's row already is, before the archive writes it.
+    private enum Existing: Int {
+        /// The chat client's copy: the archive's version replaces it.
+        case localCopy = 0
+        /// Written by this archive before (an import again, or the same message twice).
+        case thisArchive = 1
+        /// Another archive's (or one from before archive IDs were recorded): left as it is.
+        case otherArchive = 2
+    }
+
     fileprivate init(db: Database, mode: HydrationMode, archiveID: String) throws {
         self.mode = mode
         self.archiveID = archiveID
-        lookup = try db.makeStatement(sql: "SELECT source, archive_id FROM message WHERE community_id = ? AND id = ?")
+        // One integer instead of a row: this runs once per archived message.
+        lookup = try db.makeStatement(sql: """
+            SELECT CASE WHEN source = 'local' THEN \(Existing.localCopy.rawValue)
+                        WHEN archive_id = ? THEN \(Existing.thisArchive.rawValue)
+                        ELSE \(Existing.otherArchive.rawValue) END
+            FROM message WHERE community_id = ? AND id = ?
+            """)
         upsert = try db.makeStatement(sql: """
             INSERT INTO message (id, community_id, chat_id, content_topic, author, type, clock, timestamp,
                                  payload, text, third_party_id, source, archive_id)
@@ -101,14 +117,12 @@ public final class ArchiveHydrationWriter {
     /// same community and ID that another archive stored is left as it is: each archive speaks
     /// for its own rows and the local copies in its range, never for another archive's.
     public func write(_ message: StoredMessage) throws {
-        let row = try Row.fetchOne(lookup, arguments: [message.communityID, message.id])
-        let existing: String? = row?["source"]
-        let ownerArchive: String? = row?["archive_id"]
+        let existing = try Int.fetchOne(lookup, arguments: [archiveID, message.communityID, message.id]).flatMap(Existing.init(rawValue:))
         if mode == .merge && existing != nil {
             counts.unchanged += 1
             return
         }
-        if existing == StoredMessage.Source.archive.rawValue && ownerArchive != archiveID {
+        if existing == .otherArchive {
             counts.unchanged += 1
             return
         }
@@ -119,8 +133,8 @@ public final class ArchiveHydrationWriter {
         ])
         switch existing {
         case nil: counts.stored += 1
-        case StoredMessage.Source.local.rawValue?: counts.replaced += 1
-        default: counts.unchanged += 1
+        case .localCopy?: counts.replaced += 1
+        case .thisArchive?, .otherArchive?: counts.unchanged += 1
         }
     }
 }
