@@ -103,7 +103,7 @@ let package = Package(
         .target(
             name: "SyncEngine",
             dependencies: [
-                "CodexClient", "WakuClient", "ArchiveImport", "HistoryStore", "StatusWire", "StatusCrypto",
+                "CodexClient", "WakuClient", "PeerHTTP", "ArchiveImport", "HistoryStore", "StatusWire", "StatusCrypto",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -144,7 +144,7 @@ public final class HistoryAgent: Service, Sendable {
                     "community": "\(label)", "error": "\(error)", "attempt": "\(attempt)", "retryIn": "\(delay)"])
                 metrics.startFailed(community: label)
                 events.write(["event": "community.start-failed", "community": label, "error": "\(error)", "attempt": attempt,
-                              "retryInSeconds": Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18])
+                              "retryInSeconds": delay.inSeconds])
                 await recordStartFailure(of: label, error)
                 do { try await Task.sleep(for: delay) } catch { return }
             }

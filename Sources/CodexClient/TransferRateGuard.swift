@@ -1,4 +1,5 @@
 import Foundation
+import PeerHTTP
 
 /// The slowest a download may be (checked with `withProgressWatchdog`): at least `bytesPerSecond` on average over every `window`.
 /// A real node streams a dataset block by block as it fetches the blocks from the network
@@ -24,7 +25,7 @@ public struct MinimumTransferRate: Sendable, Equatable {
 
     /// The fewest bytes a window must bring.
     var minimumBytesPerWindow: Int64 {
-        let seconds = Double(window.components.seconds) + Double(window.components.attoseconds) / 1e18
+        let seconds = window.inSeconds
         // Saturates instead of trapping on an absurd rate (the options allow any positive number).
         return max(1, Int64(min((Double(bytesPerSecond) * seconds).rounded(.up), Double(Int64.max / 2))))
     }

@@ -3,6 +3,7 @@ import ArgumentParser
 import ControlNode
 import Foundation
 import HistoryStore
+import PeerHTTP
 
 #if canImport(Glibc)
 import Glibc
@@ -133,7 +134,7 @@ struct BenchmarkCommand: AsyncParsableCommand {
                                                     options: ArchiveImportOptions(verificationWorkers: workers))
             }
             guard let result else { return }
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            let seconds = elapsed.inSeconds
             var usage = rusage()
             getrusage(0, &usage)   // RUSAGE_SELF; ru_maxrss is in KiB on Linux
             let archiveBytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0

@@ -1,3 +1,5 @@
+import PeerHTTP
+
 /// The arithmetic of the bandwidth cap: a token bucket in bytes, refilled at `bytesPerSecond`
 /// up to one second's worth. Pure, so it is tested without sleeping.
 public struct TokenBucket: Sendable, Equatable {
@@ -65,7 +67,6 @@ public actor BandwidthLimiter {
     }
 
     private func seconds() -> Double {
-        let elapsed = clock.now - start
-        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        (clock.now - start).inSeconds
     }
 }
