@@ -48,6 +48,8 @@ check() {
       + (SELECT COUNT(*) FROM archive_failure WHERE id IN (SELECT id FROM imported_archive))")
   local leftovers=0
   [ -d "$archives" ] && leftovers=$(find "$archives" -type f | wc -l)
+  # A killed import's staging file is removed by the next run.
+  [ -d "$db.staging" ] && leftovers=$((leftovers + $(find "$db.staging" -type f | wc -l)))
   if [ "$integrity" != ok ] || [ "$incomplete" != 0 ] || [ "$orphans" != 0 ] || [ "$stale" != 0 ] || [ "$leftovers" != 0 ]; then
     echo "FAIL $what: integrity=$integrity incomplete-archives=$incomplete orphan-rows=$orphans stale-records=$stale leftover-files=$leftovers"
     echo "kept in $work"

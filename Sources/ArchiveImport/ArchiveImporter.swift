@@ -41,8 +41,10 @@ public struct ArchiveImportResult: Sendable, Codable, Equatable {
 
 /// Decodes, verifies and hydrates one archive: the whole pipeline for a file on disk.
 ///
-/// Decoding runs inside the store's transaction, one archived message at a time, so memory
-/// does not grow with the archive and any failure leaves the database untouched.
+/// Decoding and verifying run before the store's write transaction, one archived message at a
+/// time into a staging file (`HistoryDatabase.hydrate`), so memory does not grow with the
+/// archive, a chat client's writes wait only for the short transaction that applies the
+/// archive, and any failure leaves the database untouched.
 ///
 /// ```swift
 /// let importer = ArchiveImporter(database: database, communityID: try CommunityID("0x02…"))

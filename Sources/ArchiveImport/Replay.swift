@@ -28,6 +28,7 @@ public struct Replay {
 
     public func run() throws -> ReplayReport {
         let importer = ArchiveImporter(database: database, communityID: fixture.manifest.communityID)
+        database.removeAbandonedStagingFiles()
         // The store keys rows by the canonical spelling.
         let communityID = importer.communityID.string
         let (indexCID, index) = try fixture.readIndex(limits: options.limits)

@@ -71,78 +71,36 @@ public struct HydrationCounts: Sendable, Equatable, Codable {
     }
 }
 
-/// Writes one archive's messages inside the hydration transaction. Only valid inside the
-/// `hydrate` body that handed it out.
+/// Writes one archive's messages to its staging table (`ArchiveStaging`). Only valid inside the
+/// `hydrate` body that handed it out. Nothing is decided here: which rows are new, replace a
+/// local copy or belong to another archive is settled when the staged rows are applied.
 public final class ArchiveHydrationWriter {
-    private let lookup: Statement
-    private let upsert: Statement
-    private let mode: HydrationMode
-    private let archiveID: String
-    fileprivate(set) var counts = HydrationCounts()
+    private let insert: Statement
 
-    /// What a message's row already is, before the archive writes it.
-    private enum Existing: Int {
-        /// The chat client's copy: the archive's version replaces it.
-        case localCopy = 0
-        /// Written by this archive before (an import again, or the same message twice).
-        case thisArchive = 1
-        /// Another archive's (or one from before archive IDs were recorded): left as it is.
-        case otherArchive = 2
-    }
-
-    fileprivate init(db: Database, mode: HydrationMode, archiveID: String) throws {
-        self.mode = mode
-        self.archiveID = archiveID
-        // One integer instead of a row: this runs once per archived message.
-        lookup = try db.makeStatement(sql: """
-            SELECT CASE WHEN source = 'local' THEN \(Existing.localCopy.rawValue)
-                        WHEN archive_id = ? THEN \(Existing.thisArchive.rawValue)
-                        ELSE \(Existing.otherArchive.rawValue) END
-            FROM message WHERE community_id = ? AND id = ?
-            """)
-        upsert = try db.makeStatement(sql: """
-            INSERT INTO message (id, community_id, chat_id, content_topic, author, type, clock, timestamp,
-                                 payload, text, third_party_id, source, archive_id)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'archive', ?)
-            ON CONFLICT(community_id, id) DO UPDATE SET
-                chat_id = excluded.chat_id,
-                content_topic = excluded.content_topic, author = excluded.author, type = excluded.type,
-                clock = excluded.clock, timestamp = excluded.timestamp, payload = excluded.payload,
-                text = excluded.text, third_party_id = excluded.third_party_id,
-                source = 'archive', archive_id = excluded.archive_id
+    init(db: Database) throws {
+        insert = try db.makeStatement(sql: """
+            INSERT INTO staged_message (id, community_id, chat_id, content_topic, author, type, clock, timestamp,
+                                        payload, text, third_party_id)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
     }
 
-    /// Stores one archive message (its `source` and `archiveID` are set here). A row of the
-    /// same community and ID that another archive stored is left as it is: each archive speaks
-    /// for its own rows and the local copies in its range, never for another archive's.
+    /// Stages one archive message (its `source` and `archiveID` are set when it is applied).
     public func write(_ message: StoredMessage) throws {
-        let existing = try Int.fetchOne(lookup, arguments: [archiveID, message.communityID, message.id]).flatMap(Existing.init(rawValue:))
-        if mode == .merge && existing != nil {
-            counts.unchanged += 1
-            return
-        }
-        if existing == .otherArchive {
-            counts.unchanged += 1
-            return
-        }
-        try upsert.execute(arguments: [
+        try insert.execute(arguments: [
             message.id, message.communityID, message.chatID, message.contentTopic, message.author,
             message.type, message.clock.map { Int64(bitPattern: $0) }, message.timestamp, message.payload,
-            message.text, message.thirdPartyID, archiveID,
+            message.text, message.thirdPartyID,
         ])
-        switch existing {
-        case nil: counts.stored += 1
-        case .localCopy?: counts.replaced += 1
-        case .thisArchive?, .otherArchive?: counts.unchanged += 1
-        }
     }
 }
 
 extension HistoryDatabase {
-    /// Imports one archive in **one transaction**: `body` decodes the archive and writes its
-    /// messages; then, in replace mode, local copies in `[from, to)` on the archive's topics
-    /// that the archive did not contain are deleted; then the archive is recorded as
+    /// Imports one archive: `body` decodes the archive and writes its messages, which are
+    /// staged outside the history database (no lock held, however long decoding takes); then
+    /// **one short transaction** applies them: each message is inserted, or overwrites the local
+    /// copy with the same ID; in replace mode, local copies in `[from, to)` on the archive's
+    /// topics that the archive did not contain are deleted; the archive is recorded as
     /// imported. If `body` or any step throws, the database is exactly as it was before.
     ///
     /// ```swift
@@ -151,55 +109,158 @@ extension HistoryDatabase {
     ///     return ArchiveContentSummary(from: from, to: to, contentTopics: topics, entryCount: n, rejections: [:])
     /// }
     /// ```
+    ///
+    /// Throws `HistoryStoreError.alreadyImported` unless `force`, what `body` throws, and
+    /// `DatabaseError` (busy past the timeout, disk full).
     public func hydrate(
         archive: ArchiveRecord, mode: HydrationMode, force: Bool = false,
         body: (ArchiveHydrationWriter) throws -> ArchiveContentSummary
     ) throws -> HydrationCounts {
-        try pool.writeWithoutTransaction { db in try Self.hydrate(db, archive: archive, mode: mode, force: force, body: body) }
+        if !force, try isImported(archiveID: archive.id) { throw HistoryStoreError.alreadyImported(archiveID: archive.id) }
+        let staging = try ArchiveStaging(historyPath: path)
+        return try removing(staging) {
+            let summary = try staging.fill(body)
+            try staging.close()
+            return try pool.writeWithoutTransaction { db in
+                try apply(db, staging: staging.path, archive: archive, mode: mode, force: force, summary: summary)
+            }
+        }
     }
 
-    /// `hydrate` on the database's writer without blocking a thread of Swift's cooperative pool
-    /// (an import holds the writer for the whole archive). Cancelling the calling task interrupts
-    /// SQLite: the transaction rolls back and this throws `CancellationError`, so a shutdown never
-    /// waits for a large archive to finish.
+    /// `hydrate` without blocking a thread of Swift's cooperative pool. Cancelling the calling
+    /// task interrupts SQLite, in the staging step or the apply step: nothing is written and
+    /// this throws `CancellationError`, so a shutdown never waits for a large archive to finish.
     public func hydrate(
         archive: ArchiveRecord, mode: HydrationMode, force: Bool = false,
         body: @escaping @Sendable (ArchiveHydrationWriter) throws -> ArchiveContentSummary
     ) async throws -> HydrationCounts {
-        try await pool.writeWithoutTransaction { db in try Self.hydrate(db, archive: archive, mode: mode, force: force, body: body) }
+        if !force, try await pool.read({ try Self.isImported($0, archiveID: archive.id) }) {
+            throw HistoryStoreError.alreadyImported(archiveID: archive.id)
+        }
+        let staging = try ArchiveStaging(historyPath: path)
+        let stagingPath = staging.path
+        return try await removing(staging) {
+            let summary = try await staging.fill(body)
+            try staging.close()
+            return try await pool.writeWithoutTransaction { db in
+                try apply(db, staging: stagingPath, archive: archive, mode: mode, force: force, summary: summary)
+            }
+        }
     }
 
-    static func hydrate(
-        _ db: Database, archive: ArchiveRecord, mode: HydrationMode, force: Bool,
-        body: (ArchiveHydrationWriter) throws -> ArchiveContentSummary
+    /// Runs `work`, then deletes the staging file whatever happened. A failure to delete it
+    /// does not hide `work`'s outcome (the import committed, or failed, either way): it is
+    /// logged and counted, and the file is left for `removeAbandonedStagingFiles`.
+    private func removing<T>(_ staging: ArchiveStaging, _ work: () throws -> T) throws -> T {
+        let result = Result { try work() }
+        removeStagingFile(staging)
+        return try result.get()
+    }
+
+    private func removing<T>(_ staging: ArchiveStaging, _ work: () async throws -> T) async throws -> T {
+        let result: Result<T, any Error>
+        do { result = .success(try await work()) } catch { result = .failure(error) }
+        removeStagingFile(staging)
+        return try result.get()
+    }
+
+    private func removeStagingFile(_ staging: ArchiveStaging) {
+        do { try staging.remove() } catch {
+            stagingFilesLeft.add(1, ordering: .relaxed)
+            logger.warning("cannot remove an import's staging file", metadata: ["path": "\(staging.path)", "error": "\(error)"])
+        }
+    }
+
+    /// The write-locked part of an import: everything here is SQL over the staged rows, so the
+    /// lock is held for as long as SQLite takes to copy them, not for decoding or verifying.
+    func apply(
+        _ db: Database, staging: String, archive: ArchiveRecord, mode: HydrationMode, force: Bool,
+        summary: ArchiveContentSummary
     ) throws -> HydrationCounts {
+        // An apply interrupted by a cancellation may not have detached its file.
+        if try String.fetchAll(db, sql: "SELECT name FROM pragma_database_list").contains("staging") {
+            try db.execute(sql: "DETACH DATABASE staging")
+        }
+        try db.execute(sql: "ATTACH DATABASE ? AS staging", arguments: [staging])
+        let counts = Result {
             var counts = HydrationCounts()
+            var locked: ContinuousClock.Instant?
             try db.inTransaction(.immediate) {
+                locked = .now
                 if !force, try Self.isImported(db, archiveID: archive.id) {
                     throw HistoryStoreError.alreadyImported(archiveID: archive.id)
                 }
-                let writer = try ArchiveHydrationWriter(db: db, mode: mode, archiveID: archive.id)
-                let summary = try body(writer)
-                counts = writer.counts
+                counts = try Self.copyStagedMessages(db, archiveID: archive.id, mode: mode)
                 if mode == .replace && !summary.contentTopics.isEmpty {
-                    // Every message of the archive is now an `archive` row (a local copy of it was
-                    // upserted into one), so the `local` rows left in its range are exactly the copies
-                    // the archive does not contain: no set of the archive's IDs is needed.
-                    let topics = summary.contentTopics.map { _ in "?" }.joined(separator: ", ")
-                    var arguments: StatementArguments = [archive.communityID]
-                    arguments += StatementArguments(summary.contentTopics)
-                    arguments += [Int64(summary.from) * 1000, Int64(summary.to) * 1000]
-                    try db.execute(sql: """
-                        DELETE FROM message
-                        WHERE community_id = ? AND source = 'local' AND content_topic IN (\(topics))
-                          AND timestamp >= ? AND timestamp < ?
-                        """, arguments: arguments)
-                    counts.removed = db.changesCount
+                    counts.removed = try Self.removeLocalCopies(db, archive: archive, summary: summary)
                 }
                 try Self.record(db, archive: archive, mode: mode, summary: summary, counts: counts)
                 return .commit
             }
+            if let locked { importLocks.withLock { $0.record(.now - locked) } }
             return counts
+        }
+        // After a failure (a cancelled access refuses every statement) the file stays attached
+        // until the next apply detaches it first; the failure is what the caller must see.
+        if case .failure = counts { return try counts.get() }
+        try db.execute(sql: "DETACH DATABASE staging")
+        return try counts.get()
+    }
+
+    /// Copies the staged rows into `message` and says what they did. A row of the same community
+    /// and ID that another archive stored is left as it is: each archive speaks for its own rows
+    /// and the local copies in its range, never for another archive's. In merge mode nothing
+    /// stored is changed.
+    private static func copyStagedMessages(_ db: Database, archiveID: String, mode: HydrationMode) throws -> HydrationCounts {
+        // Counted before the copy, per distinct key: a message the archive holds twice is new (or
+        // a replacement) once, and unchanged the second time.
+        let row = try Row.fetchOne(db, sql: """
+            SELECT (SELECT COUNT(*) FROM staging.staged_message),
+                   TOTAL(m.rowid IS NULL), TOTAL(m.source = 'local')
+            FROM (SELECT DISTINCT community_id, id FROM staging.staged_message) AS s
+            LEFT JOIN main.message AS m ON m.community_id = s.community_id AND m.id = s.id
+            """)!
+        let total: Int = row[0]
+        var counts = HydrationCounts(stored: Int(row[1] as Double))
+        if mode == .replace { counts.replaced = Int(row[2] as Double) }
+        counts.unchanged = total - counts.stored - counts.replaced
+        let onConflict = mode == .merge ? "DO NOTHING" : """
+            DO UPDATE SET
+                chat_id = excluded.chat_id,
+                content_topic = excluded.content_topic, author = excluded.author, type = excluded.type,
+                clock = excluded.clock, timestamp = excluded.timestamp, payload = excluded.payload,
+                text = excluded.text, third_party_id = excluded.third_party_id,
+                source = 'archive', archive_id = excluded.archive_id
+            WHERE message.source = 'local' OR message.archive_id = excluded.archive_id
+            """
+        // In archive order, which is time order: the two time-ordered indexes are then written
+        // page after page. (Key order, tried, was 1.6x slower: IDs are random.) Of two copies of
+        // one message, the later wins, as in the archive.
+        try db.execute(sql: """
+            INSERT INTO main.message (id, community_id, chat_id, content_topic, author, type, clock, timestamp,
+                                      payload, text, third_party_id, source, archive_id)
+            SELECT id, community_id, chat_id, content_topic, author, type, clock, timestamp,
+                   payload, text, third_party_id, 'archive', ?
+            FROM staging.staged_message WHERE true ORDER BY seq
+            ON CONFLICT(community_id, id) \(onConflict)
+            """, arguments: [archiveID])
+        return counts
+    }
+
+    /// Every message of the archive is now an `archive` row (a local copy of it was upserted into
+    /// one), so the `local` rows left in its range are exactly the copies the archive does not
+    /// contain: no set of the archive's IDs is needed.
+    private static func removeLocalCopies(_ db: Database, archive: ArchiveRecord, summary: ArchiveContentSummary) throws -> Int {
+        let topics = summary.contentTopics.map { _ in "?" }.joined(separator: ", ")
+        var arguments: StatementArguments = [archive.communityID]
+        arguments += StatementArguments(summary.contentTopics)
+        arguments += [Int64(summary.from) * 1000, Int64(summary.to) * 1000]
+        try db.execute(sql: """
+            DELETE FROM main.message
+            WHERE community_id = ? AND source = 'local' AND content_topic IN (\(topics))
+              AND timestamp >= ? AND timestamp < ?
+            """, arguments: arguments)
+        return db.changesCount
     }
 
     public func isImported(archiveID: String) throws -> Bool {

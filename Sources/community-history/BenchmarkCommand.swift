@@ -61,11 +61,12 @@ struct BenchmarkCommand: AsyncParsableCommand {
             }
             print("decode + verify + hydrate (replace mode, half the messages already stored as local copies)")
             print(pad("messages", 10) + pad("workers", 9) + pad("archive MiB", 13) + pad("seconds", 10) + pad("messages/s", 12)
-                  + pad("peak RSS MiB", 14) + "stored/replaced")
+                  + pad("peak RSS MiB", 14) + pad("write lock s", 14) + "stored/replaced")
             for r in results {
                 print(pad("\(r.messages)", 10) + pad("\(r.workers)", 9) + pad(String(format: "%.1f", Double(r.archiveBytes) / 1_048_576), 13)
                       + pad(String(format: "%.2f", r.seconds), 10) + pad(String(format: "%.0f", r.messagesPerSecond), 12)
-                      + pad(String(format: "%.1f", r.peakResidentMiB), 14) + "\(r.stored)/\(r.replaced)")
+                      + pad(String(format: "%.1f", r.peakResidentMiB), 14) + pad(String(format: "%.2f", r.writeLockSeconds), 14)
+                      + "\(r.stored)/\(r.replaced)")
             }
             let pinned = results.filter { $0.workers == 1 }.allSatisfy(\.pinned)
             print("build: \(Self.buildConfiguration); one-worker imports pinned to one core: \(pinned ? "yes" : "no"); cores: \(ArchiveImportOptions.defaultVerificationWorkers)")
@@ -141,7 +142,8 @@ struct BenchmarkCommand: AsyncParsableCommand {
             let output = BenchmarkResult(
                 messages: result.entries, archiveBytes: archiveBytes, seconds: seconds,
                 messagesPerSecond: Double(result.entries) / seconds, peakResidentMiB: Double(usage.ru_maxrss) / 1024,
-                stored: result.counts.stored, replaced: result.counts.replaced, workers: workers, pinned: pinned)
+                stored: result.counts.stored, replaced: result.counts.replaced, workers: workers, pinned: pinned,
+                writeLockSeconds: database.importWriteLockHolds.longest.inSeconds)
             print(String(decoding: try JSONEncoder().encode(output), as: UTF8.self))
         }
     }
@@ -157,4 +159,6 @@ struct BenchmarkResult: Codable {
     var replaced: Int
     var workers: Int
     var pinned: Bool
+    /// How long the import held the database's write lock: what a chat client's write waited at most.
+    var writeLockSeconds: Double
 }

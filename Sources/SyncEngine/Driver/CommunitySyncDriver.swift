@@ -106,6 +106,7 @@ public struct CommunitySyncDriver: Sendable {
         }
         ArchivesDirectorySweep(directory: archivesDirectory, logger: logger)
             .run(keeping: saved.allDownloadPaths.subtracting(stale.map(\.path)))
+        database.removeAbandonedStagingFiles()
         let downloaded = saved.downloaded.filter { record in !stale.contains { $0.id == record.id } }.compactMap { record -> DownloadedArchive? in
             // Written by this program from typed values; a row that does not parse is left for the sweep.
             guard let id = try? ArchiveID(record.id), let cid = try? CID(record.cid) else {

@@ -1,0 +1,134 @@
+import Foundation
+import GRDB
+
+/// A scratch database that holds one archive's verified messages until the import applies them.
+///
+/// Why it exists: decoding and verifying an archive takes seconds (the secp256k1 recovery of
+/// every author), and a chat client beside the agent must not wait that long to write. So an
+/// import writes its verified rows here first, without touching the history database, and
+/// then copies them into `message` in one short transaction (`HistoryDatabase.hydrate`).
+/// Memory stays constant however large the archive: the rows go to disk, not to an array.
+///
+/// Files live in `<database>.staging/`, named `<pid>-<uuid>.sqlite`, and are removed when the
+/// import ends, whatever the outcome. A process killed mid-import leaves its file behind:
+/// `HistoryDatabase.removeAbandonedStagingFiles()` removes the files of processes that are gone.
+final class ArchiveStaging {
+    let path: String
+    private var queue: DatabaseQueue?
+
+    /// Creates the file and its table. Throws `DatabaseError` (or a file-system error) when
+    /// the directory cannot be created or the disk is full.
+    init(historyPath: String) throws {
+        let directory = HistoryDatabase.stagingDirectory(historyPath: historyPath)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        path = directory + "/\(getpid())-\(UUID().uuidString).sqlite"
+        var configuration = Configuration()
+        configuration.label = "community-history.staging"
+        configuration.prepareDatabase { db in
+            // Scratch: a crash discards the file, so no journal and no fsync.
+            try db.execute(sql: "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF")
+        }
+        let queue = try DatabaseQueue(path: path, configuration: configuration)
+        self.queue = queue
+        try queue.writeWithoutTransaction { db in
+            // `seq` keeps the archive's order: of two copies of one message, the later wins.
+            try db.execute(sql: """
+                CREATE TABLE staged_message (
+                    seq INTEGER PRIMARY KEY,
+                    id TEXT NOT NULL, community_id TEXT NOT NULL, chat_id TEXT, content_topic TEXT NOT NULL,
+                    author TEXT NOT NULL, type INTEGER NOT NULL, clock INTEGER, timestamp INTEGER NOT NULL,
+                    payload BLOB NOT NULL, text TEXT, third_party_id TEXT
+                )
+                """)
+        }
+    }
+
+    /// Runs `body` with a writer into the staging table, in one transaction of the scratch
+    /// database, then indexes the rows by key for the apply step.
+    func fill(_ body: (ArchiveHydrationWriter) throws -> ArchiveContentSummary) throws -> ArchiveContentSummary {
+        try openQueue().write { db in try Self.fill(db, body) }
+    }
+
+    /// `fill` without blocking a thread of Swift's cooperative pool. Cancelling the calling
+    /// task interrupts it and it throws `CancellationError`.
+    func fill(_ body: @escaping @Sendable (ArchiveHydrationWriter) throws -> ArchiveContentSummary) async throws -> ArchiveContentSummary {
+        try await openQueue().write { db in try Self.fill(db, body) }
+    }
+
+    private static func fill(_ db: Database, _ body: (ArchiveHydrationWriter) throws -> ArchiveContentSummary) throws -> ArchiveContentSummary {
+        let summary = try body(try ArchiveHydrationWriter(db: db))
+        // Built once, after the rows: the apply step counts the distinct keys with it.
+        try db.execute(sql: "CREATE INDEX staged_by_key ON staged_message(community_id, id)")
+        return summary
+    }
+
+    /// Closes the scratch connection so that the history database's writer can attach the file.
+    func close() throws {
+        try queue?.close()
+        queue = nil
+    }
+
+    /// Closes and deletes the file. A file that cannot be deleted is one the next
+    /// `removeAbandonedStagingFiles()` removes, once this process has ended.
+    func remove() throws {
+        try close()
+        try FileManager.default.removeItem(atPath: path)
+    }
+
+    private func openQueue() throws -> DatabaseQueue {
+        guard let queue else { throw HistoryStoreError.stagingClosed(path: path) }
+        return queue
+    }
+}
+
+extension HistoryDatabase {
+    /// Where imports keep their scratch databases.
+    static func stagingDirectory(historyPath: String) -> String { historyPath + ".staging" }
+
+    /// Removes the staging files (`<database>.staging/<pid>-…`) of processes that no longer
+    /// run: what an import killed mid-way leaves. Files of running processes, this one
+    /// included, are left alone, so calling this while other imports run is safe.
+    ///
+    /// ```swift
+    /// database.removeAbandonedStagingFiles()   // at start, before importing
+    /// ```
+    ///
+    /// Never throws: each removal, and each file that cannot be removed, is logged and listed in
+    /// the result (a file left is only disk space, and the next call tries again).
+    @discardableResult
+    public func removeAbandonedStagingFiles() -> StagingSweep {
+        let directory = Self.stagingDirectory(historyPath: path)
+        var sweep = StagingSweep()
+        guard FileManager.default.fileExists(atPath: directory) else { return sweep }
+        let names: [String]
+        do { names = try FileManager.default.contentsOfDirectory(atPath: directory) } catch {
+            sweep.failures.append((directory, error))
+            return sweep
+        }
+        for name in names {
+            guard let pid = Int32(name.prefix { $0 != "-" }), pid > 0, !Self.isRunning(pid) else { continue }
+            let file = directory + "/" + name
+            do {
+                try FileManager.default.removeItem(atPath: file)
+                sweep.removed.append(file)
+                logger.info("removed the staging file of a killed import", metadata: ["path": "\(file)"])
+            } catch {
+                sweep.failures.append((file, error))
+            }
+        }
+        for (file, error) in sweep.failures {
+            logger.warning("cannot remove the staging file of a killed import", metadata: ["path": "\(file)", "error": "\(error)"])
+        }
+        return sweep
+    }
+
+    private static func isRunning(_ pid: Int32) -> Bool {
+        kill(pid, 0) == 0 || errno == EPERM
+    }
+}
+
+/// What `removeAbandonedStagingFiles()` did.
+public struct StagingSweep {
+    public var removed: [String] = []
+    public var failures: [(path: String, error: any Error)] = []
+}

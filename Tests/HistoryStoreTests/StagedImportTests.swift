@@ -1,0 +1,112 @@
+import Foundation
+import GRDB
+import Testing
+@testable import HistoryStore
+
+/// An import decodes and verifies outside the history database's write lock (issue 10): a chat
+/// client's write waits only for the short transaction that applies the archive.
+@Suite(.timeLimit(.minutes(5))) struct StagedImportTests {
+    let community = "0x02aa"
+    let topic = "/waku/1/0xaaaaaaaa/rfc26"
+    let archive = ArchiveRecord(id: "0xarchive", communityID: "0x02aa", cid: "zCID")
+
+    func temporaryDatabase() throws -> HistoryDatabase {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("staged-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return try HistoryDatabase(path: directory.appendingPathComponent("history.sqlite").path)
+    }
+
+    func message(_ id: String, seconds: Int64, text: String, source: StoredMessage.Source) -> StoredMessage {
+        StoredMessage(id: id, communityID: community, chatID: "chat", contentTopic: topic, author: "0x02bb",
+                      type: 1, clock: UInt64(seconds * 1000), timestamp: seconds * 1000, payload: Data(text.utf8),
+                      text: text, source: source)
+    }
+
+    var summary: ArchiveContentSummary {
+        ArchiveContentSummary(from: 1000, to: 2000, contentTopics: [topic], entryCount: 2, rejections: [:])
+    }
+
+    /// A chat client (another connection, no busy timeout) writes while the archive is being
+    /// decoded. Before, decoding ran inside `BEGIN IMMEDIATE` and the client's write failed with
+    /// SQLITE_BUSY; now it succeeds, and the import's own replace rules then apply to it.
+    @Test func aChatClientWritesWhileAnArchiveIsDecoded() throws {
+        let db = try temporaryDatabase()
+        var clientConfiguration = Configuration()
+        clientConfiguration.busyMode = .immediateError
+        let client = try DatabaseQueue(path: db.path, configuration: clientConfiguration)
+        let counts = try db.hydrate(archive: archive, mode: .replace) { writer in
+            try writer.write(message("0x01", seconds: 1100, text: "archived 1", source: .archive))
+            // Mid-decode: the client stores two live messages, one the archive holds.
+            try client.write { clientDB in
+                try clientDB.execute(sql: """
+                    INSERT INTO message (id, community_id, chat_id, content_topic, author, type, clock, timestamp, payload, text, source)
+                    VALUES ('0x01', ?, 'chat', ?, '0x02bb', 1, 1, 1100000, x'00', 'live copy of 1', 'local'),
+                           ('0x09', ?, 'chat', ?, '0x02bb', 1, 1, 1900000, x'00', 'live, never archived', 'local')
+                    """, arguments: [community, topic, community, topic])
+            }
+            try writer.write(message("0x02", seconds: 1200, text: "archived 2", source: .archive))
+            return summary
+        }
+        // The archive replaced the client's copy of 0x01 and removed the copy it does not hold.
+        #expect(counts == HydrationCounts(stored: 1, replaced: 1, unchanged: 0, removed: 1))
+        #expect(try db.messages(communityID: community).map(\.id).sorted() == ["0x01", "0x02"])
+        #expect(try db.message(id: "0x01")?.text == "archived 1")
+    }
+
+    /// A message an archive holds twice counts once as stored; the later copy is the one kept.
+    @Test func aMessageHeldTwiceIsStoredOnceAndTheLaterCopyWins() throws {
+        let db = try temporaryDatabase()
+        try db.insertLocalMessages([message("0x01", seconds: 1100, text: "live", source: .local)])
+        let counts = try db.hydrate(archive: archive, mode: .replace) { writer in
+            try writer.write(message("0x01", seconds: 1100, text: "first copy", source: .archive))
+            try writer.write(message("0x02", seconds: 1200, text: "new", source: .archive))
+            try writer.write(message("0x01", seconds: 1100, text: "second copy", source: .archive))
+            return summary
+        }
+        #expect(counts == HydrationCounts(stored: 1, replaced: 1, unchanged: 1, removed: 0))
+        #expect(try db.message(id: "0x01")?.text == "second copy")
+
+        let merged = try db.hydrate(archive: ArchiveRecord(id: "0xmerged", communityID: community, cid: "zM"), mode: .merge) { writer in
+            try writer.write(message("0x03", seconds: 1300, text: "first", source: .archive))
+            try writer.write(message("0x03", seconds: 1300, text: "second", source: .archive))
+            try writer.write(message("0x01", seconds: 1100, text: "not taken", source: .archive))
+            return summary
+        }
+        #expect(merged == HydrationCounts(stored: 1, replaced: 0, unchanged: 2, removed: 0))
+        #expect(try db.message(id: "0x03")?.text == "first")
+        #expect(try db.message(id: "0x01")?.text == "second copy")
+    }
+
+    /// The staging file goes when the import ends, committed or not; a killed process's file is
+    /// removed by the next start, a running process's file is not.
+    @Test func stagingFilesDoNotOutliveTheirImport() throws {
+        let db = try temporaryDatabase()
+        let directory = HistoryDatabase.stagingDirectory(historyPath: db.path)
+        func stagingFiles() throws -> [String] {
+            FileManager.default.fileExists(atPath: directory) ? try FileManager.default.contentsOfDirectory(atPath: directory) : []
+        }
+        var seenDuringImport: [String] = []
+        _ = try db.hydrate(archive: archive, mode: .replace) { writer in
+            try writer.write(message("0x01", seconds: 1100, text: "a", source: .archive))
+            seenDuringImport = try stagingFiles()
+            return summary
+        }
+        #expect(seenDuringImport.count == 1)
+        #expect(try stagingFiles().isEmpty)
+
+        struct Failure: Error {}
+        #expect(throws: Failure.self) {
+            try db.hydrate(archive: ArchiveRecord(id: "0xother", communityID: community, cid: "z2"), mode: .replace) { _ in throw Failure() }
+        }
+        #expect(try stagingFiles().isEmpty)
+
+        // A process that is gone (PID above the kernel's maximum) and this one.
+        let abandoned = directory + "/4194999-dead.sqlite"
+        let live = directory + "/\(getpid())-live.sqlite"
+        #expect(FileManager.default.createFile(atPath: abandoned, contents: Data("x".utf8)))
+        #expect(FileManager.default.createFile(atPath: live, contents: Data("x".utf8)))
+        let sweep = db.removeAbandonedStagingFiles()
+        #expect(sweep.removed == [abandoned] && sweep.failures.isEmpty)
+        #expect(try stagingFiles() == ["\(getpid())-live.sqlite"])
+    }
+}
