@@ -149,6 +149,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                // The benchmark's probe writes as a chat client does, from its own connection.
+                .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
 

@@ -88,6 +88,9 @@ struct SyncCommand: AsyncParsableCommand {
     @Option(help: "Archives downloaded at the same time.")
     var concurrency: Int = 3
 
+    @Option(help: "Threads that verify an archive's signatures (default: one per core).")
+    var workers: Int = ArchiveImportOptions.defaultVerificationWorkers
+
     @Option(help: "How often a failed plan is retried after backing off before giving up.")
     var retries: Int = 2
 
@@ -109,6 +112,7 @@ struct SyncCommand: AsyncParsableCommand {
     func validate() throws {
         guard settle >= 0 else { throw ValidationError("--settle must not be negative") }
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+        guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
         guard minDownloadRate >= 0 else { throw ValidationError("--min-download-rate must not be negative (0 turns it off)") }
         guard retries >= 0 else { throw ValidationError("--retries must not be negative") }
     }
@@ -128,11 +132,12 @@ struct SyncCommand: AsyncParsableCommand {
             printError("\(error)")
             throw Exit.databaseError
         }
-        let options = OneShotSync.Options(
+        var options = OneShotSync.Options(
             communityID: communityID, selection: try selection.selection(), quietWindow: .milliseconds(Int64(settle * 1000)),
             maxConcurrentDownloads: concurrency, hydration: hydration, limits: limits.limits, pubsubTopic: peers.pubsubTopic,
             storePeer: peers.storePeer, retries: retries, archivesDirectory: URL(fileURLWithPath: archivesDir ?? db + ".archives"),
             rescan: rescan, digest: digest)
+        options.verificationWorkers = workers
         try await Self.runSync(options: options, waku: WakuClient(baseURL: peers.waku),
                                codex: CodexClient(baseURL: peers.codex, minimumTransferRate: minimumTransferRate), database: database, json: json,
                                progress: progress)

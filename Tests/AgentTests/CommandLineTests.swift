@@ -234,6 +234,58 @@ import WakuClient
         #expect(rescanned.status == 0 && rescanned.stdout.contains("1 imported"), "\(rescanned.stdout)\(rescanned.stderr)")
     }
 
+    /// The sync's JSON report says how long each import took and how long the write lock was
+    /// held; `benchmark sync` runs a whole sync from the demo nodes in a child process and prints
+    /// its figures, with a probe writing beside it as a chat client does (issue 10).
+    @Test func syncReportsItsTimingAndTheSyncBenchmarkRuns() async throws {
+        let directory = try scratch()
+        let (codex, waku, publisher) = try await Self.announcedNetwork(directory)
+        let db = directory.appendingPathComponent("history.sqlite").path
+        let synced = try await Self.run(["sync", "--community", publisher.community.communityID.string,
+                                         "--codex-url", codex.baseURL.absoluteString, "--waku-url", waku.baseURL.absoluteString,
+                                         "--db", db, "--settle", "0", "--retries", "0", "--workers", "2", "--json"])
+        await codex.stop(); await waku.stop()
+        #expect(synced.status == 0, "\(synced.stderr)")
+        let performance = try JSONDecoder().decode(SyncReportPerformance.self, from: Data(synced.stdout.utf8)).performance
+        // The bundled fixture: 9 importable archives, imported one after the other after the index.
+        #expect(performance.archives.count == 9)
+        #expect(performance.archives.allSatisfy { $0.entries > 0 && $0.seconds > 0 })
+        #expect(performance.archives.map(\.seconds).reduce(0, +) <= performance.seconds)
+        let toFirst = try #require(performance.indexToFirstImportSeconds)
+        #expect(toFirst >= performance.archives[0].seconds && toFirst < performance.seconds)
+        #expect(performance.longestWriteLockSeconds > 0 && performance.longestWriteLockSeconds <= performance.archives.map(\.seconds).max()!)
+        #expect((performance.peakResidentMiB ?? 0) > 0)
+
+        let zero = try await Self.run(["sync", "--community", publisher.community.communityID.string, "--db", db, "--workers", "0"])
+        #expect(zero.status != 0 && zero.stderr.contains("--workers must be at least 1"), "\(zero.stderr)")
+
+        let benchmark = try await Self.run(["benchmark", "sync", "--messages", "1200", "--weeks", "2", "--workers", "1", "--workers", "2",
+                                            "--work-dir", directory.appendingPathComponent("benchmark").path, "--json"])
+        #expect(benchmark.status == 0, "\(benchmark.stderr)")
+        let rows = try JSONSerialization.jsonObject(with: Data(benchmark.stdout.utf8)) as? [[String: Any]] ?? []
+        #expect(rows.map { $0["workers"] as? Int } == [1, 2])
+        for row in rows {
+            // Two generated weeks of 600 messages (plus the fixture's special entries), all imported.
+            #expect(row["archives"] as? Int == 2 && (row["entries"] as? Int ?? 0) >= 1_200, "\(row)")
+            #expect((row["probeWrites"] as? Int ?? 0) > 0 && row["probeFailures"] as? Int == 0, "\(row)")
+            #expect((row["bytesPerMessage"] as? Double ?? 0) > 100, "\(row)")
+            #expect(row["firstArchiveMessagesPerSecond"] is Double && row["lastArchiveMessagesPerSecond"] is Double, "\(row)")
+        }
+    }
+
+    /// The part of `sync --json` this suite reads.
+    struct SyncReportPerformance: Decodable {
+        struct Performance: Decodable {
+            struct Archive: Decodable { var entries: Int; var seconds: Double }
+            var seconds: Double
+            var indexToFirstImportSeconds: Double?
+            var longestWriteLockSeconds: Double
+            var archives: [Archive]
+            var peakResidentMiB: Double?
+        }
+        var performance: Performance
+    }
+
     /// Regression (issue 9, defect 8): two processes on one database both downloaded and
     /// imported everything. The second now stops at once, naming the first.
     @Test func aSecondSyncOnTheSameDatabaseNamesTheFirst() async throws {

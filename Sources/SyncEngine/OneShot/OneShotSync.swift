@@ -3,6 +3,7 @@ import CodexClient
 import Foundation
 import HistoryStore
 import Logging
+import PeerHTTP
 import StatusCrypto
 import Synchronization
 import StatusWire
@@ -38,6 +39,8 @@ public struct OneShotSync: Sendable {
         /// Put a digest of the community's whole history in the report. Off by default: it reads
         /// every row (25 s at 1,000,000 messages), work that grows with the history on every run.
         public var digest: Bool
+        /// Threads that verify an archive's signatures (`ArchiveImportOptions.verificationWorkers`).
+        public var verificationWorkers: Int = ArchiveImportOptions.defaultVerificationWorkers
 
         public init(communityID: CommunityID, selection: ArchiveSelection = .all, quietWindow: Duration = .seconds(20),
                     maxConcurrentDownloads: Int = 3, hydration: HydrationMode = .replace, limits: DecodingLimits = .default,
@@ -115,7 +118,8 @@ public struct OneShotSync: Sendable {
             maxConcurrentDownloads: options.maxConcurrentDownloads, retryInitialDelay: options.retryInitialDelay)
         let driver = try CommunitySyncDriver(
             configuration: configuration, database: database, codex: codex, archivesDirectory: options.archivesDirectory,
-            importOptions: ArchiveImportOptions(mode: options.hydration, limits: options.limits), logger: logger,
+            importOptions: ArchiveImportOptions(mode: options.hydration, limits: options.limits,
+                                                verificationWorkers: options.verificationWorkers), logger: logger,
             onEvent: { event in
                 collector.record(event)
                 onEvent(event)
@@ -156,18 +160,40 @@ public struct OneShotSync: Sendable {
         if options.digest {
             report.database.digest = try database.messageDigest(communityID: communityID.string)
         }
+        report.performance.longestWriteLockSeconds = database.importWriteLockHolds.longest.inSeconds
+        report.performance.peakResidentMiB = ProcessMemory.peakResidentMiB()
+        report.performance.seconds = collector.elapsedSeconds
         return report
     }
 }
 
 /// Gathers events from the driver's tasks into one report (synchronously, in order).
 final class ReportCollector: Sendable {
-    private let report: Mutex<SyncReport>
+    private let report: Mutex<(report: SyncReport, performance: SyncPerformanceRecorder)>
+    private let started = ContinuousClock.now
 
-    init(_ report: SyncReport) { self.report = Mutex(report) }
+    init(_ report: SyncReport) { self.report = Mutex((report, SyncPerformanceRecorder())) }
 
-    func record(_ event: SyncEvent) { report.withLock { $0.record(event) } }
-    func ignored(_ reason: String) { report.withLock { $0.announcements.ignored[reason, default: 0] += 1 } }
-    func scanned(_ count: Int) { report.withLock { $0.announcements.messagesScanned = count } }
-    func finish() -> SyncReport { report.withLock { $0 } }
+    func record(_ event: SyncEvent) {
+        let elapsed = ContinuousClock.now - started
+        report.withLock {
+            $0.report.record(event)
+            $0.performance.record(event, at: elapsed)
+        }
+    }
+    func ignored(_ reason: String) { report.withLock { $0.report.announcements.ignored[reason, default: 0] += 1 } }
+    func scanned(_ count: Int) { report.withLock { $0.report.announcements.messagesScanned = count } }
+
+    var elapsedSeconds: Double { (ContinuousClock.now - started).inSeconds }
+
+    /// The report, with the timing of the whole run until now.
+    func finish() -> SyncReport {
+        let elapsed = ContinuousClock.now - started
+        return report.withLock {
+            var report = $0.report
+            report.performance = $0.performance.performance
+            report.performance.seconds = elapsed.inSeconds
+            return report
+        }
+    }
 }

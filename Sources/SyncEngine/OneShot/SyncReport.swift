@@ -97,6 +97,7 @@ public struct SyncReport: Codable, Sendable, Equatable {
     public var database = ReplayReport.Database()
     /// Database writes of the sync that failed (the sync went on; the next run redoes them).
     public var recordFailures: [String] = []
+    public var performance = SyncPerformance()
 
     public init(communityID: String, selection: String) {
         self.communityID = communityID
@@ -166,6 +167,8 @@ public struct SyncReport: Codable, Sendable, Equatable {
         lines.append("database       \(database.messageCount) messages" + (database.digest.map { ", digest \($0)" } ?? ""))
         for failure in recordFailures { lines.append("not recorded   \(failure)") }
         lines.append("outcome        \(outcome)")
+        lines.append("took           " + String(format: "%.1f s", performance.seconds)
+                     + (performance.archives.isEmpty ? "" : String(format: "; the longest write lock an import held: %.2f s", performance.longestWriteLockSeconds)))
         if outcome.succeeded && !archives.unimportable.isEmpty {
             lines.append("warning        \(archives.unimportable.count) archive(s) cannot be imported as they are; everything else is in (exit 0)")
         }

@@ -4,6 +4,7 @@ import ControlNode
 import Foundation
 import HistoryStore
 import PeerHTTP
+import SyncEngine
 
 #if canImport(Glibc)
 import Glibc
@@ -15,9 +16,9 @@ import Glibc
 struct BenchmarkCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "benchmark",
-        abstract: "Import a generated archive (half of it already stored as local copies) and print messages/s and peak memory.",
+        abstract: "Measure the import (`run`: one generated archive, half of it already stored as local copies) and a whole `sync` from the demo nodes (`sync`).",
         discussion: "Build with -c release for meaningful figures. The import child is pinned to one core when taskset is available.",
-        subcommands: [Run.self, Prepare.self, Import.self],
+        subcommands: [Run.self, SyncBenchmarkCommand.self, Prepare.self, Import.self],
         defaultSubcommand: Run.self
     )
 
@@ -136,12 +137,10 @@ struct BenchmarkCommand: AsyncParsableCommand {
             }
             guard let result else { return }
             let seconds = elapsed.inSeconds
-            var usage = rusage()
-            getrusage(0, &usage)   // RUSAGE_SELF; ru_maxrss is in KiB on Linux
             let archiveBytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
             let output = BenchmarkResult(
                 messages: result.entries, archiveBytes: archiveBytes, seconds: seconds,
-                messagesPerSecond: Double(result.entries) / seconds, peakResidentMiB: Double(usage.ru_maxrss) / 1024,
+                messagesPerSecond: Double(result.entries) / seconds, peakResidentMiB: ProcessMemory.peakResidentMiB() ?? 0,
                 stored: result.counts.stored, replaced: result.counts.replaced, workers: workers, pinned: pinned,
                 writeLockSeconds: database.importWriteLockHolds.longest.inSeconds)
             print(String(decoding: try JSONEncoder().encode(output), as: UTF8.self))
