@@ -207,18 +207,35 @@ extension HistoryDatabase {
         return try counts.get()
     }
 
-    /// Copies the staged rows into `message` and says what they did. A row of the same community
-    /// and ID that another archive stored is left as it is: each archive speaks for its own rows
-    /// and the local copies in its range, never for another archive's. In merge mode nothing
-    /// stored is changed.
+    /// Copies the staged rows into `message_row` (what the `message` view shows) and says what
+    /// they did. A row of the same community and ID that another archive stored is left as it is:
+    /// each archive speaks for its own rows and the local copies in its range, never for another
+    /// archive's. In merge mode nothing stored is changed.
     private static func copyStagedMessages(_ db: Database, archiveID: String, mode: HydrationMode) throws -> HydrationCounts {
+        // Name what the rows refer to: one community, a few chats and topics, this archive.
+        try db.execute(sql: """
+            INSERT INTO main.community_ref (value) SELECT DISTINCT community_id FROM staging.staged_message
+            WHERE true ON CONFLICT DO NOTHING
+            """)
+        try db.execute(sql: """
+            INSERT INTO main.chat_ref (value) SELECT DISTINCT chat_id FROM staging.staged_message
+            WHERE chat_id IS NOT NULL ON CONFLICT DO NOTHING
+            """)
+        try db.execute(sql: """
+            INSERT INTO main.topic_ref (value) SELECT DISTINCT content_topic FROM staging.staged_message
+            WHERE true ON CONFLICT DO NOTHING
+            """)
+        try db.execute(sql: "INSERT INTO main.archive_ref (value) VALUES (?) ON CONFLICT DO NOTHING", arguments: [archiveID])
+        let archiveRef = try Int64.fetchOne(db, sql: "SELECT ref FROM main.archive_ref WHERE value = ?", arguments: [archiveID])
+
         // Counted before the copy, per distinct key: a message the archive holds twice is new (or
         // a replacement) once, and unchanged the second time.
         let row = try Row.fetchOne(db, sql: """
             SELECT (SELECT COUNT(*) FROM staging.staged_message),
-                   TOTAL(m.rowid IS NULL), TOTAL(m.source = 'local')
+                   TOTAL(m.rowid IS NULL), TOTAL(m.is_archived = 0)
             FROM (SELECT DISTINCT community_id, id FROM staging.staged_message) AS s
-            LEFT JOIN main.message AS m ON m.community_id = s.community_id AND m.id = s.id
+            JOIN main.community_ref AS c ON c.value = s.community_id
+            LEFT JOIN main.message_row AS m ON m.community_ref = c.ref AND m.id = s.id
             """)!
         let total: Int = row[0]
         var counts = HydrationCounts(stored: Int(row[1] as Double))
@@ -226,29 +243,32 @@ extension HistoryDatabase {
         counts.unchanged = total - counts.stored - counts.replaced
         let onConflict = mode == .merge ? "DO NOTHING" : """
             DO UPDATE SET
-                chat_id = excluded.chat_id,
-                content_topic = excluded.content_topic, author = excluded.author, type = excluded.type,
-                clock = excluded.clock, timestamp = excluded.timestamp, payload = excluded.payload,
+                chat_ref = excluded.chat_ref, topic_ref = excluded.topic_ref, author = excluded.author,
+                type = excluded.type, clock = excluded.clock, timestamp = excluded.timestamp, payload = excluded.payload,
                 text = excluded.text, third_party_id = excluded.third_party_id,
-                source = 'archive', archive_id = excluded.archive_id
-            WHERE message.source = 'local' OR message.archive_id = excluded.archive_id
+                is_archived = 1, archive_ref = excluded.archive_ref
+            WHERE message_row.is_archived = 0 OR message_row.archive_ref = excluded.archive_ref
             """
         // In archive order, which is time order: the two time-ordered indexes are then written
         // page after page. (Key order, tried, was 1.6x slower: IDs are random.) Of two copies of
         // one message, the later wins, as in the archive.
         try db.execute(sql: """
-            INSERT INTO main.message (id, community_id, chat_id, content_topic, author, type, clock, timestamp,
-                                      payload, text, third_party_id, source, archive_id)
-            SELECT id, community_id, chat_id, content_topic, author, type, clock, timestamp,
-                   payload, text, third_party_id, 'archive', ?
-            FROM staging.staged_message WHERE true ORDER BY seq
-            ON CONFLICT(community_id, id) \(onConflict)
-            """, arguments: [archiveID])
+            INSERT INTO main.message_row (community_ref, id, chat_ref, topic_ref, author, type, clock, timestamp,
+                                          payload, text, third_party_id, is_archived, archive_ref)
+            SELECT c.ref, s.id, h.ref, t.ref, s.author, s.type, s.clock, s.timestamp,
+                   s.payload, s.text, s.third_party_id, 1, ?
+            FROM staging.staged_message AS s
+            JOIN main.community_ref AS c ON c.value = s.community_id
+            LEFT JOIN main.chat_ref AS h ON h.value = s.chat_id
+            JOIN main.topic_ref AS t ON t.value = s.content_topic
+            WHERE true ORDER BY s.seq
+            ON CONFLICT(community_ref, id) \(onConflict)
+            """, arguments: [archiveRef])
         return counts
     }
 
-    /// Every message of the archive is now an `archive` row (a local copy of it was upserted into
-    /// one), so the `local` rows left in its range are exactly the copies the archive does not
+    /// Every message of the archive is now an archived row (a local copy of it was upserted into
+    /// one), so the local rows left in its range are exactly the copies the archive does not
     /// contain: no set of the archive's IDs is needed.
     private static func removeLocalCopies(_ db: Database, archive: ArchiveRecord, summary: ArchiveContentSummary) throws -> Int {
         let topics = summary.contentTopics.map { _ in "?" }.joined(separator: ", ")
@@ -256,8 +276,9 @@ extension HistoryDatabase {
         arguments += StatementArguments(summary.contentTopics)
         arguments += [Int64(summary.from) * 1000, Int64(summary.to) * 1000]
         try db.execute(sql: """
-            DELETE FROM main.message
-            WHERE community_id = ? AND source = 'local' AND content_topic IN (\(topics))
+            DELETE FROM main.message_row
+            WHERE community_ref = (SELECT ref FROM main.community_ref WHERE value = ?) AND is_archived = 0
+              AND topic_ref IN (SELECT ref FROM main.topic_ref WHERE value IN (\(topics)))
               AND timestamp >= ? AND timestamp < ?
             """, arguments: arguments)
         return db.changesCount

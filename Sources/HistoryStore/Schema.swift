@@ -129,6 +129,86 @@ enum Schema {
                 UPDATE archive_failure SET disposition = 'rejected' WHERE permanent = 1;
                 """)
         }
+        migrator.registerMigration("v8-compact-messages") { db in
+            // Each message row used to repeat its community ID (68 characters), chat ID (~104) and
+            // content topic as text, and so did every index entry: 1,300 bytes a message, and an
+            // archive's rows took twice as long to write (measured: 1.74 s against 0.88 s for
+            // 100,000). They are now small integers into tables that name them once. `message`
+            // becomes a view with the old columns, so every reader (and a chat client inserting its
+            // local copies) sees what it saw before. IDs stay text: Discord imports' are not hex.
+            try db.execute(sql: """
+                CREATE TABLE community_ref (ref INTEGER PRIMARY KEY, value TEXT NOT NULL UNIQUE);
+                CREATE TABLE chat_ref (ref INTEGER PRIMARY KEY, value TEXT NOT NULL UNIQUE);
+                CREATE TABLE topic_ref (ref INTEGER PRIMARY KEY, value TEXT NOT NULL UNIQUE);
+                CREATE TABLE archive_ref (ref INTEGER PRIMARY KEY, value TEXT NOT NULL UNIQUE);
+                INSERT INTO community_ref (value) SELECT DISTINCT community_id FROM message;
+                INSERT INTO chat_ref (value) SELECT DISTINCT chat_id FROM message WHERE chat_id IS NOT NULL;
+                INSERT INTO topic_ref (value) SELECT DISTINCT content_topic FROM message;
+                INSERT INTO archive_ref (value) SELECT DISTINCT archive_id FROM message WHERE archive_id IS NOT NULL;
+
+                CREATE TABLE message_row (
+                    community_ref INTEGER NOT NULL REFERENCES community_ref,
+                    id TEXT NOT NULL,
+                    chat_ref INTEGER REFERENCES chat_ref,
+                    topic_ref INTEGER NOT NULL REFERENCES topic_ref,
+                    author TEXT NOT NULL,
+                    type INTEGER NOT NULL,
+                    clock INTEGER,
+                    timestamp INTEGER NOT NULL,
+                    payload BLOB NOT NULL,
+                    text TEXT,
+                    third_party_id TEXT,
+                    is_archived INTEGER NOT NULL CHECK (is_archived IN (0, 1)),
+                    archive_ref INTEGER REFERENCES archive_ref,
+                    PRIMARY KEY (community_ref, id)
+                );
+                INSERT INTO message_row
+                SELECT c.ref, m.id, h.ref, t.ref, m.author, m.type, m.clock, m.timestamp, m.payload, m.text,
+                       m.third_party_id, m.source = 'archive', a.ref
+                FROM message AS m
+                JOIN community_ref AS c ON c.value = m.community_id
+                LEFT JOIN chat_ref AS h ON h.value = m.chat_id
+                JOIN topic_ref AS t ON t.value = m.content_topic
+                LEFT JOIN archive_ref AS a ON a.value = m.archive_id
+                ORDER BY m.timestamp;
+                DROP TABLE message;
+                CREATE INDEX message_row_by_range ON message_row(community_ref, topic_ref, timestamp);
+                CREATE INDEX message_row_by_chat ON message_row(community_ref, chat_ref, timestamp);
+
+                CREATE VIEW message AS
+                SELECT m.id AS id, c.value AS community_id, h.value AS chat_id, t.value AS content_topic,
+                       m.author AS author, m.type AS type, m.clock AS clock, m.timestamp AS timestamp,
+                       m.payload AS payload, m.text AS text, m.third_party_id AS third_party_id,
+                       CASE m.is_archived WHEN 1 THEN 'archive' ELSE 'local' END AS source, a.value AS archive_id
+                FROM message_row AS m
+                JOIN community_ref AS c ON c.ref = m.community_ref
+                LEFT JOIN chat_ref AS h ON h.ref = m.chat_ref
+                JOIN topic_ref AS t ON t.ref = m.topic_ref
+                LEFT JOIN archive_ref AS a ON a.ref = m.archive_ref;
+
+                -- A row written into the view goes to message_row, naming what it refers to first
+                -- (with NOT EXISTS, not OR IGNORE: the firing statement's conflict policy replaces
+                -- the trigger's own, so a plain INSERT would fail on a name already there). The
+                -- firing statement's policy (INSERT OR IGNORE for a copy already stored) applies to the row.
+                CREATE TRIGGER message_insert INSTEAD OF INSERT ON message BEGIN
+                    INSERT INTO community_ref (value) SELECT NEW.community_id
+                        WHERE NOT EXISTS (SELECT 1 FROM community_ref WHERE value = NEW.community_id);
+                    INSERT INTO chat_ref (value) SELECT NEW.chat_id
+                        WHERE NEW.chat_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM chat_ref WHERE value = NEW.chat_id);
+                    INSERT INTO topic_ref (value) SELECT NEW.content_topic
+                        WHERE NOT EXISTS (SELECT 1 FROM topic_ref WHERE value = NEW.content_topic);
+                    INSERT INTO archive_ref (value) SELECT NEW.archive_id
+                        WHERE NEW.archive_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM archive_ref WHERE value = NEW.archive_id);
+                    INSERT INTO message_row VALUES (
+                        (SELECT ref FROM community_ref WHERE value = NEW.community_id), NEW.id,
+                        (SELECT ref FROM chat_ref WHERE value = NEW.chat_id),
+                        (SELECT ref FROM topic_ref WHERE value = NEW.content_topic),
+                        NEW.author, NEW.type, NEW.clock, NEW.timestamp, NEW.payload, NEW.text, NEW.third_party_id,
+                        CASE NEW.source WHEN 'archive' THEN 1 WHEN 'local' THEN 0 END,
+                        (SELECT ref FROM archive_ref WHERE value = NEW.archive_id));
+                END;
+                """)
+        }
         return migrator
     }
 }

@@ -109,6 +109,64 @@ import GRDB
         #expect(try db.appliedMigrations().last == HistoryDatabase.knownMigrations.last)
     }
 
+    /// v8 stores community, chat, topic and archive as references; the `message` view must
+    /// show every row of a v7 database exactly as it was, and take a chat client's inserts.
+    @Test func theCompactSchemaShowsEveryRowAsBefore() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("migrate-v8-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let path = directory.appendingPathComponent("history.sqlite").path
+        let queue = try DatabaseQueue(path: path)
+        try Schema.migrator.migrate(queue, upTo: "v7-failure-disposition")
+        let all = "SELECT * FROM message ORDER BY community_id, id"
+        let before = try queue.write { db in
+            try db.execute(sql: """
+                INSERT INTO message (id, community_id, chat_id, content_topic, author, type, clock, timestamp, payload, text,
+                                     third_party_id, source, archive_id)
+                VALUES ('0x01', '0x02aa', '0x02aa-chat1', '/waku/1/0x01/rfc26', '0x03bb', 1, 7, 5000, x'0102', 'hi', NULL, 'local', NULL),
+                       ('0x02', '0x02aa', NULL, '/waku/1/0x02/rfc26', '0x03cc', 22, NULL, 6000, x'', NULL, NULL, 'archive', '0xarc1'),
+                       ('discord-42', '0x02aa', '0x02aa-chat1', '/waku/1/0x01/rfc26', '0x03bb', 1, 9, 7000, x'ff', 'imported', 'discord-42', 'archive', NULL),
+                       ('0x01', '0x02dd', '0x02dd-chat', '/waku/1/0x01/rfc26', '0x03bb', 1, 1, 8000, x'00', 'same ID, other community', NULL, 'archive', '0xarc2')
+                """)
+            return try Row.fetchAll(db, sql: all)
+        }
+        try queue.close()
+        let db = try HistoryDatabase(path: path)
+        let after = try db.read { try Row.fetchAll($0, sql: all) }
+        #expect(after == before)
+        #expect(try db.read { try String.fetchOne($0, sql: "SELECT type FROM sqlite_master WHERE name = 'message'") } == "view")
+
+        // A chat client inserting into `message` as before: a plain INSERT of a new copy works
+        // (its community and chat already named), a copy already there is refused or ignored.
+        let client = try DatabaseQueue(path: path)
+        try client.write { clientDB in
+            try clientDB.execute(sql: """
+                INSERT INTO message (id, community_id, chat_id, content_topic, author, type, timestamp, payload, source)
+                VALUES ('0x09', '0x02aa', '0x02aa-chat1', '/waku/1/0x09/rfc26', '0x03bb', 1, 9000, x'', 'local')
+                """)
+        }
+        #expect(throws: DatabaseError.self) {
+            try client.write { clientDB in
+                try clientDB.execute(sql: """
+                    INSERT INTO message (id, community_id, content_topic, author, type, timestamp, payload, source)
+                    VALUES ('0x09', '0x02aa', '/waku/1/0x09/rfc26', '0x03bb', 1, 9000, x'', 'local')
+                    """)
+            }
+        }
+        #expect(throws: DatabaseError.self) {
+            try client.write { clientDB in
+                try clientDB.execute(sql: """
+                    INSERT INTO message (id, community_id, content_topic, author, type, timestamp, payload, source)
+                    VALUES ('0x0a', '0x02aa', '/waku/1/0x09/rfc26', '0x03bb', 1, 9000, x'', 'neither')
+                    """)
+            }
+        }
+        try db.insertLocalMessages([StoredMessage(id: "0x09", communityID: "0x02aa", chatID: nil, contentTopic: "/waku/1/0x09/rfc26",
+                                                  author: "0x03bb", type: 1, clock: nil, timestamp: 1, payload: Data(), text: "again", source: .local)])
+        let copy = try #require(try db.message(id: "0x09", communityID: "0x02aa"))
+        #expect(copy.chatID == "0x02aa-chat1" && copy.contentTopic == "/waku/1/0x09/rfc26" && copy.source == .local && copy.timestamp == 9000)
+        #expect(try db.messageCount(communityID: "0x02aa") == 4)
+    }
+
     @Test func mergeModeAddsOnlyWhatIsMissing() throws {
         let db = try temporaryDatabase()
         try seedLocalCopies(db)
@@ -174,7 +232,8 @@ import GRDB
         let db = try temporaryDatabase()
         #expect(try db.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") } == "wal")
         #expect(try db.appliedMigrations() == ["v1-history", "v2-downloads", "v3-agent-status", "v4-permanent-rejections",
-                                               "v5-message-per-community", "v6-processed-selection", "v7-failure-disposition"])
+                                               "v5-message-per-community", "v6-processed-selection", "v7-failure-disposition",
+                                               "v8-compact-messages"])
     }
 
     @Test func rejectedArchivesAreRememberedUntilTheDecoderChanges() throws {
