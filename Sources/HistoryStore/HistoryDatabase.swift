@@ -28,7 +28,7 @@ public final class HistoryDatabase: Sendable {
     /// write may have waited for), from taking the lock to the commit.
     public var importWriteLockHolds: WriteLockHolds { importLocks.withLock { $0 } }
 
-    static let writerCacheKiB = 32 * 1024
+    static let writerCacheKiB = 16 * 1024
 
     /// Opens (creating and migrating) the database at `path`. `readOnly`: opens an existing
     /// database for reading only, without migrating, so `status` and `messages` need no write
@@ -53,8 +53,10 @@ public final class HistoryDatabase: Sendable {
             if !readOnly {
                 try Schema.migrator.migrate(pool)
                 // The writer's page cache, from SQLite's 2 MiB: an archive's apply step touches
-                // the indexes' pages again and again (measured for 100,000 messages: 2.55 s with
-                // 2 MiB, 2.20 s with 32 MiB). Pages are allocated only as they are used.
+                // the indexes' pages again and again. With v7's text rows 32 MiB took 100,000 rows
+                // from 2.55 s to 2.20 s; with v8's compact rows 2 to 32 MiB were within the noise
+                // (0.76-1.06 s), so 16 MiB, which keeps a sync's peak memory down. Pages are
+                // allocated only as they are used.
                 try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA cache_size = -\(Self.writerCacheKiB)") }
             }
         } catch let error as DatabaseError {

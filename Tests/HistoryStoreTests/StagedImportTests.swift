@@ -77,6 +77,38 @@ import Testing
         #expect(try db.message(id: "0x01")?.text == "second copy")
     }
 
+    /// The staging insert binds through SQLite's C API: every column must come back as it went in,
+    /// empty values included (an empty text or payload is not NULL), and a clock above Int64.max, through
+    /// both ways a row is written (the C API, and GRDB's `execute` every `cancellationCheckInterval` rows).
+    @Test func everyColumnSurvivesStaging() throws {
+        let db = try temporaryDatabase()
+        let messages = [
+            StoredMessage(id: "0x01", communityID: community, chatID: "chat-é", contentTopic: topic, author: "0x02bb", type: 1,
+                          clock: UInt64.max - 1, timestamp: 1_100_000, payload: Data(), text: "", thirdPartyID: nil, source: .archive),
+            StoredMessage(id: "discord-7", communityID: community, chatID: nil, contentTopic: topic, author: "0x02cc", type: 22,
+                          clock: nil, timestamp: 1_200_000, payload: Data([0, 1, 2, 0]), text: nil, thirdPartyID: "discord-7",
+                          source: .archive),
+            StoredMessage(id: "0x03", communityID: community, chatID: "chat", contentTopic: topic, author: "0x02dd", type: 1,
+                          clock: 0, timestamp: 1_300_000, payload: Data(repeating: 7, count: 70_000), text: "héllo 👋 tail",
+                          thirdPartyID: "", source: .archive),
+        ]
+        _ = try db.hydrate(archive: archive, mode: .replace) { writer in
+            // So that the second lands on the write that goes through GRDB's own execute.
+            for n in 0..<(ArchiveHydrationWriter.cancellationCheckInterval - 2) {
+                try writer.write(message("0xfill\(n)", seconds: 1500, text: "filler", source: .archive))
+            }
+            for message in messages { try writer.write(message) }
+            return summary
+        }
+        for message in messages {
+            var expected = message
+            expected.archiveID = archive.id
+            #expect(try db.message(id: message.id, communityID: community) == expected)
+        }
+        #expect(try db.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM message WHERE text IS NULL") } == 1)
+        #expect(try db.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM message WHERE payload IS NULL") } == 0)
+    }
+
     /// The staging file goes when the import ends, committed or not; a killed process's file is
     /// removed by the next start, a running process's file is not.
     @Test func stagingFilesDoNotOutliveTheirImport() throws {
