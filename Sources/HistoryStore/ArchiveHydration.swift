@@ -82,10 +82,11 @@ public struct HydrationCounts: Sendable, Equatable, Codable {
 /// microseconds a message, on the one thread that cannot be parallel).
 public final class ArchiveHydrationWriter {
     private let insert: Statement
+    private let cancellationCheck: Statement
     private let connection: SQLiteConnection?
     private var written = 0
 
-    /// Every this many messages one goes through GRDB's own `execute`, which throws
+    /// Every this many messages the writer runs a statement through GRDB, which throws
     /// `CancellationError` once the import's task is cancelled. (SQLite's interrupt, which GRDB
     /// also sends, stops only a statement that is running: one insert at a time, it misses most.)
     static let cancellationCheckInterval = 256
@@ -96,56 +97,54 @@ public final class ArchiveHydrationWriter {
                                         payload, text, third_party_id)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
+        cancellationCheck = try db.makeStatement(sql: "SELECT 1")
         connection = db.sqliteConnection
     }
 
     /// Stages one archive message (its `source` and `archiveID` are set when it is applied).
-    /// Throws `DatabaseError` (disk full), or `CancellationError` when the import's task was
-    /// cancelled (GRDB interrupts the connection).
+    /// Throws `DatabaseError` (disk full, a value too large for SQLite), or `CancellationError`
+    /// when the import's task was cancelled.
     public func write(_ message: StoredMessage) throws {
         written += 1
-        if written % Self.cancellationCheckInterval == 0 {
-            try insert.execute(arguments: [
-                message.id, message.communityID, message.chatID, message.contentTopic, message.author,
-                message.type, message.clock.map { Int64(bitPattern: $0) }, message.timestamp, message.payload,
-                message.text, message.thirdPartyID,
-            ])
-            return
-        }
+        if written % Self.cancellationCheckInterval == 0 { try cancellationCheck.execute() }
         let statement = insert.sqliteStatement
         sqlite3_reset(statement)
-        bind(message.id, at: 1)
-        bind(message.communityID, at: 2)
-        bind(message.chatID, at: 3)
-        bind(message.contentTopic, at: 4)
-        bind(message.author, at: 5)
-        sqlite3_bind_int64(statement, 6, Int64(message.type))
-        if let clock = message.clock { sqlite3_bind_int64(statement, 7, Int64(bitPattern: clock)) } else { sqlite3_bind_null(statement, 7) }
-        sqlite3_bind_int64(statement, 8, message.timestamp)
-        message.payload.withUnsafeBytes { bytes in
+        try check(bind(message.id, at: 1))
+        try check(bind(message.communityID, at: 2))
+        try check(bind(message.chatID, at: 3))
+        try check(bind(message.contentTopic, at: 4))
+        try check(bind(message.author, at: 5))
+        try check(sqlite3_bind_int64(statement, 6, Int64(message.type)))
+        try check(message.clock.map { sqlite3_bind_int64(statement, 7, Int64(bitPattern: $0)) } ?? sqlite3_bind_null(statement, 7))
+        try check(sqlite3_bind_int64(statement, 8, message.timestamp))
+        try check(message.payload.withUnsafeBytes { bytes in
             // A non-null pointer even for an empty payload: NULL would store NULL, not an empty blob.
-            _ = sqlite3_bind_blob(statement, 9, bytes.baseAddress ?? UnsafeRawPointer(Self.empty), Int32(bytes.count), Self.transient)
-        }
-        bind(message.text, at: 10)
-        bind(message.thirdPartyID, at: 11)
+            sqlite3_bind_blob(statement, 9, bytes.baseAddress ?? UnsafeRawPointer(Self.empty), Int32(bytes.count), Self.transient)
+        })
+        try check(bind(message.text, at: 10))
+        try check(bind(message.thirdPartyID, at: 11))
         let code = sqlite3_step(statement)
         sqlite3_reset(statement)
         guard code == SQLITE_DONE else {
             if code == SQLITE_INTERRUPT { throw CancellationError() }
-            throw DatabaseError(resultCode: ResultCode(rawValue: code),
-                                message: connection.map { String(cString: sqlite3_errmsg($0)) }, sql: insert.sql)
+            try check(code)
+            return
         }
     }
 
-    private func bind(_ text: String?, at index: Int32) {
-        guard var text else {
-            sqlite3_bind_null(insert.sqliteStatement, index)
-            return
-        }
-        text.withUTF8 { bytes in
+    /// Binds the text with its byte length, so a NUL inside it is stored too.
+    private func bind(_ text: String?, at index: Int32) -> Int32 {
+        guard var text else { return sqlite3_bind_null(insert.sqliteStatement, index) }
+        return text.withUTF8 { bytes in
             let base = bytes.baseAddress.map { UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self) } ?? UnsafePointer(Self.empty)
-            _ = sqlite3_bind_text(insert.sqliteStatement, index, base, Int32(bytes.count), Self.transient)
+            return sqlite3_bind_text(insert.sqliteStatement, index, base, Int32(bytes.count), Self.transient)
         }
+    }
+
+    private func check(_ code: Int32) throws {
+        guard code != SQLITE_OK && code != SQLITE_DONE else { return }
+        throw DatabaseError(resultCode: ResultCode(rawValue: code),
+                            message: connection.map { String(cString: sqlite3_errmsg($0)) }, sql: insert.sql)
     }
 
     /// SQLITE_TRANSIENT (a macro Swift does not import): SQLite copies the bytes before the call returns.
@@ -263,10 +262,12 @@ extension HistoryDatabase {
             if let locked { importLocks.withLock { $0.record(.now - locked) } }
             return counts
         }
-        // After a failure (a cancelled access refuses every statement) the file stays attached
-        // until the next apply detaches it first; the failure is what the caller must see.
-        if case .failure = counts { return try counts.get() }
-        try db.execute(sql: "DETACH DATABASE staging")
+        do { try db.execute(sql: "DETACH DATABASE staging") } catch {
+            // After a cancellation GRDB refuses every statement but ROLLBACK: the file stays
+            // attached (and its disk space held) until the next apply detaches it first. The
+            // import's own outcome, committed or not, is what the caller must see.
+            logger.notice("the staging file stays attached until the next import", metadata: ["path": "\(staging)", "error": "\(error)"])
+        }
         return try counts.get()
     }
 

@@ -1,5 +1,8 @@
 import Foundation
 import GRDB
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A scratch database that holds one archive's verified messages until the import applies them.
 ///
@@ -11,36 +14,58 @@ import GRDB
 ///
 /// Files live in `<database>.staging/`, named `<pid>-<uuid>.sqlite`, and are removed when the
 /// import ends, whatever the outcome. A process killed mid-import leaves its file behind:
-/// `HistoryDatabase.removeAbandonedStagingFiles()` removes the files of processes that are gone.
+/// `HistoryDatabase.removeAbandonedStagingFiles()` removes the files no import holds locked.
 final class ArchiveStaging {
     let path: String
     private var queue: DatabaseQueue?
+    /// An open descriptor of the file holding an `flock(2)` lock while the import uses it: the
+    /// sweep removes only files it can lock, so it never takes a running import's file, and
+    /// always takes a killed one's (the kernel drops the lock with the process). A PID in the
+    /// name would not do: in a container the agent is PID 1 on every start.
+    private var lock: Int32
 
     /// Creates the file and its table. Throws `DatabaseError` (or a file-system error) when
-    /// the directory cannot be created or the disk is full.
+    /// the directory cannot be created or the disk is full; nothing is left behind then.
     init(historyPath: String) throws {
         let directory = HistoryDatabase.stagingDirectory(historyPath: historyPath)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         path = directory + "/\(getpid())-\(UUID().uuidString).sqlite"
-        var configuration = Configuration()
-        configuration.label = "community-history.staging"
-        configuration.prepareDatabase { db in
-            // Scratch: a crash discards the file, so no journal and no fsync.
-            try db.execute(sql: "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF")
+        // Locked before SQLite opens it, so that no sweep ever sees it unlocked.
+        lock = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard lock >= 0 else { throw CocoaError.error(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path]) }
+        do {
+            guard flock(lock, LOCK_EX | LOCK_NB) == 0 else { throw CocoaError.error(.fileLocking, userInfo: [NSFilePathErrorKey: path]) }
+            var configuration = Configuration()
+            configuration.label = "community-history.staging"
+            configuration.prepareDatabase { db in
+                // Scratch: a crash discards the file, so no journal and no fsync.
+                try db.execute(sql: "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF")
+            }
+            let queue = try DatabaseQueue(path: path, configuration: configuration)
+            self.queue = queue
+            try queue.writeWithoutTransaction { db in
+                // `seq` keeps the archive's order: of two copies of one message, the later wins.
+                try db.execute(sql: """
+                    CREATE TABLE staged_message (
+                        seq INTEGER PRIMARY KEY,
+                        id TEXT NOT NULL, community_id TEXT NOT NULL, chat_id TEXT, content_topic TEXT NOT NULL,
+                        author TEXT NOT NULL, type INTEGER NOT NULL, clock INTEGER, timestamp INTEGER NOT NULL,
+                        payload BLOB NOT NULL, text TEXT, third_party_id TEXT
+                    )
+                    """)
+            }
+        } catch {
+            try? queue?.close()
+            // The file is this init's own and unusable; if it cannot be removed, the sweep will.
+            unlink(path)
+            Glibc.close(lock)
+            lock = -1
+            throw error
         }
-        let queue = try DatabaseQueue(path: path, configuration: configuration)
-        self.queue = queue
-        try queue.writeWithoutTransaction { db in
-            // `seq` keeps the archive's order: of two copies of one message, the later wins.
-            try db.execute(sql: """
-                CREATE TABLE staged_message (
-                    seq INTEGER PRIMARY KEY,
-                    id TEXT NOT NULL, community_id TEXT NOT NULL, chat_id TEXT, content_topic TEXT NOT NULL,
-                    author TEXT NOT NULL, type INTEGER NOT NULL, clock INTEGER, timestamp INTEGER NOT NULL,
-                    payload BLOB NOT NULL, text TEXT, third_party_id TEXT
-                )
-                """)
-        }
+    }
+
+    deinit {
+        if lock >= 0 { Glibc.close(lock) }
     }
 
     /// Runs `body` with a writer into the staging table, in one transaction of the scratch
@@ -68,9 +93,13 @@ final class ArchiveStaging {
         queue = nil
     }
 
-    /// Closes and deletes the file. A file that cannot be deleted is one the next
-    /// `removeAbandonedStagingFiles()` removes, once this process has ended.
+    /// Closes and deletes the file, then lets its lock go. A file that cannot be deleted is
+    /// one the next `removeAbandonedStagingFiles()` removes.
     func remove() throws {
+        defer {
+            Glibc.close(lock)
+            lock = -1
+        }
         try close()
         try FileManager.default.removeItem(atPath: path)
     }
@@ -85,9 +114,9 @@ extension HistoryDatabase {
     /// Where imports keep their scratch databases.
     static func stagingDirectory(historyPath: String) -> String { historyPath + ".staging" }
 
-    /// Removes the staging files (`<database>.staging/<pid>-…`) of processes that no longer
-    /// run: what an import killed mid-way leaves. Files of running processes, this one
-    /// included, are left alone, so calling this while other imports run is safe.
+    /// Removes the staging files (`<database>.staging/…`) that no import holds: what an import
+    /// killed mid-way leaves. A running import's file is locked (`flock(2)`) and left alone, in
+    /// this process or another, so calling this while imports run is safe.
     ///
     /// ```swift
     /// database.removeAbandonedStagingFiles()   // at start, before importing
@@ -106,8 +135,11 @@ extension HistoryDatabase {
             return sweep
         }
         for name in names {
-            guard let pid = Int32(name.prefix { $0 != "-" }), pid > 0, !Self.isRunning(pid) else { continue }
             let file = directory + "/" + name
+            let descriptor = open(file, O_RDONLY | O_CLOEXEC)
+            guard descriptor >= 0 else { continue }  // gone since the listing
+            defer { close(descriptor) }
+            guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else { continue }  // an import is using it
             do {
                 try FileManager.default.removeItem(atPath: file)
                 sweep.removed.append(file)
@@ -120,10 +152,6 @@ extension HistoryDatabase {
             logger.warning("cannot remove the staging file of a killed import", metadata: ["path": "\(file)", "error": "\(error)"])
         }
         return sweep
-    }
-
-    private static func isRunning(_ pid: Int32) -> Bool {
-        kill(pid, 0) == 0 || errno == EPERM
     }
 }
 

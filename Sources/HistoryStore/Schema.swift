@@ -186,10 +186,11 @@ enum Schema {
                 JOIN topic_ref AS t ON t.ref = m.topic_ref
                 LEFT JOIN archive_ref AS a ON a.ref = m.archive_ref;
 
-                -- A row written into the view goes to message_row, naming what it refers to first
-                -- (with NOT EXISTS, not OR IGNORE: the firing statement's conflict policy replaces
-                -- the trigger's own, so a plain INSERT would fail on a name already there). The
-                -- firing statement's policy (INSERT OR IGNORE for a copy already stored) applies to the row.
+                -- A row written into the view goes to message_row, naming what it refers to first,
+                -- with NOT EXISTS rather than OR IGNORE: a conflict policy on the firing statement
+                -- replaces the trigger's own, and under INSERT OR REPLACE an OR IGNORE here would
+                -- become REPLACE and renumber a name that rows refer to. The firing statement's
+                -- policy (INSERT OR IGNORE for a copy already stored) applies to the row.
                 CREATE TRIGGER message_insert INSTEAD OF INSERT ON message BEGIN
                     INSERT INTO community_ref (value) SELECT NEW.community_id
                         WHERE NOT EXISTS (SELECT 1 FROM community_ref WHERE value = NEW.community_id);

@@ -132,13 +132,17 @@ import Testing
         }
         #expect(try stagingFiles().isEmpty)
 
-        // A process that is gone (PID above the kernel's maximum) and this one.
-        let abandoned = directory + "/4194999-dead.sqlite"
-        let live = directory + "/\(getpid())-live.sqlite"
+        // A killed import's file, named with this process's PID (a container's agent is PID 1 on
+        // every start), and a running import's, locked as `ArchiveStaging` locks its own.
+        let abandoned = directory + "/\(getpid())-killed.sqlite"
+        let running = directory + "/\(getpid())-running.sqlite"
         #expect(FileManager.default.createFile(atPath: abandoned, contents: Data("x".utf8)))
-        #expect(FileManager.default.createFile(atPath: live, contents: Data("x".utf8)))
+        #expect(FileManager.default.createFile(atPath: running, contents: Data("x".utf8)))
+        let held = open(running, O_RDWR)
+        defer { close(held) }
+        #expect(flock(held, LOCK_EX | LOCK_NB) == 0)
         let sweep = db.removeAbandonedStagingFiles()
         #expect(sweep.removed == [abandoned] && sweep.failures.isEmpty)
-        #expect(try stagingFiles() == ["\(getpid())-live.sqlite"])
+        #expect(try stagingFiles() == ["\(getpid())-running.sqlite"])
     }
 }

@@ -162,7 +162,7 @@ struct SyncBenchmarkCommand: AsyncParsableCommand {
         guard let first = results.first else { return }
         print("sync from the demo nodes: \(first.entries) archived entries in \(first.archives) archives imported, "
               + String(format: "%.1f MiB", Double(served) / 1_048_576) + " served; the database held the chat client's local copies")
-        let columns = ["workers", "total s", "msg/s", "first archive msg/s", "last archive msg/s", "index→first import s",
+        let columns = ["workers", "total s", "entries/s", "first archive entries/s", "last archive entries/s", "index→first import s",
                        "write lock s", "probe wait s", "peak RSS MiB", "bytes/msg"]
         print(columns.joined(separator: "  "))
         for r in results {
@@ -171,6 +171,12 @@ struct SyncBenchmarkCommand: AsyncParsableCommand {
         }
         print("build: \(BenchmarkCommand.Run.buildConfiguration); cores: \(ArchiveImportOptions.defaultVerificationWorkers); "
               + "probe: one write every \(probeIntervalMs) ms from its own connection")
+        print("""
+            entries/s: archived entries read (rejected ones included) over the sync process's whole run (start, store \
+            query, downloads, imports); an archive's rate is over its import alone. write lock: the longest an import \
+            held it, up to its commit (including the WAL checkpoint SQLite runs right after). probe wait: the longest \
+            one of the probe's writes took, with SQLite's busy handler sleeping between tries as a chat client's does.
+            """)
     }
 
     private func cells(_ r: SyncBenchmarkResult) -> [String] {
@@ -205,6 +211,7 @@ struct SyncBenchmarkResult: Codable {
     var messagesStored: Int
     /// From starting the `sync` process to its exit.
     var seconds: Double
+    /// `entries` over `seconds`.
     var messagesPerSecond: Double
     var firstArchiveMessagesPerSecond: Double?
     var lastArchiveMessagesPerSecond: Double?
