@@ -69,7 +69,8 @@ public struct ArchivedMessageUnwrapper {
         var payload = archived.payload
         var timestamp = archived.timestamp
 
-        if let segment = try? WireSegmentMessage(serializedBytes: payload), SegmentAssembler.isSegment(segment) {
+        if SegmentAssembler.mightBeSegment(payload),
+           let segment = try? WireSegmentMessage(serializedBytes: payload), SegmentAssembler.isSegment(segment) {
             switch segments.add(segment, sender: Array(archived.sig), timestamp: archived.timestamp) {
             case .pending: return .pending
             case .hashMismatch: return .rejected(.segmentHashMismatch)
