@@ -15,4 +15,20 @@ public enum Varint {
         encode(value, into: &out)
         return out
     }
+
+    /// Reads the varint at `offset` (from the start of `bytes`) and moves `offset` past it;
+    /// nil when it is cut off or runs past 64 bits.
+    static func decode<Bytes: RandomAccessCollection>(_ bytes: Bytes, at offset: inout Int) -> UInt64?
+    where Bytes.Element == UInt8, Bytes.Index == Int {
+        var result: UInt64 = 0
+        var shift: UInt64 = 0
+        while offset < bytes.count, shift < 64 {
+            let byte = bytes[bytes.startIndex + offset]
+            offset += 1
+            result |= UInt64(byte & 0x7f) << shift
+            if byte & 0x80 == 0 { return result }
+            shift += 7
+        }
+        return nil
+    }
 }

@@ -19,18 +19,7 @@ extension SegmentAssembler {
 
     static func mightBeSegment(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         var position = 0
-        func varint() -> UInt64? {
-            var value: UInt64 = 0
-            var shift: UInt64 = 0
-            while position < bytes.count, shift < 64 {
-                let byte = bytes[position]
-                position += 1
-                value |= UInt64(byte & 0x7f) << shift
-                if byte & 0x80 == 0 { return value }
-                shift += 7
-            }
-            return nil
-        }
+        func varint() -> UInt64? { Varint.decode(bytes, at: &position) }
         var hashLength = 0
         var segmentsCount: UInt32 = 0
         var paritySegmentsCount: UInt32 = 0
