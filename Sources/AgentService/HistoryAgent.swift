@@ -182,7 +182,7 @@ public final class HistoryAgent: Service, Sendable {
 
     private func startMetricsServer() async throws -> LoopbackHTTPServer? {
         guard let port = configuration.metricsPort else { return nil }
-        let (metrics, events) = (self.metrics, self.events)
+        let (metrics, events, database) = (self.metrics, self.events, self.database)
         let server = try await LoopbackHTTPServer.start(port: port) { request in
             switch (request.method, request.pathSegments) {
             case ("GET", ["health"]), ("GET", ["healthz"]):
@@ -192,6 +192,12 @@ public final class HistoryAgent: Service, Sendable {
                     + "# HELP community_history_event_write_failures_total Events that could not be written to the events file.\n"
                     + "# TYPE community_history_event_write_failures_total counter\n"
                     + "community_history_event_write_failures_total \(events.writeFailures)\n"
+                    + "# HELP community_history_staging_files_left_total Imports' scratch files that could not be deleted (the next start removes them).\n"
+                    + "# TYPE community_history_staging_files_left_total counter\n"
+                    + "community_history_staging_files_left_total \(database.stagingFilesLeftBehind)\n"
+                    + "# HELP community_history_import_write_lock_longest_seconds The longest an import held the database's write lock (what a chat client's write waited at most).\n"
+                    + "# TYPE community_history_import_write_lock_longest_seconds gauge\n"
+                    + "community_history_import_write_lock_longest_seconds \(database.importWriteLockHolds.longest.inSeconds)\n"
                 return LoopbackResponse(status: 200, contentType: "text/plain; version=0.0.4", body: .data(Data(text.utf8)))
             default:
                 return .text("not found (try /health or /metrics)", status: 404)

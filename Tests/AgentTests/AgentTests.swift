@@ -100,6 +100,10 @@ import WakuClient
         #expect(metrics.contains("community_history_archives_unimportable{community=\"\(firstID)\"} 1"))
         // Every event reached the events file (a field it cannot encode would be counted here).
         #expect(metrics.contains("community_history_event_write_failures_total 0\n"))
+        // Every import's scratch file was deleted, and the imports held the write lock for some time.
+        #expect(metrics.contains("community_history_staging_files_left_total 0\n"))
+        let lockLine = metrics.split(separator: "\n").first { $0.hasPrefix("community_history_import_write_lock_longest_seconds ") }
+        #expect((lockLine?.split(separator: " ").last.flatMap { Double($0) } ?? 0) > 0, "\(metrics)")
         // Everything importable is in (issue 9 defect 9): a success, and idle, not stalled.
         #expect(metrics.contains("community_history_last_success_timestamp_seconds{community=\"\(firstID)\"}"))
         #expect(metrics.contains("community_history_state{community=\"\(firstID)\",state=\"idle\"} 1"))
