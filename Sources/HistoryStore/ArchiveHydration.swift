@@ -125,11 +125,7 @@ public final class ArchiveHydrationWriter {
         try check(bind(message.thirdPartyID, at: 11))
         let code = sqlite3_step(statement)
         sqlite3_reset(statement)
-        guard code == SQLITE_DONE else {
-            if code == SQLITE_INTERRUPT { throw CancellationError() }
-            try check(code)
-            return
-        }
+        guard code == SQLITE_DONE else { throw code == SQLITE_INTERRUPT ? CancellationError() : failure(code) }
     }
 
     /// Binds the text with its byte length, so a NUL inside it is stored too.
@@ -142,9 +138,12 @@ public final class ArchiveHydrationWriter {
     }
 
     private func check(_ code: Int32) throws {
-        guard code != SQLITE_OK && code != SQLITE_DONE else { return }
-        throw DatabaseError(resultCode: ResultCode(rawValue: code),
-                            message: connection.map { String(cString: sqlite3_errmsg($0)) }, sql: insert.sql)
+        guard code == SQLITE_OK else { throw failure(code) }
+    }
+
+    private func failure(_ code: Int32) -> DatabaseError {
+        DatabaseError(resultCode: ResultCode(rawValue: code),
+                      message: connection.map { String(cString: sqlite3_errmsg($0)) }, sql: insert.sql)
     }
 
     /// SQLITE_TRANSIENT (a macro Swift does not import): SQLite copies the bytes before the call returns.

@@ -186,13 +186,11 @@ final class ReportCollector: Sendable {
 
     var elapsedSeconds: Double { (ContinuousClock.now - started).inSeconds }
 
-    /// The report, with the timing of the whole run until now.
+    /// The report, with the per-archive timing recorded so far (`run` sets the totals last).
     func finish() -> SyncReport {
-        let elapsed = ContinuousClock.now - started
-        return report.withLock {
+        report.withLock {
             var report = $0.report
             report.performance = $0.performance.performance
-            report.performance.seconds = elapsed.inSeconds
             return report
         }
     }
