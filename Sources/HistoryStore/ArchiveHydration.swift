@@ -232,121 +232,6 @@ extension HistoryDatabase {
         }
     }
 
-    /// The write-locked part of an import: everything here is SQL over the staged rows, so the
-    /// lock is held for as long as SQLite takes to copy them, not for decoding or verifying.
-    func apply(
-        _ db: Database, staging: String, archive: ArchiveRecord, mode: HydrationMode, force: Bool,
-        summary: ArchiveContentSummary
-    ) throws -> HydrationCounts {
-        // An apply interrupted by a cancellation may not have detached its file.
-        if try String.fetchAll(db, sql: "SELECT name FROM pragma_database_list").contains("staging") {
-            try db.execute(sql: "DETACH DATABASE staging")
-        }
-        try db.execute(sql: "ATTACH DATABASE ? AS staging", arguments: [staging])
-        let counts = Result {
-            var counts = HydrationCounts()
-            var locked: ContinuousClock.Instant?
-            try db.inTransaction(.immediate) {
-                locked = .now
-                if !force, try Self.isImported(db, archiveID: archive.id) {
-                    throw HistoryStoreError.alreadyImported(archiveID: archive.id)
-                }
-                counts = try Self.copyStagedMessages(db, archiveID: archive.id, mode: mode)
-                if mode == .replace && !summary.contentTopics.isEmpty {
-                    counts.removed = try Self.removeLocalCopies(db, archive: archive, summary: summary)
-                }
-                try Self.record(db, archive: archive, mode: mode, summary: summary, counts: counts)
-                return .commit
-            }
-            if let locked { importLocks.withLock { $0.record(.now - locked) } }
-            return counts
-        }
-        do { try db.execute(sql: "DETACH DATABASE staging") } catch {
-            // After a cancellation GRDB refuses every statement but ROLLBACK: the file stays
-            // attached (and its disk space held) until the next apply detaches it first. The
-            // import's own outcome, committed or not, is what the caller must see.
-            logger.notice("the staging file stays attached until the next import", metadata: ["path": "\(staging)", "error": "\(error)"])
-        }
-        return try counts.get()
-    }
-
-    /// Copies the staged rows into `message_row` (what the `message` view shows) and says what
-    /// they did. A row of the same community and ID that another archive stored is left as it is:
-    /// each archive speaks for its own rows and the local copies in its range, never for another
-    /// archive's. In merge mode nothing stored is changed.
-    private static func copyStagedMessages(_ db: Database, archiveID: String, mode: HydrationMode) throws -> HydrationCounts {
-        // Name what the rows refer to: one community, a few chats and topics, this archive.
-        try db.execute(sql: """
-            INSERT INTO main.community_ref (value) SELECT DISTINCT community_id FROM staging.staged_message
-            WHERE true ON CONFLICT DO NOTHING
-            """)
-        try db.execute(sql: """
-            INSERT INTO main.chat_ref (value) SELECT DISTINCT chat_id FROM staging.staged_message
-            WHERE chat_id IS NOT NULL ON CONFLICT DO NOTHING
-            """)
-        try db.execute(sql: """
-            INSERT INTO main.topic_ref (value) SELECT DISTINCT content_topic FROM staging.staged_message
-            WHERE true ON CONFLICT DO NOTHING
-            """)
-        try db.execute(sql: "INSERT INTO main.archive_ref (value) VALUES (?) ON CONFLICT DO NOTHING", arguments: [archiveID])
-        let archiveRef = try Int64.fetchOne(db, sql: "SELECT ref FROM main.archive_ref WHERE value = ?", arguments: [archiveID])
-
-        // Counted before the copy, per distinct key: a message the archive holds twice is new (or
-        // a replacement) once, and unchanged the second time.
-        let row = try Row.fetchOne(db, sql: """
-            SELECT (SELECT COUNT(*) FROM staging.staged_message),
-                   TOTAL(m.rowid IS NULL), TOTAL(m.is_archived = 0)
-            FROM (SELECT DISTINCT community_id, id FROM staging.staged_message) AS s
-            JOIN main.community_ref AS c ON c.value = s.community_id
-            LEFT JOIN main.message_row AS m ON m.community_ref = c.ref AND m.id = s.id
-            """)!
-        let total: Int = row[0]
-        var counts = HydrationCounts(stored: Int(row[1] as Double))
-        if mode == .replace { counts.replaced = Int(row[2] as Double) }
-        counts.unchanged = total - counts.stored - counts.replaced
-        let onConflict = mode == .merge ? "DO NOTHING" : """
-            DO UPDATE SET
-                chat_ref = excluded.chat_ref, topic_ref = excluded.topic_ref, author = excluded.author,
-                type = excluded.type, clock = excluded.clock, timestamp = excluded.timestamp, payload = excluded.payload,
-                text = excluded.text, third_party_id = excluded.third_party_id,
-                is_archived = 1, archive_ref = excluded.archive_ref
-            WHERE message_row.is_archived = 0 OR message_row.archive_ref = excluded.archive_ref
-            """
-        // In archive order, which is time order: the two time-ordered indexes are then written
-        // page after page. (Key order, tried, was 1.6x slower: IDs are random.) Of two copies of
-        // one message, the later wins, as in the archive.
-        try db.execute(sql: """
-            INSERT INTO main.message_row (community_ref, id, chat_ref, topic_ref, author, type, clock, timestamp,
-                                          payload, text, third_party_id, is_archived, archive_ref)
-            SELECT c.ref, s.id, h.ref, t.ref, s.author, s.type, s.clock, s.timestamp,
-                   s.payload, s.text, s.third_party_id, 1, ?
-            FROM staging.staged_message AS s
-            JOIN main.community_ref AS c ON c.value = s.community_id
-            LEFT JOIN main.chat_ref AS h ON h.value = s.chat_id
-            JOIN main.topic_ref AS t ON t.value = s.content_topic
-            WHERE true ORDER BY s.seq
-            ON CONFLICT(community_ref, id) \(onConflict)
-            """, arguments: [archiveRef])
-        return counts
-    }
-
-    /// Every message of the archive is now an archived row (a local copy of it was upserted into
-    /// one), so the local rows left in its range are exactly the copies the archive does not
-    /// contain: no set of the archive's IDs is needed.
-    private static func removeLocalCopies(_ db: Database, archive: ArchiveRecord, summary: ArchiveContentSummary) throws -> Int {
-        let topics = summary.contentTopics.map { _ in "?" }.joined(separator: ", ")
-        var arguments: StatementArguments = [archive.communityID]
-        arguments += StatementArguments(summary.contentTopics)
-        arguments += [Int64(summary.from) * 1000, Int64(summary.to) * 1000]
-        try db.execute(sql: """
-            DELETE FROM main.message_row
-            WHERE community_ref = (SELECT ref FROM main.community_ref WHERE value = ?) AND is_archived = 0
-              AND topic_ref IN (SELECT ref FROM main.topic_ref WHERE value IN (\(topics)))
-              AND timestamp >= ? AND timestamp < ?
-            """, arguments: arguments)
-        return db.changesCount
-    }
-
     public func isImported(archiveID: String) throws -> Bool {
         try pool.read { try Self.isImported($0, archiveID: archiveID) }
     }
@@ -355,7 +240,7 @@ extension HistoryDatabase {
         try Bool.fetchOne(db, sql: "SELECT 1 FROM imported_archive WHERE id = ?", arguments: [archiveID]) ?? false
     }
 
-    private static func record(
+    static func record(
         _ db: Database, archive: ArchiveRecord, mode: HydrationMode, summary: ArchiveContentSummary,
         counts: HydrationCounts
     ) throws {

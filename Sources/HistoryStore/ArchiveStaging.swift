@@ -104,6 +104,16 @@ final class ArchiveStaging {
         try FileManager.default.removeItem(atPath: path)
     }
 
+    /// Whether an import holds the staging file at `path` (it may be in this process): false
+    /// once the file is gone or its import has ended, however it ended.
+    static func isHeld(path: String) -> Bool {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return false }
+        defer { Glibc.close(descriptor) }
+        // A lock is taken per open file, so this one conflicts with the import's own, even here.
+        return flock(descriptor, LOCK_EX | LOCK_NB) != 0
+    }
+
     private func openQueue() throws -> DatabaseQueue {
         guard let queue else { throw HistoryStoreError.stagingClosed(path: path) }
         return queue

@@ -29,11 +29,17 @@ public final class HistoryDatabase: Sendable {
     public var importWriteLockHolds: WriteLockHolds { importLocks.withLock { $0 } }
 
     static let writerCacheKiB = 16 * 1024
+    /// How an import's apply step shares the write lock (`ArchiveApply.swift`).
+    let applyPacing: ApplyPacing
 
     /// Opens (creating and migrating) the database at `path`. `readOnly`: opens an existing
     /// database for reading only, without migrating, so `status` and `messages` need no write
     /// access and never wait for a lock a chat client or the agent holds.
-    public init(path: String, busyTimeout: TimeInterval = 10, readOnly: Bool = false) throws {
+    ///
+    /// `applyPacing` sets how an import's rows are written in chunks, and the pause between
+    /// them in which a chat client's waiting write gets the lock; tests shrink the chunks and
+    /// replace the pause.
+    public init(path: String, busyTimeout: TimeInterval = 10, readOnly: Bool = false, applyPacing: ApplyPacing = .default) throws {
         var configuration = Configuration()
         configuration.busyMode = .timeout(busyTimeout)
         configuration.readonly = readOnly
@@ -63,6 +69,7 @@ public final class HistoryDatabase: Sendable {
             throw HistoryStoreError.cannotOpen(path: path, reason: error.message ?? "\(error)")
         }
         self.path = path
+        self.applyPacing = applyPacing
     }
 
     /// Runs `work` in a read transaction.
@@ -103,6 +110,39 @@ public final class HistoryDatabase: Sendable {
     public func appliedMigrations() throws -> [String] {
         try pool.read { try Schema.migrator.appliedMigrations($0) }
     }
+}
+
+/// How an import's apply step writes an archive's rows: in transactions of `chunkRows`, and
+/// after each one that held the lock longer than `pauseAfterHoldsOver`, a pause with the lock
+/// free before taking it again.
+///
+/// Why the pause: SQLite has no queue for its write lock. A writer that finds it taken sleeps
+/// in its busy handler and tries again; SQLite's default handler (`sqliteDefaultBusyCallback`
+/// in main.c, which `sqlite3_busy_timeout` installs) sleeps 1, 2, 5, … up to 100 ms between
+/// tries. Without a pause the import would take the lock back within microseconds and a chat
+/// client could wait for the whole archive; a pause of 100 ms always holds one of its tries.
+public struct ApplyPacing: Sendable {
+    public var chunkRows: Int64
+    public var pauseAfterHoldsOver: Duration
+    public var pause: Duration
+    /// Sleeps for the pause (tests pass one that records the pause, or writes as a client would).
+    public var sleep: @Sendable (Duration) -> Void
+
+    public init(chunkRows: Int64, pauseAfterHoldsOver: Duration, pause: Duration,
+                sleep: @escaping @Sendable (Duration) -> Void = {
+                    Thread.sleep(forTimeInterval: Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18)
+                }) {
+        precondition(chunkRows > 0, "an apply chunk holds at least one row")
+        self.chunkRows = chunkRows
+        self.pauseAfterHoldsOver = pauseAfterHoldsOver
+        self.pause = pause
+        self.sleep = sleep
+    }
+
+    /// At 1,000,000 stored messages a chunk of 4,000 rows held the lock about 0.1-0.2 s
+    /// (measured on a copy of `benchmark sync`'s database, with the checkpoint after the
+    /// commit); holds under 25 ms are short enough that a waiting writer loses little.
+    public static let `default` = ApplyPacing(chunkRows: 4_000, pauseAfterHoldsOver: .milliseconds(25), pause: .milliseconds(100))
 }
 
 /// Write-lock holds, for the benchmarks and the agent's metrics.

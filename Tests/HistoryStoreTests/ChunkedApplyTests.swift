@@ -1,0 +1,193 @@
+import Foundation
+import GRDB
+import Synchronization
+import Testing
+@testable import HistoryStore
+
+/// An import copies an archive's rows in chunks of short transactions, with the write lock free
+/// between them, and publishes them in one last transaction (issue 10): a chat client's write
+/// waits for one chunk, and no reader ever sees part of an archive.
+@Suite(.timeLimit(.minutes(5))) struct ChunkedApplyTests {
+    let community = "0x02aa"
+    let topic = "/waku/1/0xaaaaaaaa/rfc26"
+    let archive = ArchiveRecord(id: "0xarchive", communityID: "0x02aa", cid: "zCID")
+
+    func temporaryDatabase(pacing: ApplyPacing) throws -> HistoryDatabase {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("chunked-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return try HistoryDatabase(path: directory.appendingPathComponent("history.sqlite").path, applyPacing: pacing)
+    }
+
+    func message(_ id: String, seconds: Int64, text: String, source: StoredMessage.Source = .archive) -> StoredMessage {
+        StoredMessage(id: id, communityID: community, chatID: "chat", contentTopic: topic, author: "0x02bb",
+                      type: 1, clock: UInt64(seconds * 1000), timestamp: seconds * 1000, payload: Data(text.utf8),
+                      text: text, source: source)
+    }
+
+    func summary(entries: Int) -> ArchiveContentSummary {
+        ArchiveContentSummary(from: 1000, to: 2000, contentTopics: [topic], entryCount: entries, rejections: [:])
+    }
+
+    /// Pacing for tests: `rows` per chunk, a pause after every chunk, and `pause` run in it.
+    static func pacing(rows: Int64, pause: @escaping @Sendable (Duration) -> Void = { _ in }) -> ApplyPacing {
+        ApplyPacing(chunkRows: rows, pauseAfterHoldsOver: .zero, pause: .milliseconds(100), sleep: pause)
+    }
+
+    func pendingReferences(_ db: HistoryDatabase) throws -> Int {
+        try db.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM archive_ref WHERE pending_owner IS NOT NULL") ?? -1 }
+    }
+
+    /// In each pause between chunks a chat client (its own connection, no busy timeout: it fails
+    /// at once if the lock is held) stores a live message and reads the view. Before this change
+    /// the whole archive was one transaction: no pause, so no write could land before the commit.
+    @Test func aChatClientWritesBetweenChunksAndNeverSeesHalfAnArchive() throws {
+        struct Seen: Sendable { var writes = 0; var archivedRowsVisible: [Int] = []; var rowsStored: [Int] = []; var failures: [String] = [] }
+        let seen = Mutex(Seen())
+        let path = Mutex<String?>(nil)
+        let db = try temporaryDatabase(pacing: Self.pacing(rows: 3) { _ in
+            guard let path = path.withLock({ $0 }) else { return }
+            do {
+                var configuration = Configuration()
+                configuration.busyMode = .immediateError
+                let client = try DatabaseQueue(path: path, configuration: configuration)
+                let n = seen.withLock { $0.writes }
+                try client.write { db in
+                    try db.execute(sql: """
+                        INSERT INTO message (id, community_id, chat_id, content_topic, author, type, clock, timestamp, payload, text, source)
+                        VALUES (?, '0x02aa', 'chat', '/waku/1/0xbbbbbbbb/rfc26', '0x02bb', 1, 1, 5000000, x'00', 'live', 'local')
+                        """, arguments: ["0xlive\(n)"])
+                }
+                let visible = try client.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM message WHERE source = 'archive'") ?? -1 }
+                let stored = try client.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM message_row WHERE is_archived = 1") ?? -1 }
+                seen.withLock { $0.writes += 1; $0.archivedRowsVisible.append(visible); $0.rowsStored.append(stored) }
+            } catch {
+                seen.withLock { $0.failures.append("\(error)") }
+            }
+        })
+        path.withLock { $0 = db.path }
+        let counts = try db.hydrate(archive: archive, mode: .replace) { writer in
+            for n in 0..<10 { try writer.write(message("0x\(n)", seconds: 1000 + Int64(n), text: "archived \(n)")) }
+            return summary(entries: 10)
+        }
+        let result = seen.withLock { $0 }
+        #expect(result.failures.isEmpty)
+        #expect(result.writes == 4)  // after each of the 4 chunks of 3, 3, 3 and 1 rows
+        #expect(result.archivedRowsVisible == [0, 0, 0, 0])
+        #expect(result.rowsStored == [3, 6, 9, 10])
+        #expect(counts == HydrationCounts(stored: 10, replaced: 0, unchanged: 0, removed: 0))
+        #expect(try db.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM message WHERE source = 'archive'") } == 10)
+        #expect(try db.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM message WHERE source = 'local'") } == 4)
+        #expect(try pendingReferences(db) == 0)
+        #expect(try db.message(id: "0x3")?.archiveID == archive.id)
+    }
+
+    /// The rules of one transaction hold across chunks: a local copy is replaced, a message held
+    /// twice counts once and the later copy wins (the first in merge mode), another archive's
+    /// row is left as it is, and importing again with `force` changes nothing and counts it so.
+    @Test func theImportRulesHoldAcrossChunkBoundaries() throws {
+        let db = try temporaryDatabase(pacing: Self.pacing(rows: 2))
+        try db.insertLocalMessages([message("0x01", seconds: 1100, text: "live", source: .local),
+                                    message("0x09", seconds: 1900, text: "live, never archived", source: .local)])
+        let other = ArchiveRecord(id: "0xother", communityID: community, cid: "zO")
+        _ = try db.hydrate(archive: other, mode: .replace) { writer in
+            try writer.write(message("0x05", seconds: 2500, text: "the other archive's"))
+            return ArchiveContentSummary(from: 2000, to: 3000, contentTopics: [topic], entryCount: 1, rejections: [:])
+        }
+        func importArchive(force: Bool) throws -> HydrationCounts {
+            try db.hydrate(archive: archive, mode: .replace, force: force) { writer in
+                try writer.write(message("0x01", seconds: 1100, text: "first copy"))
+                try writer.write(message("0x02", seconds: 1200, text: "new"))
+                try writer.write(message("0x05", seconds: 2500, text: "not this archive's to change"))
+                try writer.write(message("0x03", seconds: 1300, text: "new too"))
+                try writer.write(message("0x01", seconds: 1100, text: "second copy"))
+                return summary(entries: 5)
+            }
+        }
+        #expect(try importArchive(force: false) == HydrationCounts(stored: 2, replaced: 1, unchanged: 2, removed: 1))
+        #expect(try db.message(id: "0x01")?.text == "second copy")
+        #expect(try db.message(id: "0x05")?.text == "the other archive's")
+        #expect(try db.message(id: "0x05")?.archiveID == other.id)
+        #expect(try db.message(id: "0x09") == nil)
+        let before = try db.messages(communityID: community)
+        #expect(try importArchive(force: true) == HydrationCounts(stored: 0, replaced: 0, unchanged: 5, removed: 0))
+        #expect(try db.messages(communityID: community) == before)
+
+        let merged = try db.hydrate(archive: ArchiveRecord(id: "0xmerged", communityID: community, cid: "zM"), mode: .merge) { writer in
+            try writer.write(message("0x07", seconds: 1300, text: "first"))
+            try writer.write(message("0x01", seconds: 1100, text: "not taken"))
+            try writer.write(message("0x07", seconds: 1300, text: "second"))
+            return summary(entries: 3)
+        }
+        #expect(merged == HydrationCounts(stored: 1, replaced: 0, unchanged: 2, removed: 0))
+        #expect(try db.message(id: "0x07")?.text == "first")
+        #expect(try db.message(id: "0x01")?.text == "second copy")
+        #expect(try pendingReferences(db) == 0)
+    }
+
+    /// An import stopped between chunks leaves nothing a reader sees; what it wrote is hidden,
+    /// and removed (by itself, or by the next import); the next import stores the archive whole.
+    @Test func anImportStoppedBetweenChunksLeavesNothingVisible() async throws {
+        let stop = Mutex<Task<HydrationCounts, any Error>?>(nil)
+        let taskStored = DispatchSemaphore(value: 0)
+        let pauses = Mutex(0)
+        let db = try temporaryDatabase(pacing: Self.pacing(rows: 2) { _ in
+            // In the second pause: the stop arrives while the lock is free.
+            guard pauses.withLock({ $0 += 1; return $0 }) == 2 else { return }
+            _ = taskStored.wait(timeout: .now() + 60)
+            stop.withLock { $0?.cancel() }
+        })
+        let write: @Sendable (ArchiveHydrationWriter) throws -> ArchiveContentSummary = { [self] writer in
+            for n in 0..<7 { try writer.write(message("0x\(n)", seconds: 1000 + Int64(n), text: "archived \(n)")) }
+            return summary(entries: 7)
+        }
+        let task = Task { [archive] in try await db.hydrate(archive: archive, mode: .replace, body: write) }
+        stop.withLock { $0 = task }
+        taskStored.signal()
+        await #expect(throws: CancellationError.self) { try await task.value }
+        #expect(try db.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM message") } == 0)
+        #expect(try db.isImported(archiveID: archive.id) == false)
+
+        let counts = try await db.hydrate(archive: archive, mode: .replace, body: write)
+        #expect(counts == HydrationCounts(stored: 7, replaced: 0, unchanged: 0, removed: 0))
+        #expect(try db.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM message_row") } == 7)
+        #expect(try pendingReferences(db) == 0)
+    }
+
+    /// Hidden rows whose import has ended (its staging file is gone, or unlocked) are removed by
+    /// the next import; those of an import still running (its file locked) are left alone.
+    @Test func hiddenRowsAreRemovedOnlyWhenTheirImportHasEnded() throws {
+        let db = try temporaryDatabase(pacing: Self.pacing(rows: 2))
+        let running = db.path + ".running-import"
+        #expect(FileManager.default.createFile(atPath: running, contents: Data("x".utf8)))
+        let held = open(running, O_RDWR)
+        defer { close(held) }
+        #expect(flock(held, LOCK_EX | LOCK_NB) == 0)
+        try db.insertLocalMessages([message("0xlocal", seconds: 1500, text: "live", source: .local)])
+        // What a killed import and a running one leave: hidden rows under a pending reference.
+        try DatabaseQueue(path: db.path).write { db in
+            for (owner, ids) in [("/nonexistent/killed-import.sqlite", ["0xk1", "0xk2", "0xk3"]), (running, ["0xr1"])] {
+                try db.execute(sql: "INSERT INTO archive_ref (value, pending_owner) VALUES (?, ?)", arguments: ["pending: " + owner, owner])
+                let ref = db.lastInsertedRowID
+                for id in ids {
+                    try db.execute(sql: """
+                        INSERT INTO message_row (community_ref, id, chat_ref, topic_ref, author, type, clock, timestamp,
+                                                 payload, text, third_party_id, is_archived, archive_ref)
+                        SELECT community_ref, ?, chat_ref, topic_ref, author, type, clock, timestamp, payload, 'hidden', NULL, 1, ?
+                        FROM message_row WHERE id = '0xlocal'
+                        """, arguments: [id, ref])
+                }
+            }
+        }
+        #expect(try db.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM message") } == 1)
+
+        _ = try db.hydrate(archive: archive, mode: .merge) { writer in
+            try writer.write(message("0xk2", seconds: 1200, text: "archived"))
+            return summary(entries: 1)
+        }
+        let rows = try db.read { try String.fetchAll($0, sql: "SELECT id FROM message_row ORDER BY id") }
+        #expect(rows == ["0xk2", "0xlocal", "0xr1"])
+        #expect(try db.message(id: "0xk2")?.text == "archived")
+        #expect(try pendingReferences(db) == 1)
+        #expect(try db.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM message") } == 2)
+    }
+}
