@@ -98,13 +98,15 @@ public struct ArchiveImporter: Sendable {
     /// The import on the database's writer, suspending instead of blocking a thread of Swift's
     /// cooperative pool. Cancelling the calling task interrupts it: the transaction rolls back
     /// and this throws `CancellationError` (how stopping a sync ends a long import at once).
+    /// `verified` is called when every message is decoded and verified, before the rows are
+    /// written into the history database (the caller may start verifying the next archive).
     ///
     /// ```swift
     /// let result = try await importer.importArchive(entry, path: file.path) { entries in print(entries) }
     /// ```
     public func importArchive(
         _ entry: ArchiveIndexEntry, path: String, options: ArchiveImportOptions = .init(),
-        progress: @escaping @Sendable (Int) -> Void = { _ in }
+        verified: @escaping @Sendable () -> Void = {}, progress: @escaping @Sendable (Int) -> Void = { _ in }
     ) async throws -> ArchiveImportResult {
         let record = ArchiveRecord(id: entry.id.string, communityID: communityID.string, cid: entry.cid.string)
         let open: @Sendable () throws -> any ByteSource = { try FileByteSource(path: path) }
@@ -114,6 +116,7 @@ public struct ArchiveImporter: Sendable {
             try await database.hydrate(archive: record, mode: options.mode, force: options.force) { writer in
                 let result = try self.decode(entry, into: writer, options: options, progress: progress, open: open)
                 decoded.withLock { $0 = result }
+                verified()
                 return result.summary
             }
         }

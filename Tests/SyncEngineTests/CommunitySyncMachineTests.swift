@@ -147,6 +147,30 @@ import Testing
         #expect(last.contains(.finished(.completed(indexCID: Self.cid(1), imported: 2, unimportable: [:]))))
     }
 
+    /// The next archive is verified while the one before is written, never two verified at
+    /// once (the verification threads stay as configured), and never more than two imports.
+    @Test func theNextArchiveIsVerifiedWhileOneIsWritten() {
+        var machine = CommunitySyncMachine(configuration: config)
+        let entries = Self.entries(3)
+        _ = planned(&machine, entries: entries)
+        let first = machine.downloadFinished(DownloadedArchive(entry: entries[2], path: "/2"), generation: 1)
+        #expect(imports(first).map(\.entry.id) == [entries[2].id])
+        // Downloaded while the first is still verifying: it waits.
+        #expect(imports(machine.downloadFinished(DownloadedArchive(entry: entries[1], path: "/1"), generation: 1)).isEmpty)
+        #expect(imports(machine.downloadFinished(DownloadedArchive(entry: entries[0], path: "/0"), generation: 1)).isEmpty)
+        // The first is verified and being written: the second starts verifying.
+        #expect(imports(machine.importVerified(entries[2].id)).map(\.entry.id) == [entries[1].id])
+        #expect(machine.importVerified(entries[2].id).isEmpty)  // said twice: nothing more
+        // The second is verified too, but two imports run already: the third waits for a commit.
+        #expect(imports(machine.importVerified(entries[1].id)).isEmpty)
+        #expect(imports(machine.importFinished(entries[2].id)).map(\.entry.id) == [entries[0].id])
+        // A verification that ends in failure frees the slot as well.
+        #expect(machine.importFailed(entries[0].id, ArchiveFailure(.rejected, "bad signature")).isEmpty)
+        let last = machine.importFinished(entries[1].id)
+        #expect(last.contains(.finished(.completed(indexCID: Self.cid(1), imported: 2,
+                                                   unimportable: [entries[0].id: ArchiveFailure(.rejected, "bad signature")]))))
+    }
+
     // MARK: - Newer announcements during work
 
     @Test func newerAnnouncementCancelsAndReplansWithoutDoubleImport() {

@@ -149,6 +149,9 @@ enum DriverEvent: Sendable {
     case downloadFailed(ArchiveIndexEntry, ArchiveFailure, generation: Int)
     /// A child cancelled before it had a result (a newer plan, a replaced timer).
     case cancelled
+    /// An import's archive is verified and its rows are being written: not a result, the
+    /// import goes on (its result comes as `imported` or `importFailed`).
+    case importVerified(archiveID: ArchiveID)
     case imported(archiveID: ArchiveID)
     case importFailed(archiveID: ArchiveID, ArchiveFailure)
 }
@@ -209,6 +212,8 @@ struct DriverLoop {
         case .cancelled:
             inFlight -= 1
             actions = []
+        case .importVerified(let archiveID):
+            actions = machine.importVerified(archiveID)
         case .imported(let archiveID):
             inFlight -= 1
             actions = machine.importFinished(archiveID)
@@ -274,7 +279,10 @@ struct DriverLoop {
             generations.removeValue(forKey: generation)?.cancel()
         case .importArchive(let archive, _):
             inFlight += 1
-            group.addTask { post.yield(await driver.importArchive(archive)) }
+            group.addTask {
+                let id = archive.entry.id
+                post.yield(await driver.importArchive(archive) { post.yield(.importVerified(archiveID: id)) })
+            }
         case .markProcessed(let cid, let selection):
             await driver.persist("the processed index") { state in
                 state.processedIndexCID = cid.string
@@ -368,12 +376,16 @@ extension CommunitySyncDriver {
         }
     }
 
-    func importArchive(_ archive: DownloadedArchive) async -> DriverEvent {
+    /// Imports one downloaded archive; `verified` is called once its messages are verified
+    /// and its rows are being written.
+    func importArchive(_ archive: DownloadedArchive, verified: @escaping @Sendable () -> Void = {}) async -> DriverEvent {
         let id = archive.entry.id
         onEvent(.importingArchive(archiveID: id))
         let onEvent = self.onEvent
         do {
-            let imported = try await importer.importArchive(archive.entry, path: archive.path, options: importOptions) { entries in
+            let imported = try await importer.importArchive(
+                archive.entry, path: archive.path, options: importOptions, verified: verified
+            ) { entries in
                 onEvent(.importProgress(archiveID: id, entries: entries))
             }
             // The import's transaction removed the download record; the file goes now (or at the next start).

@@ -13,10 +13,11 @@ import StatusWire
 ///   being worked on, which lets that work go on;
 /// - when the quiet window expires, the newest announcement's index is fetched and diffed
 ///   against what is imported, and the selection (all / latest / range) is planned newest first;
-/// - archives download with bounded concurrency and are imported one at a time as soon as
-///   each is downloaded;
+/// - archives download with bounded concurrency and are imported as soon as each is
+///   downloaded, verified one at a time: the next archive's verification starts when the one
+///   before is verified and being written (`importVerified`);
 /// - a newer announcement during work cancels the downloads and re-plans after the quiet
-///   window; an import already running completes (it is one transaction) and counts;
+///   window; an import already running completes (it commits all at once) and counts;
 /// - the processed CID is persisted only when every planned archive is imported, with the
 ///   selection it was processed for: a later selection it does not cover (`all` after `latest`)
 ///   fetches the same index again;
@@ -139,8 +140,14 @@ public struct CommunitySyncMachine: Sendable {
     private var downloaded: [ArchiveID: DownloadedArchive] = [:]
     /// Downloaded archives queued for import, in order (the current plan's, or resumed ones).
     private var importQueue: [ArchiveID] = []
-    /// The archive being imported (one writer at a time), whatever its generation.
-    private var importing: ArchiveID?
+    /// The archives being imported, whatever their generation, oldest first: at most
+    /// `maxImportsRunning`, of which at most one (`verifying`) is still decoding and verifying.
+    /// The next archive is verified while the one before is written (the database has one
+    /// writer; its rows are written in chunks, with pauses for a chat client, which then cost
+    /// no time), and never two at once: `verificationWorkers` stays the number of threads.
+    private var importsRunning: [ArchiveID] = []
+    private var verifying: ArchiveID?
+    static let maxImportsRunning = 2
     /// Archives whose download failed in the last plan: the retry tries the others first, so a
     /// run of archives no node has cannot keep older ones from ever being tried.
     private var failedLastPlan: Set<ArchiveID> = []
@@ -183,7 +190,7 @@ public struct CommunitySyncMachine: Sendable {
     }
 
     /// Whether an import is running or queued.
-    public var isImporting: Bool { importing != nil || !importQueue.isEmpty }
+    public var isImporting: Bool { !importsRunning.isEmpty || !importQueue.isEmpty }
 
     /// Whether nothing is planned, running or waiting for a timer: an outcome is not coming.
     public var isQuiescent: Bool { phase == .idle && !isImporting }
@@ -256,8 +263,7 @@ public struct CommunitySyncMachine: Sendable {
 
     public mutating func indexFetched(_ entries: [ArchiveIndexEntry], generation: Int) -> [SyncAction] {
         guard generation == self.generation, case .fetchingIndex(let pursuit) = phase else { return [] }
-        var inProgress = imported
-        if let importing { inProgress.insert(importing) }
+        let inProgress = imported.union(importsRunning)
         let selected = ArchivePlanner.plan(entries, excluding: inProgress, selection: configuration.selection)
         var plan = Plan(pursuit: pursuit, pending: selected)
         // Archives that failed verification before count as failed again, without a download.
@@ -309,12 +315,19 @@ public struct CommunitySyncMachine: Sendable {
         return advance(plan)
     }
 
+    /// An import has verified its archive and is writing it: the next may start verifying.
+    public mutating func importVerified(_ archiveID: ArchiveID) -> [SyncAction] {
+        guard phase != .stopped, verifying == archiveID else { return [] }
+        verifying = nil
+        return nextImport()
+    }
+
     /// An import committed (whatever the generation: the archive is in the database).
     public mutating func importFinished(_ archiveID: ArchiveID) -> [SyncAction] {
         guard phase != .stopped else { return [] }
         imported.insert(archiveID)
         downloaded[archiveID] = nil
-        if importing == archiveID { importing = nil }
+        importEnded(archiveID)
         guard case .working(var plan) = phase else { return nextImport() }
         plan.importedCount += 1
         return advance(plan)
@@ -326,7 +339,7 @@ public struct CommunitySyncMachine: Sendable {
     /// archives are not tried again (in this run, for over-limit ones).
     public mutating func importFailed(_ archiveID: ArchiveID, _ failure: ArchiveFailure) -> [SyncAction] {
         guard phase != .stopped else { return [] }
-        if importing == archiveID { importing = nil }
+        importEnded(archiveID)
         switch failure.kind {
         case .database:
             break
@@ -361,19 +374,25 @@ public struct CommunitySyncMachine: Sendable {
         }
         phase = .working(plan)
         actions += nextImport()
-        guard plan.pending.isEmpty, plan.downloading.isEmpty, importQueue.isEmpty, importing == nil else { return actions }
+        guard plan.pending.isEmpty, plan.downloading.isEmpty, importQueue.isEmpty, importsRunning.isEmpty else { return actions }
         return actions + complete(plan)
     }
 
     private mutating func nextImport() -> [SyncAction] {
-        guard importing == nil else { return [] }
+        guard verifying == nil, importsRunning.count < Self.maxImportsRunning else { return [] }
         while !importQueue.isEmpty {
             let id = importQueue.removeFirst()
-            guard !imported.contains(id), let archive = downloaded[id] else { continue }
-            importing = id
+            guard !imported.contains(id), !importsRunning.contains(id), let archive = downloaded[id] else { continue }
+            importsRunning.append(id)
+            verifying = id
             return [.importArchive(archive, generation: generation)]
         }
         return []
+    }
+
+    private mutating func importEnded(_ archiveID: ArchiveID) {
+        importsRunning.removeAll { $0 == archiveID }
+        if verifying == archiveID { verifying = nil }
     }
 
     private mutating func complete(_ plan: Plan) -> [SyncAction] {

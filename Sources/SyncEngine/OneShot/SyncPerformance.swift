@@ -11,6 +11,10 @@ public struct SyncPerformance: Codable, Sendable, Equatable {
         public var entries: Int
         /// From the start of the import (decode, verify, stage, apply) to its commit.
         public var seconds: Double
+        /// From the commit of the import before (or this import's start, for the first) to this
+        /// one's: imports overlap (the next archive is verified while one is written), so this
+        /// is the pace at which history arrives.
+        public var sincePreviousCommitSeconds: Double
     }
 
     /// From the start of the run to the report.
@@ -32,6 +36,7 @@ public struct SyncPerformance: Codable, Sendable, Equatable {
 struct SyncPerformanceRecorder {
     private var indexDownloaded: Duration?
     private var importStarted: [String: Duration] = [:]
+    private var lastCommit: Duration?
     private(set) var performance = SyncPerformance()
 
     /// `elapsed`: time since the run started.
@@ -47,8 +52,11 @@ struct SyncPerformanceRecorder {
                 performance.indexToFirstImportSeconds = (elapsed - indexDownloaded).inSeconds
             }
             if let started = importStarted.removeValue(forKey: id) {
-                performance.archives.append(.init(archiveID: id, entries: result.entries, seconds: (elapsed - started).inSeconds))
+                let paceFrom = lastCommit.map { max($0, started) } ?? started
+                performance.archives.append(.init(archiveID: id, entries: result.entries, seconds: (elapsed - started).inSeconds,
+                                                  sincePreviousCommitSeconds: (elapsed - paceFrom).inSeconds))
             }
+            lastCommit = elapsed
         default:
             break
         }

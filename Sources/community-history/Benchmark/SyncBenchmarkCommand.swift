@@ -130,7 +130,7 @@ struct SyncBenchmarkCommand: AsyncParsableCommand {
         let performance = report.performance
         let entries = performance.archives.reduce(0) { $0 + $1.entries }
         func rate(_ archive: SyncPerformance.ArchiveImport?) -> Double? {
-            archive.flatMap { $0.seconds > 0 ? Double($0.entries) / $0.seconds : nil }
+            archive.flatMap { $0.sincePreviousCommitSeconds > 0 ? Double($0.entries) / $0.sincePreviousCommitSeconds : nil }
         }
         return SyncBenchmarkResult(
             workers: workers, archives: performance.archives.count, entries: entries, messagesStored: report.database.messageCount,
@@ -173,8 +173,10 @@ struct SyncBenchmarkCommand: AsyncParsableCommand {
               + "probe: one write every \(probeIntervalMs) ms from its own connection")
         print("""
             entries/s: archived entries read (rejected ones included) over the sync process's whole run (start, store \
-            query, downloads, imports); an archive's rate is over its import alone. write lock: the longest an import \
-            held it, up to its commit (including the WAL checkpoint SQLite runs right after). probe wait: the longest \
+            query, downloads, imports); an archive's rate is its entries over the time from the commit before it (the \
+            first archive's: from its start) to its own, as the next archive is verified while one is written. write \
+            lock: the longest an import held it (a chunk of rows, or the transaction that publishes an archive), up to \
+            the commit (including the WAL checkpoint SQLite runs right after). probe wait: the longest \
             one of the probe's writes took, with SQLite's busy handler sleeping between tries as a chat client's does.
             """)
     }
