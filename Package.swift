@@ -38,6 +38,8 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
         ),
+        // glibc's <malloc.h> (mallopt), for the command's memory settings.
+        .systemLibrary(name: "CMalloc"),
 
         // Hashes, signatures, symmetric keys: no protobuf, no I/O.
         .target(
@@ -142,6 +144,7 @@ let package = Package(
             name: "community-history",
             dependencies: [
                 "ArchiveImport",
+                "CMalloc",
                 "ControlNode",
                 "HistoryStore",
                 "SyncEngine",

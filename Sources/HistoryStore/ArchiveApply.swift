@@ -44,6 +44,8 @@ extension HistoryDatabase {
         summary: ArchiveContentSummary
     ) throws -> HydrationCounts {
         if !force, try Self.isImported(db, archiveID: archive.id) { throw HistoryStoreError.alreadyImported(archiveID: archive.id) }
+        // Per connection, outside the history database: the rows the chunks set aside.
+        try db.execute(sql: "CREATE TEMP TABLE IF NOT EXISTS settled_seq (seq INTEGER PRIMARY KEY); DELETE FROM temp.settled_seq")
         let pending = try lockedTransaction(db) { try Self.createPendingArchive(db, owner: owner) }
         do {
             let lastSeq = try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM staging.staged_message") ?? 0
@@ -114,10 +116,18 @@ extension HistoryDatabase {
     }
 
     /// Copies the staged rows `seq` whose key is not stored yet, as hidden rows of `pending`.
-    /// A key stored already (a local copy, another archive's row) is left for the last
-    /// transaction, which decides what the archive does to it. Of two copies of one message in
-    /// the archive, the later wins in replace mode (as in the archive), the first in merge mode.
+    /// A row whose key is stored already as another's (a local copy, another archive's row) is
+    /// listed in `temp.settled_seq` for the last transaction, which decides what the archive
+    /// does to it. Of two copies of one message in the archive, the later wins in replace mode
+    /// (as in the archive), the first in merge mode.
     private static func copyChunk(_ db: Database, seq: ClosedRange<Int64>, pending: Int64, mode: HydrationMode) throws {
+        try db.execute(sql: """
+            INSERT INTO temp.settled_seq
+            SELECT s.seq FROM staging.staged_message AS s
+            JOIN main.community_ref AS c ON c.value = s.community_id
+            JOIN main.message_row AS m ON m.community_ref = c.ref AND m.id = s.id
+            WHERE s.seq BETWEEN ? AND ? AND m.archive_ref IS NOT ?
+            """, arguments: [seq.lowerBound, seq.upperBound, pending])
         // In archive order, which is time order: the two time-ordered indexes are then written
         // page after page. (Key order, tried, was 1.6x slower: IDs are random.)
         try db.execute(sql: """
@@ -129,39 +139,32 @@ extension HistoryDatabase {
             """, arguments: [pending, seq.lowerBound, seq.upperBound])
     }
 
-    /// The last transaction: counts what the archive did, per distinct key; writes the staged
-    /// rows whose key met a row that is not this import's (a local copy, which replace mode
-    /// overwrites; another archive's row, left as it is; a pending row of an import that will
-    /// never publish, taken over); then publishes the pending reference under the archive's ID.
+    /// The last transaction, kept short: it touches only the rows the chunks set aside (usually
+    /// the local copies the archive replaces). It counts what the archive did, per distinct key;
+    /// writes the set-aside rows (a local copy is overwritten in replace mode, another archive's
+    /// row is left as it is, a pending row of an import that will never publish is taken over);
+    /// then publishes the pending reference under the archive's ID.
     private static func settleAndPublish(_ db: Database, pending: Int64, archiveID: String, mode: HydrationMode) throws -> HydrationCounts {
+        // Keys the chunks stored are new (each once, whatever its copies); of the set-aside
+        // keys, one no longer stored, or a pending row of another import, is new too.
+        let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM staging.staged_message") ?? 0
+        let inserted = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM main.message_row WHERE archive_ref = ?", arguments: [pending]) ?? 0
         let row = try Row.fetchOne(db, sql: """
-            SELECT (SELECT COUNT(*) FROM staging.staged_message),
-                   TOTAL(m.rowid IS NULL OR a.pending_owner IS NOT NULL), TOTAL(m.is_archived = 0)
-            FROM (SELECT DISTINCT community_id, id FROM staging.staged_message) AS s
+            SELECT TOTAL(m.rowid IS NULL OR (a.pending_owner IS NOT NULL AND m.archive_ref IS NOT ?)), TOTAL(m.is_archived = 0)
+            FROM (SELECT DISTINCT s.community_id, s.id FROM temp.settled_seq AS settled
+                  JOIN staging.staged_message AS s ON s.seq = settled.seq) AS s
             JOIN main.community_ref AS c ON c.value = s.community_id
             LEFT JOIN main.message_row AS m ON m.community_ref = c.ref AND m.id = s.id
             LEFT JOIN main.archive_ref AS a ON a.ref = m.archive_ref
-            """)!
-        let total: Int = row[0]
-        var counts = HydrationCounts(stored: Int(row[1] as Double))
-        if mode == .replace { counts.replaced = Int(row[2] as Double) }
+            """, arguments: [pending])!
+        var counts = HydrationCounts(stored: inserted + Int(row[0] as Double))
+        if mode == .replace { counts.replaced = Int(row[1] as Double) }
         counts.unchanged = total - counts.stored - counts.replaced
 
         // A forced import of an archive imported before keeps the archive's reference; a first
         // import's pending reference becomes the archive's.
         let published = try Int64.fetchOne(db, sql: "SELECT ref FROM main.archive_ref WHERE value = ?", arguments: [archiveID])
         let archiveRef = published ?? pending
-        // The staged rows to settle here (their key is stored, but not as this import's row, or
-        // no longer stored at all), listed first: an INSERT that read `message_row` while writing
-        // it would make SQLite copy every staged row aside.
-        try db.execute(sql: "CREATE TEMP TABLE IF NOT EXISTS settled_seq (seq INTEGER PRIMARY KEY); DELETE FROM temp.settled_seq")
-        try db.execute(sql: """
-            INSERT INTO temp.settled_seq
-            SELECT s.seq FROM staging.staged_message AS s
-            JOIN main.community_ref AS c ON c.value = s.community_id
-            LEFT JOIN main.message_row AS m ON m.community_ref = c.ref AND m.id = s.id
-            WHERE m.archive_ref IS NOT ?
-            """, arguments: [pending])
         let otherPending = "message_row.archive_ref IN (SELECT ref FROM main.archive_ref WHERE pending_owner IS NOT NULL)"
         let takeOver = mode == .merge
             ? otherPending
@@ -174,7 +177,6 @@ extension HistoryDatabase {
             WHERE true ORDER BY s.seq
             ON CONFLICT(community_ref, id) \(overwrite(when: takeOver))
             """, arguments: [archiveRef])
-        try db.execute(sql: "DELETE FROM temp.settled_seq")
 
         if let published {
             try db.execute(sql: "UPDATE main.message_row SET archive_ref = ? WHERE archive_ref = ?", arguments: [published, pending])
