@@ -1,19 +1,20 @@
 import Foundation
 import GRDB
 
-/// The apply step of an import: copies an archive's staged rows into `message_row` while a chat
-/// client beside the agent keeps writing.
+/// The apply step of an import: writes an archive's staged rows into `message_row` while a
+/// chat client beside the agent keeps writing.
 ///
-/// Why in chunks: the copy's cost is the primary-key index. Message IDs are random, so at a
-/// million stored messages each 25,000-row archive dirties most of that index's pages (0.4 s,
-/// plus a 0.3 s checkpoint, measured), and a client's write would wait for all of it. So the
-/// rows are written in transactions of `applyPacing.chunkRows`, with a pause between them
-/// (`ApplyPacing` says why), under an archive reference that is
-/// *pending* (`archive_ref.pending_owner` names the import's staging file): the `message` view
-/// hides those rows. One last short transaction then settles the rows that met a stored copy,
-/// removes the local copies the archive replaces, records the archive and publishes the
-/// pending reference. A reader still sees the whole archive or none of it, and a crash leaves
-/// only hidden rows, which the next import removes (`removeAbandonedPendingRows`).
+/// Why in chunks: the cost is the primary-key index. Message IDs are random, so at a million
+/// stored messages each 25,000-row archive dirties most of that index's pages (0.4 s, plus a
+/// 0.3 s checkpoint, measured), and a client's write would wait for all of it. So the rows are
+/// written in transactions of `applyPacing.chunkRows`, with a pause between them (`ApplyPacing`
+/// says why), under an archive reference that is *pending* (`archive_ref.pending_owner` names
+/// the import's staging file). The `message` view hides the new rows, and shows a local copy
+/// the archive replaced as the local copy it was (`replaced_local`). One last short transaction
+/// counts, removes the local copies the archive does not contain, records the archive and
+/// publishes the reference. A reader sees the whole archive or none of it; a crash leaves only
+/// hidden rows and replaced local copies, which the next import takes back
+/// (`removeAbandonedPendingRows`).
 extension HistoryDatabase {
     /// Applies the staged rows at `staging`. Throws what SQLite throws (busy past the timeout,
     /// disk full), `CancellationError`, or `alreadyImported` (another process imported the
@@ -44,22 +45,24 @@ extension HistoryDatabase {
         summary: ArchiveContentSummary
     ) throws -> HydrationCounts {
         if !force, try Self.isImported(db, archiveID: archive.id) { throw HistoryStoreError.alreadyImported(archiveID: archive.id) }
-        // Per connection, outside the history database: the rows the chunks set aside.
-        try db.execute(sql: "CREATE TEMP TABLE IF NOT EXISTS settled_seq (seq INTEGER PRIMARY KEY); DELETE FROM temp.settled_seq")
         let pending = try lockedTransaction(db) { try Self.createPendingArchive(db, owner: owner) }
+        // A forced import of an archive imported before: its rows are rewritten where they are.
+        let published = try Int64.fetchOne(db, sql: "SELECT ref FROM main.archive_ref WHERE value = ?", arguments: [archive.id])
         do {
             let lastSeq = try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM staging.staged_message") ?? 0
             var first: Int64 = 1
             while first <= lastSeq {
                 let last = first + applyPacing.chunkRows - 1
-                try lockedTransaction(db, thenPause: true) { try Self.copyChunk(db, seq: first...last, pending: pending, mode: mode) }
+                try lockedTransaction(db, thenPause: true) {
+                    try Self.copyChunk(db, seq: first...last, pending: pending, published: published, mode: mode)
+                }
                 first = last + 1
             }
             return try lockedTransaction(db) {
                 if !force, try Self.isImported(db, archiveID: archive.id) {
                     throw HistoryStoreError.alreadyImported(archiveID: archive.id)
                 }
-                var counts = try Self.settleAndPublish(db, pending: pending, archiveID: archive.id, mode: mode)
+                var counts = try Self.countAndPublish(db, pending: pending, archiveID: archive.id)
                 if mode == .replace && !summary.contentTopics.isEmpty {
                     counts.removed = try Self.removeLocalCopies(db, archive: archive, summary: summary)
                 }
@@ -115,101 +118,63 @@ extension HistoryDatabase {
         return db.lastInsertedRowID
     }
 
-    /// Copies the staged rows `seq` whose key is not stored yet, as hidden rows of `pending`.
-    /// A row whose key is stored already as another's (a local copy, another archive's row) is
-    /// listed in `temp.settled_seq` for the last transaction, which decides what the archive
-    /// does to it. Of two copies of one message in the archive, the later wins in replace mode
-    /// (as in the archive), the first in merge mode.
-    private static func copyChunk(_ db: Database, seq: ClosedRange<Int64>, pending: Int64, mode: HydrationMode) throws {
-        try db.execute(sql: """
-            INSERT INTO temp.settled_seq
-            SELECT s.seq FROM staging.staged_message AS s
-            JOIN main.community_ref AS c ON c.value = s.community_id
-            JOIN main.message_row AS m ON m.community_ref = c.ref AND m.id = s.id
-            WHERE s.seq BETWEEN ? AND ? AND m.archive_ref IS NOT ?
-            """, arguments: [seq.lowerBound, seq.upperBound, pending])
+    /// Writes the staged rows `seq` under the pending reference: a new message as a hidden row;
+    /// in replace mode, a local copy of it is overwritten with the archive's version and marked
+    /// `replaced_local` (the view still shows it as the local copy it was); a pending row of an
+    /// import that will never publish is taken over; another archive's row is left as it is.
+    /// Of two copies of one message in the archive, the later wins in replace mode (as in the
+    /// archive), the first in merge mode, which changes nothing stored.
+    private static func copyChunk(
+        _ db: Database, seq: ClosedRange<Int64>, pending: Int64, published: Int64?, mode: HydrationMode
+    ) throws {
+        let abandoned = "message_row.archive_ref IN (SELECT ref FROM main.archive_ref WHERE pending_owner IS NOT NULL AND ref <> :pending)"
+        let overwrite = mode == .merge ? abandoned : """
+            message_row.archive_ref = :pending OR message_row.is_archived = 0 OR message_row.archive_ref = :published
+            OR \(abandoned)
+            """
         // In archive order, which is time order: the two time-ordered indexes are then written
         // page after page. (Key order, tried, was 1.6x slower: IDs are random.)
         try db.execute(sql: """
             INSERT INTO main.message_row (community_ref, id, chat_ref, topic_ref, author, type, clock, timestamp,
                                           payload, text, third_party_id, is_archived, archive_ref)
-            \(stagedRows(archiveRef: "?"))
-            WHERE s.seq BETWEEN ? AND ? ORDER BY s.seq
-            ON CONFLICT(community_ref, id) \(mode == .merge ? "DO NOTHING" : overwrite(when: "message_row.archive_ref = excluded.archive_ref"))
-            """, arguments: [pending, seq.lowerBound, seq.upperBound])
+            SELECT c.ref, s.id, h.ref, t.ref, s.author, s.type, s.clock, s.timestamp,
+                   s.payload, s.text, s.third_party_id, 1, :pending
+            FROM staging.staged_message AS s
+            JOIN main.community_ref AS c ON c.value = s.community_id
+            LEFT JOIN main.chat_ref AS h ON h.value = s.chat_id
+            JOIN main.topic_ref AS t ON t.value = s.content_topic
+            WHERE s.seq BETWEEN :first AND :last ORDER BY s.seq
+            ON CONFLICT(community_ref, id) DO UPDATE SET
+                chat_ref = excluded.chat_ref, topic_ref = excluded.topic_ref, author = excluded.author,
+                type = excluded.type, clock = excluded.clock, timestamp = excluded.timestamp, payload = excluded.payload,
+                text = excluded.text, third_party_id = excluded.third_party_id, is_archived = 1,
+                -- A forced import's rows keep the archive's published reference.
+                archive_ref = CASE WHEN message_row.archive_ref = :published THEN :published ELSE :pending END,
+                replaced_local = CASE WHEN message_row.is_archived = 0 THEN 1 ELSE message_row.replaced_local END
+            WHERE \(overwrite)
+            """, arguments: ["pending": pending, "published": published, "first": seq.lowerBound, "last": seq.upperBound])
     }
 
-    /// The last transaction, kept short: it touches only the rows the chunks set aside (usually
-    /// the local copies the archive replaces). It counts what the archive did, per distinct key;
-    /// writes the set-aside rows (a local copy is overwritten in replace mode, another archive's
-    /// row is left as it is, a pending row of an import that will never publish is taken over);
-    /// then publishes the pending reference under the archive's ID.
-    private static func settleAndPublish(_ db: Database, pending: Int64, archiveID: String, mode: HydrationMode) throws -> HydrationCounts {
-        // Keys the chunks stored are new (each once, whatever its copies); of the set-aside
-        // keys, one no longer stored, or a pending row of another import, is new too.
+    /// The last transaction, kept short: counts what the archive did and publishes it. The
+    /// pending rows are the archive's new messages and, marked `replaced_local`, the local
+    /// copies it replaced (each once, whatever its copies); every other staged row was a copy
+    /// already stored, by this archive or another.
+    private static func countAndPublish(_ db: Database, pending: Int64, archiveID: String) throws -> HydrationCounts {
         let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM staging.staged_message") ?? 0
-        let inserted = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM main.message_row WHERE archive_ref = ?", arguments: [pending]) ?? 0
         let row = try Row.fetchOne(db, sql: """
-            SELECT TOTAL(m.rowid IS NULL OR (a.pending_owner IS NOT NULL AND m.archive_ref IS NOT ?)), TOTAL(m.is_archived = 0)
-            FROM (SELECT DISTINCT s.community_id, s.id FROM temp.settled_seq AS settled
-                  JOIN staging.staged_message AS s ON s.seq = settled.seq) AS s
-            JOIN main.community_ref AS c ON c.value = s.community_id
-            LEFT JOIN main.message_row AS m ON m.community_ref = c.ref AND m.id = s.id
-            LEFT JOIN main.archive_ref AS a ON a.ref = m.archive_ref
+            SELECT COUNT(*), COUNT(replaced_local) FROM main.message_row WHERE archive_ref = ?
             """, arguments: [pending])!
-        var counts = HydrationCounts(stored: inserted + Int(row[0] as Double))
-        if mode == .replace { counts.replaced = Int(row[1] as Double) }
-        counts.unchanged = total - counts.stored - counts.replaced
+        let written: Int = row[0]
+        let replaced: Int = row[1]
+        let counts = HydrationCounts(stored: written - replaced, replaced: replaced, unchanged: total - written)
 
-        // A forced import of an archive imported before keeps the archive's reference; a first
-        // import's pending reference becomes the archive's.
-        let published = try Int64.fetchOne(db, sql: "SELECT ref FROM main.archive_ref WHERE value = ?", arguments: [archiveID])
-        let archiveRef = published ?? pending
-        let otherPending = "message_row.archive_ref IN (SELECT ref FROM main.archive_ref WHERE pending_owner IS NOT NULL)"
-        let takeOver = mode == .merge
-            ? otherPending
-            : "message_row.is_archived = 0 OR message_row.archive_ref = excluded.archive_ref OR \(otherPending)"
-        try db.execute(sql: """
-            INSERT INTO main.message_row (community_ref, id, chat_ref, topic_ref, author, type, clock, timestamp,
-                                          payload, text, third_party_id, is_archived, archive_ref)
-            \(stagedRows(archiveRef: "?"))
-            JOIN temp.settled_seq AS settled ON settled.seq = s.seq
-            WHERE true ORDER BY s.seq
-            ON CONFLICT(community_ref, id) \(overwrite(when: takeOver))
-            """, arguments: [archiveRef])
-
-        if let published {
+        if let published = try Int64.fetchOne(db, sql: "SELECT ref FROM main.archive_ref WHERE value = ?", arguments: [archiveID]) {
             try db.execute(sql: "UPDATE main.message_row SET archive_ref = ? WHERE archive_ref = ?", arguments: [published, pending])
             try db.execute(sql: "DELETE FROM main.archive_ref WHERE ref = ?", arguments: [pending])
         } else {
             try db.execute(sql: "UPDATE main.archive_ref SET value = ?, pending_owner = NULL WHERE ref = ?", arguments: [archiveID, pending])
         }
         return counts
-    }
-
-    /// The staged rows as `message_row` columns (`s` is the staged row), written as archived
-    /// rows of the reference bound to `archiveRef`.
-    private static func stagedRows(archiveRef: String) -> String {
-        """
-        SELECT c.ref, s.id, h.ref, t.ref, s.author, s.type, s.clock, s.timestamp,
-               s.payload, s.text, s.third_party_id, 1, \(archiveRef)
-        FROM staging.staged_message AS s
-        JOIN main.community_ref AS c ON c.value = s.community_id
-        LEFT JOIN main.chat_ref AS h ON h.value = s.chat_id
-        JOIN main.topic_ref AS t ON t.value = s.content_topic
-        """
-    }
-
-    /// The upsert that makes a stored row the archive's, when `condition` holds.
-    private static func overwrite(when condition: String) -> String {
-        """
-        DO UPDATE SET
-            chat_ref = excluded.chat_ref, topic_ref = excluded.topic_ref, author = excluded.author,
-            type = excluded.type, clock = excluded.clock, timestamp = excluded.timestamp, payload = excluded.payload,
-            text = excluded.text, third_party_id = excluded.third_party_id,
-            is_archived = 1, archive_ref = excluded.archive_ref
-        WHERE \(condition)
-        """
     }
 
     /// Every message of the archive is now an archived row (a local copy of it was upserted into
@@ -242,23 +207,33 @@ extension HistoryDatabase {
         }
     }
 
-    /// Deletes `pending`'s rows and then the reference, each transaction checking that the
-    /// reference is still pending under `owner` (another process may have published it).
+    /// Takes `pending`'s rows back and then the reference, each transaction checking that the
+    /// reference is still pending under `owner` (another process may have published it): a
+    /// new message's row is deleted, a replaced local copy becomes a local copy again (with
+    /// the archive's version of the message: the same ID is the same signed content).
     private func removePendingRows(_ db: Database, pending: Int64, owner: String) throws {
-        var removed = 0
+        let stillPending = "EXISTS (SELECT 1 FROM main.archive_ref WHERE ref = :pending AND pending_owner = :owner)"
+        let arguments: StatementArguments = ["pending": pending, "owner": owner, "chunk": applyPacing.chunkRows]
+        var changed = 0
         repeat {
-            removed = try lockedTransaction(db, thenPause: true) {
+            changed = try lockedTransaction(db, thenPause: true) {
                 try db.execute(sql: """
                     DELETE FROM main.message_row WHERE rowid IN (
-                        SELECT rowid FROM main.message_row WHERE archive_ref = ?
-                        AND EXISTS (SELECT 1 FROM main.archive_ref WHERE ref = ? AND pending_owner = ?)
-                        LIMIT ?)
-                    """, arguments: [pending, pending, owner, applyPacing.chunkRows])
-                return db.changesCount
+                        SELECT rowid FROM main.message_row WHERE archive_ref = :pending AND replaced_local IS NULL
+                        AND \(stillPending) LIMIT :chunk)
+                    """, arguments: arguments)
+                var changed = db.changesCount
+                try db.execute(sql: """
+                    UPDATE main.message_row SET is_archived = 0, archive_ref = NULL, replaced_local = NULL WHERE rowid IN (
+                        SELECT rowid FROM main.message_row WHERE archive_ref = :pending AND replaced_local = 1
+                        AND \(stillPending) LIMIT :chunk)
+                    """, arguments: arguments)
+                changed += db.changesCount
+                return changed
             }
-        } while removed > 0
+        } while changed > 0
         try lockedTransaction(db) {
-            try db.execute(sql: "DELETE FROM main.archive_ref WHERE ref = ? AND pending_owner = ?", arguments: [pending, owner])
+            try db.execute(sql: "DELETE FROM main.archive_ref WHERE ref = :pending AND pending_owner = :owner", arguments: arguments)
         }
     }
 }

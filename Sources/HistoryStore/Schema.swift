@@ -175,50 +175,60 @@ enum Schema {
                 CREATE INDEX message_row_by_range ON message_row(community_ref, topic_ref, timestamp);
                 CREATE INDEX message_row_by_chat ON message_row(community_ref, chat_ref, timestamp);
 
-                \(Self.messageView(hidingPendingRows: false))
+                CREATE VIEW message AS
+                SELECT m.id AS id, c.value AS community_id, h.value AS chat_id, t.value AS content_topic,
+                       m.author AS author, m.type AS type, m.clock AS clock, m.timestamp AS timestamp,
+                       m.payload AS payload, m.text AS text, m.third_party_id AS third_party_id,
+                       CASE m.is_archived WHEN 1 THEN 'archive' ELSE 'local' END AS source, a.value AS archive_id
+                FROM message_row AS m
+                JOIN community_ref AS c ON c.ref = m.community_ref
+                LEFT JOIN chat_ref AS h ON h.ref = m.chat_ref
+                JOIN topic_ref AS t ON t.ref = m.topic_ref
+                LEFT JOIN archive_ref AS a ON a.ref = m.archive_ref;
 
-                \(Self.messageInsertTrigger)
+                \(Self.messageInsertTrigger(into: "message_row"))
                 """)
         }
         migrator.registerMigration("v9-pending-archive-rows") { db in
-            // An import now copies an archive's rows in chunks of short transactions (a chat
-            // client's write waits for one chunk, not for the whole archive), as rows of a
-            // *pending* archive reference that the view hides until one last short transaction
-            // publishes them: readers still see an archive all at once or not at all. The owner
-            // is the import's staging file, whose `flock` says whether the import still runs.
-            // The index finds a pending archive's rows, to publish or to remove them.
+            // An import now writes an archive's rows in chunks of short transactions (a chat
+            // client's write waits for one chunk, not for the whole archive), under a *pending*
+            // archive reference (`pending_owner`: the import's staging file, whose `flock` says
+            // whether the import still runs). The view hides the pending rows, except the local
+            // copies the archive replaced (`replaced_local`), which it shows as they were: local
+            // copies, until one last short transaction publishes the archive. Readers see an
+            // archive all at once or not at all. The index finds a pending archive's rows, to
+            // count, publish or remove them.
             try db.execute(sql: """
                 ALTER TABLE archive_ref ADD COLUMN pending_owner TEXT;
-                CREATE INDEX message_row_by_archive ON message_row(archive_ref);
+                ALTER TABLE message_row ADD COLUMN replaced_local INTEGER CHECK (replaced_local IN (1));
+                CREATE INDEX message_row_by_archive ON message_row(archive_ref, replaced_local);
                 DROP VIEW message;
-                \(Self.messageView(hidingPendingRows: true))
+                CREATE VIEW message AS
+                SELECT m.id AS id, c.value AS community_id, h.value AS chat_id, t.value AS content_topic,
+                       m.author AS author, m.type AS type, m.clock AS clock, m.timestamp AS timestamp,
+                       m.payload AS payload, m.text AS text, m.third_party_id AS third_party_id,
+                       CASE WHEN m.is_archived = 1 AND a.pending_owner IS NULL THEN 'archive' ELSE 'local' END AS source,
+                       CASE WHEN a.pending_owner IS NULL THEN a.value END AS archive_id
+                FROM message_row AS m
+                JOIN community_ref AS c ON c.ref = m.community_ref
+                LEFT JOIN chat_ref AS h ON h.ref = m.chat_ref
+                JOIN topic_ref AS t ON t.ref = m.topic_ref
+                LEFT JOIN archive_ref AS a ON a.ref = m.archive_ref
+                WHERE a.pending_owner IS NULL OR m.replaced_local = 1;
 
-                \(Self.messageInsertTrigger)
+                \(Self.messageInsertTrigger(into: """
+                    message_row (community_ref, id, chat_ref, topic_ref, author, type, clock, timestamp, payload, text,
+                                 third_party_id, is_archived, archive_ref)
+                    """))
                 """)
         }
         return migrator
     }
 
-    /// What readers see of `message_row`, with the columns `message` had as a table (v8). From
-    /// v9 it hides the rows of an archive still being applied (`archive_ref.pending_owner` set);
-    /// local copies (no archive) and published archives' rows have none.
-    private static func messageView(hidingPendingRows: Bool) -> String {
+    /// Lets a chat client insert its local copies into the `message` view (v8; v9 names the
+    /// columns, `into`, as `message_row` has one more).
+    private static func messageInsertTrigger(into table: String) -> String {
         """
-        CREATE VIEW message AS
-        SELECT m.id AS id, c.value AS community_id, h.value AS chat_id, t.value AS content_topic,
-               m.author AS author, m.type AS type, m.clock AS clock, m.timestamp AS timestamp,
-               m.payload AS payload, m.text AS text, m.third_party_id AS third_party_id,
-               CASE m.is_archived WHEN 1 THEN 'archive' ELSE 'local' END AS source, a.value AS archive_id
-        FROM message_row AS m
-        JOIN community_ref AS c ON c.ref = m.community_ref
-        LEFT JOIN chat_ref AS h ON h.ref = m.chat_ref
-        JOIN topic_ref AS t ON t.ref = m.topic_ref
-        LEFT JOIN archive_ref AS a ON a.ref = m.archive_ref\(hidingPendingRows ? "\nWHERE a.pending_owner IS NULL" : "");
-        """
-    }
-
-    /// Lets a chat client insert its local copies into the `message` view (v8, unchanged since).
-    private static let messageInsertTrigger = """
         -- A row written into the view goes to message_row, naming what it refers to first,
         -- with NOT EXISTS rather than OR IGNORE: a conflict policy on the firing statement
         -- replaces the trigger's own, and under INSERT OR REPLACE an OR IGNORE here would
@@ -233,7 +243,7 @@ enum Schema {
                 WHERE NOT EXISTS (SELECT 1 FROM topic_ref WHERE value = NEW.content_topic);
             INSERT INTO archive_ref (value) SELECT NEW.archive_id
                 WHERE NEW.archive_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM archive_ref WHERE value = NEW.archive_id);
-            INSERT INTO message_row VALUES (
+            INSERT INTO \(table) VALUES (
                 (SELECT ref FROM community_ref WHERE value = NEW.community_id), NEW.id,
                 (SELECT ref FROM chat_ref WHERE value = NEW.chat_id),
                 (SELECT ref FROM topic_ref WHERE value = NEW.content_topic),
@@ -242,4 +252,5 @@ enum Schema {
                 (SELECT ref FROM archive_ref WHERE value = NEW.archive_id));
         END;
         """
+    }
 }

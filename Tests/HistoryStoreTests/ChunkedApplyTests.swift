@@ -41,7 +41,13 @@ import Testing
     /// at once if the lock is held) stores a live message and reads the view. Before this change
     /// the whole archive was one transaction: no pause, so no write could land before the commit.
     @Test func aChatClientWritesBetweenChunksAndNeverSeesHalfAnArchive() throws {
-        struct Seen: Sendable { var writes = 0; var archivedRowsVisible: [Int] = []; var rowsStored: [Int] = []; var failures: [String] = [] }
+        struct Seen: Sendable {
+            var writes = 0
+            var archivedRowsVisible: [Int] = []
+            var rowsStored: [Int] = []
+            var replacedCopy: [String] = []
+            var failures: [String] = []
+        }
         let seen = Mutex(Seen())
         let path = Mutex<String?>(nil)
         let db = try temporaryDatabase(pacing: Self.pacing(rows: 3) { _ in
@@ -59,12 +65,19 @@ import Testing
                 }
                 let visible = try client.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM message WHERE source = 'archive'") ?? -1 }
                 let stored = try client.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM message_row WHERE is_archived = 1") ?? -1 }
-                seen.withLock { $0.writes += 1; $0.archivedRowsVisible.append(visible); $0.rowsStored.append(stored) }
+                let copy = try client.read { try Row.fetchOne($0, sql: "SELECT source, text FROM message WHERE id = '0x5'") }
+                seen.withLock {
+                    $0.writes += 1
+                    $0.archivedRowsVisible.append(visible)
+                    $0.rowsStored.append(stored)
+                    $0.replacedCopy.append(copy.map { "\($0["source"] as String): \($0["text"] as String)" } ?? "none")
+                }
             } catch {
                 seen.withLock { $0.failures.append("\(error)") }
             }
         })
         path.withLock { $0 = db.path }
+        try db.insertLocalMessages([message("0x5", seconds: 1005, text: "live 5", source: .local)])
         let counts = try db.hydrate(archive: archive, mode: .replace) { writer in
             for n in 0..<10 { try writer.write(message("0x\(n)", seconds: 1000 + Int64(n), text: "archived \(n)")) }
             return summary(entries: 10)
@@ -74,7 +87,9 @@ import Testing
         #expect(result.writes == 4)  // after each of the 4 chunks of 3, 3, 3 and 1 rows
         #expect(result.archivedRowsVisible == [0, 0, 0, 0])
         #expect(result.rowsStored == [3, 6, 9, 10])
-        #expect(counts == HydrationCounts(stored: 10, replaced: 0, unchanged: 0, removed: 0))
+        // The local copy the archive replaces (in the second chunk) is shown as a local copy until the end.
+        #expect(result.replacedCopy == ["local: live 5", "local: archived 5", "local: archived 5", "local: archived 5"])
+        #expect(counts == HydrationCounts(stored: 9, replaced: 1, unchanged: 0, removed: 0))
         #expect(try db.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM message WHERE source = 'archive'") } == 10)
         #expect(try db.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM message WHERE source = 'local'") } == 4)
         #expect(try pendingReferences(db) == 0)
@@ -140,15 +155,17 @@ import Testing
             for n in 0..<7 { try writer.write(message("0x\(n)", seconds: 1000 + Int64(n), text: "archived \(n)")) }
             return summary(entries: 7)
         }
+        try db.insertLocalMessages([message("0x1", seconds: 1001, text: "live 1", source: .local)])
         let task = Task { [archive] in try await db.hydrate(archive: archive, mode: .replace, body: write) }
         stop.withLock { $0 = task }
         taskStored.signal()
         await #expect(throws: CancellationError.self) { try await task.value }
-        #expect(try db.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM message") } == 0)
+        // Only the local copy is seen, still a local copy (the first chunk had replaced it).
+        #expect(try db.read { try String.fetchAll($0, sql: "SELECT id || ' ' || source FROM message") } == ["0x1 local"])
         #expect(try db.isImported(archiveID: archive.id) == false)
 
         let counts = try await db.hydrate(archive: archive, mode: .replace, body: write)
-        #expect(counts == HydrationCounts(stored: 7, replaced: 0, unchanged: 0, removed: 0))
+        #expect(counts == HydrationCounts(stored: 6, replaced: 1, unchanged: 0, removed: 0))
         #expect(try db.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM message_row") } == 7)
         #expect(try pendingReferences(db) == 0)
     }
@@ -162,12 +179,18 @@ import Testing
         let held = open(running, O_RDWR)
         defer { close(held) }
         #expect(flock(held, LOCK_EX | LOCK_NB) == 0)
-        try db.insertLocalMessages([message("0xlocal", seconds: 1500, text: "live", source: .local)])
+        try db.insertLocalMessages([message("0xlocal", seconds: 1500, text: "live", source: .local),
+                                    message("0xcopy", seconds: 1600, text: "live", source: .local)])
         // What a killed import and a running one leave: hidden rows under a pending reference.
         try DatabaseQueue(path: db.path).write { db in
             for (owner, ids) in [("/nonexistent/killed-import.sqlite", ["0xk1", "0xk2", "0xk3"]), (running, ["0xr1"])] {
                 try db.execute(sql: "INSERT INTO archive_ref (value, pending_owner) VALUES (?, ?)", arguments: ["pending: " + owner, owner])
                 let ref = db.lastInsertedRowID
+                // The killed import had replaced a local copy too.
+                if owner.hasPrefix("/nonexistent") {
+                    try db.execute(sql: "UPDATE message_row SET is_archived = 1, archive_ref = ?, replaced_local = 1 WHERE id = '0xcopy'",
+                                   arguments: [ref])
+                }
                 for id in ids {
                     try db.execute(sql: """
                         INSERT INTO message_row (community_ref, id, chat_ref, topic_ref, author, type, clock, timestamp,
@@ -178,16 +201,18 @@ import Testing
                 }
             }
         }
-        #expect(try db.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM message") } == 1)
+        #expect(try db.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM message") } == 2)
 
         _ = try db.hydrate(archive: archive, mode: .merge) { writer in
             try writer.write(message("0xk2", seconds: 1200, text: "archived"))
             return summary(entries: 1)
         }
         let rows = try db.read { try String.fetchAll($0, sql: "SELECT id FROM message_row ORDER BY id") }
-        #expect(rows == ["0xk2", "0xlocal", "0xr1"])
+        #expect(rows == ["0xcopy", "0xk2", "0xlocal", "0xr1"])
         #expect(try db.message(id: "0xk2")?.text == "archived")
         #expect(try pendingReferences(db) == 1)
-        #expect(try db.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM message") } == 2)
+        #expect(try db.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM message") } == 3)
+        let copy = try db.read { try Row.fetchOne($0, sql: "SELECT is_archived, archive_ref, replaced_local FROM message_row WHERE id = '0xcopy'") }
+        #expect(copy == ["is_archived": 0, "archive_ref": nil, "replaced_local": nil])
     }
 }
