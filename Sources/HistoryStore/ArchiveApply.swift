@@ -16,53 +16,82 @@ import GRDB
 /// hidden rows and replaced local copies, which the next import takes back
 /// (`removeAbandonedPendingRows`).
 extension HistoryDatabase {
-    /// Applies the staged rows at `staging`. Throws what SQLite throws (busy past the timeout,
-    /// disk full), `CancellationError`, or `alreadyImported` (another process imported the
-    /// archive meanwhile). On a throw nothing is visible: the pending rows are removed here, or,
-    /// if that fails too (a cancelled task may not write), by the next import.
+    /// Applies the rows staged at `staging`, following `progress` a chunk behind, then
+    /// publishes them. Throws what staging ended with, what SQLite throws (busy past the
+    /// timeout, disk full), `CancellationError` once `progress` is stopped, or `alreadyImported`
+    /// (another process imported the archive meanwhile). On a throw nothing is visible: the
+    /// pending rows are taken back here, or, if that fails too, by the next import.
+    ///
+    /// Each transaction is an access of its own to the database's writer, so the process's
+    /// other writes (another community's import, a download's record) wait for one chunk too.
     func apply(
-        _ db: Database, staging: String, archive: ArchiveRecord, mode: HydrationMode, force: Bool,
-        summary: ArchiveContentSummary
+        staging: String, archive: ArchiveRecord, mode: HydrationMode, force: Bool, progress: StagingProgress
     ) throws -> HydrationCounts {
-        // An apply interrupted by a cancellation may not have detached its file.
-        if try String.fetchAll(db, sql: "SELECT name FROM pragma_database_list").contains("staging") {
-            try db.execute(sql: "DETACH DATABASE staging")
+        let schema = "staging_\(stagingSchemas.add(1, ordering: .relaxed).newValue)"
+        try removeAbandonedPendingRows()
+        try attachReadOnly(staging, as: schema)
+        let counts = Result {
+            try applyAttached(schema: schema, owner: staging, archive: archive, mode: mode, force: force, progress: progress)
         }
-        try removeAbandonedPendingRows(db)
-        try db.execute(sql: "ATTACH DATABASE ? AS staging", arguments: [staging])
-        let counts = Result { try applyAttached(db, owner: staging, archive: archive, mode: mode, force: force, summary: summary) }
-        do { try db.execute(sql: "DETACH DATABASE staging") } catch {
-            // After a cancellation GRDB refuses every statement but ROLLBACK: the file stays
-            // attached (and its disk space held) until the next apply detaches it first. The
-            // import's own outcome, committed or not, is what the caller must see.
-            logger.notice("the staging file stays attached until the next import", metadata: ["path": "\(staging)", "error": "\(error)"])
+        do { try pool.writeWithoutTransaction { try $0.execute(sql: "DETACH DATABASE \(schema)") } } catch {
+            // The import's own outcome, committed or not, is what the caller must see; the file
+            // stays attached (its disk space held) until the process ends.
+            logger.notice("cannot detach an import's staging file", metadata: ["path": "\(staging)", "error": "\(error)"])
         }
         return try counts.get()
     }
 
-    private func applyAttached(
-        _ db: Database, owner: String, archive: ArchiveRecord, mode: HydrationMode, force: Bool,
-        summary: ArchiveContentSummary
-    ) throws -> HydrationCounts {
-        if !force, try Self.isImported(db, archiveID: archive.id) { throw HistoryStoreError.alreadyImported(archiveID: archive.id) }
-        let pending = try lockedTransaction(db) { try Self.createPendingArchive(db, owner: owner) }
-        // A forced import of an archive imported before: its rows are rewritten where they are.
-        let published = try Int64.fetchOne(db, sql: "SELECT ref FROM main.archive_ref WHERE value = ?", arguments: [archive.id])
-        do {
-            let lastSeq = try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM staging.staged_message") ?? 0
-            var first: Int64 = 1
-            while first <= lastSeq {
-                let last = first + applyPacing.chunkRows - 1
-                try lockedTransaction(db, thenPause: true) {
-                    try Self.copyChunk(db, seq: first...last, pending: pending, published: published, mode: mode)
-                }
-                first = last + 1
+    /// Attaches the staging file read-only. Read-write, every `BEGIN IMMEDIATE` of the writer
+    /// would also take the staging file's write lock (SQLite locks every attached database it
+    /// can write), which the staging thread holds while it writes the next chunk.
+    private func attachReadOnly(_ staging: String, as schema: String) throws {
+        // SQLite reads the ATTACH argument as a URI (Debian builds it with SQLITE_USE_URI);
+        // checked below, as a build without it would attach a new file named `file:…`.
+        var allowed = CharacterSet.urlPathAllowed
+        allowed.remove(charactersIn: "?#%")
+        let path = staging.addingPercentEncoding(withAllowedCharacters: allowed) ?? staging
+        try pool.writeWithoutTransaction { db in
+            try db.execute(sql: "ATTACH DATABASE ? AS \(schema)", arguments: ["file:\(path)?mode=ro"])
+            let file = try String.fetchOne(db, sql: "SELECT file FROM pragma_database_list WHERE name = ?", arguments: [schema])
+            guard file == staging else {
+                try db.execute(sql: "DETACH DATABASE \(schema)")
+                throw HistoryStoreError.cannotAttachStaging(path: staging, attached: file ?? "nothing")
             }
-            return try lockedTransaction(db) {
+        }
+    }
+
+    private func applyAttached(
+        schema: String, owner: String, archive: ArchiveRecord, mode: HydrationMode, force: Bool, progress: StagingProgress
+    ) throws -> HydrationCounts {
+        let (pending, published) = try writeLocked { db in
+            if !force, try Self.isImported(db, archiveID: archive.id) { throw HistoryStoreError.alreadyImported(archiveID: archive.id) }
+            try db.execute(sql: "INSERT INTO main.archive_ref (value, pending_owner) VALUES (?, ?)", arguments: ["pending: " + owner, owner])
+            let pending = db.lastInsertedRowID
+            // A forced import of an archive imported before: its rows are rewritten where they are.
+            let published = try Int64.fetchOne(db, sql: "SELECT ref FROM main.archive_ref WHERE value = ?", arguments: [archive.id])
+            return (pending, published)
+        }
+        do {
+            var first: Int64 = 1
+            while true {
+                let last = first + applyPacing.chunkRows - 1
+                let rows = progress.waitForRows(through: last)
+                if progress.isStopped { throw CancellationError() }
+                let upTo = min(last, rows.committed)
+                if upTo < first {
+                    if rows.ended { break } else { continue }
+                }
+                try writeLocked(thenPause: true) { db in
+                    try Self.copyChunk(db, schema: schema, seq: first...upTo, pending: pending, published: published, mode: mode)
+                }
+                first = upTo + 1
+            }
+            let summary = try progress.stagingResult()
+            return try writeLocked { db in
                 if !force, try Self.isImported(db, archiveID: archive.id) {
                     throw HistoryStoreError.alreadyImported(archiveID: archive.id)
                 }
-                var counts = try Self.countAndPublish(db, pending: pending, archiveID: archive.id)
+                var counts = try Self.countAndPublish(db, schema: schema, pending: pending, archiveID: archive.id)
                 if mode == .replace && !summary.contentTopics.isEmpty {
                     counts.removed = try Self.removeLocalCopies(db, archive: archive, summary: summary)
                 }
@@ -70,7 +99,7 @@ extension HistoryDatabase {
                 return counts
             }
         } catch {
-            do { try removePendingRows(db, pending: pending, owner: owner) } catch let cleanup {
+            do { try removePendingRows(pending: pending, owner: owner) } catch let cleanup {
                 logger.notice("an import's hidden rows stay until the next import removes them",
                               metadata: ["archive": "\(archive.id)", "error": "\(cleanup)"])
             }
@@ -78,44 +107,27 @@ extension HistoryDatabase {
         }
     }
 
-    /// Runs `work` in a `BEGIN IMMEDIATE` transaction and records how long it held the write
-    /// lock (the benchmarks and the agent's metrics report the longest). `thenPause`: when the
-    /// hold was long, leaves the lock free for `applyPacing.pause`, for a chat client's write.
-    private func lockedTransaction<T>(_ db: Database, thenPause: Bool = false, _ work: () throws -> T) throws -> T {
-        var result: T?
-        var locked: ContinuousClock.Instant?
-        try db.inTransaction(.immediate) {
-            locked = .now
-            result = try work()
-            return .commit
+    /// Runs `work` in a `BEGIN IMMEDIATE` transaction, in an access of its own to the writer,
+    /// and records how long it held the write lock (the benchmarks and the agent's metrics
+    /// report the longest). `thenPause`: when the hold was long, leaves the lock free for
+    /// `applyPacing.pause` afterwards, for a chat client's write.
+    private func writeLocked<T>(thenPause: Bool = false, _ work: (Database) throws -> T) throws -> T {
+        var held: Duration = .zero
+        let result = try pool.writeWithoutTransaction { db in
+            var result: T?
+            var locked: ContinuousClock.Instant?
+            try db.inTransaction(.immediate) {
+                locked = .now
+                result = try work(db)
+                return .commit
+            }
+            if let locked { held = .now - locked }
+            guard let result else { preconditionFailure("a committed transaction ran its work") }
+            return result
         }
-        if let locked {
-            let held = ContinuousClock.now - locked
-            importLocks.withLock { $0.record(held) }
-            if thenPause && held > applyPacing.pauseAfterHoldsOver { applyPacing.sleep(applyPacing.pause) }
-        }
-        guard let result else { preconditionFailure("a committed transaction ran its work") }
+        importLocks.withLock { $0.record(held) }
+        if thenPause && held > applyPacing.pauseAfterHoldsOver { applyPacing.sleep(applyPacing.pause) }
         return result
-    }
-
-    /// Names what the rows refer to (one community, a few chats and topics) and creates the
-    /// pending archive reference the chunks write under.
-    private static func createPendingArchive(_ db: Database, owner: String) throws -> Int64 {
-        try db.execute(sql: """
-            INSERT INTO main.community_ref (value) SELECT DISTINCT community_id FROM staging.staged_message
-            WHERE true ON CONFLICT DO NOTHING
-            """)
-        try db.execute(sql: """
-            INSERT INTO main.chat_ref (value) SELECT DISTINCT chat_id FROM staging.staged_message
-            WHERE chat_id IS NOT NULL ON CONFLICT DO NOTHING
-            """)
-        try db.execute(sql: """
-            INSERT INTO main.topic_ref (value) SELECT DISTINCT content_topic FROM staging.staged_message
-            WHERE true ON CONFLICT DO NOTHING
-            """)
-        try db.execute(sql: "INSERT INTO main.archive_ref (value, pending_owner) VALUES (?, ?)",
-                       arguments: ["pending: " + owner, owner])
-        return db.lastInsertedRowID
     }
 
     /// Writes the staged rows `seq` under the pending reference: a new message as a hidden row;
@@ -125,8 +137,15 @@ extension HistoryDatabase {
     /// Of two copies of one message in the archive, the later wins in replace mode (as in the
     /// archive), the first in merge mode, which changes nothing stored.
     private static func copyChunk(
-        _ db: Database, seq: ClosedRange<Int64>, pending: Int64, published: Int64?, mode: HydrationMode
+        _ db: Database, schema: String, seq: ClosedRange<Int64>, pending: Int64, published: Int64?, mode: HydrationMode
     ) throws {
+        // Name what the rows refer to: one community, a few chats and topics.
+        for (table, column) in [("community_ref", "community_id"), ("chat_ref", "chat_id"), ("topic_ref", "content_topic")] {
+            try db.execute(sql: """
+                INSERT INTO main.\(table) (value) SELECT DISTINCT \(column) FROM \(schema).staged_message
+                WHERE seq BETWEEN ? AND ? AND \(column) IS NOT NULL ON CONFLICT DO NOTHING
+                """, arguments: [seq.lowerBound, seq.upperBound])
+        }
         let abandoned = "message_row.archive_ref IN (SELECT ref FROM main.archive_ref WHERE pending_owner IS NOT NULL AND ref <> :pending)"
         let overwrite = mode == .merge ? abandoned : """
             message_row.archive_ref = :pending OR message_row.is_archived = 0 OR message_row.archive_ref = :published
@@ -139,7 +158,7 @@ extension HistoryDatabase {
                                           payload, text, third_party_id, is_archived, archive_ref)
             SELECT c.ref, s.id, h.ref, t.ref, s.author, s.type, s.clock, s.timestamp,
                    s.payload, s.text, s.third_party_id, 1, :pending
-            FROM staging.staged_message AS s
+            FROM \(schema).staged_message AS s
             JOIN main.community_ref AS c ON c.value = s.community_id
             LEFT JOIN main.chat_ref AS h ON h.value = s.chat_id
             JOIN main.topic_ref AS t ON t.value = s.content_topic
@@ -159,8 +178,8 @@ extension HistoryDatabase {
     /// pending rows are the archive's new messages and, marked `replaced_local`, the local
     /// copies it replaced (each once, whatever its copies); every other staged row was a copy
     /// already stored, by this archive or another.
-    private static func countAndPublish(_ db: Database, pending: Int64, archiveID: String) throws -> HydrationCounts {
-        let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM staging.staged_message") ?? 0
+    private static func countAndPublish(_ db: Database, schema: String, pending: Int64, archiveID: String) throws -> HydrationCounts {
+        let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \(schema).staged_message") ?? 0
         let row = try Row.fetchOne(db, sql: """
             SELECT COUNT(*), COUNT(replaced_local) FROM main.message_row WHERE archive_ref = ?
             """, arguments: [pending])!
@@ -197,12 +216,14 @@ extension HistoryDatabase {
     /// Removes the hidden rows of imports that ended without publishing them (killed, or a
     /// cleanup that failed), in chunks, as the copy wrote them. An import still running holds
     /// its staging file locked and is left alone, in this process or another.
-    func removeAbandonedPendingRows(_ db: Database) throws {
-        let pendings = try Row.fetchAll(db, sql: "SELECT ref, pending_owner FROM main.archive_ref WHERE pending_owner IS NOT NULL")
+    func removeAbandonedPendingRows() throws {
+        let pendings = try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT ref, pending_owner FROM main.archive_ref WHERE pending_owner IS NOT NULL")
+        }
         for row in pendings {
             let owner: String = row["pending_owner"]
             guard !ArchiveStaging.isHeld(path: owner) else { continue }
-            try removePendingRows(db, pending: row["ref"], owner: owner)
+            try removePendingRows(pending: row["ref"], owner: owner)
             logger.info("removed the hidden rows of an import that ended without publishing them", metadata: ["owner": "\(owner)"])
         }
     }
@@ -211,12 +232,12 @@ extension HistoryDatabase {
     /// reference is still pending under `owner` (another process may have published it): a
     /// new message's row is deleted, a replaced local copy becomes a local copy again (with
     /// the archive's version of the message: the same ID is the same signed content).
-    private func removePendingRows(_ db: Database, pending: Int64, owner: String) throws {
+    private func removePendingRows(pending: Int64, owner: String) throws {
         let stillPending = "EXISTS (SELECT 1 FROM main.archive_ref WHERE ref = :pending AND pending_owner = :owner)"
         let arguments: StatementArguments = ["pending": pending, "owner": owner, "chunk": applyPacing.chunkRows]
         var changed = 0
         repeat {
-            changed = try lockedTransaction(db, thenPause: true) {
+            changed = try writeLocked(thenPause: true) { db in
                 try db.execute(sql: """
                     DELETE FROM main.message_row WHERE rowid IN (
                         SELECT rowid FROM main.message_row WHERE archive_ref = :pending AND replaced_local IS NULL
@@ -232,7 +253,7 @@ extension HistoryDatabase {
                 return changed
             }
         } while changed > 0
-        try lockedTransaction(db) {
+        try writeLocked { db in
             try db.execute(sql: "DELETE FROM main.archive_ref WHERE ref = :pending AND pending_owner = :owner", arguments: arguments)
         }
     }

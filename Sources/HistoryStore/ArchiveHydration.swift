@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import GRDBSQLite
+import Synchronization
 
 /// How an archive's messages meet what is already stored.
 public enum HydrationMode: String, Sendable, Codable, CaseIterable {
@@ -81,32 +82,35 @@ public struct HydrationCounts: Sendable, Equatable, Codable {
 /// SQLite's C API: no argument array, no value boxing (`StatementArguments` cost a few
 /// microseconds a message, on the one thread that cannot be parallel).
 public final class ArchiveHydrationWriter {
+    private let db: Database
     private let insert: Statement
-    private let cancellationCheck: Statement
     private let connection: SQLiteConnection?
-    private var written = 0
+    private let commitEvery: Int64
+    private let progress: StagingProgress
+    /// Messages staged so far (each one's `seq`).
+    private(set) var written: Int64 = 0
 
-    /// Every this many messages the writer runs a statement through GRDB, which throws
-    /// `CancellationError` once the import's task is cancelled. (SQLite's interrupt, which GRDB
-    /// also sends, stops only a statement that is running: one insert at a time, it misses most.)
-    static let cancellationCheckInterval = 256
+    /// Every this many messages the writer checks whether the import was asked to stop (its
+    /// task cancelled), and throws `CancellationError` then.
+    static let cancellationCheckInterval: Int64 = 256
 
-    init(db: Database) throws {
+    init(db: Database, commitEvery: Int64, progress: StagingProgress) throws {
+        self.db = db
+        self.commitEvery = commitEvery
+        self.progress = progress
         insert = try db.makeStatement(sql: """
             INSERT INTO staged_message (id, community_id, chat_id, content_topic, author, type, clock, timestamp,
                                         payload, text, third_party_id)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
-        cancellationCheck = try db.makeStatement(sql: "SELECT 1")
         connection = db.sqliteConnection
     }
 
     /// Stages one archive message (its `source` and `archiveID` are set when it is applied).
     /// Throws `DatabaseError` (disk full, a value too large for SQLite), or `CancellationError`
-    /// when the import's task was cancelled.
+    /// when the import was asked to stop.
     public func write(_ message: StoredMessage) throws {
-        written += 1
-        if written % Self.cancellationCheckInterval == 0 { try cancellationCheck.execute() }
+        if (written + 1) % Self.cancellationCheckInterval == 0 && progress.isStopped { throw CancellationError() }
         let statement = insert.sqliteStatement
         sqlite3_reset(statement)
         try check(bind(message.id, at: 1))
@@ -126,6 +130,13 @@ public final class ArchiveHydrationWriter {
         let code = sqlite3_step(statement)
         sqlite3_reset(statement)
         guard code == SQLITE_DONE else { throw code == SQLITE_INTERRUPT ? CancellationError() : failure(code) }
+        written += 1
+        if written % commitEvery == 0 {
+            // A chunk the apply step may copy now, while the next is verified.
+            try db.commit()
+            progress.committed(through: written)
+            try db.beginTransaction()
+        }
     }
 
     /// Binds the text with its byte length, so a NUL inside it is stored too.
@@ -158,11 +169,12 @@ public final class ArchiveHydrationWriter {
 
 extension HistoryDatabase {
     /// Imports one archive: `body` decodes the archive and writes its messages, which are
-    /// staged outside the history database (no lock held, however long decoding takes); then
-    /// **one short transaction** applies them: each message is inserted, or overwrites the local
-    /// copy with the same ID; in replace mode, local copies in `[from, to)` on the archive's
-    /// topics that the archive did not contain are deleted; the archive is recorded as
-    /// imported. If `body` or any step throws, the database is exactly as it was before.
+    /// staged outside the history database (no lock held, however long decoding takes), and
+    /// applied a chunk behind, in short transactions, as hidden rows; one last short
+    /// transaction publishes them: each message is inserted, or overwrites the local copy with
+    /// the same ID; in replace mode, local copies in `[from, to)` on the archive's topics that
+    /// the archive did not contain are deleted; the archive is recorded as imported. Readers
+    /// see all of it or none of it; if `body` or any step throws, nothing of it is visible.
     ///
     /// ```swift
     /// let counts = try database.hydrate(archive: record, mode: .replace) { writer in
@@ -171,41 +183,64 @@ extension HistoryDatabase {
     /// }
     /// ```
     ///
+    /// The apply step runs on a thread of its own while `body` stages on the calling thread.
     /// Throws `HistoryStoreError.alreadyImported` unless `force`, what `body` throws, and
     /// `DatabaseError` (busy past the timeout, disk full).
     public func hydrate(
         archive: ArchiveRecord, mode: HydrationMode, force: Bool = false,
         body: (ArchiveHydrationWriter) throws -> ArchiveContentSummary
     ) throws -> HydrationCounts {
-        if !force, try isImported(archiveID: archive.id) { throw HistoryStoreError.alreadyImported(archiveID: archive.id) }
-        let staging = try ArchiveStaging(historyPath: path)
-        return try removing(staging) {
-            let summary = try staging.fill(body)
-            try staging.close()
-            return try pool.writeWithoutTransaction { db in
-                try apply(db, staging: staging.path, archive: archive, mode: mode, force: force, summary: summary)
-            }
-        }
+        try runImport(archive: archive, mode: mode, force: force, progress: StagingProgress(), body: body)
     }
 
-    /// `hydrate` without blocking a thread of Swift's cooperative pool. Cancelling the calling
-    /// task interrupts SQLite, in the staging step or the apply step: nothing is written and
-    /// this throws `CancellationError`, so a shutdown never waits for a large archive to finish.
+    /// `hydrate` without blocking a thread of Swift's cooperative pool (it runs on a thread of
+    /// its own). Cancelling the calling task stops it within `cancellationCheckInterval`
+    /// messages or one chunk: nothing is visible and this throws `CancellationError`, so a
+    /// shutdown never waits for a large archive to finish.
     public func hydrate(
         archive: ArchiveRecord, mode: HydrationMode, force: Bool = false,
         body: @escaping @Sendable (ArchiveHydrationWriter) throws -> ArchiveContentSummary
     ) async throws -> HydrationCounts {
-        if !force, try await pool.read({ try Self.isImported($0, archiveID: archive.id) }) {
-            throw HistoryStoreError.alreadyImported(archiveID: archive.id)
+        let progress = StagingProgress()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                Thread {
+                    continuation.resume(with: Result {
+                        try self.runImport(archive: archive, mode: mode, force: force, progress: progress, body: body)
+                    })
+                }.start()
+            }
+        } onCancel: {
+            progress.stop()
         }
+    }
+
+    /// Stages on this thread while a new one applies, a chunk behind; returns when both have
+    /// ended and the staging file is gone.
+    private func runImport(
+        archive: ArchiveRecord, mode: HydrationMode, force: Bool, progress: StagingProgress,
+        body: (ArchiveHydrationWriter) throws -> ArchiveContentSummary
+    ) throws -> HydrationCounts {
+        if progress.isStopped { throw CancellationError() }
+        if !force, try isImported(archiveID: archive.id) { throw HistoryStoreError.alreadyImported(archiveID: archive.id) }
         let staging = try ArchiveStaging(historyPath: path)
         let stagingPath = staging.path
-        return try await removing(staging) {
-            let summary = try await staging.fill(body)
-            try staging.close()
-            return try await pool.writeWithoutTransaction { db in
-                try apply(db, staging: stagingPath, archive: archive, mode: mode, force: force, summary: summary)
-            }
+        return try removing(staging) {
+            let applied = Mutex<Result<HydrationCounts, any Error>?>(nil)
+            let applyEnded = DispatchSemaphore(value: 0)
+            Thread {
+                let result = Result {
+                    try self.apply(staging: stagingPath, archive: archive, mode: mode, force: force, progress: progress)
+                }
+                // A failed apply stops the staging too (nothing would use its rows).
+                if case .failure = result { progress.stop() }
+                applied.withLock { $0 = result }
+                applyEnded.signal()
+            }.start()
+            // Its outcome goes to `progress`, where the apply step reads it.
+            staging.fill(commitEvery: applyPacing.chunkRows, progress: progress, body)
+            applyEnded.wait()
+            return try applied.withLock { $0! }.get()
         }
     }
 
@@ -214,13 +249,6 @@ extension HistoryDatabase {
     /// logged and counted, and the file is left for `removeAbandonedStagingFiles`.
     private func removing<T>(_ staging: ArchiveStaging, _ work: () throws -> T) throws -> T {
         let result = Result { try work() }
-        removeStagingFile(staging)
-        return try result.get()
-    }
-
-    private func removing<T>(_ staging: ArchiveStaging, _ work: () async throws -> T) async throws -> T {
-        let result: Result<T, any Error>
-        do { result = .success(try await work()) } catch { result = .failure(error) }
         removeStagingFile(staging)
         return try result.get()
     }

@@ -8,9 +8,11 @@ import Glibc
 ///
 /// Why it exists: decoding and verifying an archive takes seconds (the secp256k1 recovery of
 /// every author), and a chat client beside the agent must not wait that long to write. So an
-/// import writes its verified rows here first, without touching the history database, and
-/// then copies them into `message` in one short transaction (`HistoryDatabase.hydrate`).
-/// Memory stays constant however large the archive: the rows go to disk, not to an array.
+/// import writes its verified rows here first, without touching the history database, and the
+/// apply step copies them into `message_row` in short transactions, a chunk behind, while
+/// verification goes on (`HistoryDatabase.hydrate`). The file is in WAL mode, so the apply
+/// step reads committed chunks while the next ones are written. Memory stays constant however
+/// large the archive: the rows go to disk, not to an array.
 ///
 /// Files live in `<database>.staging/`, named `<pid>-<uuid>.sqlite`, and are removed when the
 /// import ends, whatever the outcome. A process killed mid-import leaves its file behind:
@@ -38,8 +40,9 @@ final class ArchiveStaging {
             var configuration = Configuration()
             configuration.label = "community-history.staging"
             configuration.prepareDatabase { db in
-                // Scratch: a crash discards the file, so no journal and no fsync.
-                try db.execute(sql: "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF")
+                // Scratch: a crash discards the file, so no fsync, and no checkpoint (the rows
+                // are read once, from the WAL, by the apply step).
+                try db.execute(sql: "PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF; PRAGMA wal_autocheckpoint = 0")
             }
             let queue = try DatabaseQueue(path: path, configuration: configuration)
             self.queue = queue
@@ -68,39 +71,42 @@ final class ArchiveStaging {
         if lock >= 0 { Glibc.close(lock) }
     }
 
-    /// Runs `body` with a writer into the staging table, in one transaction of the scratch
-    /// database, then indexes the rows by key for the apply step.
-    func fill(_ body: (ArchiveHydrationWriter) throws -> ArchiveContentSummary) throws -> ArchiveContentSummary {
-        try openQueue().write { db in try Self.fill(db, body) }
+    /// Runs `body` with a writer into the staging table, committing every `commitEvery` rows
+    /// and telling `progress`, which it ends with the outcome: the summary, or what `body`
+    /// threw, `CancellationError` once `progress` was stopped, or SQLite's error.
+    func fill(
+        commitEvery: Int64, progress: StagingProgress, _ body: (ArchiveHydrationWriter) throws -> ArchiveContentSummary
+    ) {
+        let result = Result {
+            try openQueue().writeWithoutTransaction { db in
+                try db.beginTransaction()
+                do {
+                    let writer = try ArchiveHydrationWriter(db: db, commitEvery: commitEvery, progress: progress)
+                    let summary = try body(writer)
+                    try db.commit()
+                    progress.committed(through: writer.written)
+                    return summary
+                } catch {
+                    if db.isInsideTransaction { try db.rollback() }
+                    throw error
+                }
+            }
+        }
+        progress.end(with: result)
     }
 
-    /// `fill` without blocking a thread of Swift's cooperative pool. Cancelling the calling
-    /// task interrupts it and it throws `CancellationError`.
-    func fill(_ body: @escaping @Sendable (ArchiveHydrationWriter) throws -> ArchiveContentSummary) async throws -> ArchiveContentSummary {
-        try await openQueue().write { db in try Self.fill(db, body) }
-    }
-
-    private static func fill(_ db: Database, _ body: (ArchiveHydrationWriter) throws -> ArchiveContentSummary) throws -> ArchiveContentSummary {
-        let summary = try body(try ArchiveHydrationWriter(db: db))
-        // Built once, after the rows: the apply step counts the distinct keys with it.
-        try db.execute(sql: "CREATE INDEX staged_by_key ON staged_message(community_id, id)")
-        return summary
-    }
-
-    /// Closes the scratch connection so that the history database's writer can attach the file.
-    func close() throws {
-        try queue?.close()
-        queue = nil
-    }
-
-    /// Closes and deletes the file, then lets its lock go. A file that cannot be deleted is
-    /// one the next `removeAbandonedStagingFiles()` removes.
+    /// Closes and deletes the file (and its WAL), then lets its lock go. A file that cannot
+    /// be deleted is one the next `removeAbandonedStagingFiles()` removes.
     func remove() throws {
         defer {
             Glibc.close(lock)
             lock = -1
         }
-        try close()
+        try queue?.close()
+        queue = nil
+        for suffix in ["-wal", "-shm"] where FileManager.default.fileExists(atPath: path + suffix) {
+            try FileManager.default.removeItem(atPath: path + suffix)
+        }
         try FileManager.default.removeItem(atPath: path)
     }
 
@@ -144,13 +150,17 @@ extension HistoryDatabase {
             sweep.failures.append((directory, error))
             return sweep
         }
-        for name in names {
+        // A file's WAL goes with it (SQLite names them `<file>-wal` and `<file>-shm`).
+        for name in names where name.hasSuffix(".sqlite") {
             let file = directory + "/" + name
             let descriptor = open(file, O_RDONLY | O_CLOEXEC)
             guard descriptor >= 0 else { continue }  // gone since the listing
             defer { close(descriptor) }
             guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else { continue }  // an import is using it
             do {
+                for suffix in ["-wal", "-shm"] where FileManager.default.fileExists(atPath: file + suffix) {
+                    try FileManager.default.removeItem(atPath: file + suffix)
+                }
                 try FileManager.default.removeItem(atPath: file)
                 sweep.removed.append(file)
                 logger.info("removed the staging file of a killed import", metadata: ["path": "\(file)"])

@@ -31,6 +31,8 @@ public final class HistoryDatabase: Sendable {
     static let writerCacheKiB = 16 * 1024
     /// How an import's apply step shares the write lock (`ArchiveApply.swift`).
     let applyPacing: ApplyPacing
+    /// Names the schema each import attaches its staging file as (imports may overlap).
+    let stagingSchemas = Atomic<Int>(0)
 
     /// Opens (creating and migrating) the database at `path`. `readOnly`: opens an existing
     /// database for reading only, without migrating, so `status` and `messages` need no write
@@ -163,6 +165,8 @@ public enum HistoryStoreError: Error, CustomStringConvertible {
     case alreadyImported(archiveID: String)
     /// An import's staging database was used after it was closed (a programming error).
     case stagingClosed(path: String)
+    /// SQLite did not attach an import's staging file read-only (a build without URI names).
+    case cannotAttachStaging(path: String, attached: String)
 
     /// Whether `error` came from SQLite (busy, full disk, corruption) rather than from the input.
     public static func isDatabaseFailure(_ error: any Error) -> Bool {
@@ -177,6 +181,8 @@ public enum HistoryStoreError: Error, CustomStringConvertible {
             return "archive \(id) is already imported (pass force to import it again)"
         case .stagingClosed(let path):
             return "the staging database \(path) was used after it was closed"
+        case .cannotAttachStaging(let path, let attached):
+            return "SQLite attached \(attached), not the staging database \(path) read-only (is this SQLite built with SQLITE_USE_URI?)"
         }
     }
 }

@@ -79,7 +79,7 @@ import Testing
 
     /// The staging insert binds through SQLite's C API: every column must come back as it went in,
     /// empty values included (an empty text or payload is not NULL), and a clock above Int64.max, through
-    /// both ways a row is written (the C API, and GRDB's `execute` every `cancellationCheckInterval` rows).
+    /// rows on both sides of the writer's cancellation check (every `cancellationCheckInterval` rows).
     @Test func everyColumnSurvivesStaging() throws {
         let db = try temporaryDatabase()
         let messages = [
@@ -93,7 +93,7 @@ import Testing
                           thirdPartyID: "", source: .archive),
         ]
         _ = try db.hydrate(archive: archive, mode: .replace) { writer in
-            // So that the second lands on the write that goes through GRDB's own execute.
+            // So that the second lands on the write that checks for cancellation.
             for n in 0..<(ArchiveHydrationWriter.cancellationCheckInterval - 2) {
                 try writer.write(message("0xfill\(n)", seconds: 1500, text: "filler", source: .archive))
             }
@@ -114,8 +114,10 @@ import Testing
     @Test func stagingFilesDoNotOutliveTheirImport() throws {
         let db = try temporaryDatabase()
         let directory = HistoryDatabase.stagingDirectory(historyPath: db.path)
+        // Each import's database, without its WAL (`-wal`, `-shm`), which goes with it.
         func stagingFiles() throws -> [String] {
-            FileManager.default.fileExists(atPath: directory) ? try FileManager.default.contentsOfDirectory(atPath: directory) : []
+            FileManager.default.fileExists(atPath: directory)
+                ? try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".sqlite") } : []
         }
         var seenDuringImport: [String] = []
         _ = try db.hydrate(archive: archive, mode: .replace) { writer in

@@ -40,7 +40,8 @@ import Testing
         try client.inDatabase { try $0.execute(sql: "ROLLBACK") }
         try await clock.waitForSleepers()
         clock.advance(by: .seconds(5))
-        guard case .completed(_, 9, _)? = await driver.nextOutcome() else { Issue.record("the retry did not complete"); return }
+        let retried = await driver.nextOutcome()
+        guard case .completed(_, 9, _)? = retried else { Issue.record("the retry did not complete: \(String(describing: retried))"); return }
         await driver.stop()
         #expect(try database.importedArchiveIDs(communityID: publisher.community.communityID.string).count == 9)
         #expect(try database.read { try String.fetchOne($0, sql: "PRAGMA integrity_check") } == "ok")
