@@ -104,11 +104,15 @@ final class ArchiveStaging {
         }
         try queue?.close()
         queue = nil
-        for suffix in ["-wal", "-shm"] where FileManager.default.fileExists(atPath: path + suffix) {
+        for suffix in Self.siblingSuffixes where FileManager.default.fileExists(atPath: path + suffix) {
             try FileManager.default.removeItem(atPath: path + suffix)
         }
         try FileManager.default.removeItem(atPath: path)
     }
+
+    /// The files SQLite keeps beside a database: its WAL and WAL index, and the rollback
+    /// journal it uses once, when the new file is switched to WAL mode.
+    static let siblingSuffixes = ["-wal", "-shm", "-journal"]
 
     /// Whether an import holds the staging file at `path` (it may be in this process): false
     /// once the file is gone or its import has ended, however it ended.
@@ -150,7 +154,20 @@ extension HistoryDatabase {
             sweep.failures.append((directory, error))
             return sweep
         }
-        // A file's WAL goes with it (SQLite names them `<file>-wal` and `<file>-shm`).
+        // A file's WAL and journal go with it (`<file>-wal`, `-shm`, `-journal`). Without their
+        // file they are left from an import killed after this sweep took its file, or while
+        // SQLite was creating them: no import uses them, as an import's file goes last.
+        for name in names {
+            guard let suffix = ArchiveStaging.siblingSuffixes.first(where: { name.hasSuffix(".sqlite" + $0) }) else { continue }
+            let file = directory + "/" + name
+            guard !FileManager.default.fileExists(atPath: String(file.dropLast(suffix.count))) else { continue }
+            do {
+                try FileManager.default.removeItem(atPath: file)
+                sweep.removed.append(file)
+            } catch {
+                sweep.failures.append((file, error))
+            }
+        }
         for name in names where name.hasSuffix(".sqlite") {
             let file = directory + "/" + name
             let descriptor = open(file, O_RDONLY | O_CLOEXEC)
@@ -158,7 +175,7 @@ extension HistoryDatabase {
             defer { close(descriptor) }
             guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else { continue }  // an import is using it
             do {
-                for suffix in ["-wal", "-shm"] where FileManager.default.fileExists(atPath: file + suffix) {
+                for suffix in ArchiveStaging.siblingSuffixes where FileManager.default.fileExists(atPath: file + suffix) {
                     try FileManager.default.removeItem(atPath: file + suffix)
                 }
                 try FileManager.default.removeItem(atPath: file)

@@ -141,10 +141,12 @@ public struct ApplyPacing: Sendable {
         self.sleep = sleep
     }
 
-    /// At 1,000,000 stored messages a chunk of 4,000 rows held the lock about 0.1-0.2 s
-    /// (measured on a copy of `benchmark sync`'s database, with the checkpoint after the
-    /// commit); holds under 25 ms are short enough that a waiting writer loses little.
-    public static let `default` = ApplyPacing(chunkRows: 4_000, pauseAfterHoldsOver: .milliseconds(25), pause: .milliseconds(100))
+    /// At 1,000,000 stored messages a chunk of 2,500 rows held the lock 0.07-0.13 s (measured
+    /// on a copy of `benchmark sync`'s database, the second figure with the checkpoint after
+    /// the commit). Chunks of 4,000 held it up to 0.52 s in `benchmark sync` with 2 workers,
+    /// where the writer shares two cores with both verification threads. Holds under 25 ms are
+    /// short enough that a waiting writer loses little.
+    public static let `default` = ApplyPacing(chunkRows: 2_000, pauseAfterHoldsOver: .milliseconds(25), pause: .milliseconds(100))
 }
 
 /// Write-lock holds, for the benchmarks and the agent's metrics.

@@ -143,8 +143,15 @@ import Testing
         let held = open(running, O_RDWR)
         defer { close(held) }
         #expect(flock(held, LOCK_EX | LOCK_NB) == 0)
+        // A killed import's WAL, and the rollback journal SQLite writes while switching a new
+        // file to WAL mode, left without their file (regression: a crash trial left one).
+        let orphan = directory + "/\(getpid())-gone.sqlite-journal"
+        let abandonedWAL = abandoned + "-wal"
+        #expect(FileManager.default.createFile(atPath: orphan, contents: Data("x".utf8)))
+        #expect(FileManager.default.createFile(atPath: abandonedWAL, contents: Data("x".utf8)))
         let sweep = db.removeAbandonedStagingFiles()
-        #expect(sweep.removed == [abandoned] && sweep.failures.isEmpty)
+        #expect(Set(sweep.removed) == [abandoned, orphan] && sweep.failures.isEmpty)
         #expect(try stagingFiles() == ["\(getpid())-running.sqlite"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["\(getpid())-running.sqlite"])
     }
 }
