@@ -5,7 +5,8 @@
 #   - every imported archive is whole (its rows are exactly the ones its import recorded), no
 #     archive-sourced row lacks its archive, and no imported archive is still listed as
 #     downloaded or failed;
-#   - no file is left in the archives directory;
+#   - no file is left in the archives directory, and no archive is left pending (half-written,
+#     hidden) once the next run has ended;
 #   - the final digest equals a clean, uninterrupted run's.
 #
 # Usage: scripts/crash-consistency.sh [TRIALS] [BINARY]
@@ -37,7 +38,7 @@ now_ms() { date +%s%3N; }
 # Fails with a message when the database or the archives directory is inconsistent.
 check() {
   local db=$1 archives=$2 what=$3
-  local integrity incomplete orphans stale
+  local integrity incomplete orphans stale pending
   integrity=$(sqlite3 "$db" "PRAGMA integrity_check")
   incomplete=$(sqlite3 "$db" "SELECT COUNT(*) FROM imported_archive a WHERE
       (SELECT COUNT(*) FROM message m WHERE m.community_id = a.community_id AND m.archive_id = a.id)
@@ -46,12 +47,13 @@ check() {
       AND archive_id NOT IN (SELECT id FROM imported_archive)")
   stale=$(sqlite3 "$db" "SELECT (SELECT COUNT(*) FROM downloaded_archive WHERE id IN (SELECT id FROM imported_archive))
       + (SELECT COUNT(*) FROM archive_failure WHERE id IN (SELECT id FROM imported_archive))")
+  pending=$(sqlite3 "$db" "SELECT COUNT(*) FROM archive_ref WHERE pending_owner IS NOT NULL")
   local leftovers=0
   [ -d "$archives" ] && leftovers=$(find "$archives" -type f | wc -l)
   # A killed import's staging file is removed by the next run.
   [ -d "$db.staging" ] && leftovers=$((leftovers + $(find "$db.staging" -type f | wc -l)))
-  if [ "$integrity" != ok ] || [ "$incomplete" != 0 ] || [ "$orphans" != 0 ] || [ "$stale" != 0 ] || [ "$leftovers" != 0 ]; then
-    echo "FAIL $what: integrity=$integrity incomplete-archives=$incomplete orphan-rows=$orphans stale-records=$stale leftover-files=$leftovers"
+  if [ "$integrity" != ok ] || [ "$incomplete" != 0 ] || [ "$orphans" != 0 ] || [ "$stale" != 0 ] || [ "$pending" != 0 ] || [ "$leftovers" != 0 ]; then
+    echo "FAIL $what: integrity=$integrity incomplete-archives=$incomplete orphan-rows=$orphans stale-records=$stale pending-archives=$pending leftover-files=$leftovers"
     echo "kept in $work"
     keep=1
     exit 1
