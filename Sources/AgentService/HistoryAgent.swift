@@ -15,7 +15,7 @@ import WakuClient
 /// The long-running agent: one state machine per community, live announcements from the
 /// Waku relay, a periodic store catch-up (so a missed announcement is found again), health
 /// and metrics over HTTP. Runs as a swift-service-lifecycle `Service`: on SIGTERM/SIGINT it
-/// stops polling, cancels downloads, rolls back a running import (the next start redoes it), and returns.
+/// stops polling, cancels downloads, stops a running import unpublished (the next start redoes it), and returns.
 ///
 /// ```swift
 /// let agent = try HistoryAgent(configuration: config, events: EventLog(path: "events.jsonl"))
@@ -111,13 +111,13 @@ public final class HistoryAgent: Service, Sendable {
         events.write(["event": "agent.started", "communities": followers.map(\.communityID.string)])
         // One child per community runs its driver; this task polls the node and routes what it
         // hears to them. Cancelling the group stops the drivers: downloads are cancelled and a
-        // running import rolls back (the next start redoes it).
+        // running import stops unpublished (the next start redoes it).
         await withDiscardingTaskGroup { group in
             for follower in followers {
                 group.addTask { await self.follow(follower) }
             }
             await poll(shards)
-            logger.info("stopping: cancelling downloads and a running import (it rolls back)")
+            logger.info("stopping: cancelling downloads and a running import (nothing of it is published)")
             group.cancelAll()
         }
         // No unsubscribe: the node's shard subscription may be the user's own (and a chat client's).

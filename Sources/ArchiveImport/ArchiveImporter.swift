@@ -70,7 +70,7 @@ public struct ArchiveImporter: Sendable {
 
     /// `progress` is called with the number of archived entries read so far, every
     /// `progressInterval` entries (for a progress bar). An error it throws aborts the import:
-    /// the transaction rolls back and the error is rethrown (how a shutdown stops a long import).
+    /// nothing of the archive becomes visible and the error is rethrown.
     public func importArchive(
         _ entry: ArchiveIndexEntry, path: String, options: ArchiveImportOptions = .init(), progress: (Int) throws -> Void = { _ in }
     ) throws -> ArchiveImportResult {
@@ -96,8 +96,9 @@ public struct ArchiveImporter: Sendable {
     }
 
     /// The import on the database's writer, suspending instead of blocking a thread of Swift's
-    /// cooperative pool. Cancelling the calling task interrupts it: the transaction rolls back
-    /// and this throws `CancellationError` (how stopping a sync ends a long import at once).
+    /// cooperative pool. Cancelling the calling task stops it within a few hundred messages:
+    /// nothing of the archive becomes visible and this throws `CancellationError` (how stopping
+    /// a sync ends a long import at once).
     /// `verified` is called when every message is decoded and verified, before the rows are
     /// written into the history database (the caller may start verifying the next archive).
     ///

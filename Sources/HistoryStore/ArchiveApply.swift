@@ -27,6 +27,11 @@ extension HistoryDatabase {
     func apply(
         staging: String, archive: ArchiveRecord, mode: HydrationMode, force: Bool, progress: StagingProgress
     ) throws -> HydrationCounts {
+        // One import of this database applies at a time (the next one's staging goes on): so the
+        // only pending rows another import can meet are those of an import that has ended,
+        // which the sweep below takes back first.
+        applying.lock()
+        defer { applying.unlock() }
         let schema = "staging_\(stagingSchemas.add(1, ordering: .relaxed).newValue)"
         try removeAbandonedPendingRows()
         try attachReadOnly(staging, as: schema)
@@ -77,6 +82,8 @@ extension HistoryDatabase {
                 let last = first + applyPacing.chunkRows - 1
                 let rows = progress.waitForRows(through: last)
                 if progress.isStopped { throw CancellationError() }
+                // Staging failed: its error is the import's, and no more rows are copied.
+                if rows.failed { _ = try progress.stagingResult() }
                 let upTo = min(last, rows.committed)
                 if upTo < first {
                     if rows.ended { break } else { continue }
@@ -90,6 +97,10 @@ extension HistoryDatabase {
             return try writeLocked { db in
                 if !force, try Self.isImported(db, archiveID: archive.id) {
                     throw HistoryStoreError.alreadyImported(archiveID: archive.id)
+                }
+                // Still this import's: a sweep takes only a reference whose owner is gone.
+                guard try String.fetchOne(db, sql: "SELECT pending_owner FROM main.archive_ref WHERE ref = ?", arguments: [pending]) == owner else {
+                    throw HistoryStoreError.pendingRowsTaken(archiveID: archive.id)
                 }
                 var counts = try Self.countAndPublish(db, schema: schema, pending: pending, archiveID: archive.id)
                 if mode == .replace && !summary.contentTopics.isEmpty {
@@ -132,10 +143,9 @@ extension HistoryDatabase {
 
     /// Writes the staged rows `seq` under the pending reference: a new message as a hidden row;
     /// in replace mode, a local copy of it is overwritten with the archive's version and marked
-    /// `replaced_local` (the view still shows it as the local copy it was); a pending row of an
-    /// import that will never publish is taken over; another archive's row is left as it is.
-    /// Of two copies of one message in the archive, the later wins in replace mode (as in the
-    /// archive), the first in merge mode, which changes nothing stored.
+    /// `replaced_local` (the view still shows it as the local copy it was); another archive's
+    /// row is left as it is. Of two copies of one message in the archive, the later wins in
+    /// replace mode (as in the archive), the first in merge mode, which changes nothing stored.
     private static func copyChunk(
         _ db: Database, schema: String, seq: ClosedRange<Int64>, pending: Int64, published: Int64?, mode: HydrationMode
     ) throws {
@@ -146,10 +156,9 @@ extension HistoryDatabase {
                 WHERE seq BETWEEN ? AND ? AND \(column) IS NOT NULL ON CONFLICT DO NOTHING
                 """, arguments: [seq.lowerBound, seq.upperBound])
         }
-        let abandoned = "message_row.archive_ref IN (SELECT ref FROM main.archive_ref WHERE pending_owner IS NOT NULL AND ref <> :pending)"
-        let overwrite = mode == .merge ? abandoned : """
+        // Which stored row the archive's version overwrites (merge mode: none).
+        let overwrite = mode == .merge ? "false" : """
             message_row.archive_ref = :pending OR message_row.is_archived = 0 OR message_row.archive_ref = :published
-            OR \(abandoned)
             """
         // In archive order, which is time order: the two time-ordered indexes are then written
         // page after page. (Key order, tried, was 1.6x slower: IDs are random.)

@@ -129,7 +129,7 @@ public final class ArchiveHydrationWriter {
         try check(bind(message.thirdPartyID, at: 11))
         let code = sqlite3_step(statement)
         sqlite3_reset(statement)
-        guard code == SQLITE_DONE else { throw code == SQLITE_INTERRUPT ? CancellationError() : failure(code) }
+        guard code == SQLITE_DONE else { throw failure(code) }
         written += 1
         if written % commitEvery == 0 {
             // A chunk the apply step may copy now, while the next is verified.
@@ -174,7 +174,8 @@ extension HistoryDatabase {
     /// transaction publishes them: each message is inserted, or overwrites the local copy with
     /// the same ID; in replace mode, local copies in `[from, to)` on the archive's topics that
     /// the archive did not contain are deleted; the archive is recorded as imported. Readers
-    /// see all of it or none of it; if `body` or any step throws, nothing of it is visible.
+    /// see all of it or none of it; if `body` or any step throws, nothing of it is published
+    /// (a local copy it had replaced stays a local copy, with the archive's version of it).
     ///
     /// ```swift
     /// let counts = try database.hydrate(archive: record, mode: .replace) { writer in

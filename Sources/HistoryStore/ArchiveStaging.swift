@@ -118,7 +118,9 @@ final class ArchiveStaging {
     /// once the file is gone or its import has ended, however it ended.
     static func isHeld(path: String) -> Bool {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { return false }
+        // Only a file that is gone has no import; one that cannot be opened (no descriptor
+        // left, no permission) may well have one, and its rows must not be taken.
+        guard descriptor >= 0 else { return errno != ENOENT }
         defer { Glibc.close(descriptor) }
         // A lock is taken per open file, so this one conflicts with the import's own, even here.
         return flock(descriptor, LOCK_EX | LOCK_NB) != 0

@@ -33,6 +33,8 @@ public final class HistoryDatabase: Sendable {
     let applyPacing: ApplyPacing
     /// Names the schema each import attaches its staging file as (imports may overlap).
     let stagingSchemas = Atomic<Int>(0)
+    /// Held by an import's apply step, from its first row to publishing (`ArchiveApply.swift`).
+    let applying = NSLock()
 
     /// Opens (creating and migrating) the database at `path`. `readOnly`: opens an existing
     /// database for reading only, without migrating, so `status` and `messages` need no write
@@ -169,6 +171,9 @@ public enum HistoryStoreError: Error, CustomStringConvertible {
     case stagingClosed(path: String)
     /// SQLite did not attach an import's staging file read-only (a build without URI names).
     case cannotAttachStaging(path: String, attached: String)
+    /// An import's hidden rows were taken back by another process's sweep before it could
+    /// publish them (its staging file looked abandoned): import the archive again.
+    case pendingRowsTaken(archiveID: String)
 
     /// Whether `error` came from SQLite (busy, full disk, corruption) rather than from the input.
     public static func isDatabaseFailure(_ error: any Error) -> Bool {
@@ -183,6 +188,8 @@ public enum HistoryStoreError: Error, CustomStringConvertible {
             return "archive \(id) is already imported (pass force to import it again)"
         case .stagingClosed(let path):
             return "the staging database \(path) was used after it was closed"
+        case .pendingRowsTaken(let id):
+            return "the rows of archive \(id) were taken back before they were published (another process thought its import had ended); import it again"
         case .cannotAttachStaging(let path, let attached):
             return "SQLite attached \(attached), not the staging database \(path) read-only (is this SQLite built with SQLITE_USE_URI?)"
         }

@@ -186,7 +186,7 @@ enum Schema {
                 JOIN topic_ref AS t ON t.ref = m.topic_ref
                 LEFT JOIN archive_ref AS a ON a.ref = m.archive_ref;
 
-                \(Self.messageInsertTrigger(into: "message_row"))
+                \(Self.messageInsertTrigger)
                 """)
         }
         migrator.registerMigration("v9-pending-archive-rows") { db in
@@ -216,34 +216,52 @@ enum Schema {
                 LEFT JOIN archive_ref AS a ON a.ref = m.archive_ref
                 WHERE a.pending_owner IS NULL OR m.replaced_local = 1;
 
-                \(Self.messageInsertTrigger(into: """
-                    message_row (community_ref, id, chat_ref, topic_ref, author, type, clock, timestamp, payload, text,
-                                 third_party_id, is_archived, archive_ref)
-                    """))
+                -- As v8's, with one difference: a copy of a message an import is writing (its
+                -- archive pending) is skipped, whatever the firing statement's conflict policy: an
+                -- INSERT OR REPLACE would otherwise turn the archive's row into a local copy, which
+                -- publishing the archive then deletes as a local copy the archive does not hold.
+                CREATE TRIGGER message_insert INSTEAD OF INSERT ON message BEGIN
+                    \(Self.namingReferences)
+                    INSERT INTO message_row (community_ref, id, chat_ref, topic_ref, author, type, clock, timestamp,
+                                             payload, text, third_party_id, is_archived, archive_ref)
+                    SELECT (SELECT ref FROM community_ref WHERE value = NEW.community_id), NEW.id,
+                        (SELECT ref FROM chat_ref WHERE value = NEW.chat_id),
+                        (SELECT ref FROM topic_ref WHERE value = NEW.content_topic),
+                        NEW.author, NEW.type, NEW.clock, NEW.timestamp, NEW.payload, NEW.text, NEW.third_party_id,
+                        CASE NEW.source WHEN 'archive' THEN 1 WHEN 'local' THEN 0 END,
+                        (SELECT ref FROM archive_ref WHERE value = NEW.archive_id)
+                    WHERE NOT EXISTS (
+                        SELECT 1 FROM message_row AS m JOIN archive_ref AS a ON a.ref = m.archive_ref
+                        WHERE m.community_ref = (SELECT ref FROM community_ref WHERE value = NEW.community_id)
+                          AND m.id = NEW.id AND a.pending_owner IS NOT NULL);
+                END;
                 """)
         }
         return migrator
     }
 
-    /// Lets a chat client insert its local copies into the `message` view (v8; v9 names the
-    /// columns, `into`, as `message_row` has one more).
-    private static func messageInsertTrigger(into table: String) -> String {
+    /// Names what a row written into the `message` view refers to (both versions of its trigger).
+    private static let namingReferences = """
+        INSERT INTO community_ref (value) SELECT NEW.community_id
+            WHERE NOT EXISTS (SELECT 1 FROM community_ref WHERE value = NEW.community_id);
+        INSERT INTO chat_ref (value) SELECT NEW.chat_id
+            WHERE NEW.chat_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM chat_ref WHERE value = NEW.chat_id);
+        INSERT INTO topic_ref (value) SELECT NEW.content_topic
+            WHERE NOT EXISTS (SELECT 1 FROM topic_ref WHERE value = NEW.content_topic);
+        INSERT INTO archive_ref (value) SELECT NEW.archive_id
+            WHERE NEW.archive_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM archive_ref WHERE value = NEW.archive_id);
         """
+
+    /// Lets a chat client insert its local copies into the `message` view (v8).
+    private static let messageInsertTrigger = """
         -- A row written into the view goes to message_row, naming what it refers to first,
         -- with NOT EXISTS rather than OR IGNORE: a conflict policy on the firing statement
         -- replaces the trigger's own, and under INSERT OR REPLACE an OR IGNORE here would
         -- become REPLACE and renumber a name that rows refer to. The firing statement's
         -- policy (INSERT OR IGNORE for a copy already stored) applies to the row.
         CREATE TRIGGER message_insert INSTEAD OF INSERT ON message BEGIN
-            INSERT INTO community_ref (value) SELECT NEW.community_id
-                WHERE NOT EXISTS (SELECT 1 FROM community_ref WHERE value = NEW.community_id);
-            INSERT INTO chat_ref (value) SELECT NEW.chat_id
-                WHERE NEW.chat_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM chat_ref WHERE value = NEW.chat_id);
-            INSERT INTO topic_ref (value) SELECT NEW.content_topic
-                WHERE NOT EXISTS (SELECT 1 FROM topic_ref WHERE value = NEW.content_topic);
-            INSERT INTO archive_ref (value) SELECT NEW.archive_id
-                WHERE NEW.archive_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM archive_ref WHERE value = NEW.archive_id);
-            INSERT INTO \(table) VALUES (
+            \(namingReferences)
+            INSERT INTO message_row VALUES (
                 (SELECT ref FROM community_ref WHERE value = NEW.community_id), NEW.id,
                 (SELECT ref FROM chat_ref WHERE value = NEW.chat_id),
                 (SELECT ref FROM topic_ref WHERE value = NEW.content_topic),
@@ -252,5 +270,4 @@ enum Schema {
                 (SELECT ref FROM archive_ref WHERE value = NEW.archive_id));
         END;
         """
-    }
 }

@@ -47,12 +47,14 @@ final class StagingProgress: @unchecked Sendable {
     }
 
     /// Blocks until rows through `seq` are committed, staging has ended, or the import is
-    /// stopped. Returns the last committed row and whether staging has ended.
-    func waitForRows(through seq: Int64) -> (committed: Int64, ended: Bool) {
+    /// stopped. Returns the last committed row, whether staging has ended, and whether it
+    /// failed (then no row of it is worth copying).
+    func waitForRows(through seq: Int64) -> (committed: Int64, ended: Bool, failed: Bool) {
         condition.lock()
         defer { condition.unlock() }
         while committed < seq && result == nil && !stopped { condition.wait() }
-        return (committed, result != nil)
+        let failed = if case .failure = result { true } else { false }
+        return (committed, result != nil, failed)
     }
 
     /// Blocks until staging has ended, and returns its summary or throws its error.

@@ -170,6 +170,139 @@ import Testing
         #expect(try pendingReferences(db) == 0)
     }
 
+    /// Regression (review of this change): a chat client's `INSERT OR REPLACE` of a message an
+    /// import is writing turned the archive's hidden row into a local copy, which publishing
+    /// then deleted as a local copy the archive does not hold: the message was lost. Now the
+    /// client's copy is skipped while the archive is pending, and the archive's row stays.
+    @Test func aClientsInsertOrReplaceDuringAnImportLosesNothing() throws {
+        let path = Mutex<String?>(nil)
+        let replaced = Mutex(false)
+        let db = try temporaryDatabase(pacing: Self.pacing(rows: 2) { _ in
+            guard let path = path.withLock({ $0 }), !replaced.withLock({ $0 }) else { return }
+            replaced.withLock { $0 = true }
+            do {
+                try DatabaseQueue(path: path).write { db in
+                    try db.execute(sql: """
+                        INSERT OR REPLACE INTO message (id, community_id, chat_id, content_topic, author, type, clock, timestamp, payload, text, source)
+                        VALUES ('0x0', '0x02aa', 'chat', '/waku/1/0xaaaaaaaa/rfc26', '0x02bb', 1, 1, 1000000, x'00', 'live 0', 'local')
+                        """)
+                }
+            } catch {
+                Issue.record("the client's write failed: \(error)")
+            }
+        })
+        path.withLock { $0 = db.path }
+        let counts = try db.hydrate(archive: archive, mode: .replace) { writer in
+            for n in 0..<5 { try writer.write(message("0x\(n)", seconds: 1000 + Int64(n), text: "archived \(n)")) }
+            return summary(entries: 5)
+        }
+        #expect(replaced.withLock { $0 })
+        #expect(counts == HydrationCounts(stored: 5, replaced: 0, unchanged: 0, removed: 0))
+        #expect(try db.message(id: "0x0")?.text == "archived 0")
+        #expect(try db.message(id: "0x0")?.archiveID == archive.id)
+        #expect(try db.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM message") } == 5)
+    }
+
+    /// Regression (review of this change): publishing did not check that the import's pending
+    /// reference was still its own. If another process's sweep took the rows back (it thought
+    /// the import had ended), the archive was recorded as imported with none of its rows.
+    @Test func anImportWhoseRowsWereTakenBackIsNotRecorded() throws {
+        let path = Mutex<String?>(nil)
+        let pauses = Mutex(0)
+        let db = try temporaryDatabase(pacing: Self.pacing(rows: 2) { _ in
+            // After the last of the two chunks, before publishing.
+            guard let path = path.withLock({ $0 }), pauses.withLock({ $0 += 1; return $0 }) == 2 else { return }
+            do {
+                // What a sweep in another process does to a reference it thinks abandoned.
+                try DatabaseQueue(path: path).write { db in
+                    try db.execute(sql: """
+                        DELETE FROM message_row WHERE archive_ref IN (SELECT ref FROM archive_ref WHERE pending_owner IS NOT NULL);
+                        DELETE FROM archive_ref WHERE pending_owner IS NOT NULL;
+                        """)
+                }
+            } catch {
+                Issue.record("the sweep failed: \(error)")
+            }
+        })
+        path.withLock { $0 = db.path }
+        #expect(throws: HistoryStoreError.self) {
+            try db.hydrate(archive: archive, mode: .replace) { writer in
+                for n in 0..<3 { try writer.write(message("0x\(n)", seconds: 1000 + Int64(n), text: "archived \(n)")) }
+                return summary(entries: 3)
+            }
+        }
+        #expect(try db.isImported(archiveID: archive.id) == false)
+        path.withLock { $0 = nil }
+        #expect(try db.hydrate(archive: archive, mode: .replace) { writer in
+            for n in 0..<3 { try writer.write(message("0x\(n)", seconds: 1000 + Int64(n), text: "archived \(n)")) }
+            return summary(entries: 3)
+        } == HydrationCounts(stored: 3, replaced: 0, unchanged: 0, removed: 0))
+    }
+
+    /// Regression (review of this change): two imports of one database applied at once, and
+    /// one took over the other's hidden row of a message both archives hold; when it was then
+    /// stopped, taking its rows back removed the message from the other archive too. Now one
+    /// import applies at a time, and a stopped one takes back only its own rows.
+    @Test func aStoppedImportNeverTakesAnotherImportsRows() async throws {
+        final class Scene: @unchecked Sendable {
+            let lock = NSLock()
+            var firstThread: Thread?
+            var second: Task<HydrationCounts, any Error>?
+            var firstPublishedBeforeSecondWrote: [Bool] = []
+            let secondStarted = DispatchSemaphore(value: 0)
+            let secondWrote = DispatchSemaphore(value: 0)
+        }
+        let scene = Scene()
+        let db = try temporaryDatabase(pacing: Self.pacing(rows: 2) { _ in })
+        let paced = try HistoryDatabase(path: db.path, applyPacing: Self.pacing(rows: 2) { [archive] _ in
+            let isFirst = scene.lock.withLock {
+                if scene.firstThread == nil { scene.firstThread = Thread.current }
+                return scene.firstThread === Thread.current
+            }
+            if isFirst {
+                // The first import's first pause: the second import may write its first chunk
+                // meanwhile (it did before; now it waits until this one has published).
+                guard scene.lock.withLock({ scene.second == nil }) else { return }
+                scene.secondStarted.signal()
+                _ = scene.secondWrote.wait(timeout: .now() + 2)
+            } else {
+                // The second import, after its first chunk: stopped.
+                let published = (try? db.isImported(archiveID: archive.id)) ?? false
+                scene.lock.withLock {
+                    scene.firstPublishedBeforeSecondWrote.append(published)
+                    scene.second?.cancel()
+                }
+                scene.secondWrote.signal()
+            }
+        })
+        let shared = message("0xshared", seconds: 1500, text: "in both archives")
+        let first = Task { [archive] in
+            try await paced.hydrate(archive: archive, mode: .replace) { writer in
+                try writer.write(shared)
+                for n in 0..<3 { try writer.write(self.message("0xa\(n)", seconds: 1000 + Int64(n), text: "first")) }
+                return self.summary(entries: 4)
+            }
+        }
+        _ = await Task.detached { scene.secondStarted.wait() }.value
+        let second = scene.lock.withLock {
+            let task = Task {
+                try await paced.hydrate(archive: ArchiveRecord(id: "0xsecond", communityID: community, cid: "z2"), mode: .replace) { writer in
+                    try writer.write(shared)
+                    for n in 0..<3 { try writer.write(self.message("0xb\(n)", seconds: 1100 + Int64(n), text: "second")) }
+                    return self.summary(entries: 4)
+                }
+            }
+            scene.second = task
+            return task
+        }
+        await #expect(throws: CancellationError.self) { try await second.value }
+        #expect(try await first.value == HydrationCounts(stored: 4, replaced: 0, unchanged: 0, removed: 0))
+        #expect(scene.lock.withLock { scene.firstPublishedBeforeSecondWrote.first } == true)
+        #expect(try db.message(id: "0xshared")?.archiveID == archive.id)
+        #expect(try db.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM message") } == 4)
+        #expect(try pendingReferences(db) == 0)
+    }
+
     /// Hidden rows whose import has ended (its staging file is gone, or unlocked) are removed by
     /// the next import; those of an import still running (its file locked) are left alone.
     @Test func hiddenRowsAreRemovedOnlyWhenTheirImportHasEnded() throws {

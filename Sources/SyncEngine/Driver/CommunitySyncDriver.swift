@@ -10,7 +10,7 @@ import StatusWire
 /// actions, and feeds results back as events. Index fetches, downloads, imports and timers are
 /// child tasks of one task group; each posts its typed result (`DriverEvent`) to the loop's
 /// mailbox. Cancelling `run()` is stopping: the machine gets `stopRequested()`, the children are
-/// cancelled (a running import's transaction rolls back, GRDB interrupting SQLite), and when
+/// cancelled (a running import stops and takes back the rows it had written, unpublished), and when
 /// `run()` returns nothing of this driver runs any more. The shape of swift-service-lifecycle's
 /// `ServiceGroup`: no stored `Task`s, no flags.
 ///

@@ -132,7 +132,7 @@ public struct CommunitySyncMachine: Sendable {
     /// Archives that failed verification, with the failure (`import: …`): not planned again.
     public private(set) var rejected: [ArchiveID: String] = [:]
 
-    // The import lane is not part of a phase: an import is one transaction that commits whatever
+    // The import lane is not part of a phase: an import publishes its archive all at once whatever
     // plan queued it (a newer announcement does not undo it), and a restart resumes imports
     // before any plan exists.
 
@@ -210,8 +210,8 @@ public struct CommunitySyncMachine: Sendable {
     }
 
     /// Stopping is an event like the others: the timer and the downloads are cancelled, and
-    /// every later event is ignored. A running import is the driver's to cancel (its
-    /// transaction rolls back; the downloaded file stays recorded for the next start).
+    /// every later event is ignored. A running import is the driver's to cancel (nothing of it
+    /// is published; the downloaded file stays recorded for the next start).
     public mutating func stopRequested() -> [SyncAction] {
         guard phase != .stopped else { return [] }
         phase = .stopped
