@@ -121,7 +121,7 @@ extension HistoryDatabase {
     /// Runs `work` in a `BEGIN IMMEDIATE` transaction, in an access of its own to the writer,
     /// and records how long it held the write lock (the benchmarks and the agent's metrics
     /// report the longest). `thenPause`: when the hold was long, leaves the lock free for
-    /// `applyPacing.pause` afterwards, for a chat client's write.
+    /// afterwards, for a chat client's write (`ApplyPacing`).
     private func writeLocked<T>(thenPause: Bool = false, _ work: (Database) throws -> T) throws -> T {
         var held: Duration = .zero
         let result = try pool.writeWithoutTransaction { db in
@@ -137,7 +137,7 @@ extension HistoryDatabase {
             return result
         }
         importLocks.withLock { $0.record(held) }
-        if thenPause && held > applyPacing.pauseAfterHoldsOver { applyPacing.sleep(applyPacing.pause) }
+        if thenPause, let pause = applyPacing.pause(afterHolding: held) { applyPacing.sleep(pause) }
         return result
     }
 

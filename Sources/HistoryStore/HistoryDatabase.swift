@@ -121,26 +121,45 @@ public final class HistoryDatabase: Sendable {
 /// free before taking it again.
 ///
 /// Why the pause: SQLite has no queue for its write lock. A writer that finds it taken sleeps
-/// in its busy handler and tries again; SQLite's default handler (`sqliteDefaultBusyCallback`
-/// in main.c, which `sqlite3_busy_timeout` installs) sleeps 1, 2, 5, … up to 100 ms between
-/// tries. Without a pause the import would take the lock back within microseconds and a chat
-/// client could wait for the whole archive; a pause of 100 ms always holds one of its tries.
+/// in its busy handler and tries again. Without a pause the import would take the lock back
+/// within microseconds and a chat client could wait for the whole archive. SQLite's default
+/// handler (`sqliteDefaultBusyCallback` in main.c, which `sqlite3_busy_timeout` installs, as
+/// GRDB's and status-go's busy timeouts do) sleeps 1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50 ms,
+/// then 100 ms, between tries. A client that began to wait during the transaction just ended
+/// has waited at most as long as it held the lock, so it is in one of those sleeps, and a
+/// pause as long as that sleep holds its next try: the client gets in at the first pause.
 public struct ApplyPacing: Sendable {
     public var chunkRows: Int64
     public var pauseAfterHoldsOver: Duration
-    public var pause: Duration
+    /// Added to each pause, for the client's thread to be scheduled.
+    public var pauseMargin: Duration
     /// Sleeps for the pause (tests pass one that records the pause, or writes as a client would).
     public var sleep: @Sendable (Duration) -> Void
 
-    public init(chunkRows: Int64, pauseAfterHoldsOver: Duration, pause: Duration,
+    public init(chunkRows: Int64, pauseAfterHoldsOver: Duration, pauseMargin: Duration = .milliseconds(5),
                 sleep: @escaping @Sendable (Duration) -> Void = {
                     Thread.sleep(forTimeInterval: Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18)
                 }) {
         precondition(chunkRows > 0, "an apply chunk holds at least one row")
         self.chunkRows = chunkRows
         self.pauseAfterHoldsOver = pauseAfterHoldsOver
-        self.pause = pause
+        self.pauseMargin = pauseMargin
         self.sleep = sleep
+    }
+
+    /// The pause after a transaction that held the lock for `held`, or nil for none.
+    func pause(afterHolding held: Duration) -> Duration? {
+        guard held > pauseAfterHoldsOver else { return nil }
+        return Self.busyHandlerSleep(afterWaiting: held) + pauseMargin
+    }
+
+    /// How long SQLite's default busy handler sleeps once a writer has waited `waited`.
+    static func busyHandlerSleep(afterWaiting waited: Duration) -> Duration {
+        // main.c: delays[] and totals[], the time waited before each of them.
+        let delays = [1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100]
+        let totals = [0, 1, 3, 8, 18, 33, 53, 78, 103, 128, 178, 228]
+        let index = totals.lastIndex { .milliseconds($0) <= waited } ?? 0
+        return .milliseconds(delays[index])
     }
 
     /// At 1,000,000 stored messages a chunk of 2,500 rows held the lock 0.07-0.13 s (measured
@@ -148,7 +167,7 @@ public struct ApplyPacing: Sendable {
     /// the commit). Chunks of 4,000 held it up to 0.52 s in `benchmark sync` with 2 workers,
     /// where the writer shares two cores with both verification threads. Holds under 25 ms are
     /// short enough that a waiting writer loses little.
-    public static let `default` = ApplyPacing(chunkRows: 2_000, pauseAfterHoldsOver: .milliseconds(25), pause: .milliseconds(100))
+    public static let `default` = ApplyPacing(chunkRows: 2_000, pauseAfterHoldsOver: .milliseconds(25))
 }
 
 /// Write-lock holds, for the benchmarks and the agent's metrics.

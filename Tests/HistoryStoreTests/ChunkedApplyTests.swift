@@ -30,7 +30,20 @@ import Testing
 
     /// Pacing for tests: `rows` per chunk, a pause after every chunk, and `pause` run in it.
     static func pacing(rows: Int64, pause: @escaping @Sendable (Duration) -> Void = { _ in }) -> ApplyPacing {
-        ApplyPacing(chunkRows: rows, pauseAfterHoldsOver: .zero, pause: .milliseconds(100), sleep: pause)
+        ApplyPacing(chunkRows: rows, pauseAfterHoldsOver: .zero, sleep: pause)
+    }
+
+    /// The pause after a transaction is as long as the sleep SQLite's default busy handler is in
+    /// once a writer has waited that long (main.c's table), so a writer that began to wait during
+    /// the transaction tries again within the pause.
+    @Test func thePauseCoversTheBusyHandlersSleep() {
+        let pacing = ApplyPacing(chunkRows: 10, pauseAfterHoldsOver: .milliseconds(25), pauseMargin: .zero)
+        #expect(pacing.pause(afterHolding: .milliseconds(20)) == nil)
+        #expect(pacing.pause(afterHolding: .milliseconds(60)) == .milliseconds(25))  // waited 53-78 ms: sleeps 25
+        #expect(pacing.pause(afterHolding: .milliseconds(130)) == .milliseconds(50))  // 128-178: 50
+        #expect(pacing.pause(afterHolding: .milliseconds(228)) == .milliseconds(100))
+        #expect(pacing.pause(afterHolding: .seconds(3)) == .milliseconds(100))
+        #expect(ApplyPacing.busyHandlerSleep(afterWaiting: .zero) == .milliseconds(1))
     }
 
     func pendingReferences(_ db: HistoryDatabase) throws -> Int {
