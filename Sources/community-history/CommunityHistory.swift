@@ -1,3 +1,4 @@
+import ArchiveImport
 import ArgumentParser
 import HistoryStore
 #if canImport(Glibc)
@@ -16,8 +17,19 @@ struct CommunityHistory: AsyncParsableCommand {
             5 a peer (Codex or nwaku node) is unreachable; 6 doctor: a check failed; 7 another process \
             (sync, agent or replay) holds the database's lock; 64 bad command-line usage.
             """,
+        version: versionDescription,
         subcommands: [DemoCommand.self, DemoNetworkCommand.self, SyncCommand.self, AgentCommand.self, StatusCommand.self, MessagesCommand.self, DoctorCommand.self, CodexCIDCommand.self, ReplayCommand.self, ControlNodeCommand.self, BenchmarkCommand.self]
     )
+
+    /// This build's version. Bump it with each release; the database schema and the archive
+    /// decoder revision it prints say what a bug report most needs to know besides.
+    static let version = "0.1.0"
+
+    /// What `community-history --version` prints.
+    static var versionDescription: String {
+        "\(version) (database schema \(HistoryDatabase.knownMigrations.last ?? "none"), "
+            + "archive decoder revision \(ArchiveImporter.decoderRevision))"
+    }
 
     /// argument-parser's own `main`, after one setting that must come before threads start.
     static func main() async {

@@ -237,6 +237,16 @@ import WakuClient
     /// The sync's JSON report says how long each import took and how long the write lock was
     /// held; `benchmark sync` runs a whole sync from the demo nodes in a child process and prints
     /// its figures, with a probe writing beside it as a chat client does (issue 10).
+    /// Issue 11 (a CLI that follows the conventions): `--version` prints the version, with the
+    /// database schema and the archive decoder revision a bug report needs, and exits 0.
+    @Test func versionSaysWhatThisBuildIs() async throws {
+        let version = try await Self.run(["--version"])
+        #expect(version.status == 0, "\(version.stderr)")
+        let schema = try #require(HistoryDatabase.knownMigrations.last)
+        #expect(version.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+                == "0.1.0 (database schema \(schema), archive decoder revision \(ArchiveImporter.decoderRevision))")
+    }
+
     @Test func syncReportsItsTimingAndTheSyncBenchmarkRuns() async throws {
         let directory = try scratch()
         let (codex, waku, publisher) = try await Self.announcedNetwork(directory)
