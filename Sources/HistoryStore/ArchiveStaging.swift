@@ -104,15 +104,21 @@ final class ArchiveStaging {
         }
         try queue?.close()
         queue = nil
-        for suffix in Self.siblingSuffixes where FileManager.default.fileExists(atPath: path + suffix) {
-            try FileManager.default.removeItem(atPath: path + suffix)
-        }
-        try FileManager.default.removeItem(atPath: path)
+        try Self.deleteFiles(of: path)
     }
 
     /// The files SQLite keeps beside a database: its WAL and WAL index, and the rollback
     /// journal it uses once, when the new file is switched to WAL mode.
     static let siblingSuffixes = ["-wal", "-shm", "-journal"]
+
+    /// Deletes the staging file at `path` and its siblings, the file last: a sibling found
+    /// without its file is then always one no import uses.
+    static func deleteFiles(of path: String) throws {
+        for suffix in siblingSuffixes where FileManager.default.fileExists(atPath: path + suffix) {
+            try FileManager.default.removeItem(atPath: path + suffix)
+        }
+        try FileManager.default.removeItem(atPath: path)
+    }
 
     /// Whether an import holds the staging file at `path` (it may be in this process): false
     /// once the file is gone or its import has ended, however it ended.
@@ -177,10 +183,7 @@ extension HistoryDatabase {
             defer { close(descriptor) }
             guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else { continue }  // an import is using it
             do {
-                for suffix in ArchiveStaging.siblingSuffixes where FileManager.default.fileExists(atPath: file + suffix) {
-                    try FileManager.default.removeItem(atPath: file + suffix)
-                }
-                try FileManager.default.removeItem(atPath: file)
+                try ArchiveStaging.deleteFiles(of: file)
                 sweep.removed.append(file)
                 logger.info("removed the staging file of a killed import", metadata: ["path": "\(file)"])
             } catch {
