@@ -3,22 +3,51 @@ import Foundation
 import GRDB
 
 extension HistoryDatabase {
-    /// Stores messages a chat client received live (`source = local`); existing IDs are kept.
-    public func insertLocalMessages(_ messages: [StoredMessage]) throws {
-        try pool.write { db in
-            let statement = try db.makeStatement(sql: """
-                INSERT OR IGNORE INTO message (id, community_id, chat_id, content_topic, author, type, clock,
-                                               timestamp, payload, text, third_party_id, source, archive_id)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'local', NULL)
-                """)
-            for message in messages {
-                try statement.execute(arguments: [
-                    message.id, message.communityID, message.chatID, message.contentTopic, message.author,
-                    message.type, message.clock.map { Int64(bitPattern: $0) }, message.timestamp, message.payload,
-                    message.text, message.thirdPartyID,
-                ])
+    /// Stores messages a chat client received live (`source = local`) in one transaction; a
+    /// message already stored (as a local copy or from an archive) is kept as it is, so
+    /// posting the same batch twice changes nothing. A copy of a message an import is writing
+    /// right now counts as already stored (see docs/schema.md).
+    ///
+    /// ```swift
+    /// let result = try await database.insertLocalMessages(copies)  // (inserted: 2, alreadyStored: 0)
+    /// ```
+    ///
+    /// Throws a GRDB `DatabaseError` (nothing of the batch is stored).
+    @discardableResult
+    public func insertLocalMessages(_ messages: [StoredMessage]) throws -> LocalCopiesResult {
+        try pool.write { db in try Self.insertLocalMessages(messages, db) }
+    }
+
+    /// `insertLocalMessages` without blocking a cooperative thread.
+    @discardableResult
+    public func insertLocalMessages(_ messages: [StoredMessage]) async throws -> LocalCopiesResult {
+        try await pool.write { db in try Self.insertLocalMessages(messages, db) }
+    }
+
+    static func insertLocalMessages(_ messages: [StoredMessage], _ db: Database) throws -> LocalCopiesResult {
+        // The view's changes() is 0 whatever its trigger stored: ask message_row first.
+        let exists = try db.makeStatement(sql: """
+            SELECT 1 FROM message_row WHERE id = ? AND community_ref = (SELECT ref FROM community_ref WHERE value = ?)
+            """)
+        let insert = try db.makeStatement(sql: """
+            INSERT OR IGNORE INTO message (id, community_id, chat_id, content_topic, author, type, clock,
+                                           timestamp, payload, text, third_party_id, source, archive_id)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'local', NULL)
+            """)
+        var result = LocalCopiesResult()
+        for message in messages {
+            if try Bool.fetchOne(exists, arguments: [message.id, message.communityID]) == true {
+                result.alreadyStored += 1
+                continue
             }
+            try insert.execute(arguments: [
+                message.id, message.communityID, message.chatID, message.contentTopic, message.author,
+                message.type, message.clock.map { Int64(bitPattern: $0) }, message.timestamp, message.payload,
+                message.text, message.thirdPartyID,
+            ])
+            result.inserted += 1
         }
+        return result
     }
 
     /// Messages of a community (optionally one chat), oldest first.
@@ -86,6 +115,17 @@ extension HistoryDatabase {
             }
             return hasher.finalize().map { String(format: "%02x", $0) }.joined()
         }
+    }
+}
+
+/// What storing a batch of local copies did.
+public struct LocalCopiesResult: Sendable, Equatable, Codable {
+    public var inserted = 0
+    /// Already in the database (posted before, or from an archive): left as they were.
+    public var alreadyStored = 0
+    public init(inserted: Int = 0, alreadyStored: Int = 0) {
+        self.inserted = inserted
+        self.alreadyStored = alreadyStored
     }
 }
 

@@ -141,7 +141,7 @@ import WakuClient
         let directory = try scratch()
         let path = directory.appendingPathComponent("history.sqlite").path
         let community = "0x03a66ba3747abe18d182838b1eaf9f0ee989fb57084bc7269a53ca588cca667ca0"
-        try HistoryDatabase(path: path).insertLocalMessages([StoredMessage(
+        try await HistoryDatabase(path: path).insertLocalMessages([StoredMessage(
             id: "0x01", communityID: community, chatID: nil, contentTopic: "/waku/1/0x01020304/rfc26", author: "0x02", type: 1,
             clock: 1, timestamp: 1_000, payload: Data(), text: "hello", source: .local)])
         // A chat client holds the write lock while both commands run.

@@ -168,7 +168,7 @@ import Testing
             for n in 0..<7 { try writer.write(message("0x\(n)", seconds: 1000 + Int64(n), text: "archived \(n)")) }
             return summary(entries: 7)
         }
-        try db.insertLocalMessages([message("0x1", seconds: 1001, text: "live 1", source: .local)])
+        try await db.insertLocalMessages([message("0x1", seconds: 1001, text: "live 1", source: .local)])
         let task = Task { [archive] in try await db.hydrate(archive: archive, mode: .replace, body: write) }
         stop.withLock { $0 = task }
         taskStored.signal()

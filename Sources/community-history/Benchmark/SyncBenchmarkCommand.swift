@@ -104,7 +104,7 @@ struct SyncBenchmarkCommand: AsyncParsableCommand {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let db = directory.appendingPathComponent("history.sqlite").path
         // The chat client's live copies, as a member who has been online lately has them.
-        try HistoryDatabase(path: db).insertLocalMessages(localCopies)
+        try await HistoryDatabase(path: db).insertLocalMessages(localCopies)
 
         let probe = try WriteProbe(databasePath: db, interval: .milliseconds(probeIntervalMs))
         probe.start()
