@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 let package = Package(
@@ -25,6 +25,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        // The agent's local API. Its default traits pull in swift-configuration and full Foundation,
+        // which the API does not use.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: [
         // System libraries from Debian (libsecp256k1-dev, zlib1g-dev).
@@ -120,6 +124,20 @@ let package = Package(
                 "SyncEngine", "CodexClient", "WakuClient", "PeerHTTP", "ArchiveImport", "HistoryStore", "StatusWire", "LocalHTTPServer",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The local API a chat client uses (Hummingbird, on a Unix socket and optionally on
+        // 127.0.0.1 with a bearer token): communities, messages, local copies, events, health.
+        .target(
+            name: "AgentAPI",
+            dependencies: [
+                "AgentService", "HistoryStore", "SyncEngine", "StatusCrypto", "StatusWire",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // A small HTTP/1.1 server on 127.0.0.1 (SwiftNIO): the agent's health and metrics
@@ -149,6 +167,7 @@ let package = Package(
                 "HistoryStore",
                 "SyncEngine",
                 "AgentService",
+                "AgentAPI",
                 "DemoNetwork",
                 "PeerHTTP", "CodexClient", "WakuClient", "StatusWire", "LocalHTTPServer",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -173,7 +192,11 @@ let package = Package(
         .testTarget(name: "SyncEngineTests", dependencies: ["SyncEngine", "DemoNetwork", "ControlNode", "HistoryStore", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
             name: "AgentTests",
-            dependencies: ["AgentService", "SyncEngine", "PeerHTTP", "DemoNetwork", "ControlNode", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["AgentService", "AgentAPI", "SyncEngine", "PeerHTTP", "DemoNetwork", "ControlNode",
+                           .product(name: "GRDB", package: "GRDB.swift"),
+                           .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                           .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
         ),
         .testTarget(name: "PeerClientTests", dependencies: ["CodexClient", "WakuClient", "DemoNetwork", "ControlNode", "LocalHTTPServer"]),
     ]

@@ -75,6 +75,13 @@ public struct AgentConfiguration: Codable, Sendable, Equatable {
     /// The slowest a download may be, bytes per second averaged over 64 s (default 1024; 0: no
     /// minimum). A node under it (stalled on a block it cannot find, trickling) is left for later.
     public var minDownloadBytesPerSecond: Int64?
+    /// The local API's Unix socket (default `<database>.sock`; `""` turns it off). Relative to
+    /// the configuration file, like `database`.
+    public var apiSocket: String?
+    /// Also serve the local API on 127.0.0.1 at this port (0: any free port), with a bearer
+    /// token from the cookie file `<database>.cookie`; absent: the socket only.
+    public var apiPort: Int?
+    /// The communities the configuration follows (the local API can join more at runtime).
     public var communities: [Community]
 
     /// The Codex client's minimum transfer rate for `minDownloadBytesPerSecond`.
@@ -87,7 +94,9 @@ public struct AgentConfiguration: Codable, Sendable, Equatable {
                 pubsubTopic: String? = nil, relayPollSeconds: Double? = nil, storeCatchUpSeconds: Double? = nil,
                 catchUpHours: Double? = nil, metricsPort: Int? = nil, diskMarginBytes: Int64? = nil,
                 databaseBusyTimeoutSeconds: Double? = nil, maxDownloadBytesPerSecond: Int64? = nil, storePeer: String? = nil,
-                communities: [Community]) {
+                apiSocket: String? = nil, apiPort: Int? = nil, communities: [Community]) {
+        self.apiSocket = apiSocket
+        self.apiPort = apiPort
         self.storePeer = storePeer
         self.codexURL = codexURL
         self.wakuURL = wakuURL
@@ -136,12 +145,13 @@ public struct AgentConfiguration: Codable, Sendable, Equatable {
         }
         configuration.database = resolved(configuration.database ?? "history.sqlite")
         configuration.archivesDirectory = resolved(configuration.archivesDirectory)
+        if configuration.apiSocket != "" { configuration.apiSocket = resolved(configuration.apiSocket) }
         try configuration.validate()
         return configuration
     }
 
     public func validate() throws {
-        guard !communities.isEmpty else { throw AgentConfigurationError("the configuration lists no communities") }
+        // No communities is fine: a chat client joins them through the local API.
         if let cap = maxDownloadBytesPerSecond, cap <= 0 { throw AgentConfigurationError("maxDownloadBytesPerSecond must be positive") }
         // A zero or negative interval would poll in a busy loop.
         for (name, value, minimum) in [("relayPollSeconds", relayPollSeconds, 0.05), ("storeCatchUpSeconds", storeCatchUpSeconds, 1),
@@ -151,6 +161,7 @@ public struct AgentConfiguration: Codable, Sendable, Equatable {
             }
         }
         if let metricsPort, !(0...65_535).contains(metricsPort) { throw AgentConfigurationError("metricsPort must be 0...65535, not \(metricsPort)") }
+        if let apiPort, !(0...65_535).contains(apiPort) { throw AgentConfigurationError("apiPort must be 0...65535, not \(apiPort)") }
         if let diskMarginBytes, diskMarginBytes < 0 { throw AgentConfigurationError("diskMarginBytes must not be negative") }
         if let minimum = minDownloadBytesPerSecond, minimum < 0 {
             throw AgentConfigurationError("minDownloadBytesPerSecond must not be negative (0 turns the minimum off), not \(minimum)")
@@ -163,23 +174,39 @@ public struct AgentConfiguration: Codable, Sendable, Equatable {
         }
         var seen = Set<CommunityID>()
         for community in communities {
-            let id = try community.communityID()
-            _ = try community.selection()
-            if let concurrency = community.concurrency, concurrency < 1 {
-                throw AgentConfigurationError("community \(community.id): concurrency must be at least 1, not \(concurrency)")
-            }
-            if let settle = community.settleSeconds, !(settle >= 0) || !settle.isFinite {
-                throw AgentConfigurationError("community \(community.id): settleSeconds must not be negative, not \(settle)")
-            }
-            let topic = pubsubTopic(of: community)
-            guard PubsubTopic.isStaticShard(topic) else {
-                throw AgentConfigurationError("community \(community.id): pubsub topic \"\(topic)\" is not a static shard like /waku/2/rs/16/32")
-            }
+            let id = try validate(community)
             guard seen.insert(id).inserted else {
                 throw AgentConfigurationError("community \(community.id) is listed twice")
             }
         }
     }
+
+    /// Checks one community's settings (in the file, or joined through the API) and returns its ID.
+    @discardableResult
+    public func validate(_ community: Community) throws -> CommunityID {
+        let id = try community.communityID()
+        _ = try community.selection()
+        if let concurrency = community.concurrency, concurrency < 1 {
+            throw AgentConfigurationError("community \(community.id): concurrency must be at least 1, not \(concurrency)")
+        }
+        if let settle = community.settleSeconds, !(settle >= 0) || !settle.isFinite {
+            throw AgentConfigurationError("community \(community.id): settleSeconds must not be negative, not \(settle)")
+        }
+        let topic = pubsubTopic(of: community)
+        guard PubsubTopic.isStaticShard(topic) else {
+            throw AgentConfigurationError("community \(community.id): pubsub topic \"\(topic)\" is not a static shard like /waku/2/rs/16/32")
+        }
+        return id
+    }
+}
+
+extension AgentConfiguration {
+    /// The database's path, default filled in.
+    public var databasePath: String { database ?? "history.sqlite" }
+    /// The local API's socket, nil when turned off (`"apiSocket": ""`).
+    public var apiSocketPath: String? { apiSocket == "" ? nil : (apiSocket ?? databasePath + ".sock") }
+    /// The file holding the TCP listener's bearer token (written at start, mode 0600).
+    public var cookiePath: String { databasePath + ".cookie" }
 }
 
 extension AgentConfiguration.Community {
@@ -223,6 +250,7 @@ extension AgentConfiguration {
             "metricsPort \(metricsPort.map(String.init) ?? "(none)")", "diskMarginBytes \(diskMarginBytes ?? 100 << 20)",
             "databaseBusyTimeoutSeconds \(databaseBusyTimeoutSeconds ?? 10)",
             "maxDownloadBytesPerSecond \(maxDownloadBytesPerSecond.map(String.init) ?? "(no cap)")",
+            "apiSocket \(apiSocketPath ?? "(off)")", "apiPort \(apiPort.map { "\($0) (127.0.0.1, token in \(cookiePath))" } ?? "(socket only)")",
             "minDownloadBytesPerSecond \(minimumTransferRate.map { "\($0.bytesPerSecond) (over \($0.window.components.seconds) s)" } ?? "0 (no minimum)")",
         ]
         for community in communities {

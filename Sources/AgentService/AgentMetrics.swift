@@ -69,6 +69,16 @@ public final class AgentMetrics: Sendable {
         }
     }
 
+    /// A community the agent no longer follows: its series go (a Prometheus scrape then sees them end).
+    public func unregister(_ communityID: String) {
+        _ = communities.withLock { $0.removeValue(forKey: communityID) }
+    }
+
+    /// The community's current state (one of `states`), nil when it is not followed.
+    public func state(of communityID: String) -> String? {
+        communities.withLock { $0[communityID]?.state }
+    }
+
     /// The community's sync could not start; it is tried again after a delay.
     public func startFailed(community: String) {
         communities.withLock { all in

@@ -8,7 +8,7 @@ enum ConfigurationKeys {
     static let topLevel: Set<String> = [
         "codexURL", "wakuURL", "database", "archivesDirectory", "pubsubTopic", "storePeer", "relayPollSeconds",
         "storeCatchUpSeconds", "catchUpHours", "metricsPort", "diskMarginBytes", "databaseBusyTimeoutSeconds",
-        "maxDownloadBytesPerSecond", "minDownloadBytesPerSecond", "communities",
+        "maxDownloadBytesPerSecond", "minDownloadBytesPerSecond", "apiSocket", "apiPort", "communities",
     ]
     static let community: Set<String> = ["id", "mode", "from", "to", "hydration", "settleSeconds", "concurrency", "pubsubTopic"]
 

@@ -12,6 +12,8 @@ import Synchronization
 public final class EventLog: Sendable {
     private let writer: Mutex<(@Sendable (Data) throws -> Void)?>
     private let failures = Atomic<Int>(0)
+    /// Where every event also goes, numbered, for live readers (the local API's event stream).
+    private let hub = Mutex<EventHub?>(nil)
     private let logger = Logger(label: "community-history.events")
 
     /// Events that could not be written (a full disk, a removed file): logged, and counted in
@@ -40,6 +42,9 @@ public final class EventLog: Sendable {
     /// A log that writes nothing.
     public init() { writer = Mutex(nil) }
 
+    /// Hands every event written from now on to `hub` as well (with the same JSON).
+    public func mirror(to hub: EventHub) { self.hub.withLock { $0 = hub } }
+
     public func write(_ event: SyncEvent, community: String) {
         var fields = Self.fields(event)
         fields["community"] = community
@@ -51,6 +56,7 @@ public final class EventLog: Sendable {
         object["time"] = ISO8601DateFormatter().string(from: Date())
         do {
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+            hub.withLock { $0 }?.publish(name: fields["event"] as? String ?? "event", json: data)
             try writer.withLock { try $0?(data + Data("\n".utf8)) }
         } catch {
             let count = failures.add(1, ordering: .relaxed).newValue

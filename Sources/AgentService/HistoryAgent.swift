@@ -17,25 +17,43 @@ import WakuClient
 /// and metrics over HTTP. Runs as a swift-service-lifecycle `Service`: on SIGTERM/SIGINT it
 /// stops polling, cancels downloads, stops a running import unpublished (the next start redoes it), and returns.
 ///
+/// What it follows can change while it runs: `join`, `leave`, `rescan` (the local API) and
+/// `reload` (SIGHUP) are requests to the one loop that owns the set of followed communities;
+/// each community's driver runs as a child task of that loop, and leaving stops it.
+///
 /// ```swift
 /// let agent = try HistoryAgent(configuration: config, events: EventLog(path: "events.jsonl"))
 /// let group = ServiceGroup(services: [agent], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
 /// try await group.run()
+/// // elsewhere, while it runs:
+/// try await agent.join(.init(id: "0x02…", mode: "latest"))
 /// ```
 public final class HistoryAgent: Service, Sendable {
     struct Follower: Sendable {
         let communityID: CommunityID
+        let origin: CommunityOrigin
+        let settings: AgentConfiguration.Community
+        /// Tells this run of the community from an earlier one (after a leave and a join, a rescan).
+        let generation: Int
         let channel: ArchiveChannel
         /// The shard the community publishes on: relayed and queried by this name.
         let pubsubTopic: String
         let driver: CommunitySyncDriver
+        let archivesDirectory: URL
+        /// Forget which index was processed when starting (a rescan).
+        let rescan: Bool
         /// Announcements routed to this community, consumed by its driver's `run`.
         let announcements: AsyncStream<ArchiveAnnouncement>
         let feed: AsyncStream<ArchiveAnnouncement>.Continuation
+        /// Finished to stop this community (leave, restart); the agent's stop cancels it instead.
+        let stopSignal: AsyncStream<Void>
+        let stop: AsyncStream<Void>.Continuation
     }
 
     public let configuration: AgentConfiguration
     public let metrics: AgentMetrics
+    /// Every event, numbered, for the local API's event stream.
+    public let hub: EventHub
     private let events: EventLog
     private let logger: Logger
     private let onEvent: @Sendable (String, SyncEvent) -> Void
@@ -44,7 +62,17 @@ public final class HistoryAgent: Service, Sendable {
     private let lock: SyncLock
     private let waku: WakuClient
     private let codex: CodexClient
-    private let followers: [Follower]
+    private let archivesRoot: URL
+    private let bandwidth: BandwidthLimiter?
+    /// One ledger for every community: their downloads share the disk.
+    private let diskReservations = DiskReservations()
+    /// The followers the poller routes to, as the loop last set them.
+    private let routing = Mutex<[Follower]>([])
+    /// Followers whose 30-day store catch-up has not run yet (new, joined, rescanned).
+    private let needCatchUp = Mutex<Set<CommunityID>>([])
+    private let generations = Atomic<Int>(0)
+    private let mailbox: AsyncStream<AgentMail>
+    private let post: AsyncStream<AgentMail>.Continuation
     private let seen = SeenMessages()
     private let resubscription = Throttle(every: .seconds(30))
     /// Set once the metrics server listens (for tests and logs).
@@ -58,84 +86,358 @@ public final class HistoryAgent: Service, Sendable {
 
     public init(configuration: AgentConfiguration, events: EventLog = EventLog(), metrics: AgentMetrics = AgentMetrics(),
                 logger: Logger = Logger(label: "community-history.agent"), startRetry: RetryPolicy = HistoryAgent.defaultStartRetry,
-                onEvent: @escaping @Sendable (String, SyncEvent) -> Void = { _, _ in }) throws {
+                hub: EventHub = EventHub(), onEvent: @escaping @Sendable (String, SyncEvent) -> Void = { _, _ in }) throws {
         try configuration.validate()
         self.startRetry = startRetry
         self.configuration = configuration
         self.events = events
         self.metrics = metrics
+        self.hub = hub
         self.logger = logger
         self.onEvent = onEvent
-        let databasePath = configuration.database ?? "history.sqlite"
+        events.mirror(to: hub)
+        let databasePath = configuration.databasePath
         lock = try SyncLock(databasePath: databasePath, command: "agent")
         database = try HistoryDatabase(path: databasePath, busyTimeout: configuration.databaseBusyTimeoutSeconds ?? 10)
         waku = WakuClient(baseURL: URL(string: configuration.wakuURL ?? "http://127.0.0.1:8645")!)
-        let codex = CodexClient(baseURL: URL(string: configuration.codexURL ?? "http://127.0.0.1:8080")!,
-                                minimumTransferRate: configuration.minimumTransferRate)
-        self.codex = codex
-        let archives = URL(fileURLWithPath: configuration.archivesDirectory ?? databasePath + ".archives")
-        let bandwidth = configuration.maxDownloadBytesPerSecond.map { BandwidthLimiter(bytesPerSecond: $0) }
-        // One ledger for every community: their downloads share the disk.
-        let diskReservations = DiskReservations()
-        var followers: [Follower] = []
-        for community in configuration.communities {
-            let communityID = try community.communityID()
-            let label = communityID.string
-            let machine = CommunitySyncMachine.Configuration(
-                communityID: communityID, selection: try community.selection(),
-                quietWindow: .milliseconds(Int64((community.settleSeconds ?? 20) * 1000)),
-                maxConcurrentDownloads: community.concurrency ?? 3)
-            metrics.register(label)
-            let driver = try CommunitySyncDriver(
-                configuration: machine, database: database, codex: codex,
-                archivesDirectory: archives.appendingPathComponent(String(label.prefix(18))),
-                importOptions: ArchiveImportOptions(mode: community.hydration ?? .replace),
-                diskMarginBytes: configuration.diskMarginBytes ?? 100 << 20, diskReservations: diskReservations, bandwidth: bandwidth,
-                logger: logger,
-                onEvent: { [metrics, events] event in
-                    metrics.record(event, community: label)
-                    events.write(event, community: label)
-                    onEvent(label, event)
-                })
-            let (announcements, feed) = AsyncStream.makeStream(of: ArchiveAnnouncement.self)
-            followers.append(Follower(communityID: communityID, channel: try ArchiveChannel(communityID: communityID),
-                                      pubsubTopic: configuration.pubsubTopic(of: community), driver: driver,
-                                      announcements: announcements, feed: feed))
+        codex = CodexClient(baseURL: URL(string: configuration.codexURL ?? "http://127.0.0.1:8080")!,
+                            minimumTransferRate: configuration.minimumTransferRate)
+        archivesRoot = URL(fileURLWithPath: configuration.archivesDirectory ?? databasePath + ".archives")
+        bandwidth = configuration.maxDownloadBytesPerSecond.map { BandwidthLimiter(bytesPerSecond: $0) }
+        (mailbox, post) = AsyncStream.makeStream(of: AgentMail.self)
+        // Known from the start, so the API answers with them before `run` begins.
+        var roster = Roster()
+        for follower in initialFollowers() {
+            metrics.register(follower.communityID.string)
+            roster.active[follower.communityID] = follower
         }
-        self.followers = followers
+        publishRouting(roster)
+        initial.withLock { $0 = roster }
+    }
+
+    /// The communities to follow when `run` starts (set by `init`).
+    private let initial = Mutex(Roster())
+
+    /// The history database the agent writes (the local API reads pages and writes local copies here).
+    public var history: HistoryDatabase { database }
+
+    /// The communities the loop follows now, by ID.
+    private struct Roster: Sendable {
+        var active: [CommunityID: Follower] = [:]
+        /// What to do once a stopping follower (of that generation) has stopped.
+        var afterStop: [CommunityID: (generation: Int, then: AfterStop)] = [:]
+    }
+
+    private enum AfterStop: Sendable {
+        case leave(purge: Bool, reply: @Sendable (Result<Int, AgentControlError>) -> Void)
+        case start(Follower)
+        case nothing
     }
 
     public func run() async throws {
         let server = try await startMetricsServer()
-        let shards = Array(Set(followers.map(\.pubsubTopic))).sorted()
-        events.write(["event": "agent.started", "communities": followers.map(\.communityID.string)])
-        // One child per community runs its driver; this task polls the node and routes what it
-        // hears to them. Cancelling the group stops the drivers: downloads are cancelled and a
-        // running import stops unpublished (the next start redoes it).
-        await withDiscardingTaskGroup { group in
-            for follower in followers {
-                group.addTask { await self.follow(follower) }
-            }
-            await poll(shards)
-            logger.info("stopping: cancelling downloads and a running import (nothing of it is published)")
-            group.cancelAll()
-        }
+        let initial = self.initial.withLock { $0 }
+        events.write(["event": "agent.started", "communities": initial.active.keys.map(\.string).sorted()])
+        let roster = (try? await cancelWhenGracefulShutdown { [self, initial] in await loop(initial) }) ?? initial
+        post.finish()
+        // Requests that arrived as the loop ended are answered, not left waiting.
+        for await mail in mailbox { if case .command(let command) = mail { Self.refuse(command) } }
+        for (_, pending) in roster.afterStop { if case .leave(_, let reply) = pending.then { reply(.failure(.notRunning)) } }
         // No unsubscribe: the node's shard subscription may be the user's own (and a chat client's).
         await server?.stop()
         events.write(["event": "agent.stopped"])
+        hub.close()
+        // Nothing of the agent writes any more: a `sync` or another agent may start.
+        lock.release()
+    }
+
+    /// One child per community runs its driver, one polls the node and routes what it hears to
+    /// them; this loop owns the set of communities and answers requests to change it, until
+    /// cancelled. Cancelling the group stops the drivers: downloads are cancelled and a running
+    /// import stops unpublished (the next start redoes it). Returns the roster as it ended.
+    private func loop(_ initial: Roster) async -> Roster {
+        var roster = initial
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.poll() }
+            for follower in roster.active.values {
+                group.addTask { await self.follow(follower) }
+            }
+            for await mail in mailbox {
+                await handle(mail, roster: &roster, group: &group)
+            }
+            logger.info("stopping: cancelling downloads and a running import (nothing of it is published)")
+            group.cancelAll()
+        }
+        return roster
+    }
+
+    // MARK: Requests (the local API, SIGHUP)
+
+    /// Follows `community` (persisted: a restart follows it again). Already followed through the
+    /// API with other settings: restarts it with these. Throws `AgentControlError`.
+    public func join(_ community: AgentConfiguration.Community) async throws(AgentControlError) -> JoinOutcome {
+        try await ask { .join(community, reply: $0) }
+    }
+
+    /// Stops following a community joined through the API and forgets it; with `purge`, also
+    /// deletes its history once its sync has stopped. Returns the messages deleted.
+    public func leave(_ communityID: CommunityID, purge: Bool) async throws(AgentControlError) -> Int {
+        try await ask { .leave(communityID, purge: purge, reply: $0) }
+    }
+
+    /// Restarts a community's sync forgetting which index was processed, and asks the store
+    /// node for its announcements again: every selected archive not in the database is fetched.
+    public func rescan(_ communityID: CommunityID) async throws(AgentControlError) {
+        try await ask { .rescan(communityID, reply: $0) }
+    }
+
+    /// Applies a configuration file read again (SIGHUP): starts, stops and restarts the
+    /// file's communities as it says. Other changed settings are reported, not applied.
+    public func reload(_ configuration: AgentConfiguration) async throws(AgentControlError) -> ReloadSummary {
+        do { try configuration.validate() } catch { throw .invalid("\(error)") }
+        return try await ask { .reload(configuration, reply: $0) }
+    }
+
+    private func ask<T: Sendable>(_ command: (@escaping @Sendable (Result<T, AgentControlError>) -> Void) -> AgentCommand) async throws(AgentControlError) -> T {
+        let result: Result<T, AgentControlError> = await withCheckedContinuation { continuation in
+            let answered = Atomic<Bool>(false)
+            let reply: @Sendable (Result<T, AgentControlError>) -> Void = { result in
+                if answered.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged { continuation.resume(returning: result) }
+            }
+            if case .terminated = post.yield(.command(command(reply))) { reply(.failure(.notRunning)) }
+        }
+        return try result.get()
+    }
+
+    private static func refuse(_ command: AgentCommand) {
+        switch command {
+        case .join(_, let reply): reply(.failure(.notRunning))
+        case .leave(_, _, let reply): reply(.failure(.notRunning))
+        case .rescan(_, let reply): reply(.failure(.notRunning))
+        case .reload(_, let reply): reply(.failure(.notRunning))
+        }
+    }
+
+    private func handle(_ mail: AgentMail, roster: inout Roster, group: inout DiscardingTaskGroup) async {
+        switch mail {
+        case .command(.join(let community, let reply)):
+            reply(await join(community, roster: &roster, group: &group))
+        case .command(.leave(let id, let purge, let reply)):
+            guard let follower = roster.active[id] else {
+                return reply(.failure(roster.afterStop[id] != nil ? .busy(id.string) : .notFollowed(id.string)))
+            }
+            guard follower.origin == .api else { return reply(.failure(.setInConfiguration(id.string))) }
+            // Forgotten first: if the agent is killed now, a restart does not follow it again.
+            do { _ = try await database.unfollow(communityID: id.string, purge: false) } catch {
+                return reply(.failure(.database("\(error)")))
+            }
+            stop(follower, then: .leave(purge: purge, reply: reply), roster: &roster)
+        case .command(.rescan(let id, let reply)):
+            guard let follower = roster.active[id] else { return reply(.failure(roster.afterStop[id] != nil ? .busy(id.string) : .notFollowed(id.string))) }
+            stop(follower, then: .start(makeFollower(follower.settings, origin: follower.origin, rescan: true)), roster: &roster)
+            reply(.success(()))
+        case .command(.reload(let configuration, let reply)):
+            reply(.success(reload(configuration, roster: &roster, group: &group)))
+        case .followerStopped(let id, let generation):
+            guard let pending = roster.afterStop[id], pending.generation == generation else { return }
+            roster.afterStop[id] = nil
+            switch pending.then {
+            case .nothing:
+                metrics.unregister(id.string)
+            case .start(let follower):
+                start(follower, roster: &roster, group: &group)
+            case .leave(let purge, let reply):
+                metrics.unregister(id.string)
+                reply(await finishLeaving(id, purge: purge))
+            }
+        }
+    }
+
+    private func join(_ community: AgentConfiguration.Community, roster: inout Roster,
+                      group: inout DiscardingTaskGroup) async -> Result<JoinOutcome, AgentControlError> {
+        let id: CommunityID
+        do { id = try configuration.validate(community) } catch { return .failure(.invalid("\(error)")) }
+        var community = community
+        community.id = id.string  // one spelling, whatever case the client sent
+        if roster.afterStop[id] != nil { return .failure(.busy(id.string)) }
+        if let current = roster.active[id] {
+            guard current.origin == .api else { return .failure(.setInConfiguration(id.string)) }
+            if current.settings == community { return .success(.unchanged) }
+        }
+        do {
+            let settings = try JSONEncoder().encode(community)
+            try await database.follow(FollowedCommunity(communityID: id.string, settings: settings, joinedAt: Int64(Date().timeIntervalSince1970 * 1000)))
+        } catch {
+            return .failure(.database("\(error)"))
+        }
+        let follower = makeFollower(community, origin: .api)
+        if let current = roster.active[id] {
+            stop(current, then: .start(follower), roster: &roster)
+            return .success(.updated)
+        }
+        start(follower, roster: &roster, group: &group)
+        events.write(["event": "community.joined", "community": id.string])
+        return .success(.joined)
+    }
+
+    private func finishLeaving(_ id: CommunityID, purge: Bool) async -> Result<Int, AgentControlError> {
+        var deleted = 0
+        if purge {
+            do { deleted = try await database.unfollow(communityID: id.string, purge: true) } catch {
+                return .failure(.database("\(error)"))
+            }
+            let directory = archivesDirectory(of: id)
+            if FileManager.default.fileExists(atPath: directory.path) {
+                do { try FileManager.default.removeItem(at: directory) } catch {
+                    // The history is gone; the downloads left are removed by the next sweep.
+                    logger.error("cannot remove the community's downloads", metadata: ["directory": "\(directory.path)", "error": "\(error)"])
+                }
+            }
+        }
+        events.write(["event": "community.left", "community": id.string, "purged": purge, "messagesDeleted": deleted])
+        return .success(deleted)
+    }
+
+    private func reload(_ new: AgentConfiguration, roster: inout Roster, group: inout DiscardingTaskGroup) -> ReloadSummary {
+        var summary = ReloadSummary()
+        for (name, old, now) in [("database", configuration.database, new.database), ("codexURL", configuration.codexURL, new.codexURL),
+                                 ("wakuURL", configuration.wakuURL, new.wakuURL), ("archivesDirectory", configuration.archivesDirectory, new.archivesDirectory),
+                                 ("apiSocket", configuration.apiSocket, new.apiSocket)] where old != now {
+            summary.needRestart.append(name)
+        }
+        if configuration.metricsPort != new.metricsPort { summary.needRestart.append("metricsPort") }
+        if configuration.apiPort != new.apiPort { summary.needRestart.append("apiPort") }
+        var wanted: [CommunityID: AgentConfiguration.Community] = [:]
+        for community in new.communities { if let id = try? community.communityID() { wanted[id] = community } }  // validated already
+        for (id, follower) in roster.active where follower.origin == .configuration && wanted[id] == nil {
+            stop(follower, then: .nothing, roster: &roster)
+            summary.stopped.append(id.string)
+        }
+        for (id, community) in wanted.sorted(by: { $0.key.string < $1.key.string }) {
+            if let current = roster.active[id] {
+                if current.origin == .configuration && current.settings != community {
+                    stop(current, then: .start(makeFollower(community, origin: .configuration)), roster: &roster)
+                    summary.restarted.append(id.string)
+                }
+                // Joined through the API and now in the file too: it goes on as it is.
+            } else if let pending = roster.afterStop[id] {
+                // Stopping (a restart, or removed by an earlier reload): start it with the file's settings once stopped.
+                if case .nothing = pending.then {
+                    roster.afterStop[id] = (pending.generation, .start(makeFollower(community, origin: .configuration)))
+                    summary.started.append(id.string)
+                }
+            } else {
+                start(makeFollower(community, origin: .configuration), roster: &roster, group: &group)
+                summary.started.append(id.string)
+            }
+        }
+        return summary
+    }
+
+    // MARK: The followers
+
+    /// The configuration file's communities, then those joined through the API (a row that no
+    /// longer parses is logged and skipped: the API wrote it, from checked settings).
+    private func initialFollowers() -> [Follower] {
+        var followers = configuration.communities.map { makeFollower($0, origin: .configuration) }
+        let joined: [FollowedCommunity]
+        do { joined = try database.followedCommunities() } catch {
+            logger.error("cannot read the communities joined through the API; following the configuration's only", metadata: ["error": "\(error)"])
+            return followers
+        }
+        for row in joined {
+            do {
+                let community = try JSONDecoder().decode(AgentConfiguration.Community.self, from: row.settings)
+                let id = try configuration.validate(community)
+                if followers.contains(where: { $0.communityID == id }) { continue }  // the file's settings win
+                followers.append(makeFollower(community, origin: .api))
+            } catch {
+                logger.error("ignoring a joined community whose settings do not read", metadata: ["community": "\(row.communityID)", "error": "\(error)"])
+            }
+        }
+        return followers
+    }
+
+    private func archivesDirectory(of id: CommunityID) -> URL {
+        archivesRoot.appendingPathComponent(String(id.string.prefix(18)))
+    }
+
+    /// A follower for checked settings (`validate(_:)` passed).
+    private func makeFollower(_ community: AgentConfiguration.Community, origin: CommunityOrigin, rescan: Bool = false) -> Follower {
+        // Checked before: a failure here is a programming error.
+        let communityID = try! community.communityID()
+        let label = communityID.string
+        let machine = CommunitySyncMachine.Configuration(
+            communityID: communityID, selection: try! community.selection(),
+            quietWindow: .milliseconds(Int64((community.settleSeconds ?? 20) * 1000)),
+            maxConcurrentDownloads: community.concurrency ?? 3)
+        let directory = archivesDirectory(of: communityID)
+        let driver = try! CommunitySyncDriver(
+            configuration: machine, database: database, codex: codex, archivesDirectory: directory,
+            importOptions: ArchiveImportOptions(mode: community.hydration ?? .replace),
+            diskMarginBytes: configuration.diskMarginBytes ?? 100 << 20, diskReservations: diskReservations, bandwidth: bandwidth,
+            logger: logger,
+            onEvent: { [metrics, events, onEvent] event in
+                metrics.record(event, community: label)
+                events.write(event, community: label)
+                onEvent(label, event)
+            })
+        let (announcements, feed) = AsyncStream.makeStream(of: ArchiveAnnouncement.self)
+        let (stopSignal, stop) = AsyncStream.makeStream(of: Void.self)
+        return Follower(communityID: communityID, origin: origin, settings: community,
+                        generation: generations.add(1, ordering: .relaxed).newValue,
+                        channel: try! ArchiveChannel(communityID: communityID), pubsubTopic: configuration.pubsubTopic(of: community),
+                        driver: driver, archivesDirectory: directory, rescan: rescan,
+                        announcements: announcements, feed: feed, stopSignal: stopSignal, stop: stop)
+    }
+
+    private func start(_ follower: Follower, roster: inout Roster, group: inout DiscardingTaskGroup) {
+        metrics.register(follower.communityID.string)
+        roster.active[follower.communityID] = follower
+        publishRouting(roster)
+        group.addTask { await self.follow(follower) }
+    }
+
+    private func stop(_ follower: Follower, then: AfterStop, roster: inout Roster) {
+        roster.active[follower.communityID] = nil
+        roster.afterStop[follower.communityID] = (follower.generation, then)
+        publishRouting(roster)
+        follower.feed.finish()
+        follower.stop.finish()
+    }
+
+    /// Hands the poller the followers to route to; those it has not caught up yet get their
+    /// 30-day store query at its next turn.
+    private func publishRouting(_ roster: Roster) {
+        let followers = roster.active.values.sorted { $0.communityID.string < $1.communityID.string }
+        let fresh = Set(followers.filter { follower in !routing.withLock { $0.contains { $0.generation == follower.generation } } }.map(\.communityID))
+        routing.withLock { $0 = followers }
+        if !fresh.isEmpty { needCatchUp.withLock { $0.formUnion(fresh) } }
+    }
+
+    /// Runs one community until it is stopped (leave, restart) or the agent stops, then tells the loop.
+    private func follow(_ follower: Follower) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.runDriver(follower) }
+            group.addTask { for await _ in follower.stopSignal {} }
+            await group.next()
+            group.cancelAll()
+        }
+        post.yield(.followerStopped(follower.communityID, generation: follower.generation))
     }
 
     /// Runs one community's driver until the agent stops. A driver that cannot start (its state
     /// cannot be read, its archives directory cannot be made) is started again after a growing
     /// delay: the other communities go on, and this one resumes once the cause is fixed, without
     /// restarting the agent. Announcements heard meanwhile wait in its stream.
-    private func follow(_ follower: Follower) async {
+    private func runDriver(_ follower: Follower) async {
         let label = follower.communityID.string
         var attempt = 0
+        let rescan = follower.rescan
         while !Task.isCancelled {
             do {
-                try await follower.driver.run(live: follower.announcements)
-                return  // cancelled: the agent is stopping
+                try await follower.driver.run(live: follower.announcements, rescan: rescan)
+                return  // cancelled: the agent is stopping, or the community is
             } catch {
                 if Task.isCancelled { return }
                 attempt += 1
@@ -160,45 +462,51 @@ public final class HistoryAgent: Service, Sendable {
         }
     }
 
-    /// Relay polls and store catch-ups until the first graceful-shutdown signal (or cancellation).
-    private func poll(_ shards: [String]) async {
-        try? await cancelWhenGracefulShutdown { [self] in
-            await reportMisconfiguration(shards)
-            await subscribe(shards)
-            await catchUp(hours: 24 * 30)
-            var lastCatchUp = ContinuousClock.now
-            let catchUpEvery = Duration.milliseconds(Int64((configuration.storeCatchUpSeconds ?? 300) * 1000))
-            let pollEvery = Duration.milliseconds(Int64((configuration.relayPollSeconds ?? 2) * 1000))
-            while !Task.isCancelled {
-                await pollRelay(shards)
-                if ContinuousClock.now - lastCatchUp >= catchUpEvery {
-                    await catchUp(hours: configuration.catchUpHours ?? 24)
-                    lastCatchUp = .now
-                }
-                try await Task.sleep(for: pollEvery)
+    /// Relay polls and store catch-ups until cancelled (the agent stops). Each turn reads the
+    /// followers the loop published: a shard seen for the first time is subscribed to, and a
+    /// community not caught up yet (new, joined, rescanned) gets its 30-day store query first.
+    private func poll() async {
+        await reportMisconfiguration(Set(routing.withLock { $0 }.map(\.pubsubTopic)).sorted())
+        var subscribed: Set<String> = []
+        var lastCatchUp = ContinuousClock.now
+        let catchUpEvery = Duration.milliseconds(Int64((configuration.storeCatchUpSeconds ?? 300) * 1000))
+        let pollEvery = Duration.milliseconds(Int64((configuration.relayPollSeconds ?? 2) * 1000))
+        while !Task.isCancelled {
+            let followers = routing.withLock { $0 }
+            let shards = Set(followers.map(\.pubsubTopic)).sorted()
+            let newShards = shards.filter { !subscribed.contains($0) }
+            if !newShards.isEmpty {
+                await subscribe(newShards)
+                subscribed.formUnion(newShards)
             }
+            let fresh = needCatchUp.withLock { pending in
+                defer { pending = [] }
+                return pending
+            }
+            if !fresh.isEmpty { await catchUp(hours: 24 * 30, followers: followers.filter { fresh.contains($0.communityID) }) }
+            await pollRelay(shards, followers: followers)
+            if ContinuousClock.now - lastCatchUp >= catchUpEvery {
+                await catchUp(hours: configuration.catchUpHours ?? 24, followers: followers)
+                lastCatchUp = .now
+            }
+            do { try await Task.sleep(for: pollEvery) } catch { return }
         }
     }
 
     private func startMetricsServer() async throws -> LoopbackHTTPServer? {
         guard let port = configuration.metricsPort else { return nil }
-        let (metrics, events, database) = (self.metrics, self.events, self.database)
-        let server = try await LoopbackHTTPServer.start(port: port) { request in
+        let server = try await LoopbackHTTPServer.start(port: port) { [self] request in
             switch (request.method, request.pathSegments) {
             case ("GET", ["health"]), ("GET", ["healthz"]):
-                return .json(["status": "ok"])
+                let health = await health()
+                do {
+                    return LoopbackResponse(status: health.status == .ok ? 200 : 503, contentType: "application/json",
+                                            body: .data(try JSONEncoder().encode(health)))
+                } catch {
+                    return .text("cannot encode the health report: \(error)", status: 500)
+                }
             case ("GET", ["metrics"]):
-                let text = metrics.prometheusText()
-                    + "# HELP community_history_event_write_failures_total Events that could not be written to the events file.\n"
-                    + "# TYPE community_history_event_write_failures_total counter\n"
-                    + "community_history_event_write_failures_total \(events.writeFailures)\n"
-                    + "# HELP community_history_staging_files_left_total Imports' scratch files that could not be deleted (the next start removes them).\n"
-                    + "# TYPE community_history_staging_files_left_total counter\n"
-                    + "community_history_staging_files_left_total \(database.stagingFilesLeftBehind)\n"
-                    + "# HELP community_history_import_write_lock_longest_seconds The longest an import held the database's write lock (what a chat client's write waited at most).\n"
-                    + "# TYPE community_history_import_write_lock_longest_seconds gauge\n"
-                    + "community_history_import_write_lock_longest_seconds \(database.importWriteLockHolds.longest.inSeconds)\n"
-                return LoopbackResponse(status: 200, contentType: "text/plain; version=0.0.4", body: .data(Data(text.utf8)))
+                return LoopbackResponse(status: 200, contentType: "text/plain; version=0.0.4", body: .data(Data(prometheusText().utf8)))
             default:
                 return .text("not found (try /health or /metrics)", status: 404)
             }
@@ -206,6 +514,47 @@ public final class HistoryAgent: Service, Sendable {
         metricsPort.set(server.port)
         logger.info("health and metrics on http://127.0.0.1:\(server.port)/metrics")
         return server
+    }
+
+    /// The metrics of every followed community, and the agent's own (Prometheus text 0.0.4).
+    public func prometheusText() -> String {
+        metrics.prometheusText()
+            + "# HELP community_history_event_write_failures_total Events that could not be written to the events file.\n"
+            + "# TYPE community_history_event_write_failures_total counter\n"
+            + "community_history_event_write_failures_total \(events.writeFailures)\n"
+            + "# HELP community_history_staging_files_left_total Imports' scratch files that could not be deleted (the next start removes them).\n"
+            + "# TYPE community_history_staging_files_left_total counter\n"
+            + "community_history_staging_files_left_total \(database.stagingFilesLeftBehind)\n"
+            + "# HELP community_history_import_write_lock_longest_seconds The longest an import held the database's write lock (what a chat client's write waited at most).\n"
+            + "# TYPE community_history_import_write_lock_longest_seconds gauge\n"
+            + "community_history_import_write_lock_longest_seconds \(database.importWriteLockHolds.longest.inSeconds)\n"
+            + "# HELP community_history_event_stream_readers Readers of the local API's event stream.\n"
+            + "# TYPE community_history_event_stream_readers gauge\n"
+            + "community_history_event_stream_readers \(hub.readerCount)\n"
+    }
+
+    /// Whether the agent can do its work now: the Codex node and the nwaku node answer, and the
+    /// database can be read. Asked each time (health is not a constant).
+    public func health() async -> AgentHealth {
+        let checks = PeerCheck(waku: waku, codex: codex, storePeer: configuration.storePeer)
+        async let codexCheck = checks.codexReachable().result
+        async let wakuCheck = checks.wakuHealth()
+        var databaseCheck = CheckResult(name: "database readable", passed: true, detail: database.path)
+        do { _ = try await database.followedCommunities() } catch {
+            databaseCheck = CheckResult(name: "database readable", passed: false, detail: "\(error)", fix: "check \(database.path) and its disk")
+        }
+        return AgentHealth(checks: [await codexCheck, await wakuCheck, databaseCheck])
+    }
+
+    /// The followed communities, with how each is followed, its state and what the database holds.
+    public func followedCommunities() async throws -> [FollowedCommunityStatus] {
+        let followers = routing.withLock { $0 }
+        let statuses = try await database.communityStatuses(communityIDs: followers.map(\.communityID.string))
+        return followers.map { follower in
+            FollowedCommunityStatus(communityID: follower.communityID.string, origin: follower.origin, settings: follower.settings,
+                                    state: metrics.state(of: follower.communityID.string) ?? "idle",
+                                    history: statuses[follower.communityID.string])
+        }
     }
 
     /// Subscribes the node's relay to the communities' shards (`POST /relay/v1/subscriptions`).
@@ -218,12 +567,12 @@ public final class HistoryAgent: Service, Sendable {
     }
 
     /// Reads each shard's relay cache and keeps what belongs to a followed archive channel.
-    private func pollRelay(_ shards: [String]) async {
+    private func pollRelay(_ shards: [String], followers: [Follower]) async {
         var failed = false
         for shard in shards {
             do {
                 for message in try await waku.relayMessages(pubsubTopic: shard) {
-                    await route(message, pubsubTopic: shard)
+                    await route(message, pubsubTopic: shard, to: followers)
                 }
             } catch {
                 failed = true
@@ -234,10 +583,10 @@ public final class HistoryAgent: Service, Sendable {
         if failed, await resubscription.due() { await subscribe(shards) }
     }
 
-    /// Store query over every archive channel for the last `hours`, one per shard (the client
-    /// splits the topics into groups the node accepts), newest first so that what came before a
-    /// failure, which is used, holds the announcements that count.
-    func catchUp(hours: Double) async {
+    /// Store query over the archive channels of `followers` for the last `hours`, one per shard
+    /// (the client splits the topics into groups the node accepts), newest first so that what
+    /// came before a failure, which is used, holds the announcements that count.
+    func catchUp(hours: Double, followers: [Follower]) async {
         let end = Date()
         let byShard = Dictionary(grouping: followers, by: \.pubsubTopic)
         for (shard, group) in byShard.sorted(by: { $0.key < $1.key }) {
@@ -250,7 +599,7 @@ public final class HistoryAgent: Service, Sendable {
             // announcements are not reported as ignored for being older than the newest.
             for item in history.messages.sorted(by: { ($0.message?.timestamp ?? 0) < ($1.message?.timestamp ?? 0) }) {
                 guard let message = item.message else { continue }
-                await route(message, pubsubTopic: item.pubsubTopic ?? shard)
+                await route(message, pubsubTopic: item.pubsubTopic ?? shard, to: group)
             }
             if history.malformedMessages > 0 {
                 logger.warning("store: skipped messages that did not decode", metadata: ["count": "\(history.malformedMessages)", "pubsubTopic": "\(shard)"])
@@ -276,11 +625,14 @@ public final class HistoryAgent: Service, Sendable {
         }
     }
 
-    /// Hands a message to the communities whose archive channel it is on (a shard carries every
-    /// community's traffic; the rest is dropped here).
-    private func route(_ message: WakuMessage, pubsubTopic: String) async {
-        guard await seen.insert(message.hash(pubsubTopic: pubsubTopic)) else { return }
+    /// Hands a message to the followers whose archive channel it is on (a shard carries every
+    /// community's traffic; the rest is dropped here). Each run of a community (a generation)
+    /// gets a message once, though relay and store both deliver it: a community joined again
+    /// after leaving hears its announcements again.
+    private func route(_ message: WakuMessage, pubsubTopic: String, to followers: [Follower]) async {
+        let hash = message.hash(pubsubTopic: pubsubTopic)
         for follower in followers where follower.pubsubTopic == pubsubTopic && follower.channel.contentTopics.contains(message.contentTopic) {
+            guard await seen.insert("\(follower.generation)/\(hash)") else { continue }
             switch follower.channel.decode(payload: [UInt8](message.payload), contentTopic: message.contentTopic) {
             case .announcement(let announcement):
                 // The Codex-era message type number is unconfirmed: say which ones are seen.
@@ -291,6 +643,19 @@ public final class HistoryAgent: Service, Sendable {
                 metrics.rejectedAnnouncement(reason.rawValue, community: follower.communityID.string)
             }
         }
+    }
+}
+
+/// What `health()` found: `ok` when every check passed, `degraded` otherwise (the agent goes on
+/// and tries again; the failing check says what to fix).
+public struct AgentHealth: Sendable, Codable, Equatable {
+    public enum Status: String, Sendable, Codable { case ok, degraded }
+    public var status: Status
+    public var checks: [CheckResult]
+
+    public init(checks: [CheckResult]) {
+        self.checks = checks
+        status = checks.allSatisfy(\.passed) ? .ok : .degraded
     }
 }
 

@@ -55,7 +55,18 @@ extension HistoryDatabase {
                 UNION SELECT DISTINCT community_id FROM message
                 ORDER BY 1
                 """)
-            return try ids.map { id in
+            return try ids.map { try Self.status(of: $0, db) }
+        }
+    }
+
+    /// The status of each of `communityIDs` (zeros for one the database holds nothing of), by ID.
+    public func communityStatuses(communityIDs: [String]) async throws -> [String: CommunityStatus] {
+        try await pool.read { db in
+            try Dictionary(uniqueKeysWithValues: communityIDs.map { ($0, try Self.status(of: $0, db)) })
+        }
+    }
+
+    static func status(of id: String, _ db: Database) throws -> CommunityStatus {
                 let state = try Row.fetchOne(db, sql: "SELECT * FROM community_index_state WHERE community_id = ?", arguments: [id])
                 let archives = try Row.fetchOne(db, sql: "SELECT COUNT(*) AS n, MIN(from_time) AS f, MAX(to_time) AS t FROM imported_archive WHERE community_id = ?", arguments: [id])!
                 func failures(_ disposition: ArchiveFailureDisposition) throws -> Int {
@@ -72,8 +83,6 @@ extension HistoryDatabase {
                     coveredFrom: (archives["f"] as Int64?).map { UInt64($0) }, coveredTo: (archives["t"] as Int64?).map { UInt64($0) },
                     messageCount: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM message WHERE community_id = ?", arguments: [id]) ?? 0,
                     lastError: state?["last_error"], lastSuccessAt: state?["last_success_at"])
-            }
-        }
     }
 
     /// Records why an archive was not imported and what becomes of it. An archive rejected

@@ -19,11 +19,18 @@ public struct FollowedCommunity: Sendable, Equatable {
 
 extension HistoryDatabase {
     /// The communities joined through the API, in the order they were joined.
+    public func followedCommunities() throws -> [FollowedCommunity] {
+        try pool.read(Self.followedCommunities)
+    }
+
+    /// `followedCommunities` without blocking a cooperative thread.
     public func followedCommunities() async throws -> [FollowedCommunity] {
-        try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM followed_community ORDER BY joined_at, community_id").map {
-                FollowedCommunity(communityID: $0["community_id"], settings: Data(($0["settings"] as String).utf8), joinedAt: $0["joined_at"])
-            }
+        try await pool.read(Self.followedCommunities)
+    }
+
+    static func followedCommunities(_ db: Database) throws -> [FollowedCommunity] {
+        try Row.fetchAll(db, sql: "SELECT * FROM followed_community ORDER BY joined_at, community_id").map {
+            FollowedCommunity(communityID: $0["community_id"], settings: Data(($0["settings"] as String).utf8), joinedAt: $0["joined_at"])
         }
     }
 

@@ -56,8 +56,17 @@ extension HistoryDatabase {
     ///
     /// Throws a GRDB `DatabaseError` when the database cannot be read.
     public func messagePage(communityID: String, chatID: String? = nil, position: PagePosition, limit: Int) throws -> MessagePage {
+        try pool.read { db in try Self.messagePage(db, communityID: communityID, chatID: chatID, position: position, limit: limit) }
+    }
+
+    /// `messagePage` without blocking a cooperative thread.
+    public func messagePage(communityID: String, chatID: String? = nil, position: PagePosition, limit: Int) async throws -> MessagePage {
+        try await pool.read { db in try Self.messagePage(db, communityID: communityID, chatID: chatID, position: position, limit: limit) }
+    }
+
+    static func messagePage(_ db: Database, communityID: String, chatID: String?, position: PagePosition, limit: Int) throws -> MessagePage {
         precondition(limit > 0, "a page holds at least one message")
-        return try pool.read { db in
+        do {
             var sql = "SELECT * FROM message WHERE community_id = ?"
             var arguments: StatementArguments = [communityID]
             if let chatID {

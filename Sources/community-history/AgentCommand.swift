@@ -4,6 +4,7 @@ import HistoryStore
 import LocalHTTPServer
 import Logging
 import ServiceLifecycle
+import AgentAPI
 import AgentService
 import SyncEngine
 
@@ -15,7 +16,10 @@ struct AgentCommand: AsyncParsableCommand {
             Runs until SIGTERM or SIGINT. Live announcements come from the nwaku relay, with a periodic \
             store catch-up. Events go to --events (JSON lines) or standard output; health and Prometheus \
             metrics to http://127.0.0.1:<metricsPort>/metrics when the configuration sets metricsPort. \
-            See README.md ("The agent") and examples/agent.json.
+            A chat client uses the local API on the Unix socket <database>.sock (apiSocket), and on \
+            127.0.0.1:<apiPort> with the bearer token in <database>.cookie when apiPort is set \
+            (docs/agent-api.openapi.json). SIGHUP reads the configuration file again. \
+            See README.md ("The agent", "The local API") and examples/agent.json.
             """
     )
 
@@ -38,9 +42,10 @@ struct AgentCommand: AsyncParsableCommand {
         // What is in force, defaults included: a setting that did not take is visible at once.
         progress.line("agent settings (\(config)):\n" + configuration.effectiveSettings.split(separator: "\n").map { "  \($0)" }.joined(separator: "\n"))
         let agent: HistoryAgent
+        let eventLog: EventLog
         do {
             // Events on standard output go through the printer, so they do not tear the live block.
-            let eventLog = try events.map { try EventLog(path: $0) } ?? EventLog(writer: progress.standardOutput)
+            eventLog = try events.map { try EventLog(path: $0) } ?? EventLog(writer: progress.standardOutput)
             agent = try HistoryAgent(configuration: configuration, events: eventLog,
                                      logger: Logger(label: "community-history.agent"),
                                      onEvent: { community, event in progress.show(event, community: community) })
@@ -52,12 +57,29 @@ struct AgentCommand: AsyncParsableCommand {
             printError("\(error)")
             throw Exit.badInput
         }
+        // Shut down in reverse order: the agent first (which ends the API's event streams), then
+        // the SIGHUP reloader, then the API.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if configuration.apiSocketPath != nil || configuration.apiPort != nil {
+            services.append(.init(service: LocalAPIServer(api: AgentAPI(agent: agent), socketPath: configuration.apiSocketPath,
+                                                          port: configuration.apiPort, cookiePath: configuration.cookiePath)))
+        }
+        services.append(.init(service: ConfigurationReloader(path: config, agent: agent, events: eventLog)))
+        services.append(.init(service: agent))
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: agent)], gracefulShutdownSignals: [.sigterm, .sigint],
+            services: services, gracefulShutdownSignals: [.sigterm, .sigint],
             logger: Logger(label: "community-history.lifecycle")))
         do { try await group.run() } catch let error as LoopbackServerError {
             progress.finish()
             printError("metricsPort: \(error)")
+            throw Exit.badInput
+        } catch let error as LocalAPIError {
+            progress.finish()
+            printError("local API: \(error)")
+            throw Exit.badInput
+        } catch {
+            progress.finish()
+            printError("\(error)")
             throw Exit.badInput
         }
         progress.finish()

@@ -14,7 +14,9 @@ import SyncEngine
         // Two spellings of one community are one community.
         let twice = AgentConfiguration(communities: [.init(id: id), .init(id: "0X" + id.dropFirst(2).uppercased())])
         #expect { try twice.validate() } throws: { "\($0)".contains("listed twice") }
-        #expect { try AgentConfiguration(communities: []).validate() } throws: { "\($0)".contains("no communities") }
+        // No communities is valid: a chat client joins them through the local API.
+        try AgentConfiguration(communities: []).validate()
+        #expect { try AgentConfiguration(apiPort: 70_000, communities: []).validate() } throws: { "\($0)".contains("apiPort must be") }
         let selection = try AgentConfiguration.Community(id: "0x02", mode: "range", from: "2026-01-01", to: "2026-02-01").selection()
         #expect(selection == .range(from: 1_767_225_600, to: 1_769_904_000))
     }

@@ -12,6 +12,13 @@ public struct CheckResult: Sendable, Codable, Equatable {
     public var detail: String
     public var fix: String?
 
+    public init(name: String, passed: Bool, detail: String, fix: String? = nil) {
+        self.name = name
+        self.passed = passed
+        self.detail = detail
+        self.fix = fix
+    }
+
     static func pass(_ name: String, _ detail: String) -> CheckResult { CheckResult(name: name, passed: true, detail: detail, fix: nil) }
     static func fail(_ name: String, _ detail: String, fix: String) -> CheckResult { CheckResult(name: name, passed: false, detail: detail, fix: fix) }
 }

@@ -1,0 +1,55 @@
+import Crypto
+import Foundation
+import Hummingbird
+
+/// Refuses a request without `Authorization: Bearer <token>` (401), for the API's TCP listener:
+/// any local user can reach 127.0.0.1, only the agent's user can read the cookie file that
+/// holds the token (as bitcoind's `.cookie`). The Unix socket needs none: its mode is 0600.
+struct BearerTokenMiddleware: RouterMiddleware {
+    typealias Context = BasicRequestContext
+    let token: String
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
+              Self.equalInConstantTime(String(header.dropFirst("Bearer ".count)), token) else {
+            throw APIError(status: .unauthorized, code: "unauthorized",
+                           message: "send Authorization: Bearer <the token in the agent's cookie file>")
+        }
+        return try await next(request, context)
+    }
+
+    /// Compares without returning early, so the time taken says nothing about the token.
+    static func equalInConstantTime(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8), y = Array(b.utf8)
+        var difference = UInt8(x.count == y.count ? 0 : 1)
+        for index in 0..<min(x.count, y.count) { difference |= x[index] ^ y[index] }
+        return difference == 0
+    }
+}
+
+/// The cookie file: a fresh random token written at each start, readable by the user only.
+enum CookieFile {
+    /// Writes a new token to `path` (mode 0600, replacing an older file) and returns it.
+    static func writeNewToken(at path: String) throws -> String {
+        let token = SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }.map { String(format: "%02x", $0) }.joined()
+        let temporary = path + ".tmp"
+        // Created 0600 before any byte is written, then renamed over the old file.
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        guard descriptor >= 0 else { throw LocalAPIError.cannotWriteCookie(path: path, errno: errno) }
+        let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+        do {
+            guard fchmod(descriptor, 0o600) == 0 else { throw LocalAPIError.cannotWriteCookie(path: path, errno: errno) }
+            try handle.write(contentsOf: Data(token.utf8))
+            try handle.synchronize()
+        } catch {
+            unlink(temporary)
+            throw error
+        }
+        guard rename(temporary, path) == 0 else {
+            let code = errno
+            unlink(temporary)
+            throw LocalAPIError.cannotWriteCookie(path: path, errno: code)
+        }
+        return token
+    }
+}

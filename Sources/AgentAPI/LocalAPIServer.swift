@@ -1,0 +1,142 @@
+import AgentService
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Why the local API could not start.
+public enum LocalAPIError: Error, CustomStringConvertible, Equatable {
+    /// The socket path is too long for a Unix socket (108 bytes on Linux, with its NUL).
+    case socketPathTooLong(path: String)
+    /// Something that is not a socket is where the socket goes: it is not replaced.
+    case notASocket(path: String)
+    case cannotBind(path: String, reason: String)
+    case cannotWriteCookie(path: String, errno: Int32)
+
+    public var description: String {
+        switch self {
+        case .socketPathTooLong(let path):
+            return "the API socket path is \(path.utf8.count) bytes, over the 107 a Unix socket takes: set apiSocket to a shorter path (\(path))"
+        case .notASocket(let path): return "\(path) exists and is not a socket: move it, or set apiSocket to another path"
+        case .cannotBind(let path, let reason): return "cannot listen on \(path): \(reason)"
+        case .cannotWriteCookie(let path, let code): return "cannot write the API cookie file \(path): \(String(cString: strerror(code)))"
+        }
+    }
+}
+
+/// Serves `AgentAPI` on a Unix socket (mode 0600: only the user can connect) and, when asked,
+/// on 127.0.0.1 with a bearer token from a cookie file. A swift-service-lifecycle `Service`:
+/// put it before the agent in the service group, so the agent stops first (which ends the
+/// event streams) and the server then stops.
+///
+/// ```swift
+/// let api = LocalAPIServer(api: AgentAPI(agent: agent), socketPath: "history.sqlite.sock", port: nil, cookiePath: "history.sqlite.cookie")
+/// let group = ServiceGroup(services: [api, agent], gracefulShutdownSignals: [.sigterm], logger: logger)
+/// ```
+public final class LocalAPIServer: Service, Sendable {
+    let api: AgentAPI
+    let socketPath: String?
+    let port: Int?
+    let cookiePath: String
+    let logger: Logger
+    /// The TCP port once listening (for tests and the log).
+    public let listeningPort = Mutex<Int?>(nil)
+    /// Resumed when every listener is up.
+    private let ready = Mutex<[CheckedContinuation<Void, Never>]>([])
+    private let listening = Mutex(0)
+
+    public init(api: AgentAPI, socketPath: String?, port: Int?, cookiePath: String, logger: Logger = Logger(label: "community-history.api")) {
+        self.api = api
+        self.socketPath = socketPath
+        self.port = port
+        self.cookiePath = cookiePath
+        self.logger = logger
+    }
+
+    /// The socket path checked, and a private directory beside it to bind in: the socket gets
+    /// its mode there, where nobody else can reach it, and is then renamed into place.
+    private func prepareSocket(_ path: String) throws -> String {
+        guard path.utf8.count <= 107 else { throw LocalAPIError.socketPathTooLong(path: path) }
+        var info = stat()
+        if lstat(path, &info) == 0, (info.st_mode & S_IFMT) != S_IFSOCK { throw LocalAPIError.notASocket(path: path) }
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(".api-\(getpid())-\(UUID().uuidString.prefix(8))")
+        guard mkdir(directory.path, 0o700) == 0 else {
+            throw LocalAPIError.cannotBind(path: path, reason: String(cString: strerror(errno)))
+        }
+        let bindPath = directory.appendingPathComponent("s").path
+        guard bindPath.utf8.count <= 107 else {
+            rmdir(directory.path)
+            throw LocalAPIError.socketPathTooLong(path: bindPath)
+        }
+        return bindPath
+    }
+
+    public func run() async throws {
+        var applications: [any Service] = []
+        var bindDirectory: String?
+        if let socketPath {
+            let bindPath = try prepareSocket(socketPath)
+            bindDirectory = URL(fileURLWithPath: bindPath).deletingLastPathComponent().path
+            applications.append(Application(
+                router: api.router(), configuration: .init(address: .unixDomainSocket(path: bindPath), serverName: nil),
+                onServerRunning: { [self] _ in
+                    // Mode 0600 while only this user can reach the socket, then into place.
+                    if chmod(bindPath, 0o600) != 0 || rename(bindPath, socketPath) != 0 {
+                        logger.error("cannot put the API socket in place", metadata: ["path": "\(socketPath)", "error": "\(String(cString: strerror(errno)))"])
+                    } else {
+                        logger.info("local API on unix socket \(socketPath)")
+                    }
+                    rmdir(URL(fileURLWithPath: bindPath).deletingLastPathComponent().path)
+                    serverStarted()
+                },
+                logger: logger))
+        }
+        if let port {
+            let token = try CookieFile.writeNewToken(at: cookiePath)
+            applications.append(Application(
+                router: api.router(token: token), configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: nil),
+                onServerRunning: { [self] channel in
+                    let bound = channel.localAddress?.port ?? port
+                    listeningPort.withLock { $0 = bound }
+                    logger.info("local API on http://127.0.0.1:\(bound) (bearer token in \(cookiePath))")
+                    serverStarted()
+                },
+                logger: logger))
+        }
+        defer {
+            if let socketPath { unlink(socketPath) }
+            if let bindDirectory { rmdir(bindDirectory) }
+            if port != nil { unlink(cookiePath) }
+        }
+        try await withThrowingDiscardingTaskGroup { group in
+            for application in applications {
+                group.addTask { try await application.run() }
+            }
+        }
+    }
+
+    private func serverStarted() {
+        let waiting: [CheckedContinuation<Void, Never>] = listening.withLock { count in
+            count += 1
+            guard count == (socketPath == nil ? 0 : 1) + (port == nil ? 0 : 1) else { return [] }
+            return ready.withLock { waiting in
+                defer { waiting = [] }
+                return waiting
+            }
+        }
+        for continuation in waiting { continuation.resume() }
+    }
+
+    /// Returns once every listener accepts connections.
+    public func waitUntilListening() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let up = listening.withLock { count in
+                let all = count == (socketPath == nil ? 0 : 1) + (port == nil ? 0 : 1)
+                if !all { ready.withLock { $0.append(continuation) } }
+                return all
+            }
+            if up { continuation.resume() }
+        }
+    }
+}

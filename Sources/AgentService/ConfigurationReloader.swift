@@ -1,0 +1,69 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// Reads the configuration file again on SIGHUP and hands it to the agent (`HistoryAgent.reload`):
+/// communities added to the file start, removed ones stop (their history stays), changed ones
+/// restart. A file that does not read or validate is reported and changes nothing. A service of
+/// the agent's service group; it ends with the group's graceful shutdown.
+///
+/// ```swift
+/// let reloader = ConfigurationReloader(path: "agent.json", agent: agent)
+/// let group = ServiceGroup(services: [reloader, agent], …)
+/// ```
+public struct ConfigurationReloader: Service {
+    let path: String
+    let agent: HistoryAgent
+    let logger: Logger
+    let events: EventLog
+    let signals: @Sendable () async -> AsyncStream<Void>
+
+    public init(path: String, agent: HistoryAgent, events: EventLog, logger: Logger = Logger(label: "community-history.agent")) {
+        self.init(path: path, agent: agent, events: events, logger: logger, signals: {
+            let (stream, continuation) = AsyncStream.makeStream(of: Void.self)
+            let task = Task {
+                for await _ in await UnixSignalsSequence(trapping: .sighup) { continuation.yield() }
+                continuation.finish()
+            }
+            continuation.onTermination = { _ in task.cancel() }
+            return stream
+        })
+    }
+
+    /// `signals`: each element is one reload request (tests send their own).
+    init(path: String, agent: HistoryAgent, events: EventLog, logger: Logger, signals: @escaping @Sendable () async -> AsyncStream<Void>) {
+        self.path = path
+        self.agent = agent
+        self.events = events
+        self.logger = logger
+        self.signals = signals
+    }
+
+    public func run() async throws {
+        let requests = await signals()
+        try? await cancelWhenGracefulShutdown {
+            for await _ in requests { await reload() }
+        }
+    }
+
+    /// Reads the file and applies it; returns what changed (nil when the file was refused).
+    @discardableResult
+    public func reload() async -> ReloadSummary? {
+        do {
+            let configuration = try AgentConfiguration.load(path: path)
+            let summary = try await agent.reload(configuration)
+            logger.notice("configuration reloaded", metadata: [
+                "started": "\(summary.started)", "stopped": "\(summary.stopped)", "restarted": "\(summary.restarted)",
+                "needRestart": "\(summary.needRestart)",
+            ])
+            events.write(["event": "configuration.reloaded", "started": summary.started, "stopped": summary.stopped,
+                          "restarted": summary.restarted, "needRestart": summary.needRestart])
+            return summary
+        } catch {
+            logger.error("configuration not reloaded; the agent goes on with the one it has", metadata: ["file": "\(path)", "error": "\(error)"])
+            events.write(["event": "configuration.reload-failed", "error": "\(error)"])
+            return nil
+        }
+    }
+}
