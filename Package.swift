@@ -171,6 +171,7 @@ let package = Package(
                 "DemoNetwork",
                 "PeerHTTP", "CodexClient", "WakuClient", "StatusWire", "LocalHTTPServer",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 // The benchmark's probe writes as a chat client does, from its own connection.

@@ -51,16 +51,18 @@ struct SettingsView: Encodable {
     }
 }
 
-/// What the database holds of a community.
-struct HistoryView: Encodable {
-    var status: CommunityStatus
+/// What the database holds of a community (the API's `history`, and `status --json`).
+public struct HistoryView: Encodable {
+    public var status: CommunityStatus
+
+    public init(status: CommunityStatus) { self.status = status }
 
     enum Keys: String, CodingKey {
         case indexCID, indexClock, archivesImported, archivesPending, archivesFailed, archivesOverLimit, archivesUnimportable
         case coveredFrom, coveredTo, messageCount, lastError, lastSuccessAt
     }
 
-    func encode(to encoder: any Encoder) throws {
+    public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: Keys.self)
         try container.encode(status.indexCID, forKey: .indexCID)
         try container.encode(status.indexClock, forKey: .indexClock)
@@ -96,12 +98,14 @@ struct CommunityView: Encodable {
 }
 
 /// A response object: `schemaVersion` and the fields of `body`.
-struct Versioned<Body: Encodable>: Encodable {
-    var body: Body
+public struct Versioned<Body: Encodable>: Encodable {
+    public var body: Body
+
+    public init(body: Body) { self.body = body }
 
     enum Keys: String, CodingKey { case schemaVersion }
 
-    func encode(to encoder: any Encoder) throws {
+    public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: Keys.self)
         try container.encode(apiSchemaVersion, forKey: .schemaVersion)
         try body.encode(to: encoder)
@@ -131,15 +135,17 @@ struct LeaveResult: Encodable {
 
 struct RescanResult: Encodable { var communityID: String; var rescanning: Bool }
 
-/// A stored message as a chat view needs it.
-struct MessageView: Encodable {
-    var message: StoredMessage
+/// A stored message as a chat view needs it (the API's pages and `messages --json`).
+public struct MessageView: Encodable {
+    public var message: StoredMessage
+
+    public init(message: StoredMessage) { self.message = message }
 
     enum Keys: String, CodingKey {
         case id, chatID, channel, contentTopic, author, type, typeName, clock, timestamp, text, source, archiveID, payload, cursor
     }
 
-    func encode(to encoder: any Encoder) throws {
+    public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: Keys.self)
         try container.encode(message.id, forKey: .id)
         try container.encode(message.chatID, forKey: .chatID)

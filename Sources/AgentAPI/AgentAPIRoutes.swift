@@ -105,7 +105,15 @@ public struct AgentAPI: Sendable {
     }
 
     private func join(_ request: Request) async throws -> Response {
-        let community: AgentConfiguration.Community = try await decodeBody(request)
+        let body = try await collectBody(request)
+        let community: AgentConfiguration.Community
+        do { community = try AgentConfiguration.Community.decodeChecked(body) } catch let error as DecodingError {
+            throw APIError.badRequest("the body is not what this route takes: \(Self.describe(error))")
+        } catch let error as AgentConfigurationError {
+            throw APIError(status: .badRequest, code: "invalid-settings", message: error.description)
+        } catch {
+            throw APIError.badRequest("the body is not JSON: \(error)")
+        }
         let outcome: JoinOutcome
         do { outcome = try await agent.join(community) } catch { throw Self.apiError(error) }
         let id = try? community.communityID()  // accepted by join: it parses
@@ -196,7 +204,7 @@ public struct AgentAPI: Sendable {
     }
 
     private func requireFollowed(_ id: CommunityID) async throws {
-        guard try await agent.followedCommunities().contains(where: { $0.communityID == id.string }) else {
+        guard try await followedCommunities().contains(where: { $0.followed.communityID == id.string }) else {
             throw APIError(status: .notFound, code: "not-followed", message: "community \(id) is not followed (join it first)")
         }
     }
@@ -217,12 +225,15 @@ public struct AgentAPI: Sendable {
         }
     }
 
-    private func decodeBody<T: Decodable>(_ request: Request) async throws -> T {
-        let buffer: ByteBuffer
-        do { buffer = try await request.body.collect(upTo: Self.maxBodyBytes) } catch {
+    private func collectBody(_ request: Request) async throws -> Data {
+        do { return Data(try await request.body.collect(upTo: Self.maxBodyBytes).readableBytesView) } catch {
             throw APIError(status: .contentTooLarge, code: "too-large", message: "the body is over \(Self.maxBodyBytes) bytes")
         }
-        do { return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView)) } catch let error as DecodingError {
+    }
+
+    private func decodeBody<T: Decodable>(_ request: Request) async throws -> T {
+        let body = try await collectBody(request)
+        do { return try JSONDecoder().decode(T.self, from: body) } catch let error as DecodingError {
             throw APIError.badRequest("the body is not what this route takes: \(Self.describe(error))")
         }
     }

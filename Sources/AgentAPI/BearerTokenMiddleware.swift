@@ -10,8 +10,9 @@ struct BearerTokenMiddleware: RouterMiddleware {
     let token: String
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
-              Self.equalInConstantTime(String(header.dropFirst("Bearer ".count)), token) else {
+        // The scheme's name is case-insensitive (RFC 9110, 11.1); the token is not.
+        guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer "),
+              Self.equalInConstantTime(String(header.dropFirst("bearer ".count)).trimmingCharacters(in: .whitespaces), token) else {
             throw APIError(status: .unauthorized, code: "unauthorized",
                            message: "send Authorization: Bearer <the token in the agent's cookie file>")
         }
@@ -33,8 +34,10 @@ enum CookieFile {
     static func writeNewToken(at path: String) throws -> String {
         let token = SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }.map { String(format: "%02x", $0) }.joined()
         let temporary = path + ".tmp"
-        // Created 0600 before any byte is written, then renamed over the old file.
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        // Created anew (never through a file or link left at that name), 0600 before any byte is
+        // written, then renamed over the old file.
+        if unlink(temporary) != 0 && errno != ENOENT { throw LocalAPIError.cannotWriteCookie(path: path, errno: errno) }
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600)
         guard descriptor >= 0 else { throw LocalAPIError.cannotWriteCookie(path: path, errno: errno) }
         let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
         do {

@@ -40,13 +40,22 @@ public final class LocalAPIServer: Service, Sendable {
     let port: Int?
     let cookiePath: String
     let logger: Logger
+    /// Told each address once it accepts connections (`unix:<path>`, `http://127.0.0.1:<port>`).
+    let onListening: @Sendable (String) -> Void
     /// The TCP port once listening (for tests and the log).
     public let listeningPort = Mutex<Int?>(nil)
+    /// The files this server made, by device and inode: removed when it stops only if still
+    /// theirs (a next agent may have made its own at the same paths meanwhile).
+    private let madeFiles = Mutex<[(path: String, device: UInt64, inode: UInt64)]>([])
+    /// Where the socket could not be put in place: `run` fails with it.
+    private let (failures, failure) = AsyncStream.makeStream(of: LocalAPIError.self)
     /// Resumed when every listener is up.
     private let ready = Mutex<[CheckedContinuation<Void, Never>]>([])
     private let listening = Mutex(0)
 
-    public init(api: AgentAPI, socketPath: String?, port: Int?, cookiePath: String, logger: Logger = Logger(label: "community-history.api")) {
+    public init(api: AgentAPI, socketPath: String?, port: Int?, cookiePath: String, logger: Logger = Logger(label: "community-history.api"),
+                onListening: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.onListening = onListening
         self.api = api
         self.socketPath = socketPath
         self.port = port
@@ -82,36 +91,66 @@ public final class LocalAPIServer: Service, Sendable {
                 router: api.router(), configuration: .init(address: .unixDomainSocket(path: bindPath), serverName: nil),
                 onServerRunning: { [self] _ in
                     // Mode 0600 while only this user can reach the socket, then into place.
-                    if chmod(bindPath, 0o600) != 0 || rename(bindPath, socketPath) != 0 {
-                        logger.error("cannot put the API socket in place", metadata: ["path": "\(socketPath)", "error": "\(String(cString: strerror(errno)))"])
-                    } else {
-                        logger.info("local API on unix socket \(socketPath)")
-                    }
+                    let placed = chmod(bindPath, 0o600) == 0 && rename(bindPath, socketPath) == 0
+                    let reason = placed ? "" : String(cString: strerror(errno))
                     rmdir(URL(fileURLWithPath: bindPath).deletingLastPathComponent().path)
+                    guard placed else {
+                        failure.yield(.cannotBind(path: socketPath, reason: "cannot move the socket into place: \(reason)"))
+                        return
+                    }
+                    remember(socketPath)
+                    logger.info("local API on unix socket \(socketPath)")
+                    onListening("unix:\(socketPath)")
                     serverStarted()
                 },
                 logger: logger))
         }
         if let port {
             let token = try CookieFile.writeNewToken(at: cookiePath)
+            remember(cookiePath)
             applications.append(Application(
                 router: api.router(token: token), configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: nil),
                 onServerRunning: { [self] channel in
                     let bound = channel.localAddress?.port ?? port
                     listeningPort.withLock { $0 = bound }
                     logger.info("local API on http://127.0.0.1:\(bound) (bearer token in \(cookiePath))")
+                    onListening("http://127.0.0.1:\(bound)")
                     serverStarted()
                 },
                 logger: logger))
         }
         defer {
-            if let socketPath { unlink(socketPath) }
+            removeMadeFiles()
             if let bindDirectory { rmdir(bindDirectory) }
-            if port != nil { unlink(cookiePath) }
         }
         try await withThrowingDiscardingTaskGroup { group in
             for application in applications {
                 group.addTask { try await application.run() }
+            }
+            group.addTask { [failures] in
+                for await failure in failures { throw failure }
+            }
+            // Ends the failure watch once the listeners are done (a graceful shutdown).
+            group.addTask { [self] in
+                try? await gracefulShutdown()
+                failure.finish()
+            }
+        }
+    }
+
+    private func remember(_ path: String) {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }
+        madeFiles.withLock { $0.append((path, UInt64(info.st_dev), UInt64(info.st_ino))) }
+    }
+
+    /// Removes the socket and the cookie file if they are still the ones this server made.
+    private func removeMadeFiles() {
+        for file in madeFiles.withLock({ $0 }) {
+            var info = stat()
+            guard lstat(file.path, &info) == 0, UInt64(info.st_dev) == file.device, UInt64(info.st_ino) == file.inode else { continue }
+            if unlink(file.path) != 0 {
+                logger.warning("cannot remove \(file.path)", metadata: ["error": "\(String(cString: strerror(errno)))"])
             }
         }
     }

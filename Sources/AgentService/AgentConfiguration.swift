@@ -116,7 +116,9 @@ public struct AgentConfiguration: Codable, Sendable, Equatable {
     /// Reads, checks and validates a configuration file. Unknown keys are errors (with the
     /// nearest known key); a JSON syntax error says where; `database` and `archivesDirectory`
     /// given as relative paths are relative to the file's directory, not the working directory.
-    public static func load(path: String) throws -> AgentConfiguration {
+    /// A file that names no `database` gets `defaultDatabase` (the command's XDG default), or,
+    /// without one, `history.sqlite` beside the file.
+    public static func load(path: String, defaultDatabase: String? = nil) throws -> AgentConfiguration {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw AgentConfigurationError("cannot read the configuration file \(path)")
         }
@@ -143,7 +145,7 @@ public struct AgentConfiguration: Codable, Sendable, Equatable {
             guard let file, !file.hasPrefix("/") else { return file }
             return directory.appendingPathComponent(file).standardizedFileURL.path
         }
-        configuration.database = resolved(configuration.database ?? "history.sqlite")
+        configuration.database = resolved(configuration.database ?? defaultDatabase ?? "history.sqlite")
         configuration.archivesDirectory = resolved(configuration.archivesDirectory)
         if configuration.apiSocket != "" { configuration.apiSocket = resolved(configuration.apiSocket) }
         try configuration.validate()
@@ -210,6 +212,17 @@ extension AgentConfiguration {
 }
 
 extension AgentConfiguration.Community {
+    /// Decodes one community's settings from JSON (a join through the local API), refusing
+    /// unknown keys as a configuration file does (a misspelt `"hydraton"` must not join with
+    /// replace mode). Throws `AgentConfigurationError` or a `DecodingError`.
+    public static func decodeChecked(_ data: Data) throws -> AgentConfiguration.Community {
+        guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw AgentConfigurationError("the body must be a JSON object with an \"id\"")
+        }
+        try ConfigurationKeys.checkCommunity(object)
+        return try JSONDecoder().decode(AgentConfiguration.Community.self, from: data)
+    }
+
     /// The community's ID, parsed (the file may spell it in any case).
     public func communityID() throws -> CommunityID {
         do { return try CommunityID(id) } catch let error as CommunityIDError {

@@ -29,8 +29,13 @@ enum ConfigurationKeys {
     private static func check(_ keys: Dictionary<String, Any>.Keys, known: Set<String>, at path: String, file: String) throws {
         for key in keys.sorted() where !known.contains(key) {
             let hint = nearest(key, in: known).map { " (did you mean \"\($0)\"?)" } ?? ""
-            throw AgentConfigurationError("\(file): unknown key \"\(path)\(key)\"\(hint); known keys: \(known.sorted().joined(separator: ", "))")
+            throw AgentConfigurationError("\(file.isEmpty ? "" : file + ": ")unknown key \"\(path)\(key)\"\(hint); known keys: \(known.sorted().joined(separator: ", "))")
         }
+    }
+
+    /// Throws for an unknown key of one community's settings (a join through the API), as for a file's.
+    static func checkCommunity(_ object: [String: Any]) throws {
+        try check(object.keys, known: community, at: "", file: "")
     }
 
     /// The known key closest to `key` (case-insensitive edit distance at most 3).

@@ -19,11 +19,15 @@ public struct ConfigurationReloader: Service {
     let events: EventLog
     let signals: @Sendable () async -> AsyncStream<Void>
 
-    public init(path: String, agent: HistoryAgent, events: EventLog, logger: Logger = Logger(label: "community-history.agent")) {
+    /// `signals`: made with `await UnixSignalsSequence(trapping: .sighup)` before the agent starts,
+    /// so that a SIGHUP during start-up is a reload request, not the default action (ending the
+    /// process). Tests pass their own requests instead.
+    public init<Signals: AsyncSequence & Sendable>(path: String, agent: HistoryAgent, events: EventLog, signals: Signals,
+                                                   logger: Logger = Logger(label: "community-history.agent")) where Signals.Element: Sendable {
         self.init(path: path, agent: agent, events: events, logger: logger, signals: {
             let (stream, continuation) = AsyncStream.makeStream(of: Void.self)
             let task = Task {
-                for await _ in await UnixSignalsSequence(trapping: .sighup) { continuation.yield() }
+                do { for try await _ in signals { continuation.yield() } } catch {}
                 continuation.finish()
             }
             continuation.onTermination = { _ in task.cancel() }
@@ -31,7 +35,7 @@ public struct ConfigurationReloader: Service {
         })
     }
 
-    /// `signals`: each element is one reload request (tests send their own).
+    /// `signals`: each element is one reload request.
     init(path: String, agent: HistoryAgent, events: EventLog, logger: Logger, signals: @escaping @Sendable () async -> AsyncStream<Void>) {
         self.path = path
         self.agent = agent
@@ -51,7 +55,7 @@ public struct ConfigurationReloader: Service {
     @discardableResult
     public func reload() async -> ReloadSummary? {
         do {
-            let configuration = try AgentConfiguration.load(path: path)
+            let configuration = try AgentConfiguration.load(path: path, defaultDatabase: agent.configuration.database)
             let summary = try await agent.reload(configuration)
             logger.notice("configuration reloaded", metadata: [
                 "started": "\(summary.started)", "stopped": "\(summary.stopped)", "restarted": "\(summary.restarted)",

@@ -54,6 +54,8 @@ public final class EventLog: Sendable {
     public func write(_ fields: [String: any Sendable]) {
         var object = fields
         object["time"] = ISO8601DateFormatter().string(from: Date())
+        // The events' format is documented and stable (README, "The agent"); a change of meaning raises this.
+        object["schemaVersion"] = 1
         do {
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             hub.withLock { $0 }?.publish(name: fields["event"] as? String ?? "event", json: data)

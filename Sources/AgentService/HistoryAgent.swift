@@ -66,10 +66,8 @@ public final class HistoryAgent: Service, Sendable {
     private let bandwidth: BandwidthLimiter?
     /// One ledger for every community: their downloads share the disk.
     private let diskReservations = DiskReservations()
-    /// The followers the poller routes to, as the loop last set them.
-    private let routing = Mutex<[Follower]>([])
-    /// Followers whose 30-day store catch-up has not run yet (new, joined, rescanned).
-    private let needCatchUp = Mutex<Set<CommunityID>>([])
+    /// What the loop last published for the poller and the API (`RoutingTable`).
+    private let routing = Mutex(RoutingTable())
     private let generations = Atomic<Int>(0)
     private let mailbox: AsyncStream<AgentMail>
     private let post: AsyncStream<AgentMail>.Continuation
@@ -121,6 +119,16 @@ public final class HistoryAgent: Service, Sendable {
     /// The history database the agent writes (the local API reads pages and writes local copies here).
     public var history: HistoryDatabase { database }
 
+    /// The loop's followers as others read them: the poller routes to `followers` and gives each
+    /// of `uncaught` its 30-day store query; the API lists `followers` and `restarting`.
+    struct RoutingTable: Sendable {
+        var followers: [Follower] = []
+        /// Communities (by follower generation) whose 30-day catch-up has not succeeded yet.
+        var uncaught: Set<Int> = []
+        /// Stopping to start again (rescan, new settings): shown, with state `restarting`.
+        var restarting: [Follower] = []
+    }
+
     /// The communities the loop follows now, by ID.
     private struct Roster: Sendable {
         var active: [CommunityID: Follower] = [:]
@@ -129,7 +137,8 @@ public final class HistoryAgent: Service, Sendable {
     }
 
     private enum AfterStop: Sendable {
-        case leave(purge: Bool, reply: @Sendable (Result<Int, AgentControlError>) -> Void)
+        /// Leaving: once stopped, forget it (and purge); if that write fails, start `follower` again.
+        case leave(purge: Bool, restore: Follower, reply: @Sendable (Result<Int, AgentControlError>) -> Void)
         case start(Follower)
         case nothing
     }
@@ -142,7 +151,8 @@ public final class HistoryAgent: Service, Sendable {
         post.finish()
         // Requests that arrived as the loop ended are answered, not left waiting.
         for await mail in mailbox { if case .command(let command) = mail { Self.refuse(command) } }
-        for (_, pending) in roster.afterStop { if case .leave(_, let reply) = pending.then { reply(.failure(.notRunning)) } }
+        // A leave cut short by the stop: nothing was forgotten (a restart follows it again).
+        for (_, pending) in roster.afterStop { if case .leave(_, _, let reply) = pending.then { reply(.failure(.notRunning)) } }
         // No unsubscribe: the node's shard subscription may be the user's own (and a chat client's).
         await server?.stop()
         events.write(["event": "agent.stopped"])
@@ -227,11 +237,9 @@ public final class HistoryAgent: Service, Sendable {
                 return reply(.failure(roster.afterStop[id] != nil ? .busy(id.string) : .notFollowed(id.string)))
             }
             guard follower.origin == .api else { return reply(.failure(.setInConfiguration(id.string))) }
-            // Forgotten first: if the agent is killed now, a restart does not follow it again.
-            do { _ = try await database.unfollow(communityID: id.string, purge: false) } catch {
-                return reply(.failure(.database("\(error)")))
-            }
-            stop(follower, then: .leave(purge: purge, reply: reply), roster: &roster)
+            // Forgotten (and purged) once its sync has stopped, in one transaction: if the agent
+            // stops first, nothing changed, and the next start follows it again.
+            stop(follower, then: .leave(purge: purge, restore: makeFollower(follower.settings, origin: .api), reply: reply), roster: &roster)
         case .command(.rescan(let id, let reply)):
             guard let follower = roster.active[id] else { return reply(.failure(roster.afterStop[id] != nil ? .busy(id.string) : .notFollowed(id.string))) }
             stop(follower, then: .start(makeFollower(follower.settings, origin: follower.origin, rescan: true)), roster: &roster)
@@ -246,9 +254,14 @@ public final class HistoryAgent: Service, Sendable {
                 metrics.unregister(id.string)
             case .start(let follower):
                 start(follower, roster: &roster, group: &group)
-            case .leave(let purge, let reply):
-                metrics.unregister(id.string)
-                reply(await finishLeaving(id, purge: purge))
+            case .leave(let purge, let restore, let reply):
+                let result = await finishLeaving(id, purge: purge)
+                if case .failure = result {
+                    start(restore, roster: &roster, group: &group)  // as before the request: a retry can work
+                } else {
+                    metrics.unregister(id.string)
+                }
+                reply(result)
             }
         }
     }
@@ -281,16 +294,17 @@ public final class HistoryAgent: Service, Sendable {
     }
 
     private func finishLeaving(_ id: CommunityID, purge: Bool) async -> Result<Int, AgentControlError> {
-        var deleted = 0
+        let deleted: Int
+        do { deleted = try await database.unfollow(communityID: id.string, purge: purge) } catch {
+            return .failure(.database("\(error)"))
+        }
         if purge {
-            do { deleted = try await database.unfollow(communityID: id.string, purge: true) } catch {
-                return .failure(.database("\(error)"))
-            }
             let directory = archivesDirectory(of: id)
             if FileManager.default.fileExists(atPath: directory.path) {
                 do { try FileManager.default.removeItem(at: directory) } catch {
-                    // The history is gone; the downloads left are removed by the next sweep.
-                    logger.error("cannot remove the community's downloads", metadata: ["directory": "\(directory.path)", "error": "\(error)"])
+                    // The history is gone. The files stay until the community is joined again
+                    // (its sync's start sweeps the directory) or removed by hand: said here.
+                    logger.error("cannot remove the left community's downloads", metadata: ["directory": "\(directory.path)", "error": "\(error)"])
                 }
             }
         }
@@ -300,18 +314,25 @@ public final class HistoryAgent: Service, Sendable {
 
     private func reload(_ new: AgentConfiguration, roster: inout Roster, group: inout DiscardingTaskGroup) -> ReloadSummary {
         var summary = ReloadSummary()
-        for (name, old, now) in [("database", configuration.database, new.database), ("codexURL", configuration.codexURL, new.codexURL),
-                                 ("wakuURL", configuration.wakuURL, new.wakuURL), ("archivesDirectory", configuration.archivesDirectory, new.archivesDirectory),
-                                 ("apiSocket", configuration.apiSocket, new.apiSocket)] where old != now {
-            summary.needRestart.append(name)
-        }
-        if configuration.metricsPort != new.metricsPort { summary.needRestart.append("metricsPort") }
-        if configuration.apiPort != new.apiPort { summary.needRestart.append("apiPort") }
+        summary.needRestart = Self.settingsNeedingRestart(from: configuration, to: new)
         var wanted: [CommunityID: AgentConfiguration.Community] = [:]
         for community in new.communities { if let id = try? community.communityID() { wanted[id] = community } }  // validated already
         for (id, follower) in roster.active where follower.origin == .configuration && wanted[id] == nil {
             stop(follower, then: .nothing, roster: &roster)
             summary.stopped.append(id.string)
+        }
+        // The file's communities waiting to start again (a rescan, an earlier reload) start as the file says now, or not at all.
+        for (id, pending) in roster.afterStop {
+            guard case .start(let next) = pending.then, next.origin == .configuration else { continue }
+            if let community = wanted[id] {
+                if next.settings != community {
+                    roster.afterStop[id] = (pending.generation, .start(makeFollower(community, origin: .configuration, rescan: next.rescan)))
+                    summary.restarted.append(id.string)
+                }
+            } else {
+                roster.afterStop[id] = (pending.generation, .nothing)
+                summary.stopped.append(id.string)
+            }
         }
         for (id, community) in wanted.sorted(by: { $0.key.string < $1.key.string }) {
             if let current = roster.active[id] {
@@ -321,7 +342,7 @@ public final class HistoryAgent: Service, Sendable {
                 }
                 // Joined through the API and now in the file too: it goes on as it is.
             } else if let pending = roster.afterStop[id] {
-                // Stopping (a restart, or removed by an earlier reload): start it with the file's settings once stopped.
+                // Stopped by an earlier reload and back in the file: start it once stopped.
                 if case .nothing = pending.then {
                     roster.afterStop[id] = (pending.generation, .start(makeFollower(community, origin: .configuration)))
                     summary.started.append(id.string)
@@ -331,7 +352,25 @@ public final class HistoryAgent: Service, Sendable {
                 summary.started.append(id.string)
             }
         }
+        publishRouting(roster)
+        summary.stopped.sort()
+        summary.restarted.sort()
         return summary
+    }
+
+    /// The top-level settings that differ between two configurations, `communities` aside: the
+    /// agent applies those only when it starts.
+    static func settingsNeedingRestart(from old: AgentConfiguration, to new: AgentConfiguration) -> [String] {
+        func settings(_ configuration: AgentConfiguration) -> [String: String] {
+            var copy = configuration
+            copy.communities = []
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys
+            guard let data = try? encoder.encode(copy), let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return [:] }
+            return object.mapValues { "\($0)" }
+        }
+        let (before, after) = (settings(old), settings(new))
+        return Set(before.keys).union(after.keys).filter { $0 != "communities" && before[$0] != after[$0] }.sorted()
     }
 
     // MARK: The followers
@@ -406,13 +445,21 @@ public final class HistoryAgent: Service, Sendable {
         follower.stop.finish()
     }
 
-    /// Hands the poller the followers to route to; those it has not caught up yet get their
-    /// 30-day store query at its next turn.
+    /// Hands the poller and the API the loop's followers. A follower the poller has not seen
+    /// (new, joined, restarted) gets its 30-day store catch-up at the poller's next turn.
     private func publishRouting(_ roster: Roster) {
         let followers = roster.active.values.sorted { $0.communityID.string < $1.communityID.string }
-        let fresh = Set(followers.filter { follower in !routing.withLock { $0.contains { $0.generation == follower.generation } } }.map(\.communityID))
-        routing.withLock { $0 = followers }
-        if !fresh.isEmpty { needCatchUp.withLock { $0.formUnion(fresh) } }
+        let restarting = roster.afterStop.values.compactMap { pending -> Follower? in
+            if case .start(let next) = pending.then { return next }
+            return nil
+        }.sorted { $0.communityID.string < $1.communityID.string }
+        routing.withLock { table in
+            let known = Set(table.followers.map(\.generation))
+            let current = Set(followers.map(\.generation))
+            table.uncaught = table.uncaught.intersection(current).union(current.subtracting(known))
+            table.followers = followers
+            table.restarting = restarting
+        }
     }
 
     /// Runs one community until it is stopped (leave, restart) or the agent stops, then tells the loop.
@@ -466,24 +513,26 @@ public final class HistoryAgent: Service, Sendable {
     /// followers the loop published: a shard seen for the first time is subscribed to, and a
     /// community not caught up yet (new, joined, rescanned) gets its 30-day store query first.
     private func poll() async {
-        await reportMisconfiguration(Set(routing.withLock { $0 }.map(\.pubsubTopic)).sorted())
+        await reportMisconfiguration(Set(routing.withLock { $0.followers }.map(\.pubsubTopic)).sorted())
         var subscribed: Set<String> = []
         var lastCatchUp = ContinuousClock.now
         let catchUpEvery = Duration.milliseconds(Int64((configuration.storeCatchUpSeconds ?? 300) * 1000))
         let pollEvery = Duration.milliseconds(Int64((configuration.relayPollSeconds ?? 2) * 1000))
         while !Task.isCancelled {
-            let followers = routing.withLock { $0 }
+            // One look at the table: the followers and those of them not caught up yet agree.
+            let (followers, uncaught) = routing.withLock { ($0.followers, $0.uncaught) }
             let shards = Set(followers.map(\.pubsubTopic)).sorted()
             let newShards = shards.filter { !subscribed.contains($0) }
             if !newShards.isEmpty {
                 await subscribe(newShards)
                 subscribed.formUnion(newShards)
             }
-            let fresh = needCatchUp.withLock { pending in
-                defer { pending = [] }
-                return pending
+            let fresh = followers.filter { uncaught.contains($0.generation) }
+            if !fresh.isEmpty {
+                let caughtUp = await catchUp(hours: 24 * 30, followers: fresh)
+                // Only those whose query answered leave the set: a failed one is asked again next turn.
+                routing.withLock { $0.uncaught.subtract(caughtUp) }
             }
-            if !fresh.isEmpty { await catchUp(hours: 24 * 30, followers: followers.filter { fresh.contains($0.communityID) }) }
             await pollRelay(shards, followers: followers)
             if ContinuousClock.now - lastCatchUp >= catchUpEvery {
                 await catchUp(hours: configuration.catchUpHours ?? 24, followers: followers)
@@ -547,12 +596,14 @@ public final class HistoryAgent: Service, Sendable {
     }
 
     /// The followed communities, with how each is followed, its state and what the database holds.
+    /// A community stopping to start again (a rescan, new settings) is listed, with state `restarting`.
     public func followedCommunities() async throws -> [FollowedCommunityStatus] {
-        let followers = routing.withLock { $0 }
-        let statuses = try await database.communityStatuses(communityIDs: followers.map(\.communityID.string))
-        return followers.map { follower in
+        let (running, restarting) = routing.withLock { ($0.followers, $0.restarting) }
+        let all = (running.map { ($0, false) } + restarting.map { ($0, true) }).sorted { $0.0.communityID.string < $1.0.communityID.string }
+        let statuses = try await database.communityStatuses(communityIDs: all.map(\.0.communityID.string))
+        return all.map { follower, isRestarting in
             FollowedCommunityStatus(communityID: follower.communityID.string, origin: follower.origin, settings: follower.settings,
-                                    state: metrics.state(of: follower.communityID.string) ?? "idle",
+                                    state: isRestarting ? "restarting" : metrics.state(of: follower.communityID.string) ?? "idle",
                                     history: statuses[follower.communityID.string])
         }
     }
@@ -586,7 +637,10 @@ public final class HistoryAgent: Service, Sendable {
     /// Store query over the archive channels of `followers` for the last `hours`, one per shard
     /// (the client splits the topics into groups the node accepts), newest first so that what
     /// came before a failure, which is used, holds the announcements that count.
-    func catchUp(hours: Double, followers: [Follower]) async {
+    /// Returns the generations of the followers whose store query answered in full.
+    @discardableResult
+    func catchUp(hours: Double, followers: [Follower]) async -> Set<Int> {
+        var answered: Set<Int> = []
         let end = Date()
         let byShard = Dictionary(grouping: followers, by: \.pubsubTopic)
         for (shard, group) in byShard.sorted(by: { $0.key < $1.key }) {
@@ -594,7 +648,7 @@ public final class HistoryAgent: Service, Sendable {
                                    startTime: Int64((end.timeIntervalSince1970 - hours * 3600) * 1e9),
                                    endTime: Int64(end.timeIntervalSince1970 * 1e9), ascending: false, peerAddr: configuration.storePeer)
             let history: StoreHistory
-            do { history = try await waku.storeAll(query) } catch { return }  // cancelled: stopping
+            do { history = try await waku.storeAll(query) } catch { return answered }  // cancelled: stopping
             // Fetched newest first; handed over oldest first, as they were published, so older
             // announcements are not reported as ignored for being older than the newest.
             for item in history.messages.sorted(by: { ($0.message?.timestamp ?? 0) < ($1.message?.timestamp ?? 0) }) {
@@ -609,8 +663,11 @@ public final class HistoryAgent: Service, Sendable {
                 if let fix = failure.fix { metadata["fix"] = "\(fix)" }
                 logger.warning("store catch-up incomplete; will try again", metadata: metadata)
                 events.write(["event": "store.failed", "reason": "\(failure)", "retryable": failure.isRetryable, "pubsubTopic": shard])
+            } else {
+                answered.formUnion(group.map(\.generation))
             }
         }
+        return answered
     }
 
     /// Checks the peers once at start and logs each failing check with its fix: the agent still

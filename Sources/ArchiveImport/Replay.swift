@@ -48,6 +48,9 @@ public struct Replay {
             ?? CommunityIndexState(communityID: communityID, indexCID: nil, indexClock: 0, processedIndexCID: nil)
         state.indexCID = indexCID.string
         try database.saveIndexState(state)
+        try database.saveIndexEntries(communityID: communityID, indexCID: indexCID.string, entries: index.entries.map {
+            IndexEntryRecord(archiveID: $0.id.string, cid: $0.cid.string, from: $0.from, to: $0.to)
+        })
 
         for bad in index.rejected {
             report.archives.rejected.append(.init(id: bad.key, reason: "index entry rejected: \(bad.reason)"))

@@ -36,6 +36,15 @@ public struct ReplayReport: Codable, Equatable, Sendable {
         public var digest: String?
 
         public init() {}
+
+        private enum CodingKeys: String, CodingKey { case messageCount, digest }
+
+        /// `digest` is `null` when not computed, never a missing key.
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(messageCount, forKey: .messageCount)
+            try container.encode(digest, forKey: .digest)
+        }
     }
 
     public var communityID: String

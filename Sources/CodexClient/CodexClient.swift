@@ -45,12 +45,22 @@ public struct CodexClient: Sendable {
                 clock: any Clock<Duration> = ContinuousClock()) {
         self.minimumTransferRate = minimumTransferRate
         self.clock = clock
-        self.baseURL = baseURL
+        self.baseURL = Self.nodeURL(baseURL)
         self.transport = transport
         self.retry = retry
         self.requestTimeout = requestTimeout
         self.manifestTimeout = manifestTimeout
         self.downloadTimeout = downloadTimeout
+    }
+
+    /// The node's base URL from what a user may give: the node (`http://host:8080`) or its REST
+    /// API (`http://host:8080/api/codex/v1`, as nim-codex's documentation writes it), with or
+    /// without a trailing slash. The client adds `/api/codex/v1` itself.
+    public static func nodeURL(_ url: URL) -> URL {
+        var text = url.absoluteString
+        while text.hasSuffix("/") { text.removeLast() }
+        if text.hasSuffix("/api/codex/v1") { text.removeLast("/api/codex/v1".count) }
+        return URL(string: text) ?? url
     }
 
     /// `GET /data/{cid}/network/manifest`; the answer must name the CID asked for and be a

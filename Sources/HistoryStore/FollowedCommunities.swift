@@ -58,7 +58,7 @@ extension HistoryDatabase {
                 try db.execute(sql: "DELETE FROM message_row WHERE community_ref = ?", arguments: [ref])
                 deleted = db.changesCount
             }
-            for table in ["imported_archive", "downloaded_archive", "archive_failure", "community_index_state"] {
+            for table in ["imported_archive", "downloaded_archive", "archive_failure", "community_index_state", "index_entry"] {
                 try db.execute(sql: "DELETE FROM \(table) WHERE community_id = ?", arguments: [communityID])
             }
             return deleted

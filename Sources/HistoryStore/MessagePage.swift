@@ -66,62 +66,60 @@ extension HistoryDatabase {
 
     static func messagePage(_ db: Database, communityID: String, chatID: String?, position: PagePosition, limit: Int) throws -> MessagePage {
         precondition(limit > 0, "a page holds at least one message")
-        do {
-            var sql = "SELECT * FROM message WHERE community_id = ?"
-            var arguments: StatementArguments = [communityID]
-            if let chatID {
-                sql += " AND chat_id = ?"
-                arguments += [chatID]
-            }
-            let ascending: Bool
-            switch position {
-            case .newest:
-                ascending = false
-            case .before(let cursor):
-                // `timestamp <= ?` is the indexed range; the rest settles ties.
-                sql += " AND timestamp <= ? AND (timestamp < ? OR id < ?)"
-                arguments += [cursor.timestamp, cursor.timestamp, cursor.id]
-                ascending = false
-            case .after(let cursor):
-                sql += " AND timestamp >= ? AND (timestamp > ? OR id > ?)"
-                arguments += [cursor.timestamp, cursor.timestamp, cursor.id]
-                ascending = true
-            }
-            sql += ascending ? " ORDER BY timestamp, id" : " ORDER BY timestamp DESC, id DESC"
-            // One more than asked: tells whether anything lies beyond the page.
-            sql += " LIMIT \(limit + 1)"
-            var rows = try Row.fetchAll(db, sql: sql, arguments: arguments).map(StoredMessage.init(row:))
-            let beyond = rows.count > limit
-            if beyond { rows.removeLast() }
-            if ascending { rows.reverse() }
-            let olderExists: Bool
-            switch position {
-            case .newest, .before: olderExists = beyond
-            case .after: olderExists = true  // the cursor's own message, at least
-            }
-            return MessagePage(messages: rows, older: olderExists ? rows.last.map(MessageCursor.init(of:)) : nil,
-                               newer: rows.first.map(MessageCursor.init(of:)))
+        // A page after a cursor is the `limit` messages just newer: read oldest first, then turned round.
+        let ascending: Bool
+        if case .after = position { ascending = true } else { ascending = false }
+        var (sql, arguments) = listing(communityID: communityID, chatID: chatID, position: position)
+        sql += ascending ? " ORDER BY timestamp, id" : " ORDER BY timestamp DESC, id DESC"
+        // One more than asked: tells whether anything lies beyond the page.
+        sql += " LIMIT \(limit + 1)"
+        var rows = try Row.fetchAll(db, sql: sql, arguments: arguments).map(StoredMessage.init(row:))
+        let beyond = rows.count > limit
+        if beyond { rows.removeLast() }
+        if ascending { rows.reverse() }
+        let olderExists: Bool
+        switch position {
+        case .newest, .before: olderExists = beyond
+        case .after: olderExists = true  // the cursor's own message, at least
         }
+        return MessagePage(messages: rows, older: olderExists ? rows.last.map(MessageCursor.init(of:)) : nil,
+                           newer: rows.first.map(MessageCursor.init(of:)))
     }
 
-    /// Every message of `communityID` (one chat when `chatID` is given), newest first, handed
-    /// to `body` one at a time from a database cursor: memory stays constant however long the
-    /// history (`messages --json` streams this way). `body` returns false to stop.
-    public func forEachMessage(communityID: String, chatID: String? = nil, newestFirst: Bool = true, limit: Int? = nil,
+    /// Every message of `communityID` (one chat when `chatID` is given) older than a cursor
+    /// (`.before`), newer (`.after`) or all (`.newest`), newest first, handed to `body` one at a
+    /// time from a database cursor: memory stays constant however long the history
+    /// (`messages --json` streams this way). `body` returns false to stop.
+    public func forEachMessage(communityID: String, chatID: String? = nil, position: PagePosition = .newest,
                                _ body: (StoredMessage) throws -> Bool) throws {
         try pool.read { db in
-            var sql = "SELECT * FROM message WHERE community_id = ?"
-            var arguments: StatementArguments = [communityID]
-            if let chatID {
-                sql += " AND chat_id = ?"
-                arguments += [chatID]
-            }
-            sql += newestFirst ? " ORDER BY timestamp DESC, id DESC" : " ORDER BY timestamp, id"
-            if let limit { sql += " LIMIT \(limit)" }
+            var (sql, arguments) = Self.listing(communityID: communityID, chatID: chatID, position: position)
+            sql += " ORDER BY timestamp DESC, id DESC"
             let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
             while let row = try rows.next() {
                 guard try body(StoredMessage(row: row)) else { return }
             }
         }
+    }
+
+    /// The query of a listing's rows, before its order: a community or one chat, and the side of a cursor.
+    static func listing(communityID: String, chatID: String?, position: PagePosition) -> (String, StatementArguments) {
+        var sql = "SELECT * FROM message WHERE community_id = ?"
+        var arguments: StatementArguments = [communityID]
+        if let chatID {
+            sql += " AND chat_id = ?"
+            arguments += [chatID]
+        }
+        switch position {
+        case .newest: break
+        case .before(let cursor):
+            // `timestamp <= ?` is the indexed range; the rest settles ties on the timestamp by ID.
+            sql += " AND timestamp <= ? AND (timestamp < ? OR id < ?)"
+            arguments += [cursor.timestamp, cursor.timestamp, cursor.id]
+        case .after(let cursor):
+            sql += " AND timestamp >= ? AND (timestamp > ? OR id > ?)"
+            arguments += [cursor.timestamp, cursor.timestamp, cursor.id]
+        }
+        return (sql, arguments)
     }
 }

@@ -254,6 +254,21 @@ enum Schema {
                 );
                 """)
         }
+        migrator.registerMigration("v11-index-entries") { db in
+            // The archives the community's newest index lists, so that `status` can say week by
+            // week what is present, missing, pending or unreadable.
+            try db.execute(sql: """
+                CREATE TABLE index_entry (
+                    community_id TEXT NOT NULL,
+                    archive_id TEXT NOT NULL,
+                    cid TEXT NOT NULL,
+                    from_time INTEGER NOT NULL,
+                    to_time INTEGER NOT NULL,
+                    index_cid TEXT NOT NULL,
+                    PRIMARY KEY (community_id, archive_id)
+                );
+                """)
+        }
         return migrator
     }
 

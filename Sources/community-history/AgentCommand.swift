@@ -7,6 +7,7 @@ import ServiceLifecycle
 import AgentAPI
 import AgentService
 import SyncEngine
+import UnixSignals
 
 struct AgentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -23,8 +24,10 @@ struct AgentCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "The agent configuration (JSON).")
-    var config: String
+    @Option(name: .customLong("config"), help: ArgumentHelp("The agent configuration (JSON; default: $COMMUNITY_HISTORY_CONFIG, else agent.json in $XDG_CONFIG_HOME/community-history).",
+                               valueName: "file"))
+    var configPath: String?
+    var config: String { configPath ?? DefaultPaths.agentConfiguration }
 
     @Option(help: "Append JSON-lines events to this file (default: standard output).")
     var events: String?
@@ -32,10 +35,10 @@ struct AgentCommand: AsyncParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
-        let progress = ProgressPrinter(enabled: true)
+        let progress = ProgressPrinter(enabled: !logging.quiet)
         logging.bootstrap(progress: progress)
         let configuration: AgentConfiguration
-        do { configuration = try AgentConfiguration.load(path: config) } catch {
+        do { configuration = try AgentConfiguration.load(path: config, defaultDatabase: DefaultPaths.database()) } catch {
             printError("\(error)")
             throw Exit.badInput
         }
@@ -43,6 +46,10 @@ struct AgentCommand: AsyncParsableCommand {
         progress.line("agent settings (\(config)):\n" + configuration.effectiveSettings.split(separator: "\n").map { "  \($0)" }.joined(separator: "\n"))
         let agent: HistoryAgent
         let eventLog: EventLog
+        do { try DefaultPaths.prepareForWriting(configuration.databasePath) } catch {
+            printError("cannot make the directory of \(configuration.databasePath): \(error)")
+            throw Exit.databaseError
+        }
         do {
             // Events on standard output go through the printer, so they do not tear the live block.
             eventLog = try events.map { try EventLog(path: $0) } ?? EventLog(writer: progress.standardOutput)
@@ -62,9 +69,12 @@ struct AgentCommand: AsyncParsableCommand {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if configuration.apiSocketPath != nil || configuration.apiPort != nil {
             services.append(.init(service: LocalAPIServer(api: AgentAPI(agent: agent), socketPath: configuration.apiSocketPath,
-                                                          port: configuration.apiPort, cookiePath: configuration.cookiePath)))
+                                                          port: configuration.apiPort, cookiePath: configuration.cookiePath,
+                                                          onListening: { progress.line("local API on \($0)") })))
         }
-        services.append(.init(service: ConfigurationReloader(path: config, agent: agent, events: eventLog)))
+        // Trapped now, before anything runs: a SIGHUP from here on is a reload request.
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
+        services.append(.init(service: ConfigurationReloader(path: config, agent: agent, events: eventLog, signals: hangups)))
         services.append(.init(service: agent))
         let group = ServiceGroup(configuration: .init(
             services: services, gracefulShutdownSignals: [.sigterm, .sigint],

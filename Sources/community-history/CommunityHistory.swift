@@ -1,5 +1,6 @@
 import ArchiveImport
 import ArgumentParser
+import Foundation
 import HistoryStore
 #if canImport(Glibc)
 import CMalloc
@@ -42,8 +43,16 @@ struct CommunityHistory: AsyncParsableCommand {
                 try command.run()
             }
         } catch {
+            let code = exitCode(for: error).rawValue
+            if ErrorOutput.json {
+                // A bad command line's message comes from the parser; a command's own errors were kept.
+                let usage = code == ExitCode.validationFailure.rawValue ? fullMessage(for: error) : nil
+                ErrorOutput.finish(exitCode: code, usage: usage)
+                Foundation.exit(code)
+            }
             exit(withError: error)
         }
+        ErrorOutput.finish(exitCode: 0)
     }
 
     /// glibc gives each thread that allocates while another holds the lock an arena of its own
@@ -74,6 +83,10 @@ enum Exit {
 /// Takes the database's `SyncLock` for a command that writes history, or exits 7 naming the
 /// process that holds it.
 func takeSyncLock(databasePath: String, command: String) throws -> SyncLock {
+    do { try DefaultPaths.prepareForWriting(databasePath) } catch {
+        printError("cannot make the directory of \(databasePath): \(error)")
+        throw Exit.databaseError
+    }
     do { return try SyncLock(databasePath: databasePath, command: command) } catch let error as SyncLockError {
         printError(error.description)
         if case .cannotOpen = error { throw Exit.databaseError }

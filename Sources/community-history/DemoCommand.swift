@@ -21,11 +21,13 @@ struct DemoCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "Fixture directory to publish.")
-    var fixture: String = "Fixtures/demo-community"
+    @Option(help: "Fixture directory to publish (default: the bundled community, found from any directory).")
+    var fixture: String?
 
-    @Option(help: "SQLite database to hydrate.")
-    var db: String = "demo-history.sqlite"
+    @Option(name: .customLong("db"), help: ArgumentHelp("SQLite database to hydrate (default: demo-history.sqlite in $XDG_DATA_HOME/community-history).", valueName: "path"))
+    var dbPath: String?
+    /// Never $COMMUNITY_HISTORY_DB: the demo must not write its community into the user's history.
+    var db: String { dbPath ?? DefaultPaths.dataDirectory + "/demo-history.sqlite" }
 
     @Option(help: "Quiet window in seconds (sync's default is the spec's 20; the demo waits less).")
     var settle: Double = 3
@@ -38,13 +40,16 @@ struct DemoCommand: AsyncParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
-        let progress = ProgressPrinter(enabled: !json)
+        let progress = ProgressPrinter(enabled: !json && !logging.quiet)
         logging.bootstrap(progress: progress)
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("community-history-demo-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: scratch) }
 
         let publisher: CommunityPublisher
-        do { publisher = try CommunityPublisher(fixture: try FixtureDirectory(url: URL(fileURLWithPath: fixture))) } catch {
+        do {
+            let directory = try fixture.map { URL(fileURLWithPath: $0) } ?? BundledFixture.locate(scratch: scratch)
+            publisher = try CommunityPublisher(fixture: try FixtureDirectory(url: directory))
+        } catch {
             printError("\(error)")
             throw Exit.badInput
         }

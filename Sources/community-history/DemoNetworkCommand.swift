@@ -24,8 +24,8 @@ struct DemoNetworkCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "Fixture directory to publish (repeat for several communities).")
-    var fixture: [String] = ["Fixtures/demo-community"]
+    @Option(help: "Fixture directory to publish (repeat for several communities; default: the bundled community, found from any directory).")
+    var fixture: [String] = []
 
     @Option(help: "Port of the Codex node (0 picks a free one).")
     var codexPort: Int = 0
@@ -49,14 +49,16 @@ struct DemoNetworkCommand: AsyncParsableCommand {
 
     func run() async throws {
         logging.bootstrap()
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("community-history-demo-network-\(UUID().uuidString)")
         let publishers: [CommunityPublisher]
         do {
-            publishers = try fixture.map { try CommunityPublisher(fixture: try FixtureDirectory(url: URL(fileURLWithPath: $0))) }
+            let directories = fixture.isEmpty ? [try BundledFixture.locate(scratch: scratch)] : fixture.map { URL(fileURLWithPath: $0) }
+            publishers = try directories.map { try CommunityPublisher(fixture: try FixtureDirectory(url: $0)) }
         } catch {
+            removeScratch(scratch)
             printError("\(error)")
             throw Exit.badInput
         }
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("community-history-demo-network-\(UUID().uuidString)")
         let codexNode: DemoCodexNode, wakuNode: DemoWakuNode
         do {
             codexNode = try await DemoCodexNode.start(directory: scratch.appendingPathComponent("codex"), port: codexPort)
@@ -83,14 +85,16 @@ struct DemoNetworkCommand: AsyncParsableCommand {
             throw Exit.badInput
         }
         print("""
-            Codex node  \(codexNode.baseURL)/api/codex/v1
-            nwaku node  \(wakuNode.baseURL)
+            Codex node  \(codexNode.baseURL)   (--codex-url; its REST API is under /api/codex/v1)
+            nwaku node  \(wakuNode.baseURL)   (--waku-url)
             wrote \(agentConfig); in another terminal:
               community-history agent --config \(agentConfig)
               community-history sync --community \(publishers[0].community.communityID) --codex-url \(codexNode.baseURL) --waku-url \(wakuNode.baseURL) --settle 3
               community-history doctor --codex-url \(codexNode.baseURL) --waku-url \(wakuNode.baseURL)
             serving until Ctrl-C
             """)
+        // Now, even into a pipe or a file (block-buffered there): a script waits for these lines.
+        fflush(nil)
         let group = ServiceGroup(configuration: .init(
             services: [.init(service: UntilShutdown(then: stopNodes))], gracefulShutdownSignals: [.sigterm, .sigint],
             logger: Logger(label: "community-history.demo-network")))
@@ -103,6 +107,7 @@ struct DemoNetworkCommand: AsyncParsableCommand {
             let blobs = try await publisher.uploadBlobs(to: codex)
             try await publisher.announce(on: waku, clock: now)
             print("community \(publisher.community.communityID): \(blobs) blobs uploaded, index \(publisher.indexCID) announced")
+            fflush(nil)
         }
     }
 

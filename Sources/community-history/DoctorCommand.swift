@@ -22,8 +22,8 @@ struct DoctorCommand: AsyncParsableCommand {
 
     @OptionGroup var peers: PeerOptions
 
-    @Option(help: "SQLite database to check.")
-    var db: String = "history.sqlite"
+    @OptionGroup var database: DatabaseOption
+    var db: String { database.path }
 
     @Flag(help: "Print the checks as JSON.")
     var json = false

@@ -1,38 +1,50 @@
-import ArchiveImport
+import AgentAPI
 import ArgumentParser
 import Foundation
 import HistoryStore
 import StatusCrypto
+import StatusWire
 
 struct MessagesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "messages",
-        abstract: "List a community's stored history (oldest first) without knowing the schema."
+        abstract: "List a community's stored history, newest first, without knowing the schema.",
+        discussion: """
+            Each line: time, channel (the UUID --channel takes), author, type, text. The last line on \
+            standard error gives the cursor for the next page (--before). --json prints one JSON object \
+            per line (NDJSON, the local API's message objects with schemaVersion), streamed: memory stays \
+            the same whatever the history's size. Listings are served from an index, newest first.
+            """
     )
 
     @Option(help: "Community ID (0x + 66 hex digits).")
     var community: String
 
-    @Option(help: "SQLite database.")
-    var db: String = "history.sqlite"
+    @OptionGroup var database: DatabaseOption
 
-    @Option(help: "Only this chat ID (community ID + channel UUID).")
+    @Option(help: "Only this channel: its UUID (as listed) or its chat ID.")
     var channel: String?
 
-    @Option(help: "At most this many messages.")
+    @Option(help: "Only messages older than this cursor (printed at the end of a page, or a message's cursor in --json).")
+    var before: String?
+
+    @Option(help: "Only messages newer than this cursor (with --limit: the N just newer).")
+    var after: String?
+
+    @Option(help: "At most this many messages (default: all).")
     var limit: Int?
 
-    @Flag(help: "Print JSON (one array).")
+    @Flag(help: "Print NDJSON: one message object per line.")
     var json = false
 
-    struct Listed: Codable {
-        var id: String
-        var chatID: String?
-        var author: String
-        var timestamp: String
-        var type: Int
-        var text: String?
-        var source: String
+    func validate() throws {
+        if before != nil && after != nil { throw ValidationError("give --before or --after, not both") }
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+        for (name, value) in [("--before", before), ("--after", after)] {
+            if let value, MessageCursor(value) == nil {
+                throw ValidationError("\(name) \(value) is not a cursor (<milliseconds>-<message id>, as messages prints them)")
+            }
+        }
     }
 
     func run() async throws {
@@ -41,31 +53,79 @@ struct MessagesCommand: AsyncParsableCommand {
             printError("\(error)")
             throw Exit.badInput
         }
-        guard FileManager.default.fileExists(atPath: db) else {
-            printError("no database at \(db) (run sync or replay first, or pass --db)")
+        let path = database.path
+        guard FileManager.default.fileExists(atPath: path) else {
+            printError("no database at \(path) (run sync or replay first, or pass --db)")
             throw Exit.databaseError
         }
-        let messages: [StoredMessage]
+        let chatID = channel.map { ChannelName.chatID(for: $0, in: communityID) }
+        let position: PagePosition = before.flatMap(MessageCursor.init).map { .before($0) }
+            ?? after.flatMap(MessageCursor.init).map { .after($0) } ?? .newest
+        let output = MessageOutput(json: json, communityID: communityID)
         do {
-            messages = try HistoryDatabase(path: db, readOnly: true).messages(communityID: communityID, chatID: channel, limit: limit)
+            let history = try HistoryDatabase(path: path, readOnly: true)
+            if let limit {
+                // A bounded page: the same query as the API's.
+                let page = try await history.messagePage(communityID: communityID, chatID: chatID, position: position, limit: limit)
+                for message in page.messages { try output.write(message) }
+                output.finish(older: page.older)
+            } else {
+                // Everything in the range, newest first, streamed from a database cursor.
+                try history.forEachMessage(communityID: communityID, chatID: chatID, position: position) { message in
+                    try output.write(message)
+                    return true
+                }
+                output.finish(older: nil)
+            }
+        } catch let error as ExitCode {
+            throw error
         } catch {
             printError("\(error)")
             throw Exit.databaseError
         }
-        let format = ISO8601DateFormatter()
-        let listed = messages.map {
-            Listed(id: $0.id, chatID: $0.chatID, author: $0.author,
-                   timestamp: format.string(from: Date(timeIntervalSince1970: TimeInterval($0.timestamp) / 1000)),
-                   type: $0.type, text: $0.text, source: $0.source.rawValue)
-        }
+    }
+}
+
+/// Writes messages one at a time, as text lines or NDJSON, to standard output.
+final class MessageOutput {
+    let json: Bool
+    let communityID: String
+    private(set) var count = 0
+    private let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+    private let time: DateFormatter = {
+        let format = DateFormatter()
+        format.locale = Locale(identifier: "en_US_POSIX")
+        format.dateFormat = "yyyy-MM-dd HH:mm:ss"
+        return format
+    }()
+
+    init(json: Bool, communityID: String) {
+        self.json = json
+        self.communityID = communityID
+    }
+
+    func write(_ message: StoredMessage) throws {
+        count += 1
         if json {
-            print(try ReportJSON.encode(listed))
+            FileHandle.standardOutput.write(try encoder.encode(Versioned(body: MessageView(message: message))) + Data("\n".utf8))
             return
         }
-        for m in listed {
-            let text = m.text.map { $0.replacingOccurrences(of: "\n", with: " ") } ?? "<type \(m.type)>"
-            print("\(m.timestamp)  \(m.chatID.map { String($0.suffix(36)) } ?? "-")  \(m.author.prefix(12))…  \(m.id.prefix(14))…  \(text.prefix(120))")
-        }
-        FileHandle.standardError.write(Data("\(listed.count) messages\n".utf8))
+        let when = time.string(from: Date(timeIntervalSince1970: TimeInterval(message.timestamp) / 1000))
+        let channel = ChannelName.uuid(of: message.chatID, in: communityID) ?? "-"
+        let type = MessageTypeNames.name(of: message.type) ?? "type \(message.type)"
+        let text = message.text.map { $0.replacingOccurrences(of: "\n", with: " ") }.map { String($0.prefix(120)) } ?? ""
+        let source = message.source == .local ? " (local copy)" : ""
+        print("\(when)  \(channel)  \(message.author.prefix(12))…  \(type)\(source)  \(text)")
+    }
+
+    /// The count and, when there is more, the cursor for the next page, on standard error (not in NDJSON).
+    func finish(older: MessageCursor?) {
+        var line = "\(count) messages"
+        if let older { line += "; older: --before \(older)" }
+        FileHandle.standardError.write(Data((line + "\n").utf8))
     }
 }

@@ -4,11 +4,11 @@ import WakuClient
 
 /// The two nodes and the Waku routing a command talks to (`sync`, `doctor`), checked once.
 struct PeerOptions: ParsableArguments {
-    @Option(help: "Codex node REST API base URL.")
-    var codexURL: String = "http://127.0.0.1:8080"
+    @Option(help: "Codex node REST API base URL (default: $COMMUNITY_HISTORY_CODEX_URL, else http://127.0.0.1:8080).")
+    var codexURL: String = DefaultPaths.codexURL
 
-    @Option(help: "nwaku REST API base URL.")
-    var wakuURL: String = "http://127.0.0.1:8645"
+    @Option(help: "nwaku REST API base URL (default: $COMMUNITY_HISTORY_WAKU_URL, else http://127.0.0.1:8645).")
+    var wakuURL: String = DefaultPaths.wakuURL
 
     @Option(help: "The community's pubsub topic (static shard) for store queries and the relay.")
     var pubsubTopic: String = WakuClient.defaultPubsubTopic

@@ -16,11 +16,11 @@ struct ReplayCommand: AsyncParsableCommand {
             """
     )
 
-    @Argument(help: "Fixture directory.")
-    var directory: String = "Fixtures/demo-community"
+    @Argument(help: "Fixture directory (default: the bundled community, found from any directory).")
+    var directory: String?
 
-    @Option(help: "SQLite database to hydrate (created when missing).")
-    var db: String = "history.sqlite"
+    @OptionGroup var database: DatabaseOption
+    var db: String { database.path }
 
     @Option(help: "replace: archives are canonical (the spec). merge: only add missing messages (status-go).")
     var mode: HydrationMode = .replace
@@ -43,7 +43,9 @@ struct ReplayCommand: AsyncParsableCommand {
         defer { lock.release() }
         let report: ReplayReport
         do {
-            let fixture = try FixtureDirectory(url: URL(fileURLWithPath: directory))
+            let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("community-history-replay-\(UUID().uuidString)")
+            defer { removeScratch(scratch) }
+            let fixture = try FixtureDirectory(url: try directory.map { URL(fileURLWithPath: $0) } ?? BundledFixture.locate(scratch: scratch))
             let database = try HistoryDatabase(path: db)
             let options = ArchiveImportOptions(mode: mode, limits: limits.limits, force: force)
             report = try Replay(fixture: fixture, database: database, options: options).run()
@@ -67,8 +69,10 @@ struct ReplayCommand: AsyncParsableCommand {
             }
             let expected = try JSONDecoder().decode(ReplayReport.self, from: data)
             if expected != report {
-                printError("the report differs from \(expect)")
-                printError(ReportJSON.difference(expected: expected, actual: report))
+                let differences = try ReportJSON.difference(expected: expected, actual: report)
+                printError("the report differs from \(expect) at \(differences.count) key path\(differences.count == 1 ? "" : "s"):\n"
+                           + differences.prefix(50).map { "  " + $0 }.joined(separator: "\n")
+                           + (differences.count > 50 ? "\n  … and \(differences.count - 50) more" : ""))
                 throw Exit.expectationMismatch
             }
             if !json { print("matches \(expect)") }
@@ -83,21 +87,40 @@ enum ReportJSON {
         return String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 
-    /// The lines that differ between two reports' JSON, for a readable mismatch message.
-    static func difference(expected: ReplayReport, actual: ReplayReport) -> String {
-        let left = ((try? encode(expected)) ?? "").split(separator: "\n")
-        let right = ((try? encode(actual)) ?? "").split(separator: "\n")
+    /// Where two reports differ, one line per key path with both values, in key order:
+    /// `archives.imported: expected 9, got 8`, `results[2].counts.stored: expected 600, got 599`.
+    static func difference<T: Encodable>(expected: T, actual: T) throws -> [String] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let left = try JSONSerialization.jsonObject(with: encoder.encode(expected), options: [.fragmentsAllowed])
+        let right = try JSONSerialization.jsonObject(with: encoder.encode(actual), options: [.fragmentsAllowed])
         var lines: [String] = []
-        for i in 0..<max(left.count, right.count) {
-            let l = i < left.count ? String(left[i]) : ""
-            let r = i < right.count ? String(right[i]) : ""
-            if l != r { lines.append("  expected: \(l.trimmingCharacters(in: .whitespaces))\n  actual:   \(r.trimmingCharacters(in: .whitespaces))") }
-            if lines.count >= 10 { break }
-        }
-        return lines.joined(separator: "\n")
+        difference(left, right, at: "", into: &lines)
+        return lines
     }
-}
 
-func printError(_ message: String) {
-    FileHandle.standardError.write(Data(("error: " + message + "\n").utf8))
+    private static func difference(_ expected: Any?, _ actual: Any?, at path: String, into lines: inout [String]) {
+        switch (expected, actual) {
+        case (let left as [String: Any], let right as [String: Any]):
+            for key in Set(left.keys).union(right.keys).sorted() {
+                difference(left[key], right[key], at: path.isEmpty ? key : path + "." + key, into: &lines)
+            }
+        case (let left as [Any], let right as [Any]):
+            for index in 0..<max(left.count, right.count) {
+                difference(index < left.count ? left[index] : nil, index < right.count ? right[index] : nil, at: path + "[\(index)]", into: &lines)
+            }
+        default:
+            let (left, right) = (render(expected), render(actual))
+            if left != right { lines.append("\(path.isEmpty ? "(the report)" : path): expected \(left), got \(right)") }
+        }
+    }
+
+    /// A value as JSON text (`absent` for a key one side does not have).
+    private static func render(_ value: Any?) -> String {
+        guard let value else { return "absent" }
+        guard let data = try? JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed, .sortedKeys, .withoutEscapingSlashes]) else {
+            return "\(value)"
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
 }

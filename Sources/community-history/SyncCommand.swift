@@ -1,3 +1,4 @@
+import AgentAPI
 import ArchiveImport
 import ArgumentParser
 import CodexClient
@@ -71,8 +72,8 @@ struct SyncCommand: AsyncParsableCommand {
 
     @OptionGroup var peers: PeerOptions
 
-    @Option(help: "SQLite database to hydrate.")
-    var db: String = "history.sqlite"
+    @OptionGroup var database: DatabaseOption
+    var db: String { database.path }
 
     @Option(help: "Where downloaded archives wait for import (default: <db>.archives).")
     var archivesDir: String?
@@ -123,7 +124,7 @@ struct SyncCommand: AsyncParsableCommand {
             printError("\(error)")
             throw Exit.badInput
         }
-        let progress = ProgressPrinter(enabled: !json)
+        let progress = ProgressPrinter(enabled: !json && !logging.quiet)
         logging.bootstrap(progress: progress)
         let lock = try takeSyncLock(databasePath: db, command: "sync")
         defer { lock.release() }
@@ -168,7 +169,7 @@ struct SyncCommand: AsyncParsableCommand {
             printError("database: \(error)")
             throw Exit.databaseError
         }
-        print(json ? try ReportJSON.encode(report) : report.text)
+        print(json ? try ReportJSON.encode(Versioned(body: report)) : report.text)
         switch report.outcome {
         case .completed, .upToDate, .noAnnouncement:
             return

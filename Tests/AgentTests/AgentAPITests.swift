@@ -3,9 +3,11 @@ import AgentService
 import AsyncHTTPClient
 import Foundation
 import HistoryStore
+import Logging
 import ServiceLifecycle
 import Synchronization
 import Testing
+import UnixSignals
 
 /// The local API played by a chat client, over the agent's Unix socket (and its token-guarded
 /// TCP listener), against the demo network. Every response is checked against
@@ -14,26 +16,26 @@ import Testing
     struct Running {
         let agent: HistoryAgent
         let server: LocalAPIServer
+        let group: ServiceGroup
         let task: Task<Void, any Error>
 
-        func stop() async {
-            task.cancel()
-            _ = await task.result
+        /// As SIGTERM does: a graceful shutdown of the service group, the agent first.
+        func stop() async throws {
+            await group.triggerGracefulShutdown()
+            try await task.value
         }
     }
 
-    static func start(_ configuration: AgentConfiguration, events: EventLog = EventLog()) async throws -> Running {
+    /// The agent and its API in one service group, as `community-history agent` runs them.
+    static func start(_ configuration: AgentConfiguration, events: EventLog = EventLog(), extra: [any Service] = []) async throws -> Running {
         let agent = try HistoryAgent(configuration: configuration, events: events)
         let server = LocalAPIServer(api: AgentAPI(agent: agent, heartbeat: .milliseconds(200)), socketPath: configuration.apiSocketPath,
                                     port: configuration.apiPort, cookiePath: configuration.cookiePath)
-        let task = Task {
-            try await withThrowingDiscardingTaskGroup { group in
-                group.addTask { try await server.run() }
-                group.addTask { try await agent.run() }
-            }
-        }
+        let services: [any Service] = [server] + extra + [agent]
+        let group = ServiceGroup(services: services, gracefulShutdownSignals: [], logger: Logger(label: "test"))
+        let task = Task { try await group.run() }
         await server.waitUntilListening()
-        return Running(agent: agent, server: server, task: task)
+        return Running(agent: agent, server: server, group: group, task: task)
     }
 
     static func localCopiesJSON(_ messages: [StoredMessage]) -> String {
@@ -170,7 +172,11 @@ import Testing
         while let event = try await events.next(), event.name != "community.left" {}
         #expect(try running.agent.history.messageCount(communityID: communityID) == 0)
 
-        await running.stop()
+        // A graceful stop ends the event stream (the agent stops first) and takes the socket away.
+        try await running.stop()
+        var rest: [String] = []
+        while let event = try await events.next() { rest.append(event.name) }
+        #expect(rest.last == "agent.stopped", "\(rest)")
         #expect(!FileManager.default.fileExists(atPath: socketPath), "the socket goes with the agent")
         await setup.stop()
     }
@@ -203,7 +209,10 @@ import Testing
         #expect(stat(configuration.cookiePath, &info) == 0 && info.st_mode & 0o777 == 0o600)
         let authorized = try await APIClient(http: http, port: port, contract: contract, token: token).request(.GET, "/v1/communities")
         #expect(authorized.status == 200 && authorized.json?["communities"]?.arrayValue?.count == 2)
-        await running.stop()
+        // Unknown keys are refused, as in the configuration file: a typo must not join with defaults.
+        let typo = try await client.request(.POST, "/v1/communities", json: #"{"id":"\#(joined)","hydraton":"merge"}"#)
+        #expect(typo.status == 400 && typo.json?["error"]?["message"]?.stringValue?.contains("did you mean \"hydration\"") == true, "\(typo.text)")
+        try await running.stop()
 
         // A restart follows the joined community again, with its settings.
         running = try await Self.start(configuration)
@@ -213,9 +222,13 @@ import Testing
         for item in list { origins[item["communityID"]?.stringValue ?? ""] = item["origin"]?.stringValue }
         #expect(origins == [fileCommunity: "configuration", joined: "api"])
         #expect(list.first { $0["communityID"]?.stringValue == joined }?["settings"]?["mode"]?.stringValue == "latest")
-        #expect(try await client.request(.POST, "/v1/communities/\(joined)/rescan").status == 202)
         #expect(try await client.request(.DELETE, "/v1/communities/\(joined)").json?["purged"] == .bool(false))
-        await running.stop()
+        // While a rescan restarts it, the community is still there (listed, readable), never a 404.
+        #expect(try await client.request(.POST, "/v1/communities/\(fileCommunity)/rescan").status == 202)
+        let during = try await client.request(.GET, "/v1/communities/\(fileCommunity)")
+        #expect(during.status == 200, "\(during.text)")
+        #expect(try await client.request(.GET, "/v1/communities/\(fileCommunity)/messages").status == 200)
+        try await running.stop()
         await setup.stop()
     }
 
@@ -225,25 +238,40 @@ import Testing
         let file = setup.scratch.appendingPathComponent("agent.json")
         func write(_ communities: [String], extra: String = "") throws {
             let list = communities.map { #"{"id":"\#($0)","settleSeconds":0.3}"# }.joined(separator: ",")
-            try Data(#"{"codexURL":"\#(setup.codexNode.baseURL.absoluteString)","wakuURL":"\#(setup.wakuNode.baseURL.absoluteString)","database":"history.sqlite",\#(extra)"communities":[\#(list)]}"#.utf8).write(to: file)
+            try Data(#"{"codexURL":"\#(setup.codexNode.baseURL.absoluteString)","wakuURL":"\#(setup.wakuNode.baseURL.absoluteString)","database":"history.sqlite","relayPollSeconds":0.1,\#(extra)"communities":[\#(list)]}"#.utf8).write(to: file)
         }
         try write([first])
         let configuration = try AgentConfiguration.load(path: file.path)
         let lines = EventLines()
         let events = EventLog(writer: { lines.append($0) })
-        let running = try await Self.start(configuration, events: events)
-        let reloader = ConfigurationReloader(path: file.path, agent: running.agent, events: events)
+        // SIGHUP is trapped before anything is started, as the command does.
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
+        let agent = try HistoryAgent(configuration: configuration, events: events)
+        let server = LocalAPIServer(api: AgentAPI(agent: agent), socketPath: configuration.apiSocketPath, port: nil, cookiePath: configuration.cookiePath)
+        let reloader = ConfigurationReloader(path: file.path, agent: agent, events: events, signals: hangups)
+        let group = ServiceGroup(services: [server, reloader, agent], gracefulShutdownSignals: [], logger: Logger(label: "test"))
+        let task = Task { try await group.run() }
+        await server.waitUntilListening()
+        let client = APIClient(http: HTTPClient.shared, socketPath: configuration.apiSocketPath!, contract: try OpenAPIContract())
 
         try write([second], extra: #""wakuURL2":1,"#)
-        #expect(await reloader.reload() == nil, "a file that does not validate changes nothing")
-        #expect(lines.names.contains("configuration.reload-failed"))
+        kill(getpid(), SIGHUP)
+        try await AgentTests.waitUntil(timeout: .seconds(30)) { lines.names.contains("configuration.reload-failed") }
+        #expect(try await client.request(.GET, "/v1/communities").json?["communities"]?.arrayValue?.count == 1, "a file that does not validate changes nothing")
+
         try write([second], extra: #""metricsPort":0,"#)
-        let summary = try #require(await reloader.reload())
-        #expect(summary.started == [second] && summary.stopped == [first] && summary.needRestart == ["metricsPort"])
-        let client = APIClient(http: HTTPClient.shared, socketPath: configuration.apiSocketPath!, contract: try OpenAPIContract())
-        let list = try await client.request(.GET, "/v1/communities").json?["communities"]?.arrayValue ?? []
-        #expect(list.compactMap { $0["communityID"]?.stringValue } == [second])
-        await running.stop()
+        kill(getpid(), SIGHUP)
+        try await AgentTests.waitUntil(timeout: .seconds(30)) { lines.names.contains("configuration.reloaded") }
+        let reloaded = try #require(lines.objects.last { $0["event"] as? String == "configuration.reloaded" })
+        #expect(reloaded["started"] as? [String] == [second] && reloaded["stopped"] as? [String] == [first])
+        #expect(reloaded["needRestart"] as? [String] == ["metricsPort"])
+        // The new community runs (its sync reached a state of its own), and the old one is gone.
+        try await AgentTests.waitUntil(timeout: .seconds(30)) {
+            let list = try await client.request(.GET, "/v1/communities").json?["communities"]?.arrayValue ?? []
+            return list.count == 1 && list[0]["communityID"]?.stringValue == second && list[0]["state"]?.stringValue != "restarting"
+        }
+        await group.triggerGracefulShutdown()
+        try await task.value
         await setup.stop()
     }
 }
@@ -252,7 +280,8 @@ import Testing
 final class EventLines: Sendable {
     private let lines = Mutex<[Data]>([])
     func append(_ line: Data) { lines.withLock { $0.append(line) } }
-    var names: [String] {
-        lines.withLock { $0 }.compactMap { (try? JSONSerialization.jsonObject(with: $0) as? [String: Any])?["event"] as? String }
+    var objects: [[String: Any]] {
+        lines.withLock { $0 }.compactMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
     }
+    var names: [String] { objects.compactMap { $0["event"] as? String } }
 }

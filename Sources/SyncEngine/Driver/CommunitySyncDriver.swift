@@ -332,6 +332,11 @@ extension CommunitySyncDriver {
             return indexFailed(cid, ArchiveFailure(.ofIndexDecoding(error), "\(error)"), generation: generation)
         }
         onEvent(.indexDownloaded(indexCID: cid.string, archives: index.entries.count, rejectedEntries: index.rejected.count))
+        // What the index lists, for `status`'s week-by-week coverage.
+        let listed = index.entries.map { IndexEntryRecord(archiveID: $0.id.string, cid: $0.cid.string, from: $0.from, to: $0.to) }
+        await write("the index's archive list") {
+            try await database.saveIndexEntries(communityID: configuration.communityID.string, indexCID: cid.string, entries: listed)
+        }
         for bad in index.rejected {
             logger.warning("index entry rejected", metadata: ["key": "\(bad.key)", "reason": "\(bad.reason)"])
         }

@@ -30,6 +30,18 @@ public struct SyncPerformance: Codable, Sendable, Equatable {
     public var peakResidentMiB: Double?
 
     public init() {}
+
+    private enum CodingKeys: String, CodingKey { case seconds, indexToFirstImportSeconds, longestWriteLockSeconds, archives, peakResidentMiB }
+
+    /// Every key, absent values as `null`.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(seconds, forKey: .seconds)
+        try container.encode(indexToFirstImportSeconds, forKey: .indexToFirstImportSeconds)
+        try container.encode(longestWriteLockSeconds, forKey: .longestWriteLockSeconds)
+        try container.encode(archives, forKey: .archives)
+        try container.encode(peakResidentMiB, forKey: .peakResidentMiB)
+    }
 }
 
 /// Folds driver events and the time they arrived into a `SyncPerformance`.

@@ -104,6 +104,25 @@ public struct SyncReport: Codable, Sendable, Equatable {
         self.selection = selection
     }
 
+    private enum CodingKeys: String, CodingKey {
+        case communityID, indexCID, selection, outcome, announcements, archives, messages, database, recordFailures, performance
+    }
+
+    /// Every key, absent values as `null` (`sync --json` is a documented, stable format).
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(communityID, forKey: .communityID)
+        try container.encode(indexCID, forKey: .indexCID)
+        try container.encode(selection, forKey: .selection)
+        try container.encode(outcome, forKey: .outcome)
+        try container.encode(announcements, forKey: .announcements)
+        try container.encode(archives, forKey: .archives)
+        try container.encode(messages, forKey: .messages)
+        try container.encode(database, forKey: .database)
+        try container.encode(recordFailures, forKey: .recordFailures)
+        try container.encode(performance, forKey: .performance)
+    }
+
     /// Folds one driver event into the report.
     public mutating func record(_ event: SyncEvent) {
         switch event {

@@ -1,0 +1,99 @@
+import Foundation
+import GRDB
+
+/// An archive of a community's index as `status` shows it: its week and what became of it.
+public struct ArchiveWeek: Sendable, Equatable, Codable {
+    public enum State: String, Sendable, Codable, CaseIterable {
+        /// Imported: its messages are the history of that week.
+        case present
+        /// Listed in the index, not imported and not being imported (not selected, or not reached yet).
+        case missing
+        /// Downloaded, waiting for its import.
+        case pending
+        /// Failed in a way a later try may fix (a download, a busy database, over a limit).
+        case failed
+        /// Can never be imported as it is (failed verification).
+        case unreadable
+
+        /// One character per week in `status`.
+        public var symbol: Character {
+            switch self {
+            case .present: return "#"
+            case .missing: return "."
+            case .pending: return "~"
+            case .failed: return "!"
+            case .unreadable: return "x"
+            }
+        }
+    }
+
+    public var archiveID: String
+    /// Unix seconds, `[from, to)`.
+    public var from: UInt64
+    public var to: UInt64
+    public var state: State
+}
+
+/// One entry of an index, as the store records it.
+public struct IndexEntryRecord: Sendable, Equatable {
+    public var archiveID: String
+    public var cid: String
+    public var from: UInt64
+    public var to: UInt64
+
+    public init(archiveID: String, cid: String, from: UInt64, to: UInt64) {
+        self.archiveID = archiveID
+        self.cid = cid
+        self.from = from
+        self.to = to
+    }
+}
+
+extension HistoryDatabase {
+    /// Records the archives `indexCID` lists for `communityID`, in place of an older index's.
+    public func saveIndexEntries(communityID: String, indexCID: String, entries: [IndexEntryRecord]) async throws {
+        try await pool.write { db in try Self.saveIndexEntries(db, communityID: communityID, indexCID: indexCID, entries: entries) }
+    }
+
+    /// `saveIndexEntries` for a caller that is not async (`replay`).
+    public func saveIndexEntries(communityID: String, indexCID: String, entries: [IndexEntryRecord]) throws {
+        try pool.write { db in try Self.saveIndexEntries(db, communityID: communityID, indexCID: indexCID, entries: entries) }
+    }
+
+    static func saveIndexEntries(_ db: Database, communityID: String, indexCID: String, entries: [IndexEntryRecord]) throws {
+        try db.execute(sql: "DELETE FROM index_entry WHERE community_id = ?", arguments: [communityID])
+        let insert = try db.makeStatement(sql: """
+            INSERT OR REPLACE INTO index_entry (community_id, archive_id, cid, from_time, to_time, index_cid) VALUES (?, ?, ?, ?, ?, ?)
+            """)
+        for entry in entries {
+            try insert.execute(arguments: [communityID, entry.archiveID, entry.cid, Int64(entry.from), Int64(entry.to), indexCID])
+        }
+    }
+
+    /// Week by week (one index entry each, oldest first), what the database holds of a
+    /// community's index. Archives imported under an older index that the newest no longer
+    /// lists are included as present. Empty when no index was recorded and nothing imported.
+    public func weekCoverage(communityID: String) throws -> [ArchiveWeek] {
+        try pool.read { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT e.archive_id AS id, e.from_time AS f, e.to_time AS t,
+                       EXISTS (SELECT 1 FROM imported_archive WHERE id = e.archive_id AND community_id = e.community_id) AS imported,
+                       EXISTS (SELECT 1 FROM downloaded_archive WHERE id = e.archive_id AND community_id = e.community_id) AS pending,
+                       (SELECT disposition FROM archive_failure WHERE id = e.archive_id AND community_id = e.community_id) AS failure
+                FROM index_entry AS e WHERE e.community_id = ?
+                UNION ALL
+                SELECT i.id, i.from_time, i.to_time, 1, 0, NULL FROM imported_archive AS i
+                WHERE i.community_id = ? AND NOT EXISTS (SELECT 1 FROM index_entry WHERE archive_id = i.id AND community_id = i.community_id)
+                ORDER BY 2, 1
+                """, arguments: [communityID, communityID])
+            return rows.map { row in
+                let state: ArchiveWeek.State
+                if row["imported"] as Bool { state = .present }
+                else if row["pending"] as Bool { state = .pending }
+                else if let failure = row["failure"] as String? { state = failure == "rejected" ? .unreadable : .failed }
+                else { state = .missing }
+                return ArchiveWeek(archiveID: row["id"], from: UInt64(row["f"] as Int64), to: UInt64(row["t"] as Int64), state: state)
+            }
+        }
+    }
+}

@@ -1,0 +1,46 @@
+import ControlNode
+import Foundation
+
+/// The demo community, for `demo`, `demo-network` and `replay` when no fixture is named, from
+/// any working directory.
+enum BundledFixture {
+    static let relativePath = "Fixtures/demo-community"
+
+    /// Where the bundled community is: `Fixtures/demo-community` in the working directory, else
+    /// in a directory above the binary (the repository it was built in: `.build/release/` is two
+    /// levels down), else made again in `scratch` from its seed. The bundled fixture is
+    /// `control-node generate-fixtures --seed 1` byte for byte (`FixtureGenerationTests` checks
+    /// it), so the copy made is the same community.
+    static func locate(scratch: URL) throws -> URL {
+        if let found = candidates().first(where: { FileManager.default.fileExists(atPath: $0.appendingPathComponent("manifest.json").path) }) {
+            return found
+        }
+        let made = scratch.appendingPathComponent("demo-community")
+        if !FileManager.default.fileExists(atPath: made.appendingPathComponent("manifest.json").path) {
+            _ = try FixtureGenerator(configuration: .init(seed: 1)).write(to: made)
+        }
+        return made
+    }
+
+    /// The working directory's copy, then one above the binary (up to five levels).
+    static func candidates() -> [URL] {
+        var list = [URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(relativePath)]
+        // The running binary, whatever the working directory and however it was started.
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var directory = URL(fileURLWithPath: executable).deletingLastPathComponent()
+        for _ in 0..<5 {
+            list.append(directory.appendingPathComponent(relativePath))
+            directory = directory.deletingLastPathComponent()
+        }
+        return list
+    }
+}
+
+/// Removes a command's scratch directory. A failure is said on standard error, not hidden: the
+/// files stay in the system's temporary directory.
+func removeScratch(_ url: URL) {
+    guard FileManager.default.fileExists(atPath: url.path) else { return }
+    do { try FileManager.default.removeItem(at: url) } catch {
+        FileHandle.standardError.write(Data("warning: cannot remove the scratch directory \(url.path): \(error)\n".utf8))
+    }
+}

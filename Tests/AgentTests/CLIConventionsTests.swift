@@ -1,0 +1,245 @@
+import Foundation
+import Testing
+
+/// The command line as a new user meets it (issue 11, "A CLI that follows the conventions"),
+/// through the built binary: paths and environment, errors under --json, chat-view listings,
+/// week coverage, --expect's diff, demo from any directory, the URLs demo-network prints.
+@Suite(.serialized, .timeLimit(.minutes(5))) struct CLIConventionsTests {
+    static let binary = CommandLineTests.binary
+    static let communityID = "0x03a66ba3747abe18d182838b1eaf9f0ee989fb57084bc7269a53ca588cca667ca0"
+
+    /// Runs the binary with `environment` added to a clean one (HOME and XDG dirs in a scratch
+    /// directory, so nothing touches the user's) and in `directory`.
+    static func run(_ arguments: [String], environment: [String: String] = [:], in directory: URL? = nil,
+                    binary: URL = CLIConventionsTests.binary) async throws -> CommandLineTests.Run {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result {
+                    let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("cli-conv-\(UUID().uuidString)")
+                    try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+                    let process = Process()
+                    process.executableURL = binary
+                    process.arguments = arguments
+                    var env = ["PATH": "/usr/bin:/bin", "HOME": scratch.appendingPathComponent("home").path]
+                    env.merge(environment) { _, new in new }
+                    process.environment = env
+                    process.currentDirectoryURL = directory ?? scratch
+                    let out = scratch.appendingPathComponent("stdout"), err = scratch.appendingPathComponent("stderr")
+                    FileManager.default.createFile(atPath: out.path, contents: nil)
+                    FileManager.default.createFile(atPath: err.path, contents: nil)
+                    process.standardOutput = try FileHandle(forWritingTo: out)
+                    process.standardError = try FileHandle(forWritingTo: err)
+                    try process.run()
+                    process.waitUntilExit()
+                    return CommandLineTests.Run(status: process.terminationStatus, stdout: try String(contentsOf: out, encoding: .utf8),
+                                                stderr: try String(contentsOf: err, encoding: .utf8))
+                })
+            }
+        }
+    }
+
+    func scratch() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("cli-conv-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    /// A database holding the bundled community (replayed).
+    func replayed() async throws -> String {
+        let db = try scratch().appendingPathComponent("history.sqlite").path
+        let replay = try await Self.run(["replay", AgentTests.bundled.path, "--db", db])
+        try #require(replay.status == 0, "\(replay.stderr)")
+        return db
+    }
+
+    @Test func messagesPagesNewestFirstWithCursorsChannelsAndStreamsNDJSON() async throws {
+        let db = try await replayed()
+        let first = try await Self.run(["messages", "--community", Self.communityID, "--db", db, "--limit", "5"])
+        #expect(first.status == 0, "\(first.stderr)")
+        let lines = first.stdout.split(separator: "\n")
+        #expect(lines.count == 5)
+        #expect(lines.allSatisfy { $0.contains("chat-message") || $0.contains("emoji-reaction") || $0.contains("type ") })
+        let times = lines.map { String($0.prefix(19)) }
+        #expect(times == times.sorted(by: >), "newest first")
+        let cursor = try #require(first.stderr.split(separator: " ").last.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) })
+        #expect(first.stderr.contains("older: --before"), "\(first.stderr)")
+        let second = try await Self.run(["messages", "--community", Self.communityID, "--db", db, "--limit", "5", "--before", cursor])
+        #expect(second.status == 0 && second.stdout.split(separator: "\n").count == 5)
+        #expect(String(second.stdout.prefix(19)) <= times.last!, "the next page is older")
+
+        // The channel as it is listed is what --channel takes.
+        let channel = String(lines[0].split(separator: " ", omittingEmptySubsequences: true)[2])
+        let inChannel = try await Self.run(["messages", "--community", Self.communityID, "--db", db, "--channel", channel, "--limit", "20"])
+        #expect(inChannel.status == 0 && inChannel.stdout.split(separator: "\n").count == 20)
+        #expect(inChannel.stdout.split(separator: "\n").allSatisfy { $0.contains(channel) })
+
+        // --json: one object per line, the whole history, newest first.
+        let json = try await Self.run(["messages", "--community", Self.communityID, "--db", db, "--json"])
+        #expect(json.status == 0, "\(json.stderr)")
+        let objects = json.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(objects.count == 5404 + 7, "every archived message and the kept local copies (seeded by replay)")
+        #expect(objects.allSatisfy { $0["schemaVersion"] as? Int == 1 && $0["cursor"] is String })
+        let stamps = objects.compactMap { $0["timestamp"] as? Int64 }
+        #expect(stamps == stamps.sorted(by: >))
+        #expect(objects.filter { $0["source"] as? String == "local" }.allSatisfy { $0["archiveID"] is NSNull }, "absent values are null, not missing")
+
+        let both = try await Self.run(["messages", "--community", Self.communityID, "--db", db, "--before", cursor, "--after", cursor])
+        #expect(both.status == 64)
+        let badCursor = try await Self.run(["messages", "--community", Self.communityID, "--db", db, "--before", "yesterday"])
+        #expect(badCursor.status == 64 && badCursor.stderr.contains("not a cursor"))
+    }
+
+    @Test func statusShowsTheWeeksAndSpeaksMillisecondsInJSON() async throws {
+        let db = try await replayed()
+        let text = try await Self.run(["status", "--db", db])
+        #expect(text.status == 0, "\(text.stderr)")
+        let weeks = try #require(text.stdout.split(separator: "\n").first { $0.contains("weeks ") })
+        #expect(weeks.contains("[") && weeks.contains("9 present"), "\(weeks)")
+        let json = try await Self.run(["status", "--db", db, "--json"])
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        #expect(object["schemaVersion"] as? Int == 1)
+        let community = try #require((object["communities"] as? [[String: Any]])?.first)
+        let from = try #require(community["coveredFrom"] as? Int64)
+        #expect(from > 1_000_000_000_000, "milliseconds")
+        #expect(community["lastError"] is NSNull, "absent values are null")
+        let states = (community["weeks"] as? [[String: Any]] ?? []).compactMap { $0["state"] as? String }
+        #expect(states.filter { $0 == "present" }.count == 9 && states.count >= 10, "\(states)")
+    }
+
+    @Test func pathsComeFromTheEnvironmentThenTheXDGDirectories() async throws {
+        let home = try scratch()
+        let data = home.appendingPathComponent("data")
+        // Nothing given: the XDG data directory, made on first write, only the user's.
+        let replay = try await Self.run(["replay", AgentTests.bundled.path], environment: ["XDG_DATA_HOME": data.path])
+        #expect(replay.status == 0, "\(replay.stderr)")
+        let made = data.appendingPathComponent("community-history/history.sqlite").path
+        #expect(FileManager.default.fileExists(atPath: made))
+        let mode = try FileManager.default.attributesOfItem(atPath: data.appendingPathComponent("community-history").path)[.posixPermissions] as? Int
+        #expect(mode == 0o700)
+        let status = try await Self.run(["status"], environment: ["XDG_DATA_HOME": data.path])
+        #expect(status.status == 0 && status.stdout.contains(Self.communityID))
+        // The working directory only when asked.
+        let missing = try await Self.run(["status"], environment: ["XDG_DATA_HOME": home.appendingPathComponent("elsewhere").path], in: data)
+        #expect(missing.status == 4 && missing.stderr.contains("elsewhere/community-history/history.sqlite"), "\(missing.stderr)")
+        // $COMMUNITY_HISTORY_DB wins over XDG; --db wins over both.
+        let byEnvironment = try await Self.run(["status"], environment: ["COMMUNITY_HISTORY_DB": made, "XDG_DATA_HOME": "/nonexistent"])
+        #expect(byEnvironment.status == 0 && byEnvironment.stdout.contains(Self.communityID))
+        let byOption = try await Self.run(["status", "--db", made], environment: ["COMMUNITY_HISTORY_DB": "/nonexistent/h.sqlite"])
+        #expect(byOption.status == 0)
+        // Log level and peers from the environment.
+        let badLevel = try await Self.run(["replay", AgentTests.bundled.path, "--db", made], environment: ["COMMUNITY_HISTORY_LOG_LEVEL": "loud"])
+        #expect(badLevel.status == 64 && badLevel.stderr.contains("COMMUNITY_HISTORY_LOG_LEVEL=loud"))
+        let verbose = try await Self.run(["replay", AgentTests.bundled.path, "--db", made, "--force"], environment: ["COMMUNITY_HISTORY_LOG_LEVEL": "info"])
+        #expect(verbose.status == 0 && verbose.stderr.contains("info"), "\(verbose.stderr)")
+        let quiet = try await Self.run(["replay", AgentTests.bundled.path, "--db", made, "--force", "-q"], environment: ["COMMUNITY_HISTORY_LOG_LEVEL": "info"])
+        #expect(quiet.status == 0 && !quiet.stderr.contains("info"), "\(quiet.stderr)")
+        #expect(try await Self.run(["replay", "--db", made, "-q", "-v"]).status == 64)
+        let doctor = try await Self.run(["doctor", "--db", made, "--json"], environment: ["COMMUNITY_HISTORY_CODEX_URL": "http://127.0.0.1:9/api/codex/v1"])
+        #expect(doctor.stdout.contains("127.0.0.1:9"), "\(doctor.stdout)")
+    }
+
+    @Test func underJSONErrorsAreOneJSONObjectOnStandardError() async throws {
+        let missing = try await Self.run(["status", "--db", "/nonexistent/history.sqlite", "--json"])
+        #expect(missing.status == 4 && missing.stdout.isEmpty)
+        let error = try #require(try JSONSerialization.jsonObject(with: Data(missing.stderr.utf8)) as? [String: Any], "\(missing.stderr)")
+        let body = try #require(error["error"] as? [String: Any])
+        #expect(error["schemaVersion"] as? Int == 1 && body["code"] as? String == "database" && body["exitCode"] as? Int == 4)
+        #expect((body["messages"] as? [String])?.first?.contains("/nonexistent/history.sqlite") == true)
+        let usage = try await Self.run(["messages", "--json"])
+        #expect(usage.status == 64)
+        let usageError = try #require(try JSONSerialization.jsonObject(with: Data(usage.stderr.utf8)) as? [String: Any], "\(usage.stderr)")
+        #expect((usageError["error"] as? [String: Any])?["code"] as? String == "usage")
+        let plain = try await Self.run(["status", "--db", "/nonexistent/history.sqlite"])
+        #expect(plain.stderr.hasPrefix("error: no database"))
+    }
+
+    @Test func expectPrintsWhereTheReportDiffersByKeyPath() async throws {
+        let directory = try scratch()
+        let expected = directory.appendingPathComponent("expected.json")
+        var report = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: AgentTests.bundled.appendingPathComponent("expected-report.json"))) as? [String: Any])
+        var archives = try #require(report["archives"] as? [String: Any])
+        archives["imported"] = 8
+        report["archives"] = archives
+        try JSONSerialization.data(withJSONObject: report).write(to: expected)
+        let run = try await Self.run(["replay", AgentTests.bundled.path, "--db", directory.appendingPathComponent("h.sqlite").path, "--expect", expected.path])
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("at 1 key path") && run.stderr.contains("archives.imported: expected 8, got 9"), "\(run.stderr)")
+    }
+
+    @Test func demoRunsFromAnyDirectoryEvenWithoutTheRepository() async throws {
+        // A copy of the binary far from the repository: the bundled community is made from its seed.
+        let place = try scratch()
+        let copy = place.appendingPathComponent("community-history")
+        try FileManager.default.copyItem(at: Self.binary, to: copy)
+        let run = try await Self.run(["demo", "--db", place.appendingPathComponent("demo.sqlite").path, "--settle", "0.2", "--json"], binary: copy)
+        #expect(run.status == 0, "\(run.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any], "\(run.stdout)")
+        #expect(report["schemaVersion"] as? Int == 1)
+        #expect((report["archives"] as? [String: Any])?["imported"] as? Int == 9)
+    }
+
+    @Test func demoNetworkPrintsTheURLsThatSyncTakes() async throws {
+        let place = try scratch()
+        let network = Process()
+        network.executableURL = Self.binary
+        network.arguments = ["demo-network", "--agent-config", place.appendingPathComponent("a.json").path]
+        network.currentDirectoryURL = place  // not the repository: the bundled community is found next to the binary
+        let pipe = Pipe()
+        network.standardOutput = pipe
+        try network.run()
+        defer { if network.isRunning { network.terminate() } }
+        // Read as it is printed (a pipe, not a terminal: line by line all the same).
+        var printed = ""
+        let reader = pipe.fileHandleForReading
+        while !printed.contains("serving until Ctrl-C") {
+            let chunk = reader.availableData
+            try #require(!chunk.isEmpty, "demo-network ended: \(printed)")
+            printed += String(decoding: chunk, as: UTF8.self)
+        }
+        func url(after label: String) throws -> String {
+            let line = try #require(printed.split(separator: "\n").first { $0.hasPrefix(label) })
+            return String(try #require(line.split(separator: " ", omittingEmptySubsequences: true).first { $0.hasPrefix("http") }))
+        }
+        let codex = try url(after: "Codex node"), waku = try url(after: "nwaku node")
+        let sync = try await Self.run(["sync", "--community", Self.communityID, "--codex-url", codex, "--waku-url", waku,
+                                       "--db", place.appendingPathComponent("h.sqlite").path, "--settle", "0.2", "--json"])
+        #expect(sync.status == 0, "\(sync.stderr)")
+        #expect(sync.stdout.contains("\"imported\" : 9"), "\(sync.stdout)")
+        network.terminate()
+    }
+
+    @Test func shellCompletionsCoverEveryCommand() async throws {
+        for shell in ["bash", "zsh", "fish"] {
+            let run = try await Self.run(["--generate-completion-script", shell])
+            #expect(run.status == 0)
+            for command in ["sync", "agent", "messages", "status", "replay", "demo", "doctor"] { #expect(run.stdout.contains(command), "\(shell): \(command)") }
+            #expect(run.stdout.contains("before"), "\(shell): messages --before")
+        }
+    }
+}
+
+extension CLIConventionsTests {
+    /// The committed man page (docs/community-history.1, `scripts/generate-man-page.sh`) names
+    /// every command and every long option the binary has: a stale page fails here.
+    @Test func theManPageIsCurrent() async throws {
+        let page = try String(contentsOf: AgentTests.root.appendingPathComponent("docs/community-history.1"), encoding: .utf8)
+        let dump = try await Self.run(["--experimental-dump-help"])
+        let info = try #require(try JSONSerialization.jsonObject(with: Data(dump.stdout.utf8)) as? [String: Any])
+        var missing: [String] = []
+        func walk(_ command: [String: Any], path: [String]) {
+            let name = command["commandName"] as? String ?? ""
+            let here = path + [name]
+            if path.count >= 1 && !page.contains(name) { missing.append(here.joined(separator: " ")) }
+            for argument in command["arguments"] as? [[String: Any]] ?? [] where argument["shouldDisplay"] as? Bool != false {
+                for long in (argument["names"] as? [[String: Any]] ?? []).filter({ $0["kind"] as? String == "long" }) {
+                    // mdoc writes --db as "Fl -db", and -v/--verbose as "Fl v , -verbose".
+                    let option = long["name"] as? String ?? ""
+                    if !page.contains("Fl -\(option)") && !page.contains(" , -\(option)") { missing.append("\(here.joined(separator: " ")) --\(option)") }
+                }
+            }
+            for sub in command["subcommands"] as? [[String: Any]] ?? [] { walk(sub, path: here) }
+        }
+        walk(try #require(info["command"] as? [String: Any]), path: [])
+        #expect(missing.isEmpty, "run scripts/generate-man-page.sh: the man page lacks \(missing)")
+    }
+}
