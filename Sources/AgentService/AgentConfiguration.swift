@@ -155,6 +155,11 @@ public struct AgentConfiguration: Codable, Sendable, Equatable {
     public func validate() throws {
         // No communities is fine: a chat client joins them through the local API.
         if let cap = maxDownloadBytesPerSecond, cap <= 0 { throw AgentConfigurationError("maxDownloadBytesPerSecond must be positive") }
+        // A capped download must stay clear of the minimum rate, or the cap itself would make
+        // every download "too slow" and retried for ever.
+        if let cap = maxDownloadBytesPerSecond, let minimum = minimumTransferRate?.bytesPerSecond, cap < 2 * minimum {
+            throw AgentConfigurationError("maxDownloadBytesPerSecond (\(cap)) must be at least twice minDownloadBytesPerSecond (\(minimum)); lower or turn off (0) the minimum for a slower cap")
+        }
         // A zero or negative interval would poll in a busy loop.
         for (name, value, minimum) in [("relayPollSeconds", relayPollSeconds, 0.05), ("storeCatchUpSeconds", storeCatchUpSeconds, 1),
                                        ("catchUpHours", catchUpHours, 0.01), ("databaseBusyTimeoutSeconds", databaseBusyTimeoutSeconds, 0)] {

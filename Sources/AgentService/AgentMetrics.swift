@@ -40,7 +40,7 @@ public final class AgentMetrics: Sendable {
             case .announcementAccepted: c.announcementsAccepted += 1; c.state = "settling"
             case .announcementIgnored(let reason): c.announcementsRejected[reason.key, default: 0] += 1
             case .indexDownloaded: c.state = "working"
-            case .planned, .downloadStarted, .downloadProgress, .importProgress: break
+            case .planned, .downloadStarted, .downloadProgress, .importProgress, .waiting: break
             case .recordFailed: c.recordFailures += 1
             case .archiveDownloaded(_, _, _, let bytes): c.bytesDownloaded += bytes
             case .importingArchive: c.state = "importing"

@@ -93,6 +93,8 @@ public final class EventLog: Sendable {
             return ["event": "archive.failed", "archiveID": id.string, "kind": failure.kind.rawValue, "retryable": failure.kind.isRetryable,
                     "reason": failure.reason]
         case .recordFailed(let what, let error): return ["event": "record.failed", "what": what, "error": error]
+        case .waiting(let timer, let delay):
+            return ["event": "waiting", "for": timer == .quietWindow ? "quiet-window" : "retry", "seconds": delay.inSeconds]
         case .finished(let outcome):
             switch outcome {
             case .completed(let cid, let imported, let unimportable):

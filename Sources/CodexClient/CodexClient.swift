@@ -96,9 +96,10 @@ public struct CodexClient: Sendable {
     /// `progress` is called with the bytes received so far as they arrive (from 0 again when a
     /// failed attempt is retried).
     @discardableResult
-    public func download(_ cid: CID, to destination: URL, manifest: CodexDataItem,
+    /// `pacer`, when given, paces the stream chunk by chunk (a bandwidth cap).
+    public func download(_ cid: CID, to destination: URL, manifest: CodexDataItem, pacer: (any TransferPacer)? = nil,
                          progress: @escaping @Sendable (Int64) -> Void = { _ in }) async throws -> Int64 {
-        try await downloadVerified(cid, path: "data/\(cid)/network/stream", to: destination, manifest: manifest, progress: progress)
+        try await downloadVerified(cid, path: "data/\(cid)/network/stream", to: destination, manifest: manifest, pacer: pacer, progress: progress)
     }
 
     /// `POST /data/{cid}/network`: asks the node to fetch the dataset in the background;
@@ -139,7 +140,7 @@ public struct CodexClient: Sendable {
     /// against `cid` like a network download.
     @discardableResult
     public func downloadLocal(_ cid: CID, to destination: URL, manifest: CodexDataItem) async throws -> Int64 {
-        try await downloadVerified(cid, path: "data/\(cid)", to: destination, manifest: manifest, progress: { _ in })
+        try await downloadVerified(cid, path: "data/\(cid)", to: destination, manifest: manifest, pacer: nil, progress: { _ in })
     }
 
     /// `POST /data`: stores `data` on the node under `attributes` (filename and mimetype, which
@@ -193,12 +194,12 @@ public struct CodexClient: Sendable {
 
     /// Streams `path` into a temporary file while hashing it as the node addressed it; renames
     /// the file to `destination` only when the byte count and the recomputed CID are right.
-    private func downloadVerified(_ cid: CID, path: String, to destination: URL, manifest: CodexDataItem,
+    private func downloadVerified(_ cid: CID, path: String, to destination: URL, manifest: CodexDataItem, pacer: (any TransferPacer)?,
                                   progress: @escaping @Sendable (Int64) -> Void) async throws -> Int64 {
         let partial = destination.deletingLastPathComponent().appendingPathComponent(".\(destination.lastPathComponent).partial")
         let expected = manifest.manifest
         // The node is cut off past the size its manifest gave: a stream that does not end cannot fill the disk.
-        let request = HTTPRequest(url: url(path), timeout: downloadTimeout, maxResponseBytes: expected.datasetSize)
+        let request = HTTPRequest(url: url(path), timeout: downloadTimeout, maxResponseBytes: expected.datasetSize, pacer: pacer)
         let blockSize = Int(expected.blockSize ?? Int64(CodexDatasetHasher.defaultBlockSize))
         guard blockSize > 0, blockSize <= 1 << 30 else {
             throw CodexError.unexpectedAnswer("manifest of \(cid) has block size \(blockSize)")

@@ -49,6 +49,12 @@ extension HistoryDatabase {
     /// Attaches the staging file read-only. Read-write, every `BEGIN IMMEDIATE` of the writer
     /// would also take the staging file's write lock (SQLite locks every attached database it
     /// can write), which the staging thread holds while it writes the next chunk.
+    /// Whether two paths name one file (relative to the working directory, through symlinks).
+    static func sameFile(_ a: String, _ b: String) -> Bool {
+        URL(fileURLWithPath: a).standardizedFileURL.resolvingSymlinksInPath().path
+            == URL(fileURLWithPath: b).standardizedFileURL.resolvingSymlinksInPath().path
+    }
+
     private func attachReadOnly(_ staging: String, as schema: String) throws {
         // SQLite reads the ATTACH argument as a URI (Debian builds it with SQLITE_USE_URI);
         // checked below, as a build without it would attach a new file named `file:…`.
@@ -58,7 +64,9 @@ extension HistoryDatabase {
         try pool.writeWithoutTransaction { db in
             try db.execute(sql: "ATTACH DATABASE ? AS \(schema)", arguments: ["file:\(path)?mode=ro"])
             let file = try String.fetchOne(db, sql: "SELECT file FROM pragma_database_list WHERE name = ?", arguments: [schema])
-            guard file == staging else {
+            // SQLite names the file by its full path: a database opened by a relative path (`--db
+            // history.sqlite`) has a relative staging path, and a symlinked directory another.
+            guard let file, Self.sameFile(file, staging) else {
                 try db.execute(sql: "DETACH DATABASE \(schema)")
                 throw HistoryStoreError.cannotAttachStaging(path: staging, attached: file ?? "nothing")
             }

@@ -74,6 +74,8 @@ public struct AsyncHTTPClientTransport: HTTPTransport {
                         // More than the peer promised: nothing of the excess is written.
                         throw ResponseTooLarge(limit: limit)
                     }
+                    // A cap paces the stream here, chunk by chunk: the next is not read until it may be.
+                    try await request.pacer?.pace(chunk.readableBytes)
                     let data = Data(chunk.readableBytesView)
                     try handle.write(contentsOf: data)
                     written += Int64(data.count)

@@ -12,16 +12,26 @@ public struct HTTPRequest: Sendable {
     /// Downloads only: the most bytes the answer may have. A peer that sends more is cut off at
     /// once, before the excess reaches the disk (`PeerError.Kind.invalidResponse`).
     public var maxResponseBytes: Int64?
+    /// Downloads only: asked before each chunk of the body is taken, and may wait (a bandwidth
+    /// cap). While it waits the body is not read, so the peer is slowed by TCP itself.
+    public var pacer: (any TransferPacer)?
 
     public init(method: String = "GET", url: URL, headers: [String: String] = [:], body: Data? = nil, timeout: Duration = .seconds(30),
-                maxResponseBytes: Int64? = nil) {
+                maxResponseBytes: Int64? = nil, pacer: (any TransferPacer)? = nil) {
         self.maxResponseBytes = maxResponseBytes
+        self.pacer = pacer
         self.method = method
         self.url = url
         self.headers = headers
         self.body = body
         self.timeout = timeout
     }
+}
+
+/// Paces a stream: `pace` is told each chunk's size as it arrives and returns when the next
+/// may be read (`BandwidthLimiter` keeps a download cap this way, chunk by chunk).
+public protocol TransferPacer: Sendable {
+    func pace(_ bytes: Int) async throws
 }
 
 public struct HTTPResponse: Sendable {

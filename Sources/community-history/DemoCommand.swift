@@ -40,7 +40,7 @@ struct DemoCommand: AsyncParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
-        let progress = ProgressPrinter(enabled: !json && !logging.quiet)
+        let progress = ProgressPrinter(enabled: !json && !logging.quiet, maxAttempts: OneShotSync.Options.defaultRetries + 1)
         logging.bootstrap(progress: progress)
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("community-history-demo-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: scratch) }

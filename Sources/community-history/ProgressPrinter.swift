@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import StatusWire
+import PeerHTTP
 import SyncEngine
 
 #if canImport(Glibc)
@@ -16,10 +17,14 @@ import Glibc
 /// When standard error is not a terminal it draws nothing, so scripts and CI stay quiet.
 ///
 /// ```
-/// 0x03a66ba3… [##########--------------] 4/10 archives · 1.1 MiB · 2,402 messages
+/// 0x03a66ba3… [######!---------------] 4/10 archives (1 failed) · 1.1 MiB · 2,402 messages · 310.0 KiB/s · ETA 0:12
 ///    download 0x0e61b94c5b… [############------------]  52% of 240.0 KiB
 ///    import   0xc3100b001e… 2,000 entries
+/// 0x03a66ba3… waiting 14 s for more announcements (the quiet window)
+/// 0x03a66ba3… retrying in 40 s (attempt 2 of 3)
 /// ```
+///
+/// The waits count down once a second.
 final class ProgressPrinter: Sendable {
     private struct InFlight {
         var id: ArchiveID
@@ -36,6 +41,12 @@ final class ProgressPrinter: Sendable {
         var bytes: Int64 = 0
         var messages = 0
         var inFlight: [InFlight] = []
+        /// When the plan was made (for its rate and the time left).
+        var started: ContinuousClock.Instant?
+        /// A wait being counted down: the quiet window or the backoff before a retry.
+        var waiting: (timer: SyncTimer, until: ContinuousClock.Instant)?
+        /// Plans of this community that failed so far (the next try is attempt failedPlans + 1).
+        var failedPlans = 0
     }
 
     private struct Screen {
@@ -46,17 +57,36 @@ final class ProgressPrinter: Sendable {
     }
 
     let enabled: Bool
+    /// How many times a failed plan is tried in all (`sync --retries` + 1); nil: for ever (the agent).
+    let maxAttempts: Int?
     private let screen = Mutex(Screen())
+    /// Redraws the block once a second while it counts a wait down; cancelled by `finish`.
+    private let ticker = Mutex<Task<Void, Never>?>(nil)
 
-    init(enabled: Bool) {
+    init(enabled: Bool, maxAttempts: Int? = nil) {
         self.enabled = enabled && isatty(STDERR_FILENO) != 0
+        self.maxAttempts = maxAttempts
+        guard self.enabled else { return }
+        ticker.withLock { $0 = Task { [weak self] in
+            while !Task.isCancelled {
+                do { try await Task.sleep(for: .seconds(1)) } catch { return }
+                self?.redraw()
+            }
+        } }
+    }
+
+    private func redraw() {
+        screen.withLock { screen in
+            guard screen.plans.values.contains(where: { $0.waiting != nil }) else { return }
+            Self.write(Self.erase(&screen) + Self.draw(&screen, maxAttempts: maxAttempts))
+        }
     }
 
     /// A lasting line, printed above the live block.
     func line(_ text: String) {
         guard enabled else { return }
         screen.withLock { screen in
-            Self.write(Self.erase(&screen) + text + "\n" + Self.draw(&screen))
+            Self.write(Self.erase(&screen) + text + "\n" + Self.draw(&screen, maxAttempts: maxAttempts))
         }
     }
 
@@ -66,13 +96,14 @@ final class ProgressPrinter: Sendable {
         screen.withLock { screen in
             Self.write(Self.erase(&screen))
             FileHandle.standardOutput.write(data)
-            Self.write(Self.draw(&screen))
+            Self.write(Self.draw(&screen, maxAttempts: maxAttempts))
         }
     }
 
     /// Leaves the block as it is and moves below it, so what is printed next starts on a new line.
     func finish() {
         guard enabled else { return }
+        ticker.withLock { $0?.cancel(); $0 = nil }
         screen.withLock { screen in
             if screen.drawnLines > 0 { Self.write("\n") }
             screen.drawnLines = 0
@@ -99,7 +130,7 @@ final class ProgressPrinter: Sendable {
             var plan = screen.plans[community] ?? Plan()
             Self.apply(event, to: &plan)
             screen.plans[community] = plan
-            Self.write(Self.erase(&screen) + (lasting.map { $0 + "\n" } ?? "") + Self.draw(&screen))
+            Self.write(Self.erase(&screen) + (lasting.map { $0 + "\n" } ?? "") + Self.draw(&screen, maxAttempts: maxAttempts))
         }
     }
 
@@ -115,10 +146,16 @@ final class ProgressPrinter: Sendable {
                 plan.inFlight.append(line)
             }
         }
+        if case .waiting = event {} else if case .announcementIgnored = event {} else { plan.waiting = nil }
         switch event {
         case .planned(let archives, let knownBad):
             // Archives that failed verification before are not tried again: count them done.
-            plan = Plan(archives: archives, failed: knownBad.count)
+            plan = Plan(archives: archives, failed: knownBad.count, started: .now, failedPlans: plan.failedPlans)
+        case .waiting(let timer, let delay):
+            // A retry's wait comes with the failure of the plan before it (the machine's order:
+            // the timer, then the outcome).
+            if timer == .retry { plan.failedPlans += 1 }
+            plan.waiting = (timer, .now + delay)
         case .downloadStarted(let id, _):
             update(id) { _ in }
         case .downloadProgress(let id, let bytes, let total):
@@ -146,14 +183,36 @@ final class ProgressPrinter: Sendable {
 
     // MARK: - Drawing
 
-    private static func lines(_ screen: Screen) -> [String] {
+    private static func lines(_ screen: Screen, maxAttempts: Int?, now: ContinuousClock.Instant = .now) -> [String] {
         var lines: [String] = []
         for community in screen.order {
-            guard let plan = screen.plans[community], plan.archives > 0 || !plan.inFlight.isEmpty else { continue }
+            guard let plan = screen.plans[community] else { continue }
             let label = community.isEmpty ? "" : "\(community.prefix(10))… "
+            if let waiting = plan.waiting, waiting.until > now {
+                let seconds = Int((waiting.until - now).inSeconds.rounded(.up))
+                switch waiting.timer {
+                case .quietWindow:
+                    lines.append("\(label)waiting \(seconds) s for more announcements (the quiet window)")
+                case .retry:
+                    // The next try is attempt failedPlans + 1; past the last one (`sync` gives up) nothing is said.
+                    let attempt = plan.failedPlans + 1
+                    if attempt <= maxAttempts ?? .max {
+                        lines.append("\(label)retrying in \(seconds) s (attempt \(attempt)\(maxAttempts.map { " of \($0)" } ?? ""))")
+                    }
+                }
+            }
+            guard plan.archives > 0 || !plan.inFlight.isEmpty else { continue }
             let done = plan.imported + plan.failed
-            lines.append("\(label)\(bar(done, of: plan.archives)) \(done)/\(plan.archives) archives · "
-                         + "\(bytes(plan.bytes)) · \(count(plan.messages)) messages")
+            var line = "\(label)\(bar(plan.imported, failed: plan.failed, of: plan.archives)) \(done)/\(plan.archives) archives"
+                + (plan.failed > 0 ? " (\(plan.failed) failed)" : "") + " · \(bytes(plan.bytes)) · \(count(plan.messages)) messages"
+            if let started = plan.started {
+                let elapsed = (now - started).inSeconds
+                if elapsed >= 1 && plan.bytes > 0 { line += " · \(bytes(Int64(Double(plan.bytes) / elapsed)))/s" }
+                if done > 0 && done < plan.archives {
+                    line += " · ETA \(clock(elapsed / Double(done) * Double(plan.archives - done)))"
+                }
+            }
+            lines.append(line)
             for archive in plan.inFlight {
                 let id = "\(archive.id.string.prefix(12))…"
                 if archive.importing {
@@ -180,9 +239,9 @@ final class ProgressPrinter: Sendable {
 
     /// The block, each line cut to the terminal's width so that nothing wraps (a wrapped line
     /// would throw off the next erase).
-    private static func draw(_ screen: inout Screen) -> String {
+    private static func draw(_ screen: inout Screen, maxAttempts: Int?) -> String {
         let width = terminalWidth()
-        let lines = lines(screen).map { $0.count < width ? $0 : String($0.prefix(width - 1)) }
+        let lines = lines(screen, maxAttempts: maxAttempts).map { $0.count < width ? $0 : String($0.prefix(width - 1)) }
         screen.drawnLines = lines.count
         return lines.joined(separator: "\n")
     }
@@ -199,8 +258,22 @@ final class ProgressPrinter: Sendable {
     }
 
     static func bar(_ done: Int, of total: Int, width: Int = 24) -> String {
+        bar(done, failed: 0, of: total, width: width)
+    }
+
+    /// `#` for what is done, `!` for what failed, `-` for what is left.
+    static func bar(_ done: Int, failed: Int, of total: Int, width: Int = 24) -> String {
         let filled = total > 0 ? min(width, done * width / total) : 0
-        return "[" + String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled) + "]"
+        let bad = total > 0 ? min(width - filled, max(failed > 0 ? 1 : 0, failed * width / total)) : 0
+        return "[" + String(repeating: "#", count: filled) + String(repeating: "!", count: bad)
+            + String(repeating: "-", count: width - filled - bad) + "]"
+    }
+
+    /// `0:45`, `12:03`, `1:02:03`.
+    static func clock(_ seconds: Double) -> String {
+        let total = Int(seconds.rounded())
+        let (hours, minutes, rest) = (total / 3600, total / 60 % 60, total % 60)
+        return hours > 0 ? String(format: "%d:%02d:%02d", hours, minutes, rest) : String(format: "%d:%02d", minutes, rest)
     }
 
     static func bytes(_ value: Int64) -> String {

@@ -124,7 +124,7 @@ struct SyncCommand: AsyncParsableCommand {
             printError("\(error)")
             throw Exit.badInput
         }
-        let progress = ProgressPrinter(enabled: !json && !logging.quiet)
+        let progress = ProgressPrinter(enabled: !json && !logging.quiet, maxAttempts: retries + 1)
         logging.bootstrap(progress: progress)
         let lock = try takeSyncLock(databasePath: db, command: "sync")
         defer { lock.release() }

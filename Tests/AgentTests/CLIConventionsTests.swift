@@ -243,3 +243,38 @@ extension CLIConventionsTests {
         #expect(missing.isEmpty, "run scripts/generate-man-page.sh: the man page lacks \(missing)")
     }
 }
+
+extension CLIConventionsTests {
+    /// Regression: with a relative `--db` (the working directory, when asked), every import
+    /// failed: SQLite names the attached staging file by its full path, and the check compared
+    /// it with the relative one ("SQLite attached /tmp/…/h.sqlite.staging/…, not the staging
+    /// database h.sqlite.staging/…"). Found running `sync --db h.sqlite` by hand.
+    @Test func aDatabaseGivenByARelativePathImports() async throws {
+        let place = try scratch()
+        let run = try await Self.run(["replay", AgentTests.bundled.path, "--db", "h.sqlite", "--json"], in: place)
+        #expect(run.status == 0, "\(run.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any], "\(run.stdout)")
+        #expect((report["archives"] as? [String: Any])?["imported"] as? Int == 9, "\(run.stdout)")
+        #expect(FileManager.default.fileExists(atPath: place.appendingPathComponent("h.sqlite").path))
+    }
+}
+
+extension CLIConventionsTests {
+    /// On a terminal (a pseudo-terminal from `script(1)` here), `sync` counts the quiet window
+    /// down and says when it retries, with the attempt and how many there are.
+    @Test func onATerminalTheWaitsCountDownAndARetrySaysItsAttempt() async throws {
+        let setup = try await AgentTests.setUp()
+        try await setup.first.announce(on: setup.waku, clock: UInt64(Date().timeIntervalSince1970 * 1000))
+        let place = try scratch()
+        // The nwaku node's URL as the Codex node's: every index fetch fails at once (HTTP 400), and is retried once.
+        let command = [Self.binary.path, "sync", "--community", Self.communityID, "--codex-url", setup.wakuNode.baseURL.absoluteString,
+                       "--waku-url", setup.wakuNode.baseURL.absoluteString, "--db", place.appendingPathComponent("h.sqlite").path,
+                       "--settle", "1.5", "--retries", "1"].joined(separator: " ")
+        let run = try await Self.run(["-qec", command, "/dev/null"], binary: URL(fileURLWithPath: "/usr/bin/script"))
+        let screen = run.stdout.replacingOccurrences(of: "\r", with: "\n")
+        #expect(screen.contains("for more announcements (the quiet window)"), "\(screen)")
+        #expect(screen.contains("retrying in 5 s (attempt 2 of 2)"), "\(screen)")
+        #expect(screen.contains("took "), "the report gives the duration")
+        await setup.stop()
+    }
+}

@@ -305,6 +305,25 @@ import Testing
         #expect(reports.last == 1_000_000)
     }
 
+    /// A bandwidth cap paces the stream: the pacer is asked for every chunk before it is taken,
+    /// with the chunk's size, and the download waits while it waits (issue 11).
+    @Test func aPacerIsAskedForEveryChunkOfTheStream() async throws {
+        let node = try await DemoCodexNode.start(directory: try temporaryDirectory(), missingLookup: .milliseconds(100))
+        defer { Task { await node.stop() } }
+        let codex = CodexClient(baseURL: node.baseURL, retry: .none)
+        let content = Data((0..<1_000_000).map { UInt8(truncatingIfNeeded: $0 &* 13) })
+        let cid = try await codex.upload(content)
+        let pacer = RecordingPacer()
+        let written = Counts()
+        let destination = try temporaryDirectory().appendingPathComponent(cid.string)
+        let bytes = try await codex.download(cid, to: destination, manifest: try await codex.manifest(cid), pacer: pacer) { written.append($0) }
+        #expect(bytes == 1_000_000)
+        let paced = pacer.chunks
+        #expect(paced.count >= 2 && paced.reduce(0, +) == 1_000_000, "every chunk, each once")
+        // Each chunk was paced before it was written: the pacer had seen at least what was written.
+        #expect(zip(pacer.seenBeforeWrites(written.values), written.values).allSatisfy { $0 >= $1 })
+    }
+
     @Test func aLocalFileProblemIsNotBlamedOnTheNode() async throws {
         let node = try await DemoCodexNode.start(directory: try temporaryDirectory(), missingLookup: .milliseconds(100))
         defer { Task { await node.stop() } }
@@ -342,4 +361,21 @@ final class Counts: Sendable {
     private let storage = Mutex<[Int64]>([])
     func append(_ value: Int64) { storage.withLock { $0.append(value) } }
     var values: [Int64] { storage.withLock { $0 } }
+}
+
+/// Records the chunk sizes it is asked to pace, and when (in bytes paced so far).
+final class RecordingPacer: TransferPacer, Sendable {
+    private let recorded = Mutex<[Int]>([])
+    var chunks: [Int] { recorded.withLock { $0 } }
+    func pace(_ bytes: Int) async throws { recorded.withLock { $0.append(bytes) } }
+    /// The bytes paced by the time each write was reported (the running sums, one per write).
+    func seenBeforeWrites(_ writes: [Int64]) -> [Int64] {
+        var sums: [Int64] = []
+        var total: Int64 = 0
+        for size in chunks {
+            total += Int64(size)
+            sums.append(total)
+        }
+        return Array(sums.prefix(writes.count))
+    }
 }

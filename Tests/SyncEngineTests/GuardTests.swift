@@ -27,11 +27,28 @@ import Testing
         #expect(abs(now - 9.0) < 1e-9)
     }
 
-    @Test func limiterLetsTheFirstDownloadStartAtOnce() async throws {
+    @Test func limiterLetsTheFirstChunksThroughAtOnce() async throws {
         let limiter = BandwidthLimiter(bytesPerSecond: 1_000_000)
-        try await limiter.waitForBudget()
-        await limiter.consumed(10)
-        try await limiter.waitForBudget()
+        try await limiter.pace(10)
+        try await limiter.pace(10)
+    }
+
+    /// Issue 11: the cap was kept on average per download (a download went at full speed, then
+    /// the next one waited). Paced chunk by chunk with a small burst, a stream is never more than
+    /// the burst and a chunk ahead of the cap at any moment, and the whole takes as long as the cap says.
+    @Test func aPacedStreamNeverBurstsPastTheCap() {
+        let rate: Int64 = 100_000, burst = BandwidthLimiter.burst(for: rate), chunk = 16_384
+        var bucket = TokenBucket(bytesPerSecond: rate, burst: burst, now: 0)
+        var now = 0.0, received: Int64 = 0
+        for _ in 0..<200 {  // 3.2 MB in 16 KiB chunks, as a stream delivers them
+            bucket.consume(Int64(chunk), now: now)
+            received += Int64(chunk)
+            #expect(Double(received) <= Double(rate) * now + Double(burst + Int64(chunk)) + 1e-3, "ahead of the cap at \(now) s")
+            now += bucket.delay(now: now)  // the pacer's wait before the next chunk is read
+        }
+        #expect(abs(now - Double(received - burst) / Double(rate)) < 1e-6)
+        // The old per-download cap let the first second's worth and a whole archive go at once.
+        #expect(burst < rate)
     }
 
     @Test func diskGuardSaysWhatAndHowMuch() throws {

@@ -252,6 +252,7 @@ struct DriverLoop {
                 state.indexCID = cid.string
             }
         case .startTimer(let kind, let delay):
+            driver.onEvent(.waiting(kind, delay: delay))
             timer?.cancel()
             let token = CancellationToken()
             timer = token
@@ -352,7 +353,6 @@ extension CommunitySyncDriver {
         let destination = archivesDirectory.appendingPathComponent(entry.cid.string)
         do {
             try FileManager.default.createDirectory(at: archivesDirectory, withIntermediateDirectories: true)
-            try await bandwidth?.waitForBudget()
             onEvent(.downloadStarted(archiveID: entry.id, cid: entry.cid.string))
             let manifest = try await codex.manifest(entry.cid)
             let total = manifest.manifest.datasetSize
@@ -361,10 +361,9 @@ extension CommunitySyncDriver {
             defer { reservation.release() }
             let steps = SharedProgressSteps(total: total)
             let onEvent = self.onEvent
-            let bytes = try await codex.download(entry.cid, to: destination, manifest: manifest) { received in
+            let bytes = try await codex.download(entry.cid, to: destination, manifest: manifest, pacer: bandwidth) { received in
                 if steps.advance(to: received) { onEvent(.downloadProgress(archiveID: entry.id, bytes: received, totalBytes: total)) }
             }
-            await bandwidth?.consumed(bytes)
             onEvent(.archiveDownloaded(archiveID: entry.id, from: entry.from, to: entry.to, bytes: bytes))
             try await database.recordDownloaded(DownloadedArchiveRecord(
                 id: entry.id.string, communityID: configuration.communityID.string, cid: entry.cid.string, path: destination.path,

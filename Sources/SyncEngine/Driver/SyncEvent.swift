@@ -23,4 +23,7 @@ public enum SyncEvent: Sendable {
     /// next start redoes or re-derives it.
     case recordFailed(what: String, error: String)
     case finished(SyncOutcome)
+    /// The driver waits `delay`: the quiet window after an announcement, or the backoff before
+    /// a failed plan is tried again (a progress display counts it down).
+    case waiting(SyncTimer, delay: Duration)
 }

@@ -31,6 +31,8 @@ public struct OneShotSync: Sendable {
         public var storePeer: String?
         /// How many times a failed plan is retried (after the machine's backoff) before giving up.
         public var retries: Int
+        /// How often a failed plan is retried by default.
+        public static let defaultRetries = 2
         public var retryInitialDelay: Duration
         public var archivesDirectory: URL
         /// Fetch the newest index again even if it was processed, and plan every selected
@@ -45,7 +47,7 @@ public struct OneShotSync: Sendable {
         public init(communityID: CommunityID, selection: ArchiveSelection = .all, quietWindow: Duration = .seconds(20),
                     maxConcurrentDownloads: Int = 3, hydration: HydrationMode = .replace, limits: DecodingLimits = .default,
                     storeDays: Int = 30, pubsubTopic: String = WakuClient.defaultPubsubTopic, storePeer: String? = nil,
-                    retries: Int = 2, retryInitialDelay: Duration = .seconds(5), archivesDirectory: URL, rescan: Bool = false, digest: Bool = false) {
+                    retries: Int = Options.defaultRetries, retryInitialDelay: Duration = .seconds(5), archivesDirectory: URL, rescan: Bool = false, digest: Bool = false) {
             self.rescan = rescan
             self.digest = digest
             self.storePeer = storePeer

@@ -159,7 +159,7 @@ public struct SyncReport: Codable, Sendable, Equatable {
             }
         case .recordFailed(let what, let error):
             recordFailures.append("\(what): \(error)")
-        case .downloadStarted, .downloadProgress, .importingArchive, .importProgress, .finished:
+        case .downloadStarted, .downloadProgress, .importingArchive, .importProgress, .finished, .waiting:
             break
         }
     }
