@@ -70,7 +70,8 @@ public struct AgentConfiguration: Codable, Sendable, Equatable {
     public var diskMarginBytes: Int64?
     /// How long a write waits for a lock a chat client holds, seconds (default 10).
     public var databaseBusyTimeoutSeconds: Double?
-    /// Optional cap on download bandwidth, bytes per second on average (all communities together).
+    /// Optional cap on download bandwidth, bytes per second (all communities together), held
+    /// chunk by chunk over each download's stream.
     public var maxDownloadBytesPerSecond: Int64?
     /// The slowest a download may be, bytes per second averaged over 64 s (default 1024; 0: no
     /// minimum). A node under it (stalled on a block it cannot find, trickling) is left for later.
@@ -155,11 +156,7 @@ public struct AgentConfiguration: Codable, Sendable, Equatable {
     public func validate() throws {
         // No communities is fine: a chat client joins them through the local API.
         if let cap = maxDownloadBytesPerSecond, cap <= 0 { throw AgentConfigurationError("maxDownloadBytesPerSecond must be positive") }
-        // A capped download must stay clear of the minimum rate, or the cap itself would make
-        // every download "too slow" and retried for ever.
-        if let cap = maxDownloadBytesPerSecond, let minimum = minimumTransferRate?.bytesPerSecond, cap < 2 * minimum {
-            throw AgentConfigurationError("maxDownloadBytesPerSecond (\(cap)) must be at least twice minDownloadBytesPerSecond (\(minimum)); lower or turn off (0) the minimum for a slower cap")
-        }
+        try validateBandwidth()
         // A zero or negative interval would poll in a busy loop.
         for (name, value, minimum) in [("relayPollSeconds", relayPollSeconds, 0.05), ("storeCatchUpSeconds", storeCatchUpSeconds, 1),
                                        ("catchUpHours", catchUpHours, 0.01), ("databaseBusyTimeoutSeconds", databaseBusyTimeoutSeconds, 0)] {
@@ -185,6 +182,19 @@ public struct AgentConfiguration: Codable, Sendable, Equatable {
             guard seen.insert(id).inserted else {
                 throw AgentConfigurationError("community \(community.id) is listed twice")
             }
+        }
+    }
+
+    /// The cap is shared by every download of every community (`concurrency` each, 3 by default):
+    /// each must still get twice the minimum rate, or the cap itself would make every download
+    /// "too slow" and retried for ever.
+    public func validateBandwidth() throws {
+        guard let cap = maxDownloadBytesPerSecond, let minimum = minimumTransferRate?.bytesPerSecond else { return }
+        let downloads = max(1, communities.map { Int64($0.concurrency ?? 3) }.reduce(0, +))
+        if cap < 2 * minimum * downloads {
+            throw AgentConfigurationError("maxDownloadBytesPerSecond (\(cap)) must be at least twice minDownloadBytesPerSecond (\(minimum)) "
+                + "for each of the \(downloads) downloads the communities may run at once (\(2 * minimum * downloads)): raise the cap, "
+                + "lower the communities' concurrency, or lower or turn off (0) the minimum")
         }
     }
 

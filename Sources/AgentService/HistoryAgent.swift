@@ -273,6 +273,13 @@ public final class HistoryAgent: Service, Sendable {
         var community = community
         community.id = id.string  // one spelling, whatever case the client sent
         if roster.afterStop[id] != nil { return .failure(.busy(id.string)) }
+        // The bandwidth cap is shared by every download: with this community's, each must still
+        // be able to keep the minimum rate.
+        var everyone = roster.active.values.filter { $0.communityID != id }.map(\.settings)
+        everyone.append(community)
+        var combined = configuration
+        combined.communities = everyone
+        do { try combined.validateBandwidth() } catch { return .failure(.invalid("\(error)")) }
         if let current = roster.active[id] {
             guard current.origin == .api else { return .failure(.setInConfiguration(id.string)) }
             if current.settings == community { return .success(.unchanged) }
@@ -518,6 +525,9 @@ public final class HistoryAgent: Service, Sendable {
         var lastCatchUp = ContinuousClock.now
         let catchUpEvery = Duration.milliseconds(Int64((configuration.storeCatchUpSeconds ?? 300) * 1000))
         let pollEvery = Duration.milliseconds(Int64((configuration.relayPollSeconds ?? 2) * 1000))
+        // Communities whose 30-day query was tried at once (joined, started): a failed one is
+        // asked again at the periodic catch-up's pace, not at every poll.
+        var tried: Set<Int> = []
         while !Task.isCancelled {
             // One look at the table: the followers and those of them not caught up yet agree.
             let (followers, uncaught) = routing.withLock { ($0.followers, $0.uncaught) }
@@ -527,15 +537,19 @@ public final class HistoryAgent: Service, Sendable {
                 await subscribe(newShards)
                 subscribed.formUnion(newShards)
             }
-            let fresh = followers.filter { uncaught.contains($0.generation) }
+            let fresh = followers.filter { uncaught.contains($0.generation) && !tried.contains($0.generation) }
             if !fresh.isEmpty {
+                tried.formUnion(fresh.map(\.generation))
                 let caughtUp = await catchUp(hours: 24 * 30, followers: fresh)
-                // Only those whose query answered leave the set: a failed one is asked again next turn.
                 routing.withLock { $0.uncaught.subtract(caughtUp) }
             }
             await pollRelay(shards, followers: followers)
             if ContinuousClock.now - lastCatchUp >= catchUpEvery {
-                await catchUp(hours: configuration.catchUpHours ?? 24, followers: followers)
+                // Those whose 30-day query failed get it again; the others the usual window.
+                let behind = followers.filter { uncaught.contains($0.generation) }
+                let caughtUp = await catchUp(hours: 24 * 30, followers: behind)
+                routing.withLock { $0.uncaught.subtract(caughtUp) }
+                await catchUp(hours: configuration.catchUpHours ?? 24, followers: followers.filter { !uncaught.contains($0.generation) })
                 lastCatchUp = .now
             }
             do { try await Task.sleep(for: pollEvery) } catch { return }

@@ -10,9 +10,12 @@ public struct ArchiveWeek: Sendable, Equatable, Codable {
         case missing
         /// Downloaded, waiting for its import.
         case pending
-        /// Failed in a way a later try may fix (a download, a busy database, over a limit).
+        /// Failed in a way a later try may fix (a download, a busy database), or rejected by an
+        /// older decoder that this one reads again.
         case failed
-        /// Can never be imported as it is (failed verification).
+        /// Over `--max-archive-bytes` or `--max-message-bytes`: imported by a run with a raised limit.
+        case overLimit = "over-limit"
+        /// Can never be imported as it is (failed verification under this decoder).
         case unreadable
 
         /// One character per week in `status`.
@@ -22,6 +25,7 @@ public struct ArchiveWeek: Sendable, Equatable, Codable {
             case .missing: return "."
             case .pending: return "~"
             case .failed: return "!"
+            case .overLimit: return ">"
             case .unreadable: return "x"
             }
         }
@@ -50,6 +54,14 @@ public struct IndexEntryRecord: Sendable, Equatable {
 }
 
 extension HistoryDatabase {
+    /// Whether the archives of an index are recorded for `communityID` (not after an upgrade
+    /// from before v11, until the index is read again).
+    public func hasIndexEntries(communityID: String) async throws -> Bool {
+        try await pool.read { db in
+            try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM index_entry WHERE community_id = ?)", arguments: [communityID]) ?? false
+        }
+    }
+
     /// Records the archives `indexCID` lists for `communityID`, in place of an older index's.
     public func saveIndexEntries(communityID: String, indexCID: String, entries: [IndexEntryRecord]) async throws {
         try await pool.write { db in try Self.saveIndexEntries(db, communityID: communityID, indexCID: indexCID, entries: entries) }
@@ -73,16 +85,18 @@ extension HistoryDatabase {
     /// Week by week (one index entry each, oldest first), what the database holds of a
     /// community's index. Archives imported under an older index that the newest no longer
     /// lists are included as present. Empty when no index was recorded and nothing imported.
-    public func weekCoverage(communityID: String) throws -> [ArchiveWeek] {
+    /// A rejection by a decoder older than `decoderRevision` is `failed`: this one tries again.
+    public func weekCoverage(communityID: String, decoderRevision: Int) throws -> [ArchiveWeek] {
         try pool.read { db in
             let rows = try Row.fetchAll(db, sql: """
                 SELECT e.archive_id AS id, e.from_time AS f, e.to_time AS t,
                        EXISTS (SELECT 1 FROM imported_archive WHERE id = e.archive_id AND community_id = e.community_id) AS imported,
                        EXISTS (SELECT 1 FROM downloaded_archive WHERE id = e.archive_id AND community_id = e.community_id) AS pending,
-                       (SELECT disposition FROM archive_failure WHERE id = e.archive_id AND community_id = e.community_id) AS failure
+                       (SELECT disposition FROM archive_failure WHERE id = e.archive_id AND community_id = e.community_id) AS failure,
+                       (SELECT decoder_revision FROM archive_failure WHERE id = e.archive_id AND community_id = e.community_id) AS revision
                 FROM index_entry AS e WHERE e.community_id = ?
                 UNION ALL
-                SELECT i.id, i.from_time, i.to_time, 1, 0, NULL FROM imported_archive AS i
+                SELECT i.id, i.from_time, i.to_time, 1, 0, NULL, NULL FROM imported_archive AS i
                 WHERE i.community_id = ? AND NOT EXISTS (SELECT 1 FROM index_entry WHERE archive_id = i.id AND community_id = i.community_id)
                 ORDER BY 2, 1
                 """, arguments: [communityID, communityID])
@@ -90,7 +104,14 @@ extension HistoryDatabase {
                 let state: ArchiveWeek.State
                 if row["imported"] as Bool { state = .present }
                 else if row["pending"] as Bool { state = .pending }
-                else if let failure = row["failure"] as String? { state = failure == "rejected" ? .unreadable : .failed }
+                else if let failure = row["failure"] as String? {
+                    switch failure {
+                    case ArchiveFailureDisposition.overLimit.storageKey: state = .overLimit
+                    case ArchiveFailureDisposition.rejected(decoderRevision: 0).storageKey:
+                        state = (row["revision"] as Int?).map { $0 >= decoderRevision } ?? true ? .unreadable : .failed
+                    default: state = .failed
+                    }
+                }
                 else { state = .missing }
                 return ArchiveWeek(archiveID: row["id"], from: UInt64(row["f"] as Int64), to: UInt64(row["t"] as Int64), state: state)
             }

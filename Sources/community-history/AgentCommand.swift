@@ -38,6 +38,10 @@ struct AgentCommand: AsyncParsableCommand {
         let progress = ProgressPrinter(enabled: !logging.quiet)
         logging.bootstrap(progress: progress)
         let configuration: AgentConfiguration
+        if configPath == nil && !FileManager.default.fileExists(atPath: config) {
+            printError("no configuration at \(config) (write one there, like examples/agent.json, or pass --config FILE)")
+            throw Exit.badInput
+        }
         do { configuration = try AgentConfiguration.load(path: config, defaultDatabase: DefaultPaths.database()) } catch {
             printError("\(error)")
             throw Exit.badInput

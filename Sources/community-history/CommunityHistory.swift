@@ -44,10 +44,11 @@ struct CommunityHistory: AsyncParsableCommand {
             }
         } catch {
             let code = exitCode(for: error).rawValue
-            if ErrorOutput.json {
-                // A bad command line's message comes from the parser; a command's own errors were kept.
-                let usage = code == ExitCode.validationFailure.rawValue ? fullMessage(for: error) : nil
-                ErrorOutput.finish(exitCode: code, usage: usage)
+            // --help and --version end "with an error" of code 0: printed as usual.
+            if ErrorOutput.json && code != 0 {
+                // A command's own errors were kept; any other error (a bad command line, one no
+                // command caught) says itself, under the code its exit has.
+                ErrorOutput.finish(exitCode: code, unexpected: error is ExitCode ? nil : fullMessage(for: error))
                 Foundation.exit(code)
             }
             exit(withError: error)

@@ -22,7 +22,9 @@ enum DefaultPaths {
 
     /// The database a command uses without `--db`: `$COMMUNITY_HISTORY_DB`, else `name` in the data directory.
     static func database(_ name: String = "history.sqlite") -> String {
-        if let path = environment["COMMUNITY_HISTORY_DB"], !path.isEmpty { return path }
+        // Relative to the working directory, made absolute here: `agent` reads relative paths
+        // against its configuration file, and both must mean the same file.
+        if let path = environment["COMMUNITY_HISTORY_DB"], !path.isEmpty { return URL(fileURLWithPath: path).standardizedFileURL.path }
         return dataDirectory + "/" + name
     }
 
@@ -38,8 +40,9 @@ enum DefaultPaths {
     /// Makes the directory of a database about to be written when it is the default data
     /// directory (mode 0700: the history is the user's). A path given by the user is used as it is.
     static func prepareForWriting(_ databasePath: String) throws {
-        let directory = (databasePath as NSString).deletingLastPathComponent
-        guard directory == dataDirectory, !FileManager.default.fileExists(atPath: directory) else { return }
+        let directory = URL(fileURLWithPath: databasePath).deletingLastPathComponent().standardizedFileURL.path
+        guard directory == URL(fileURLWithPath: dataDirectory).standardizedFileURL.path,
+              !FileManager.default.fileExists(atPath: directory) else { return }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
     }
 

@@ -43,7 +43,7 @@ struct DemoCommand: AsyncParsableCommand {
         let progress = ProgressPrinter(enabled: !json && !logging.quiet, maxAttempts: OneShotSync.Options.defaultRetries + 1)
         logging.bootstrap(progress: progress)
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("community-history-demo-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: scratch) }
+        defer { removeScratch(scratch) }
 
         let publisher: CommunityPublisher
         do {

@@ -63,18 +63,20 @@ struct DemoNetworkCommand: AsyncParsableCommand {
         do {
             codexNode = try await DemoCodexNode.start(directory: scratch.appendingPathComponent("codex"), port: codexPort)
         } catch let error as LoopbackServerError {
+            removeScratch(scratch)
             printError("--codex-port: \(error)")
             throw Exit.badInput
         }
         do { wakuNode = try await DemoWakuNode.start(port: wakuPort, maxPageSize: 20) } catch let error as LoopbackServerError {
             await codexNode.stop()
+            removeScratch(scratch)
             printError("--waku-port: \(error)")
             throw Exit.badInput
         }
         let stopNodes: @Sendable () async -> Void = {
             await codexNode.stop()
             await wakuNode.stop()
-            try? FileManager.default.removeItem(at: scratch)
+            removeScratch(scratch)
         }
         do {
             try await publish(publishers, codex: CodexClient(baseURL: codexNode.baseURL), waku: WakuClient(baseURL: wakuNode.baseURL))

@@ -39,14 +39,17 @@ enum ErrorOutput {
         }
     }
 
-    /// Under `--json`, writes the JSON error for a command ending with `exitCode` (`usage`: the
-    /// parser's message for a bad command line). Nothing when the command succeeded and said nothing.
-    static func finish(exitCode: Int32, usage: String? = nil) {
+    /// Under `--json`, writes the JSON error for a command ending with `exitCode` (`unexpected`:
+    /// the message of an error no command caught, such as a bad command line). Nothing when the
+    /// command succeeded and said nothing.
+    static func finish(exitCode: Int32, unexpected: String? = nil) {
         guard json else { return }
         var collected = messages.withLock { $0 }
-        if let usage { collected.append(usage) }
+        if let unexpected, !unexpected.isEmpty { collected.append(unexpected) }
         guard exitCode != 0 || !collected.isEmpty else { return }
-        let object: [String: Any] = ["schemaVersion": 1, "error": ["code": code(of: exitCode), "exitCode": Int(exitCode), "messages": collected]]
+        // An error no command caught has no exit code of its own (the parser's 1 or 64).
+        let name = unexpected != nil && exitCode != 64 ? "failed" : code(of: exitCode)
+        let object: [String: Any] = ["schemaVersion": 1, "error": ["code": name, "exitCode": Int(exitCode), "messages": collected]]
         do {
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
             FileHandle.standardError.write(data + Data("\n".utf8))

@@ -68,14 +68,14 @@ struct MessagesCommand: AsyncParsableCommand {
                 // A bounded page: the same query as the API's.
                 let page = try await history.messagePage(communityID: communityID, chatID: chatID, position: position, limit: limit)
                 for message in page.messages { try output.write(message) }
-                output.finish(older: page.older)
+                output.finish(older: page.older, newer: page.newer)
             } else {
                 // Everything in the range, newest first, streamed from a database cursor.
                 try history.forEachMessage(communityID: communityID, chatID: chatID, position: position) { message in
                     try output.write(message)
                     return true
                 }
-                output.finish(older: nil)
+                output.finish(older: nil, newer: nil)
             }
         } catch let error as ExitCode {
             throw error
@@ -123,9 +123,10 @@ final class MessageOutput {
     }
 
     /// The count and, when there is more, the cursor for the next page, on standard error (not in NDJSON).
-    func finish(older: MessageCursor?) {
+    func finish(older: MessageCursor?, newer: MessageCursor?) {
         var line = "\(count) messages"
         if let older { line += "; older: --before \(older)" }
+        if let newer { line += "; newer: --after \(newer)" }
         FileHandle.standardError.write(Data((line + "\n").utf8))
     }
 }

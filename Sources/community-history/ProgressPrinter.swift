@@ -70,7 +70,8 @@ final class ProgressPrinter: Sendable {
         ticker.withLock { $0 = Task { [weak self] in
             while !Task.isCancelled {
                 do { try await Task.sleep(for: .seconds(1)) } catch { return }
-                self?.redraw()
+                guard let self else { return }  // the printer is gone: so is the block
+                self.redraw()
             }
         } }
     }
@@ -146,7 +147,11 @@ final class ProgressPrinter: Sendable {
                 plan.inFlight.append(line)
             }
         }
-        if case .waiting = event {} else if case .announcementIgnored = event {} else { plan.waiting = nil }
+        // A wait lasts until the work it waits for starts (the outcome and a failed record come with it).
+        switch event {
+        case .waiting, .announcementIgnored, .finished, .recordFailed: break
+        default: plan.waiting = nil
+        }
         switch event {
         case .planned(let archives, let knownBad):
             // Archives that failed verification before are not tried again: count them done.
@@ -174,8 +179,10 @@ final class ProgressPrinter: Sendable {
         case .archiveFailed(let id, _):
             plan.failed += 1
             plan.inFlight.removeAll { $0.id == id }
-        case .finished:
+        case .finished(let outcome):
             plan.inFlight = []
+            // A plan that succeeds ends the run of failures: the next failure is attempt 1 again.
+            if case .failed = outcome {} else { plan.failedPlans = 0 }
         case .announcementAccepted, .announcementIgnored, .indexDownloaded, .recordFailed:
             break
         }

@@ -20,7 +20,9 @@ struct ReplayCommand: AsyncParsableCommand {
     var directory: String?
 
     @OptionGroup var database: DatabaseOption
-    var db: String { database.path }
+    /// The bundled community goes into `demo-history.sqlite`, as `demo`'s does: never into the
+    /// user's history ($COMMUNITY_HISTORY_DB, the XDG default) unless `--db` says so.
+    var db: String { database.explicitPath ?? (directory == nil ? DefaultPaths.dataDirectory + "/demo-history.sqlite" : database.path) }
 
     @Option(help: "replace: archives are canonical (the spec). merge: only add missing messages (status-go).")
     var mode: HydrationMode = .replace
@@ -67,7 +69,11 @@ struct ReplayCommand: AsyncParsableCommand {
                 printError("cannot read the expected report \(expect)")
                 throw Exit.badInput
             }
-            let expected = try JSONDecoder().decode(ReplayReport.self, from: data)
+            let expected: ReplayReport
+            do { expected = try JSONDecoder().decode(ReplayReport.self, from: data) } catch {
+                printError("\(expect) is not a replay report (replay --json writes one): \(error)")
+                throw Exit.badInput
+            }
             if expected != report {
                 let differences = try ReportJSON.difference(expected: expected, actual: report)
                 printError("the report differs from \(expect) at \(differences.count) key path\(differences.count == 1 ? "" : "s"):\n"

@@ -1,4 +1,5 @@
 import AgentAPI
+import ArchiveImport
 import ArgumentParser
 import Foundation
 import HistoryStore
@@ -10,7 +11,8 @@ struct StatusCommand: AsyncParsableCommand {
         discussion: """
             The weeks line has one character per archive of the community's index, oldest first: \
             # present, . missing (not selected or not fetched yet), ~ pending (downloaded, not imported), \
-            ! failed (retried), x unreadable (can never be imported as it is). --json gives the same, \
+            ! failed (retried), > over a limit (import with a raised limit), x unreadable (can never be \
+            imported as it is). --json gives the same, \
             with every time in milliseconds since 1970 (docs/agent-api.openapi.json, History).
             """
     )
@@ -34,7 +36,7 @@ struct StatusCommand: AsyncParsableCommand {
         let communities: [Community]
         do {
             let history = try HistoryDatabase(path: db, readOnly: true)
-            communities = try history.communityStatuses().map { Community(status: $0, weeks: try history.weekCoverage(communityID: $0.communityID)) }
+            communities = try history.communityStatuses().map { Community(status: $0, weeks: try history.weekCoverage(communityID: $0.communityID, decoderRevision: ArchiveImporter.decoderRevision)) }
         } catch {
             printError("\(error)")
             throw Exit.databaseError

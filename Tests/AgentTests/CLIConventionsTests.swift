@@ -61,8 +61,9 @@ import Testing
         #expect(lines.allSatisfy { $0.contains("chat-message") || $0.contains("emoji-reaction") || $0.contains("type ") })
         let times = lines.map { String($0.prefix(19)) }
         #expect(times == times.sorted(by: >), "newest first")
-        let cursor = try #require(first.stderr.split(separator: " ").last.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) })
-        #expect(first.stderr.contains("older: --before"), "\(first.stderr)")
+        let older = try #require(first.stderr.range(of: "older: --before "), "\(first.stderr)")
+        let cursor = String(first.stderr[older.upperBound...].prefix { $0 != ";" && !$0.isWhitespace })
+        #expect(first.stderr.contains("newer: --after "), "\(first.stderr)")
         let second = try await Self.run(["messages", "--community", Self.communityID, "--db", db, "--limit", "5", "--before", cursor])
         #expect(second.status == 0 && second.stdout.split(separator: "\n").count == 5)
         #expect(String(second.stdout.prefix(19)) <= times.last!, "the next page is older")
@@ -134,8 +135,16 @@ import Testing
         let quiet = try await Self.run(["replay", AgentTests.bundled.path, "--db", made, "--force", "-q"], environment: ["COMMUNITY_HISTORY_LOG_LEVEL": "info"])
         #expect(quiet.status == 0 && !quiet.stderr.contains("info"), "\(quiet.stderr)")
         #expect(try await Self.run(["replay", "--db", made, "-q", "-v"]).status == 64)
+        // The agent's configuration: the XDG config directory, or $COMMUNITY_HISTORY_CONFIG.
+        let config = home.appendingPathComponent("config")
+        let noConfig = try await Self.run(["agent"], environment: ["XDG_CONFIG_HOME": config.path])
+        #expect(noConfig.status == 3 && noConfig.stderr.contains(config.appendingPathComponent("community-history/agent.json").path), "\(noConfig.stderr)")
+        let named = try await Self.run(["agent"], environment: ["COMMUNITY_HISTORY_CONFIG": home.appendingPathComponent("mine.json").path])
+        #expect(named.status == 3 && named.stderr.contains("mine.json"), "\(named.stderr)")
         let doctor = try await Self.run(["doctor", "--db", made, "--json"], environment: ["COMMUNITY_HISTORY_CODEX_URL": "http://127.0.0.1:9/api/codex/v1"])
-        #expect(doctor.stdout.contains("127.0.0.1:9"), "\(doctor.stdout)")
+        // The node's API URL as nim-codex documents it: the client does not add /api/codex/v1 twice.
+        let asked = doctor.stdout.replacingOccurrences(of: "\\/", with: "/")
+        #expect(asked.contains("127.0.0.1:9/api/codex/v1/debug/info") && !asked.contains("/api/codex/v1/api/codex/v1"), "\(doctor.stdout)")
     }
 
     @Test func underJSONErrorsAreOneJSONObjectOnStandardError() async throws {
@@ -274,6 +283,7 @@ extension CLIConventionsTests {
         let screen = run.stdout.replacingOccurrences(of: "\r", with: "\n")
         #expect(screen.contains("for more announcements (the quiet window)"), "\(screen)")
         #expect(screen.contains("retrying in 5 s (attempt 2 of 2)"), "\(screen)")
+        #expect(screen.contains("retrying in 3 s (attempt 2 of 2)"), "the wait counts down: \(screen)")
         #expect(screen.contains("took "), "the report gives the duration")
         await setup.stop()
     }

@@ -98,3 +98,25 @@ import GRDB
         #expect(try db.communityStatuses().map(\.communityID) == ["0x02cc"])
     }
 }
+
+extension ChatViewReadsTests {
+    /// `status`'s weeks: each archive of the index by what became of it.
+    @Test func weekCoverageSaysWhatBecameOfEachArchive() async throws {
+        let db = try temporaryDatabase()
+        let entries = (0..<6).map { IndexEntryRecord(archiveID: "0xa\($0)", cid: "zC\($0)", from: UInt64($0) * 604_800, to: UInt64($0 + 1) * 604_800) }
+        try await db.saveIndexEntries(communityID: community, indexCID: "zIndex", entries: entries)
+        _ = try await db.hydrate(archive: ArchiveRecord(id: "0xa0", communityID: community, cid: "zC0"), mode: .replace) { _ in
+            ArchiveContentSummary(from: 0, to: 604_800, contentTopics: [], entryCount: 0, rejections: [:])
+        }
+        try await db.recordDownloaded(DownloadedArchiveRecord(id: "0xa1", communityID: community, cid: "zC1", path: "/nowhere", from: 604_800, to: 1_209_600, contentTopics: []))
+        try await db.recordFailure(archiveID: "0xa2", communityID: community, reason: "HTTP 500", disposition: .retrying)
+        try await db.recordFailure(archiveID: "0xa3", communityID: community, reason: "too big", disposition: .overLimit)
+        try await db.recordFailure(archiveID: "0xa4", communityID: community, reason: "bad signature", disposition: .rejected(decoderRevision: 1))
+        let states = try db.weekCoverage(communityID: community, decoderRevision: 1).map(\.state)
+        #expect(states == [.present, .pending, .failed, .overLimit, .unreadable, .missing])
+        // A newer decoder reads a rejected archive again: it is not "never".
+        #expect(try db.weekCoverage(communityID: community, decoderRevision: 2).map(\.state)[4] == .failed)
+        #expect(try await db.hasIndexEntries(communityID: community))
+        #expect(try await !db.hasIndexEntries(communityID: "0x02cc"))
+    }
+}

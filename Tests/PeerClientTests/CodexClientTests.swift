@@ -313,15 +313,18 @@ import Testing
         let codex = CodexClient(baseURL: node.baseURL, retry: .none)
         let content = Data((0..<1_000_000).map { UInt8(truncatingIfNeeded: $0 &* 13) })
         let cid = try await codex.upload(content)
-        let pacer = RecordingPacer()
-        let written = Counts()
         let destination = try temporaryDirectory().appendingPathComponent(cid.string)
+        // The stream is written to `.<name>.partial` beside the destination until it is verified.
+        let pacer = RecordingPacer(file: destination.deletingLastPathComponent().appendingPathComponent(".\(cid.string).partial"))
+        let written = Counts()
         let bytes = try await codex.download(cid, to: destination, manifest: try await codex.manifest(cid), pacer: pacer) { written.append($0) }
         #expect(bytes == 1_000_000)
         let paced = pacer.chunks
         #expect(paced.count >= 2 && paced.reduce(0, +) == 1_000_000, "every chunk, each once")
-        // Each chunk was paced before it was written: the pacer had seen at least what was written.
-        #expect(zip(pacer.seenBeforeWrites(written.values), written.values).allSatisfy { $0 >= $1 })
+        // Each chunk was paced before it was written: when the pacer was asked, the file held
+        // exactly the chunks paced before it.
+        #expect(pacer.writtenWhenAsked == pacer.pacedBefore, "\(pacer.writtenWhenAsked.prefix(5)) vs \(pacer.pacedBefore.prefix(5))")
+        #expect(written.values.last == 1_000_000)
     }
 
     @Test func aLocalFileProblemIsNotBlamedOnTheNode() async throws {
@@ -363,19 +366,21 @@ final class Counts: Sendable {
     var values: [Int64] { storage.withLock { $0 } }
 }
 
-/// Records the chunk sizes it is asked to pace, and when (in bytes paced so far).
+/// Records the chunk sizes it is asked to pace, and how much of the download was on disk then.
 final class RecordingPacer: TransferPacer, Sendable {
-    private let recorded = Mutex<[Int]>([])
-    var chunks: [Int] { recorded.withLock { $0 } }
-    func pace(_ bytes: Int) async throws { recorded.withLock { $0.append(bytes) } }
-    /// The bytes paced by the time each write was reported (the running sums, one per write).
-    func seenBeforeWrites(_ writes: [Int64]) -> [Int64] {
-        var sums: [Int64] = []
+    let file: URL
+    private let recorded = Mutex<(chunks: [Int], onDisk: [Int64])>(([], []))
+    init(file: URL) { self.file = file }
+    var chunks: [Int] { recorded.withLock { $0.chunks } }
+    /// The file's size each time the pacer was asked.
+    var writtenWhenAsked: [Int64] { recorded.withLock { $0.onDisk } }
+    /// The bytes paced before each call: what the file holds if pacing comes before writing.
+    var pacedBefore: [Int64] {
         var total: Int64 = 0
-        for size in chunks {
-            total += Int64(size)
-            sums.append(total)
-        }
-        return Array(sums.prefix(writes.count))
+        return chunks.map { size in defer { total += Int64(size) }; return total }
+    }
+    func pace(_ bytes: Int) async throws {
+        let size = (try? FileManager.default.attributesOfItem(atPath: file.path)[.size] as? Int64) ?? 0
+        recorded.withLock { $0.chunks.append(bytes); $0.onDisk.append(size ?? 0) }
     }
 }

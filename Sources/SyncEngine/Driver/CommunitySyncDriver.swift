@@ -118,6 +118,10 @@ public struct CommunitySyncDriver: Sendable {
                                      path: record.path)
         }
         let state = saved.indexState
+        // A database from before v11 has no record of the index's archives (status's weeks):
+        // the processed index is read once more, which records them (nothing is imported again).
+        var rescan = rescan
+        if state?.processedIndexCID != nil, try await !database.hasIndexEntries(communityID: communityID) { rescan = true }
         return CommunitySyncMachine(configuration: configuration, persisted: .init(
             clock: state?.indexClock ?? 0, indexCID: state?.indexCID.flatMap { try? CID($0) },
             processedIndexCID: rescan ? nil : state?.processedIndexCID.flatMap { try? CID($0) },

@@ -52,24 +52,27 @@ public struct SyncReport: Codable, Sendable, Equatable {
 
         private enum CodingKeys: String, CodingKey { case status, cause, detail, imported, days }
 
+        /// Every key in every case, `null` where it does not apply (a stable format).
         public func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
+            var (imported, days, cause): (Int?, Int?, PlanFailure.Cause?) = (nil, nil, nil)
             switch self {
-            case .completed(let imported):
+            case .completed(let count):
                 try container.encode("completed", forKey: .status)
-                try container.encode(imported, forKey: .imported)
+                imported = count
             case .upToDate:
                 try container.encode("up-to-date", forKey: .status)
-            case .noAnnouncement(let days):
+            case .noAnnouncement(let count):
                 try container.encode("no-announcement", forKey: .status)
-                try container.encode(days, forKey: .days)
-            case .failed(let cause, let detail):
+                days = count
+            case .failed(let failure, _):
                 try container.encode("failed", forKey: .status)
-                try container.encode(cause, forKey: .cause)
-                try container.encode(detail, forKey: .detail)
-                return
+                cause = failure
             }
-            try container.encode(description, forKey: .detail)
+            try container.encode(imported, forKey: .imported)
+            try container.encode(days, forKey: .days)
+            try container.encode(cause, forKey: .cause)
+            if case .failed(_, let detail) = self { try container.encode(detail, forKey: .detail) } else { try container.encode(description, forKey: .detail) }
         }
 
         public init(from decoder: any Decoder) throws {
