@@ -94,6 +94,7 @@ import UnixSignals
         // The events arrive as the agent works, until the plan is finished.
         var seen: [(id: String?, name: String)] = []
         while let event = try await events.next() {
+            #expect(event.data?["schemaVersion"] == .integer(1), "every event says its format's version")
             guard event.data?["community"]?.stringValue == communityID else { continue }
             seen.append((event.id, event.name))
             if event.name == "finished" { break }

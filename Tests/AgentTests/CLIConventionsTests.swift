@@ -288,3 +288,22 @@ extension CLIConventionsTests {
         await setup.stop()
     }
 }
+
+extension CLIConventionsTests {
+    /// On a terminal the bar gives totals, failed archives, the time left and, at the end, the
+    /// report's duration (the bundled community has an encrypted archive, which fails).
+    @Test func onATerminalTheBarShowsFailedArchivesAndTheTimeLeft() async throws {
+        let setup = try await AgentTests.setUp()
+        try await setup.first.announce(on: setup.waku, clock: UInt64(Date().timeIntervalSince1970 * 1000))
+        let place = try scratch()
+        let command = [Self.binary.path, "sync", "--community", Self.communityID, "--codex-url", setup.codexNode.baseURL.absoluteString,
+                       "--waku-url", setup.wakuNode.baseURL.absoluteString, "--db", place.appendingPathComponent("h.sqlite").path,
+                       "--settle", "0.2", "--concurrency", "1"].joined(separator: " ")
+        let run = try await Self.run(["-qec", command, "/dev/null"], binary: URL(fileURLWithPath: "/usr/bin/script"))
+        let screen = run.stdout.replacingOccurrences(of: "\r", with: "\n")
+        #expect(screen.contains("/10 archives (1 failed)") && screen.contains("!"), "\(screen)")
+        #expect(screen.contains("· ETA "), "\(screen)")
+        #expect(screen.contains("outcome        completed: 9 archive(s) imported") && screen.contains("took "), "\(screen)")
+        await setup.stop()
+    }
+}
