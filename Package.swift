@@ -54,6 +54,9 @@ let package = Package(
                 .product(name: "CryptoExtras", package: "swift-crypto"),
             ]
         ),
+        // The member's hash-ratchet group keys (encrypted communities), in a file apart from the
+        // history that only the user can read.
+        .target(name: "GroupKeys", dependencies: ["StatusCrypto"]),
         // Protobuf schemas and the layer codecs: envelope, segments, archives, index.
         .target(
             name: "StatusWire",
@@ -132,7 +135,7 @@ let package = Package(
         .target(
             name: "AgentAPI",
             dependencies: [
-                "AgentService", "HistoryStore", "SyncEngine", "StatusCrypto", "StatusWire",
+                "AgentService", "HistoryStore", "SyncEngine", "StatusCrypto", "StatusWire", "GroupKeys",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -168,6 +171,7 @@ let package = Package(
                 "SyncEngine",
                 "AgentService",
                 "AgentAPI",
+                "GroupKeys",
                 "DemoNetwork",
                 "PeerHTTP", "CodexClient", "WakuClient", "StatusWire", "LocalHTTPServer",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -179,7 +183,7 @@ let package = Package(
             ]
         ),
 
-        .testTarget(name: "StatusCryptoTests", dependencies: ["StatusCrypto"]),
+        .testTarget(name: "StatusCryptoTests", dependencies: ["StatusCrypto", "GroupKeys"]),
         .testTarget(
             name: "StatusWireTests",
             dependencies: ["StatusWire", "ControlNode"],

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import GroupKeys
 import Hummingbird
 
 /// Refuses a request without `Authorization: Bearer <token>` (401), for the API's TCP listener:
@@ -33,25 +34,8 @@ enum CookieFile {
     /// Writes a new token to `path` (mode 0600, replacing an older file) and returns it.
     static func writeNewToken(at path: String) throws -> String {
         let token = SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }.map { String(format: "%02x", $0) }.joined()
-        let temporary = path + ".tmp"
-        // Created anew (never through a file or link left at that name), 0600 before any byte is
-        // written, then renamed over the old file.
-        if unlink(temporary) != 0 && errno != ENOENT { throw LocalAPIError.cannotWriteCookie(path: path, errno: errno) }
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600)
-        guard descriptor >= 0 else { throw LocalAPIError.cannotWriteCookie(path: path, errno: errno) }
-        let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
-        do {
-            guard fchmod(descriptor, 0o600) == 0 else { throw LocalAPIError.cannotWriteCookie(path: path, errno: errno) }
-            try handle.write(contentsOf: Data(token.utf8))
-            try handle.synchronize()
-        } catch {
-            unlink(temporary)
-            throw error
-        }
-        guard rename(temporary, path) == 0 else {
-            let code = errno
-            unlink(temporary)
-            throw LocalAPIError.cannotWriteCookie(path: path, errno: code)
+        do { try PrivateFile.write(Data(token.utf8), to: path) } catch let error as PrivateFile.WriteError {
+            throw LocalAPIError.cannotWriteCookie(path: path, errno: error.errno)
         }
         return token
     }

@@ -19,7 +19,7 @@ struct CommunityHistory: AsyncParsableCommand {
             (sync, agent or replay) holds the database's lock; 64 bad command-line usage.
             """,
         version: versionDescription,
-        subcommands: [DemoCommand.self, DemoNetworkCommand.self, SyncCommand.self, AgentCommand.self, StatusCommand.self, MessagesCommand.self, DoctorCommand.self, CodexCIDCommand.self, ReplayCommand.self, ControlNodeCommand.self, BenchmarkCommand.self]
+        subcommands: [DemoCommand.self, DemoNetworkCommand.self, SyncCommand.self, AgentCommand.self, StatusCommand.self, MessagesCommand.self, KeysCommand.self, DoctorCommand.self, CodexCIDCommand.self, ReplayCommand.self, ControlNodeCommand.self, BenchmarkCommand.self]
     )
 
     /// This build's version. Bump it with each release; the database schema and the archive

@@ -307,3 +307,30 @@ extension CLIConventionsTests {
         await setup.stop()
     }
 }
+
+extension CLIConventionsTests {
+    /// Issue 12, "Keys in": `keys import` and `keys list` through the binary.
+    @Test func keysAreImportedOnceAndListedWithoutTheirBytes() async throws {
+        let place = try scratch()
+        let db = place.appendingPathComponent("h.sqlite").path
+        let key = String(repeating: "00", count: 31) + "01"
+        let file = place.appendingPathComponent("keys.jsonl")
+        try Data("""
+            {"groupID":"0x024e3b81af9c2234cad09d679ce6035ed1392347ce64ce405f5dcd36228a25de6e","timestamp":1700000000000,"key":"0x\(key)","keyID":"0x25f8a1551dac425d8da740055e330dc408fc383c8efc0c1e5fe3d5fa88734be0"}
+            """.utf8).write(to: file)
+        let first = try await Self.run(["keys", "import", file.path, "--db", db])
+        #expect(first.status == 0 && first.stdout.contains("imported 1 key(s), 0 already stored"), "\(first.stderr)")
+        let again = try await Self.run(["keys", "import", file.path, "--db", db, "--json"])
+        #expect(again.stdout.contains("\"alreadyStored\" : 1"), "\(again.stdout)")
+        let list = try await Self.run(["keys", "list", "--db", db])
+        #expect(list.status == 0 && list.stdout.contains("0x25f8a1551dac425d8da740055e330dc408fc383c8efc0c1e5fe3d5fa88734be0"))
+        #expect(!list.stdout.contains(key) && !first.stdout.contains(key), "the key's bytes are never printed")
+        let mode = try FileManager.default.attributesOfItem(atPath: db + ".keys")[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        // A wrong key ID stores nothing and names the line.
+        try Data(#"{"groupID":"0x01","timestamp":1,"key":"0x\#(key)","keyID":"0x00"}"#.utf8).write(to: file)
+        let wrong = try await Self.run(["keys", "import", file.path, "--db", db])
+        #expect(wrong.status == 3 && wrong.stderr.contains("line 1: keyID 0x00 is not the key's ID"), "\(wrong.stderr)")
+        #expect(try await Self.run(["keys", "list", "--db", db, "--json"]).stdout.components(separatedBy: "keyID").count == 2, "still one key")
+    }
+}

@@ -1,0 +1,101 @@
+import ArgumentParser
+import Foundation
+import GroupKeys
+import StatusCrypto
+
+/// `keys import FILE`, `keys list`: the hash-ratchet keys of encrypted communities, which the
+/// chat client holds (they reach members X3DH-encrypted, which this agent cannot open).
+struct KeysCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keys",
+        abstract: "Import and list the hash-ratchet keys of encrypted communities (from the chat client).",
+        discussion: """
+            Keys are kept in <database>.keys (mode 0600), apart from the history; their bytes are \
+            never printed, logged or sent in events.
+            """,
+        subcommands: [Import.self, List.self]
+    )
+
+    static func store(_ database: DatabaseOption) -> GroupKeyStore { GroupKeyStore(path: database.path + ".keys") }
+
+    struct Import: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "import",
+            abstract: "Add keys from a file of JSON lines: {\"groupID\": hex, \"timestamp\": ms, \"key\": hex (32 bytes), \"keyID\": hex (optional, checked)}.",
+            discussion: """
+                groupID is the community ID (its hex) for a community's key, or the hex of a channel's \
+                UTF-8 chat ID for a channel's. All lines or none: a bad line stores nothing and names the \
+                line. Keys already stored are skipped.
+                """
+        )
+
+        @Argument(help: "The file of keys (JSON lines).")
+        var file: String
+
+        @OptionGroup var database: DatabaseOption
+
+        @Flag(help: "Print JSON.")
+        var json = false
+
+        func run() async throws {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                printError("cannot read \(file)")
+                throw Exit.badInput
+            }
+            let store = KeysCommand.store(database)
+            let result: (added: Int, known: Int)
+            do {
+                try DefaultPaths.prepareForWriting(database.path)
+                result = try store.add(try GroupKeyStore.parseImport(data))
+            } catch let error as GroupKeyError {
+                printError("\(file): \(error) (nothing was imported)")
+                throw Exit.badInput
+            } catch {
+                printError("\(error) (nothing was imported)")
+                throw Exit.databaseError
+            }
+            if json {
+                print(try ReportJSON.encode(["schemaVersion": 1, "imported": result.added, "alreadyStored": result.known]))
+            } else {
+                print("imported \(result.added) key(s), \(result.known) already stored, into \(store.path)")
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "list",
+            abstract: "Show the stored keys: group, key ID and timestamp (never the key's bytes)."
+        )
+
+        @OptionGroup var database: DatabaseOption
+
+        @Flag(help: "Print JSON.")
+        var json = false
+
+        struct Listed: Encodable {
+            var groupID: String
+            var keyID: String
+            var timestamp: UInt64
+        }
+
+        func run() async throws {
+            let keys: [GroupKey]
+            do { keys = try KeysCommand.store(database).load() } catch {
+                printError("\(error)")
+                throw Exit.badInput
+            }
+            let listed = keys.map { Listed(groupID: Hex.encode($0.groupID, prefixed: true), keyID: Hex.encode($0.keyID, prefixed: true), timestamp: $0.timestampMillis) }
+            if json {
+                struct Body: Encodable { var schemaVersion = 1; var keys: [Listed] }
+                print(try ReportJSON.encode(Body(keys: listed)))
+                return
+            }
+            if listed.isEmpty { print("no keys in \(KeysCommand.store(database).path)") }
+            for key in listed {
+                let when = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval(key.timestamp) / 1000))
+                print("\(key.keyID)  group \(key.groupID)  \(when)")
+            }
+        }
+    }
+}
