@@ -17,22 +17,9 @@ import Testing
                 continuation.resume(with: Result {
                     let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("cli-conv-\(UUID().uuidString)")
                     try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-                    let process = Process()
-                    process.executableURL = binary
-                    process.arguments = arguments
                     var env = ["PATH": "/usr/bin:/bin", "HOME": scratch.appendingPathComponent("home").path]
                     env.merge(environment) { _, new in new }
-                    process.environment = env
-                    process.currentDirectoryURL = directory ?? scratch
-                    let out = scratch.appendingPathComponent("stdout"), err = scratch.appendingPathComponent("stderr")
-                    FileManager.default.createFile(atPath: out.path, contents: nil)
-                    FileManager.default.createFile(atPath: err.path, contents: nil)
-                    process.standardOutput = try FileHandle(forWritingTo: out)
-                    process.standardError = try FileHandle(forWritingTo: err)
-                    try process.run()
-                    process.waitUntilExit()
-                    return CommandLineTests.Run(status: process.terminationStatus, stdout: try String(contentsOf: out, encoding: .utf8),
-                                                stderr: try String(contentsOf: err, encoding: .utf8))
+                    return try CommandLineTests.runBlocking(arguments, binary: binary, environment: env, in: directory ?? scratch)
                 })
             }
         }
@@ -269,18 +256,23 @@ extension CLIConventionsTests {
 }
 
 extension CLIConventionsTests {
+    /// What `sync` of the announced bundled community draws on a terminal (a pseudo-terminal
+    /// from `script(1)`), carriage returns as line breaks.
+    func syncOnATerminal(_ setup: AgentTests.Setup, codexURL: URL, _ options: [String]) async throws -> String {
+        try await setup.first.announce(on: setup.waku, clock: UInt64(Date().timeIntervalSince1970 * 1000))
+        let database = try scratch().appendingPathComponent("h.sqlite").path
+        let command = [Self.binary.path, "sync", "--community", Self.communityID, "--codex-url", codexURL.absoluteString,
+                       "--waku-url", setup.wakuNode.baseURL.absoluteString, "--db", database] + options
+        let run = try await Self.run(["-qec", command.joined(separator: " "), "/dev/null"], binary: URL(fileURLWithPath: "/usr/bin/script"))
+        return run.stdout.replacingOccurrences(of: "\r", with: "\n")
+    }
+
     /// On a terminal (a pseudo-terminal from `script(1)` here), `sync` counts the quiet window
     /// down and says when it retries, with the attempt and how many there are.
     @Test func onATerminalTheWaitsCountDownAndARetrySaysItsAttempt() async throws {
         let setup = try await AgentTests.setUp()
-        try await setup.first.announce(on: setup.waku, clock: UInt64(Date().timeIntervalSince1970 * 1000))
-        let place = try scratch()
         // The nwaku node's URL as the Codex node's: every index fetch fails at once (HTTP 400), and is retried once.
-        let command = [Self.binary.path, "sync", "--community", Self.communityID, "--codex-url", setup.wakuNode.baseURL.absoluteString,
-                       "--waku-url", setup.wakuNode.baseURL.absoluteString, "--db", place.appendingPathComponent("h.sqlite").path,
-                       "--settle", "1.5", "--retries", "1"].joined(separator: " ")
-        let run = try await Self.run(["-qec", command, "/dev/null"], binary: URL(fileURLWithPath: "/usr/bin/script"))
-        let screen = run.stdout.replacingOccurrences(of: "\r", with: "\n")
+        let screen = try await syncOnATerminal(setup, codexURL: setup.wakuNode.baseURL, ["--settle", "1.5", "--retries", "1"])
         #expect(screen.contains("for more announcements (the quiet window)"), "\(screen)")
         #expect(screen.contains("retrying in 5 s (attempt 2 of 2)"), "\(screen)")
         #expect(screen.contains("retrying in 3 s (attempt 2 of 2)"), "the wait counts down: \(screen)")
@@ -294,13 +286,7 @@ extension CLIConventionsTests {
     /// report's duration (the bundled community has an encrypted archive, which fails).
     @Test func onATerminalTheBarShowsFailedArchivesAndTheTimeLeft() async throws {
         let setup = try await AgentTests.setUp()
-        try await setup.first.announce(on: setup.waku, clock: UInt64(Date().timeIntervalSince1970 * 1000))
-        let place = try scratch()
-        let command = [Self.binary.path, "sync", "--community", Self.communityID, "--codex-url", setup.codexNode.baseURL.absoluteString,
-                       "--waku-url", setup.wakuNode.baseURL.absoluteString, "--db", place.appendingPathComponent("h.sqlite").path,
-                       "--settle", "0.2", "--concurrency", "1"].joined(separator: " ")
-        let run = try await Self.run(["-qec", command, "/dev/null"], binary: URL(fileURLWithPath: "/usr/bin/script"))
-        let screen = run.stdout.replacingOccurrences(of: "\r", with: "\n")
+        let screen = try await syncOnATerminal(setup, codexURL: setup.codexNode.baseURL, ["--settle", "0.2", "--concurrency", "1"])
         #expect(screen.contains("/10 archives (1 failed)") && screen.contains("!"), "\(screen)")
         #expect(screen.contains("· ETA "), "\(screen)")
         #expect(screen.contains("outcome        completed: 9 archive(s) imported") && screen.contains("took "), "\(screen)")

@@ -28,11 +28,15 @@ import WakuClient
         }
     }
 
-    static func runBlocking(_ arguments: [String]) throws -> Run {
+    /// `environment` nil: this process's; `directory` nil: this process's working directory.
+    static func runBlocking(_ arguments: [String], binary: URL = CommandLineTests.binary, environment: [String: String]? = nil,
+                            in directory: URL? = nil) throws -> Run {
         try #require(FileManager.default.isExecutableFile(atPath: binary.path), "build the executable first (swift build --build-tests)")
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
+        if let environment { process.environment = environment }
+        if let directory { process.currentDirectoryURL = directory }
         // Files, not pipes: a child that fills one pipe while the other is read would block.
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cli-out-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
