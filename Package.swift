@@ -124,7 +124,7 @@ let package = Package(
         .target(
             name: "AgentService",
             dependencies: [
-                "SyncEngine", "CodexClient", "WakuClient", "PeerHTTP", "ArchiveImport", "HistoryStore", "StatusWire", "LocalHTTPServer",
+                "SyncEngine", "CodexClient", "WakuClient", "PeerHTTP", "ArchiveImport", "HistoryStore", "StatusWire", "LocalHTTPServer", "GroupKeys",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -186,14 +186,14 @@ let package = Package(
         .testTarget(name: "StatusCryptoTests", dependencies: ["StatusCrypto", "GroupKeys"]),
         .testTarget(
             name: "StatusWireTests",
-            dependencies: ["StatusWire", "ControlNode"],
+            dependencies: ["StatusWire", "ControlNode", "GroupKeys"],
             resources: [.copy("Resources")]
         ),
         .testTarget(
             name: "HistoryStoreTests",
             dependencies: ["HistoryStore", .product(name: "GRDB", package: "GRDB.swift")]
         ),
-        .testTarget(name: "ArchiveImportTests", dependencies: ["ArchiveImport", "ControlNode"]),
+        .testTarget(name: "ArchiveImportTests", dependencies: ["ArchiveImport", "ControlNode", "GroupKeys"]),
         .testTarget(name: "SyncEngineTests", dependencies: ["SyncEngine", "DemoNetwork", "ControlNode", "HistoryStore", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
             name: "AgentTests",

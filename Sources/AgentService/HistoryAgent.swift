@@ -1,5 +1,6 @@
 import ArchiveImport
 import CodexClient
+import GroupKeys
 import Foundation
 import SyncEngine
 import HistoryStore
@@ -404,6 +405,20 @@ public final class HistoryAgent: Service, Sendable {
         return followers
     }
 
+    /// The group keys stored beside the database (`keys import`), read when a community's sync
+    /// is made: a rescan or a restart picks up keys imported since. A store that does not read
+    /// is logged and counted; the sync then goes on without keys (encrypted messages are
+    /// reported as missing their key).
+    private func keyring() -> (any HashRatchetKeyring)? {
+        do {
+            let keys = try GroupKeyStore(path: configuration.databasePath + ".keys").load()
+            return keys.isEmpty ? nil : GroupKeyRing(keys)
+        } catch {
+            logger.error("cannot read the group keys; encrypted messages stay unread", metadata: ["error": "\(error)"])
+            return nil
+        }
+    }
+
     private func archivesDirectory(of id: CommunityID) -> URL {
         archivesRoot.appendingPathComponent(String(id.string.prefix(18)))
     }
@@ -420,7 +435,7 @@ public final class HistoryAgent: Service, Sendable {
         let directory = archivesDirectory(of: communityID)
         let driver = try! CommunitySyncDriver(
             configuration: machine, database: database, codex: codex, archivesDirectory: directory,
-            importOptions: ArchiveImportOptions(mode: community.hydration ?? .replace),
+            importOptions: ArchiveImportOptions(mode: community.hydration ?? .replace, keys: keyring()),
             diskMarginBytes: configuration.diskMarginBytes ?? 100 << 20, diskReservations: diskReservations, bandwidth: bandwidth,
             logger: logger,
             onEvent: { [metrics, events, onEvent] event in

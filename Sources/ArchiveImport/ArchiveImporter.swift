@@ -13,11 +13,15 @@ public struct ArchiveImportOptions: Sendable {
     /// Threads that verify messages (signatures, IDs) while one writes them; 1 verifies on the
     /// writing thread. Default: one per core.
     public var verificationWorkers: Int
+    /// The member's hash-ratchet group keys (`keys import`): encrypted messages whose key is
+    /// here are opened and verified like the others.
+    public var keys: (any HashRatchetKeyring)?
 
     public static var defaultVerificationWorkers: Int { ProcessInfo.processInfo.activeProcessorCount }
 
     public init(mode: HydrationMode = .replace, limits: DecodingLimits = .default, force: Bool = false,
-                verificationWorkers: Int = ArchiveImportOptions.defaultVerificationWorkers) {
+                verificationWorkers: Int = ArchiveImportOptions.defaultVerificationWorkers, keys: (any HashRatchetKeyring)? = nil) {
+        self.keys = keys
         self.mode = mode
         self.limits = limits
         self.force = force
@@ -139,8 +143,8 @@ public struct ArchiveImporter: Sendable {
     ) throws -> Decoded {
         let (source, compression) = try ArchiveInput.open(AnyByteSource(try open()), limits: options.limits)
         var reader = ArchiveReader(source: source, limits: options.limits)
-        var unwrapper = ArchivedMessageUnwrapper(communityKey: communityKey)
-        let verification = ParallelVerification(workers: options.verificationWorkers, communityKey: communityKey)
+        var unwrapper = ArchivedMessageUnwrapper(communityKey: communityKey, keys: options.keys)
+        let verification = ParallelVerification(workers: options.verificationWorkers, communityKey: communityKey, keys: options.keys)
         var metadata: WireWakuMessageArchiveMetadata?
         var entries = 0
         var rejected: [String: Int] = [:]

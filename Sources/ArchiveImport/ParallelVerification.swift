@@ -23,6 +23,8 @@ struct ParallelVerification {
 
     let workers: Int
     let communityKey: PublicKey?
+    /// The member's group keys, for hash-ratchet encrypted messages.
+    let keys: (any HashRatchetKeyring)?
     /// One serial queue per worker and one that coordinates a batch. Private serial queues run
     /// on libdispatch's overcommit threads, not on the width-limited global pool that Swift
     /// concurrency's tasks share on Linux: an import blocking there (`concurrentPerform`, a
@@ -30,7 +32,8 @@ struct ParallelVerification {
     private let workerQueues: [DispatchQueue]
     private let coordinator = DispatchQueue(label: "community-history.verification")
 
-    init(workers: Int, communityKey: PublicKey?) {
+    init(workers: Int, communityKey: PublicKey?, keys: (any HashRatchetKeyring)? = nil) {
+        self.keys = keys
         self.workers = workers
         self.communityKey = communityKey
         workerQueues = workers > 1 ? (0..<workers).map { DispatchQueue(label: "community-history.verification.\($0)") } : []
@@ -50,7 +53,7 @@ struct ParallelVerification {
 
     func verify(_ batch: [ArchivedMessageUnwrapper.Assembled]) -> [ArchivedMessageUnwrapper.Outcome] {
         guard workers > 1, batch.count > 1 else {
-            return batch.map { ArchivedMessageUnwrapper.verify($0, communityKey: communityKey) }
+            return batch.map { ArchivedMessageUnwrapper.verify($0, communityKey: communityKey, keys: keys) }
         }
         let outcomes = UnsafeMutableBufferPointer<ArchivedMessageUnwrapper.Outcome>.allocate(capacity: batch.count)
         defer { outcomes.deallocate() }
@@ -62,7 +65,7 @@ struct ParallelVerification {
         for chunk in 0..<chunks {
             workerQueues[chunk].async(group: done) {
                 for index in (chunk * batch.count / chunks)..<((chunk + 1) * batch.count / chunks) {
-                    (slots.base + index).initialize(to: ArchivedMessageUnwrapper.verify(batch[index], communityKey: key))
+                    (slots.base + index).initialize(to: ArchivedMessageUnwrapper.verify(batch[index], communityKey: key, keys: keys))
                 }
             }
         }

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import StatusCrypto
 import StatusWire
@@ -55,6 +56,24 @@ public enum MessageFactory {
         var encrypted = WireEncryptedMessageProtocol()
         encrypted.hrHeader = header
         encrypted.payload = Data(ciphertext)
+        var message = WireProtocolMessage()
+        message.encryptedMessage = ["none": encrypted]
+        return try message.serializedBytes()
+    }
+
+    /// A hash-ratchet encrypted `ProtocolMessage` as status-go builds one: `amm` sealed with
+    /// the key for `sequenceNumber` (keccak256 applied that many times to `groupKey`),
+    /// `ct‖tag‖nonce`, under `encrypted_message["none"]` with its header.
+    public static func hashRatchetMessage(_ amm: [UInt8], groupID: [UInt8], groupKey: [UInt8], timestampMillis: UInt64,
+                                          sequenceNumber: UInt32, nonce: [UInt8]? = nil) throws -> [UInt8] {
+        var header = WireHRHeader()
+        header.seqNo = sequenceNumber
+        header.groupID = Data(groupID)
+        header.keyID = Data(HashRatchet.keyID(groupID: groupID, timestampMillis: timestampMillis, groupKey: groupKey))
+        let key = HashRatchet.messageKey(groupKey: groupKey, sequenceNumber: Int(sequenceNumber))
+        var encrypted = WireEncryptedMessageProtocol()
+        encrypted.hrHeader = header
+        encrypted.payload = Data(sequenceNumber == 0 ? amm : try WakuSymmetricCipher.seal(amm, key: SymmetricKey(data: key), nonce: nonce))
         var message = WireProtocolMessage()
         message.encryptedMessage = ["none": encrypted]
         return try message.serializedBytes()

@@ -18,6 +18,19 @@ struct KeysCommand: AsyncParsableCommand {
 
     static func store(_ database: DatabaseOption) -> GroupKeyStore { GroupKeyStore(path: database.path + ".keys") }
 
+    /// The keys stored beside `databasePath`, for an import; nil when there are none. A store
+    /// that does not read is an error (exit 3), not "no keys": encrypted messages would be
+    /// reported as missing their key when the key is there.
+    static func keyring(forDatabase databasePath: String) throws -> GroupKeyRing? {
+        do {
+            let keys = try GroupKeyStore(path: databasePath + ".keys").load()
+            return keys.isEmpty ? nil : GroupKeyRing(keys)
+        } catch {
+            printError("\(error)")
+            throw Exit.badInput
+        }
+    }
+
     struct Import: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "import",

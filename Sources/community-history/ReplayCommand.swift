@@ -49,7 +49,7 @@ struct ReplayCommand: AsyncParsableCommand {
             defer { removeScratch(scratch) }
             let fixture = try FixtureDirectory(url: try directory.map { URL(fileURLWithPath: $0) } ?? BundledFixture.locate(scratch: scratch))
             let database = try HistoryDatabase(path: db)
-            let options = ArchiveImportOptions(mode: mode, limits: limits.limits, force: force)
+            let options = ArchiveImportOptions(mode: mode, limits: limits.limits, force: force, keys: try KeysCommand.keyring(forDatabase: db))
             report = try Replay(fixture: fixture, database: database, options: options).run()
         } catch let error as HistoryStoreError {
             printError(error.description)

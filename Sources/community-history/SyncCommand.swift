@@ -139,6 +139,7 @@ struct SyncCommand: AsyncParsableCommand {
             storePeer: peers.storePeer, retries: retries, archivesDirectory: URL(fileURLWithPath: archivesDir ?? db + ".archives"),
             rescan: rescan, digest: digest)
         options.verificationWorkers = workers
+        options.keys = try KeysCommand.keyring(forDatabase: db)
         try await Self.runSync(options: options, waku: WakuClient(baseURL: peers.waku),
                                codex: CodexClient(baseURL: peers.codex, minimumTransferRate: minimumTransferRate), database: database, json: json,
                                progress: progress)

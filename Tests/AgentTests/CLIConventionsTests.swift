@@ -320,3 +320,17 @@ extension CLIConventionsTests {
         #expect(try await Self.run(["keys", "list", "--db", db, "--json"]).stdout.components(separatedBy: "keyID").count == 2, "still one key")
     }
 }
+
+extension CLIConventionsTests {
+    /// `replay` and `sync` read the key store beside the database: a damaged store stops them
+    /// with its path (rather than every encrypted message being reported as missing its key).
+    @Test func aDamagedKeyStoreIsSaidNotTakenForNoKeys() async throws {
+        let place = try scratch()
+        let db = place.appendingPathComponent("h.sqlite").path
+        try Data("not a key\n".utf8).write(to: URL(fileURLWithPath: db + ".keys"))
+        let replay = try await Self.run(["replay", AgentTests.bundled.path, "--db", db])
+        #expect(replay.status == 3 && replay.stderr.contains("h.sqlite.keys line 1 is not a key this program wrote"), "\(replay.stderr)")
+        let sync = try await Self.run(["sync", "--community", Self.communityID, "--db", db, "--codex-url", "http://127.0.0.1:9", "--waku-url", "http://127.0.0.1:9"])
+        #expect(sync.status == 3 && sync.stderr.contains("h.sqlite.keys line 1"), "\(sync.stderr)")
+    }
+}

@@ -1,4 +1,5 @@
 import ControlNode
+import GroupKeys
 import Foundation
 import HistoryStore
 import StatusCrypto
@@ -118,4 +119,40 @@ import Testing
         #expect(try database.messageDigest() == before)
     }
 
+}
+
+/// Issue 12, "Decrypt": an archive's hash-ratchet encrypted messages are imported when the
+/// member holds their group key, with both verification paths (one worker, several).
+@Suite(.timeLimit(.minutes(5))) struct EncryptedMessageImportTests {
+    let community = DemoCommunity(seed: 7, memberCount: 2)
+    let from: UInt64 = 1_700_000_000
+    let groupKey = [UInt8](repeating: 0x42, count: 32)
+
+    @Test(arguments: [1, 2]) func encryptedMessagesAreStoredWithTheKeyAndCountedWithoutIt(workers: Int) throws {
+        let channel = community.channels[0], member = community.members[0]
+        var writer = try ArchiveWriter(from: from, to: from + 604_800, contentTopics: [channel.topic])
+        for i in 0..<300 {
+            let amm = try MessageFactory.chatMessage(author: member.key, chatID: channel.chatID, text: "secret \(i)",
+                                                     clock: UInt64(i), timestampMillis: (from + UInt64(i)) * 1000)
+            let payload = try MessageFactory.hashRatchetMessage(amm, groupID: community.communityID.publicKey.compressed, groupKey: groupKey,
+                                                                timestampMillis: 1_699_000_000_000, sequenceNumber: UInt32(i + 1))
+            try writer.append(MessageFactory.archived(payload: payload, sender: member.key.publicKey, timestamp: from + UInt64(i),
+                                                      topic: channel.topic, padding: [0], hash: []))
+        }
+        let bytes = writer.bytes()
+        let entry = ArchiveIndexEntry(id: ArchiveID(hashing: Array("encrypted".utf8)), cid: try CID.codex(of: bytes).manifestCID,
+                                      from: from, to: from + 604_800, contentTopics: [channel.topic])
+
+        let without = try TestSupport.temporaryDatabase()
+        let unread = try ArchiveImporter(database: without, communityID: community.communityID)
+            .importArchive(entry, options: ArchiveImportOptions(verificationWorkers: workers)) { MemoryByteSource(bytes) }
+        #expect(unread.counts.stored == 0 && unread.rejected == ["encrypted-key-unavailable": 300])
+
+        let with = try TestSupport.temporaryDatabase()
+        let keys = GroupKeyRing([GroupKey(groupID: community.communityID.publicKey.compressed, timestampMillis: 1_699_000_000_000, key: groupKey)])
+        let read = try ArchiveImporter(database: with, communityID: community.communityID)
+            .importArchive(entry, options: ArchiveImportOptions(verificationWorkers: workers, keys: keys)) { MemoryByteSource(bytes) }
+        #expect(read.counts.stored == 300 && read.rejected.isEmpty)
+        #expect(try with.messages(communityID: community.communityID.string).map(\.text).contains("secret 299"))
+    }
 }

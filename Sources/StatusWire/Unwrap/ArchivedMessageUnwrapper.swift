@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import StatusCrypto
 import SwiftProtobuf
@@ -30,11 +31,14 @@ public struct ArchivedMessageUnwrapper {
     public static let chatMessageType: UInt32 = 1
 
     private let communityKey: PublicKey?
+    private let keys: (any HashRatchetKeyring)?
     private var segments = SegmentAssembler()
 
     /// `communityKey`: messages signed by it are accepted whatever the archived sender key.
-    public init(communityKey: PublicKey?) {
+    /// `keys`: the member's group keys, which open hash-ratchet encrypted messages.
+    public init(communityKey: PublicKey?, keys: (any HashRatchetKeyring)? = nil) {
         self.communityKey = communityKey
+        self.keys = keys
     }
 
     /// A message whose segments (if any) are reassembled, ready for `verify`: what the
@@ -55,7 +59,7 @@ public struct ArchivedMessageUnwrapper {
 
     public mutating func unwrap(_ archived: WireArchivedWakuMessage) -> Outcome {
         switch assemble(archived) {
-        case .assembled(let message): return Self.verify(message, communityKey: communityKey)
+        case .assembled(let message): return Self.verify(message, communityKey: communityKey, keys: keys)
         case .rejected(let reason): return .rejected(reason)
         case .pending: return .pending
         }
@@ -86,14 +90,21 @@ public struct ArchivedMessageUnwrapper {
     /// The rest: decoding, recovering and checking the author, the message ID. Depends on
     /// nothing but its input, so messages can be verified in parallel (most of an import's
     /// time is the signature recovery here).
-    public static func verify(_ message: Assembled, communityKey: PublicKey?) -> Outcome {
+    ///
+    /// A hash-ratchet encrypted message is opened with `keys` (the group keys the member
+    /// imported): missing key, `encryptedKeyUnavailable`; a key that does not open it,
+    /// `decryptionFailed`. Nothing undecryptable is passed on as if it were readable.
+    public static func verify(_ message: Assembled, communityKey: PublicKey?, keys: (any HashRatchetKeyring)? = nil) -> Outcome {
         let payload = message.payload
         let ammBytes: Data
         if let protocolMessage = try? WireProtocolMessage(serializedBytes: payload) {
             if !protocolMessage.publicMessage.isEmpty {
                 ammBytes = protocolMessage.publicMessage
-            } else if !protocolMessage.encryptedMessage.isEmpty {
-                return .rejected(.encryptedKeyUnavailable)
+            } else if let encrypted = protocolMessage.encryptedMessage["none"] ?? protocolMessage.encryptedMessage.values.first {
+                switch openHashRatchet(encrypted, keys: keys) {
+                case .opened(let plaintext): ammBytes = plaintext
+                case .rejected(let reason): return .rejected(reason)
+                }
             } else {
                 ammBytes = payload
             }
@@ -133,6 +144,27 @@ public struct ArchivedMessageUnwrapper {
         return .message(UnwrappedMessage(
             id: id, author: author, type: amm.type, payload: Array(amm.payload), chatMessage: chatMessage,
             timestamp: message.timestamp, contentTopic: message.topic, thirdPartyID: thirdPartyID))
+    }
+
+    /// The AMM inside a hash-ratchet message: the payload opened (AES-256-GCM, `ct‖tag‖nonce`)
+    /// with the message key for its sequence number; sequence 0 carries a plaintext payload
+    /// (status-go's key-exchange messages).
+    enum Opening {
+        case opened(Data)
+        case rejected(RejectionReason)
+    }
+
+    static func openHashRatchet(_ encrypted: WireEncryptedMessageProtocol, keys: (any HashRatchetKeyring)?) -> Opening {
+        let header = encrypted.hrHeader
+        let keyID = Array(header.keyID)
+        // Sequence 0's key is the group key itself: asking for it says whether the key is held, at no cost.
+        guard let keys, !keyID.isEmpty, keys.messageKey(keyID: keyID, sequenceNumber: 0) != nil else { return .rejected(.encryptedKeyUnavailable) }
+        guard header.seqNo <= HashRatchet.maxSequenceNumber else { return .rejected(.decryptionFailed) }
+        if header.seqNo == 0 { return .opened(encrypted.payload) }
+        guard let messageKey = keys.messageKey(keyID: keyID, sequenceNumber: header.seqNo) else { return .rejected(.encryptedKeyUnavailable) }
+        do { return .opened(Data(try WakuSymmetricCipher.open(Array(encrypted.payload), key: SymmetricKey(data: messageKey)))) } catch {
+            return .rejected(.decryptionFailed)
+        }
     }
 
     /// Call after the last entry: segmented messages that never completed.

@@ -24,6 +24,9 @@ public struct UnwrappedMessage: Sendable {
 public enum RejectionReason: String, Sendable, Codable, CaseIterable, Comparable {
     case undecodablePayload = "undecodable-payload"
     case encryptedKeyUnavailable = "encrypted-key-unavailable"
+    /// Hash-ratchet encrypted with a key the member holds, but it does not open (a wrong key,
+    /// a damaged payload) or its sequence number is past what status-go accepts.
+    case decryptionFailed = "decryption-failed"
     case invalidSignature = "invalid-signature"
     case signerMismatch = "signer-mismatch"
     case undecodableChatMessage = "undecodable-chat-message"
@@ -39,6 +42,7 @@ public enum RejectionReason: String, Sendable, Codable, CaseIterable, Comparable
         switch self {
         case .undecodablePayload: return "the payload is neither a ProtocolMessage nor an ApplicationMetadataMessage"
         case .encryptedKeyUnavailable: return "hash-ratchet encrypted, key unavailable"
+        case .decryptionFailed: return "hash-ratchet encrypted, does not open with the key held"
         case .invalidSignature: return "no author recovers from the ApplicationMetadataMessage signature"
         case .signerMismatch: return "the author differs from the archived sender key and from the community key"
         case .undecodableChatMessage: return "a chat message whose ChatMessage does not decode"

@@ -43,6 +43,8 @@ public struct OneShotSync: Sendable {
         public var digest: Bool
         /// Threads that verify an archive's signatures (`ArchiveImportOptions.verificationWorkers`).
         public var verificationWorkers: Int = ArchiveImportOptions.defaultVerificationWorkers
+        /// The member's hash-ratchet group keys, for encrypted messages in archives.
+        public var keys: (any HashRatchetKeyring)?
 
         public init(communityID: CommunityID, selection: ArchiveSelection = .all, quietWindow: Duration = .seconds(20),
                     maxConcurrentDownloads: Int = 3, hydration: HydrationMode = .replace, limits: DecodingLimits = .default,
@@ -121,7 +123,7 @@ public struct OneShotSync: Sendable {
         let driver = try CommunitySyncDriver(
             configuration: configuration, database: database, codex: codex, archivesDirectory: options.archivesDirectory,
             importOptions: ArchiveImportOptions(mode: options.hydration, limits: options.limits,
-                                                verificationWorkers: options.verificationWorkers), logger: logger,
+                                                verificationWorkers: options.verificationWorkers, keys: options.keys), logger: logger,
             onEvent: { event in
                 collector.record(event)
                 onEvent(event)

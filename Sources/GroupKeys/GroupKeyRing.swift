@@ -1,0 +1,47 @@
+import StatusCrypto
+import Synchronization
+
+/// The stored group keys as the import asks for them: by key ID, ratcheted to a message's
+/// sequence number. Messages of one key come with growing sequence numbers, each key being
+/// keccak256 of the one before: the ring keeps every 1,000th message key it has computed, so a
+/// message costs at most 999 hashes rather than as many as its sequence number. Shared by the
+/// verification threads (a lock guards the checkpoints).
+///
+/// ```swift
+/// let ring = GroupKeyRing(try GroupKeyStore(path: "history.sqlite.keys").load())
+/// let key = ring.messageKey(keyID: header.keyID, sequenceNumber: header.seqNo)
+/// ```
+public final class GroupKeyRing: HashRatchetKeyring {
+    static let checkpointEvery: UInt32 = 1_000
+    private let keys: [[UInt8]: [UInt8]]
+    /// keyID → (sequence number / checkpointEvery) → message key.
+    private let checkpoints = Mutex<[[UInt8]: [UInt32: [UInt8]]]>([:])
+
+    public init(_ keys: [GroupKey]) {
+        self.keys = Dictionary(keys.map { ($0.keyID, $0.key) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    public var isEmpty: Bool { keys.isEmpty }
+
+    public func messageKey(keyID: [UInt8], sequenceNumber: UInt32) -> [UInt8]? {
+        guard let groupKey = keys[keyID] else { return nil }
+        let slot = sequenceNumber / Self.checkpointEvery
+        // The nearest checkpoint at or below the slot (the group key itself is slot 0).
+        var (from, key): (UInt32, [UInt8]) = checkpoints.withLock { all in
+            let known = all[keyID] ?? [:]
+            if let exact = known[slot] { return (slot * Self.checkpointEvery, exact) }
+            let below = known.keys.filter { $0 < slot }.max()
+            return below.map { ($0 * Self.checkpointEvery, known[$0]!) } ?? (0, groupKey)
+        }
+        var newCheckpoints: [UInt32: [UInt8]] = [:]
+        while from < sequenceNumber {
+            key = Keccak256.hash(key)
+            from += 1
+            if from % Self.checkpointEvery == 0 { newCheckpoints[from / Self.checkpointEvery] = key }
+        }
+        if !newCheckpoints.isEmpty {
+            checkpoints.withLock { $0[keyID, default: [:]].merge(newCheckpoints) { old, _ in old } }
+        }
+        return key
+    }
+}

@@ -1,0 +1,70 @@
+import ControlNode
+import Foundation
+import GroupKeys
+import StatusCrypto
+import Testing
+@testable import StatusWire
+
+/// Hash-ratchet encrypted messages inside archives, opened with the member's group keys (issue 12, "Decrypt").
+@Suite struct HashRatchetDecryptionTests {
+    let community = DemoCommunity(seed: 42, memberCount: 3)
+    var member: DemoCommunity.Member { community.members[0] }
+    var channel: DemoCommunity.Channel { community.channels[0] }
+    let groupKey = (0..<32).map { UInt8($0) }
+    let timestamp: UInt64 = 1_700_000_000_000
+    var groupID: [UInt8] { community.communityID.publicKey.compressed }
+
+    func encryptedEntry(_ text: String, sequence: UInt32, key: [UInt8]? = nil) throws -> WireArchivedWakuMessage {
+        let amm = try MessageFactory.chatMessage(author: member.key, chatID: channel.chatID, text: text,
+                                                 clock: 1_700_000_100_000, timestampMillis: 1_700_000_100_000)
+        var payload = try MessageFactory.hashRatchetMessage(amm, groupID: groupID, groupKey: groupKey, timestampMillis: timestamp, sequenceNumber: sequence)
+        if let key {  // the header names our key; the payload is sealed with another one
+            let wrong = try MessageFactory.hashRatchetMessage(amm, groupID: groupID, groupKey: key, timestampMillis: timestamp, sequenceNumber: sequence)
+            var message = try WireProtocolMessage(serializedBytes: wrong)
+            var encrypted = message.encryptedMessage["none"]!
+            encrypted.hrHeader = try WireProtocolMessage(serializedBytes: payload).encryptedMessage["none"]!.hrHeader
+            message.encryptedMessage["none"] = encrypted
+            payload = try message.serializedBytes()
+        }
+        return MessageFactory.archived(payload: payload, sender: member.key.publicKey, timestamp: 1_700_000_100,
+                                       topic: channel.topic, padding: [], hash: [UInt8](repeating: 7, count: 32))
+    }
+
+    func unwrap(_ entry: WireArchivedWakuMessage, keys: (any HashRatchetKeyring)?) -> ArchivedMessageUnwrapper.Outcome {
+        var unwrapper = ArchivedMessageUnwrapper(communityKey: community.communityKey.publicKey, keys: keys)
+        return unwrapper.unwrap(entry)
+    }
+
+    var ring: GroupKeyRing { GroupKeyRing([GroupKey(groupID: groupID, timestampMillis: timestamp, key: groupKey)]) }
+
+    @Test func aMessageOpensWithTheKeyForItsSequenceNumberAndIsVerifiedLikeAnyOther() throws {
+        for sequence: UInt32 in [1, 2, 999, 1000, 1001, 2500, 0] {
+            guard case .message(let message) = unwrap(try encryptedEntry("secret \(sequence)", sequence: sequence), keys: ring) else {
+                Issue.record("sequence \(sequence) did not open")
+                continue
+            }
+            #expect(message.chatMessage?.text == "secret \(sequence)")
+            #expect(message.author == member.key.publicKey, "the signature inside is checked as for a public message")
+        }
+    }
+
+    @Test func withoutTheKeyOrWithAWrongOneNothingIsPassedOnAsReadable() throws {
+        let entry = try encryptedEntry("secret", sequence: 3)
+        guard case .rejected(.encryptedKeyUnavailable) = unwrap(entry, keys: nil) else { Issue.record("no keys"); return }
+        let other = GroupKeyRing([GroupKey(groupID: groupID, timestampMillis: timestamp + 1, key: groupKey)])
+        guard case .rejected(.encryptedKeyUnavailable) = unwrap(entry, keys: other) else { Issue.record("another key ID"); return }
+        let sealedWithAnother = try encryptedEntry("secret", sequence: 3, key: [UInt8](repeating: 9, count: 32))
+        guard case .rejected(.decryptionFailed) = unwrap(sealedWithAnother, keys: ring) else { Issue.record("wrong key"); return }
+        let tooFar = try encryptedEntry("secret", sequence: HashRatchet.maxSequenceNumber + 1)
+        guard case .rejected(.decryptionFailed) = unwrap(tooFar, keys: ring) else { Issue.record("past status-go's bound"); return }
+    }
+
+    /// The ring's checkpoints give the same keys as ratcheting from the start (§6.6's rule).
+    @Test func theRingsCheckpointsAgreeWithTheRatchet() {
+        let keyID = HashRatchet.keyID(groupID: groupID, timestampMillis: timestamp, groupKey: groupKey)
+        let ring = self.ring
+        for sequence: UInt32 in [2500, 1, 1999, 2000, 2001, 0, 3000] {
+            #expect(ring.messageKey(keyID: keyID, sequenceNumber: sequence) == HashRatchet.messageKey(groupKey: groupKey, sequenceNumber: Int(sequence)))
+        }
+    }
+}
