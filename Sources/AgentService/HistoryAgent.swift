@@ -406,15 +406,18 @@ public final class HistoryAgent: Service, Sendable {
     }
 
     /// The group keys stored beside the database (`keys import`), read when a community's sync
-    /// is made: a rescan or a restart picks up keys imported since. A store that does not read
-    /// is logged and counted; the sync then goes on without keys (encrypted messages are
-    /// reported as missing their key).
+    /// is made (at start, a join, a rescan or a restart). Archives imported before a key arrived
+    /// keep its messages unread: re-importing them then is not built yet (issue 12). A store
+    /// that does not read is logged and reported as a `keys.unreadable` event (its path and
+    /// error, never key bytes); the sync goes on without keys.
     private func keyring() -> (any HashRatchetKeyring)? {
+        let path = configuration.databasePath + ".keys"
         do {
-            let keys = try GroupKeyStore(path: configuration.databasePath + ".keys").load()
+            let keys = try GroupKeyStore(path: path).load()
             return keys.isEmpty ? nil : GroupKeyRing(keys)
         } catch {
-            logger.error("cannot read the group keys; encrypted messages stay unread", metadata: ["error": "\(error)"])
+            logger.error("cannot read the group keys; encrypted messages stay unread", metadata: ["path": "\(path)", "error": "\(error)"])
+            events.write(["event": "keys.unreadable", "path": path, "error": "\(error)"])
             return nil
         }
     }

@@ -4,8 +4,10 @@ import Synchronization
 /// The stored group keys as the import asks for them: by key ID, ratcheted to a message's
 /// sequence number. Messages of one key come with growing sequence numbers, each key being
 /// keccak256 of the one before: the ring keeps every 1,000th message key it has computed, so a
-/// message costs at most 999 hashes rather than as many as its sequence number. Shared by the
-/// verification threads (a lock guards the checkpoints).
+/// message costs at most 999 hashes rather than as many as its sequence number. A sequence
+/// number more than `HashRatchet.maxSequenceGap` past the furthest a key has been ratcheted
+/// to is refused, as status-go refuses it: one message cannot make the import hash for hours.
+/// Shared by the verification threads (a lock guards the checkpoints).
 ///
 /// ```swift
 /// let ring = GroupKeyRing(try GroupKeyStore(path: "history.sqlite.keys").load())
@@ -23,16 +25,20 @@ public final class GroupKeyRing: HashRatchetKeyring {
 
     public var isEmpty: Bool { keys.isEmpty }
 
-    public func messageKey(keyID: [UInt8], sequenceNumber: UInt32) -> [UInt8]? {
-        guard let groupKey = keys[keyID] else { return nil }
+    public func messageKey(keyID: [UInt8], sequenceNumber: UInt32) -> HashRatchetKeyLookup {
+        guard let groupKey = keys[keyID] else { return .notHeld }
         let slot = sequenceNumber / Self.checkpointEvery
-        // The nearest checkpoint at or below the slot (the group key itself is slot 0).
-        var (from, key): (UInt32, [UInt8]) = checkpoints.withLock { all in
+        // The nearest checkpoint at or below the slot (the group key itself is slot 0), and
+        // how far the key has been ratcheted so far.
+        let (start, furthest): ((UInt32, [UInt8]), UInt32) = checkpoints.withLock { all in
             let known = all[keyID] ?? [:]
-            if let exact = known[slot] { return (slot * Self.checkpointEvery, exact) }
+            let furthest = (known.keys.max() ?? 0) * Self.checkpointEvery
+            if let exact = known[slot] { return ((slot * Self.checkpointEvery, exact), furthest) }
             let below = known.keys.filter { $0 < slot }.max()
-            return below.map { ($0 * Self.checkpointEvery, known[$0]!) } ?? (0, groupKey)
+            return (below.map { ($0 * Self.checkpointEvery, known[$0]!) } ?? (0, groupKey), furthest)
         }
+        guard sequenceNumber <= furthest + HashRatchet.maxSequenceGap else { return .tooFar }
+        var (from, key) = start
         var newCheckpoints: [UInt32: [UInt8]] = [:]
         while from < sequenceNumber {
             key = Keccak256.hash(key)
@@ -42,6 +48,6 @@ public final class GroupKeyRing: HashRatchetKeyring {
         if !newCheckpoints.isEmpty {
             checkpoints.withLock { $0[keyID, default: [:]].merge(newCheckpoints) { old, _ in old } }
         }
-        return key
+        return .key(key)
     }
 }

@@ -1,11 +1,14 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import StatusCrypto
 
 /// A hash-ratchet group key: the key of an encrypted community (group = the community ID's
 /// bytes) or channel (group = the UTF-8 bytes of its chat ID), as the chat client holds it.
 /// `keyID` is derived as status-go derives it (`HashRatchet.keyID`). Its `description` never
 /// shows the key's bytes, so a key printed or logged by mistake stays secret.
-public struct GroupKey: Sendable, Equatable, CustomStringConvertible {
+public struct GroupKey: Sendable, Equatable, CustomStringConvertible, CustomReflectable {
     public var groupID: [UInt8]
     public var timestampMillis: UInt64
     public var key: [UInt8]
@@ -20,14 +23,20 @@ public struct GroupKey: Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         "group key \(Hex.encode(keyID, prefixed: true)) (group \(Hex.encode(groupID, prefixed: true)), \(timestampMillis) ms)"
     }
+
+    /// `dump` and debuggers show the key ID, not the key.
+    public var customMirror: Mirror {
+        Mirror(self, children: ["keyID": Hex.encode(keyID, prefixed: true), "groupID": Hex.encode(groupID, prefixed: true), "timestampMillis": timestampMillis])
+    }
 }
 
 /// Why keys were not imported or the store not read. Nothing was written in every case.
 public enum GroupKeyError: Error, Equatable, CustomStringConvertible {
     /// Line `line` of the import file is not a key (the reason says what is wrong).
     case badLine(line: Int, reason: String)
-    /// The key ID given on `line` is not the one the key derives.
-    case keyIDMismatch(line: Int, given: String, derived: String)
+    /// The key ID given on `line` is not the one the key derives (the given text is not
+    /// repeated: swapped columns would put the key itself there).
+    case keyIDMismatch(line: Int, derived: String)
     case cannotRead(path: String, reason: String)
     /// The store has a line this program did not write (edited by hand, damaged).
     case damagedStore(path: String, line: Int)
@@ -35,8 +44,8 @@ public enum GroupKeyError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .badLine(let line, let reason): return "line \(line): \(reason)"
-        case .keyIDMismatch(let line, let given, let derived):
-            return "line \(line): keyID \(given) is not the key's ID (keccak256(groupID || timestamp || key) = \(derived)): wrong key, group or timestamp"
+        case .keyIDMismatch(let line, let derived):
+            return "line \(line): the keyID given is not the key's ID (keccak256(groupID || timestamp || key) = \(derived)): wrong key, group or timestamp, or the columns swapped"
         case .cannotRead(let path, let reason): return "cannot read \(path): \(reason)"
         case .damagedStore(let path, let line): return "\(path) line \(line) is not a key this program wrote: move the file away and import the keys again"
         }
@@ -69,7 +78,8 @@ public struct GroupKeyStore: Sendable {
     /// skipped. Throws `GroupKeyError` for the first bad line: all lines or none.
     public static func parseImport(_ data: Data) throws -> [GroupKey] {
         var keys: [GroupKey] = []
-        for (index, text) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // Any line ending, "\r\n" included (a file written on Windows).
+        for (index, text) in String(decoding: data, as: UTF8.self).split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let number = index + 1
             let trimmed = text.trimmingCharacters(in: .whitespaces)
             if trimmed.isEmpty { continue }
@@ -86,7 +96,7 @@ public struct GroupKeyStore: Sendable {
             let key = GroupKey(groupID: groupID, timestampMillis: line.timestamp, key: bytes)
             if let given = line.keyID {
                 guard let givenBytes = try? Hex.decode(given), givenBytes == key.keyID else {
-                    throw GroupKeyError.keyIDMismatch(line: number, given: given, derived: Hex.encode(key.keyID, prefixed: true))
+                    throw GroupKeyError.keyIDMismatch(line: number, derived: Hex.encode(key.keyID, prefixed: true))
                 }
             }
             keys.append(key)
@@ -100,7 +110,7 @@ public struct GroupKeyStore: Sendable {
         guard let data = FileManager.default.contents(atPath: path) else { throw GroupKeyError.cannotRead(path: path, reason: "unreadable") }
         do { return try Self.parseImport(data) } catch let error as GroupKeyError {
             if case .badLine(let line, _) = error { throw GroupKeyError.damagedStore(path: path, line: line) }
-            if case .keyIDMismatch(let line, _, _) = error { throw GroupKeyError.damagedStore(path: path, line: line) }
+            if case .keyIDMismatch(let line, _) = error { throw GroupKeyError.damagedStore(path: path, line: line) }
             throw error
         }
     }
@@ -110,6 +120,9 @@ public struct GroupKeyStore: Sendable {
     /// `PrivateFile.WriteError` (the store is then as it was).
     @discardableResult
     public func add(_ keys: [GroupKey]) throws -> (added: Int, known: Int) {
+        // One writer at a time (two `keys import` at once would each drop the other's keys).
+        let lock = try StoreLock(path: path + ".lock")
+        defer { lock.release() }
         var stored = try load()
         var ids = Set(stored.map(\.keyID))
         var added = 0
@@ -128,5 +141,25 @@ public struct GroupKeyStore: Sendable {
         }
         try PrivateFile.write(data, to: path)
         return (added, keys.count - added)
+    }
+}
+
+/// An exclusive `flock` on a file beside the store, held while the store is read and rewritten.
+final class StoreLock {
+    private let descriptor: Int32
+
+    init(path: String) throws {
+        descriptor = open(path, O_RDWR | O_CREAT | O_NOFOLLOW, 0o600)
+        guard descriptor >= 0 else { throw PrivateFile.WriteError(path: path, errno: errno) }
+        guard flock(descriptor, LOCK_EX) == 0 else {
+            let code = errno
+            close(descriptor)
+            throw PrivateFile.WriteError(path: path, errno: code)
+        }
+    }
+
+    func release() {
+        flock(descriptor, LOCK_UN)
+        close(descriptor)
     }
 }

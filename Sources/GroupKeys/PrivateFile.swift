@@ -17,8 +17,8 @@ public enum PrivateFile {
 
     /// Replaces `path` with `data`. Throws `WriteError`; the old file is untouched then.
     public static func write(_ data: Data, to path: String) throws {
-        let temporary = path + ".tmp"
-        if unlink(temporary) != 0 && errno != ENOENT { throw WriteError(path: temporary, errno: errno) }
+        // A name of its own: two writers never share (or remove) each other's temporary file.
+        let temporary = path + ".\(getpid())-\(UInt64.random(in: 0 ... .max)).tmp"
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600)
         guard descriptor >= 0 else { throw WriteError(path: temporary, errno: errno) }
         let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)

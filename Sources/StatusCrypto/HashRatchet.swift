@@ -5,9 +5,9 @@
 /// The agent cannot run the key exchange (keys arrive X3DH-encrypted to each member): the chat
 /// client hands the group keys over (`keys import`), and a `HashRatchetKeyring` serves them.
 public enum HashRatchet {
-    /// status-go refuses a sequence number this far past what it has seen
-    /// (`maxHashRatchetSeqNoDelta`, encryptor.go); here it bounds the work one message may cost.
-    public static let maxSequenceNumber: UInt32 = 100_000
+    /// status-go refuses a sequence number more than this past the last one it saw of a key
+    /// (`maxHashRatchetSeqNoDelta`, encryptor.go): it bounds the hashing one message may cost.
+    public static let maxSequenceGap: UInt32 = 100_000
 
     public static func messageKey(groupKey: [UInt8], sequenceNumber: Int) -> [UInt8] {
         var key = groupKey
@@ -24,8 +24,18 @@ public enum HashRatchet {
     }
 }
 
+/// What a keyring answers for a message's key.
+public enum HashRatchetKeyLookup: Sendable, Equatable {
+    case key([UInt8])
+    /// The member does not hold the group key `keyID` names.
+    case notHeld
+    /// Held, but the sequence number is more than `HashRatchet.maxSequenceGap` past the
+    /// furthest this key has been ratcheted to (status-go refuses such a message too).
+    case tooFar
+}
+
 /// The group keys the member holds, by key ID, and the message keys they ratchet to.
 public protocol HashRatchetKeyring: Sendable {
-    /// The key for message `sequenceNumber` of the group key `keyID`, nil when that key is not held.
-    func messageKey(keyID: [UInt8], sequenceNumber: UInt32) -> [UInt8]?
+    /// The key for message `sequenceNumber` of the group key `keyID`.
+    func messageKey(keyID: [UInt8], sequenceNumber: UInt32) -> HashRatchetKeyLookup
 }

@@ -70,7 +70,8 @@ struct KeysCommand: AsyncParsableCommand {
             if json {
                 print(try ReportJSON.encode(["schemaVersion": 1, "imported": result.added, "alreadyStored": result.known]))
             } else {
-                print("imported \(result.added) key(s), \(result.known) already stored, into \(store.path)")
+                print("imported \(result.added) key(s), \(result.known) already stored or repeated, into \(store.path)")
+                print("archives imported from now on open the messages these keys encrypt; archives imported before keep them unread")
             }
         }
     }

@@ -316,7 +316,7 @@ extension CLIConventionsTests {
         // A wrong key ID stores nothing and names the line.
         try Data(#"{"groupID":"0x01","timestamp":1,"key":"0x\#(key)","keyID":"0x00"}"#.utf8).write(to: file)
         let wrong = try await Self.run(["keys", "import", file.path, "--db", db])
-        #expect(wrong.status == 3 && wrong.stderr.contains("line 1: keyID 0x00 is not the key's ID"), "\(wrong.stderr)")
+        #expect(wrong.status == 3 && wrong.stderr.contains("line 1: the keyID given is not the key's ID"), "\(wrong.stderr)")
         #expect(try await Self.run(["keys", "list", "--db", db, "--json"]).stdout.components(separatedBy: "keyID").count == 2, "still one key")
     }
 }

@@ -135,7 +135,7 @@ import Testing
             let amm = try MessageFactory.chatMessage(author: member.key, chatID: channel.chatID, text: "secret \(i)",
                                                      clock: UInt64(i), timestampMillis: (from + UInt64(i)) * 1000)
             let payload = try MessageFactory.hashRatchetMessage(amm, groupID: community.communityID.publicKey.compressed, groupKey: groupKey,
-                                                                timestampMillis: 1_699_000_000_000, sequenceNumber: UInt32(i + 1))
+                                                                timestampMillis: 1_699_000_000_000, sequenceNumber: UInt32(i * 8 + 1))
             try writer.append(MessageFactory.archived(payload: payload, sender: member.key.publicKey, timestamp: from + UInt64(i),
                                                       topic: channel.topic, padding: [0], hash: []))
         }

@@ -45,13 +45,21 @@ import Testing
             {"groupID":"0x01","timestamp":2,"key":"\(key)","keyID":"0x25f8a1551dac425d8da740055e330dc408fc383c8efc0c1e5fe3d5fa88734be0"}
             """
         #expect { try GroupKeyStore.parseImport(Data(wrongID.utf8)) } throws: {
-            guard case GroupKeyError.keyIDMismatch(let line, _, _) = $0 else { return false }
-            return line == 2
+            guard case GroupKeyError.keyIDMismatch(let line, _) = $0 else { return false }
+            // The text given is not repeated: with the columns swapped it would be the key.
+            return line == 2 && !"\($0)".contains("25f8a1551dac")
         }
         #expect { try GroupKeyStore.parseImport(Data(#"{"groupID":"0x01","timestamp":1,"key":"0x0102"}"#.utf8)) } throws: {
             "\($0)".contains("line 1: key must be 32 bytes")
         }
         #expect(try store.load().isEmpty)
+    }
+
+    @Test func aFileWithWindowsLineEndingsReadsLineByLine() throws {
+        let key = Hex.encode(Self.vectorKey, prefixed: true)
+        let file = "{\"groupID\":\"0x01\",\"timestamp\":1,\"key\":\"\(key)\"}\r\n{\"groupID\":\"0x01\",\"timestamp\":2,\"key\":\"\(key)\"}\r\n"
+        #expect(try GroupKeyStore.parseImport(Data(file.utf8)).map(\.timestampMillis) == [1, 2])
+        #expect { try GroupKeyStore.parseImport(Data("\(file)bad\r\n".utf8)) } throws: { "\($0)".hasPrefix("line 3:") }
     }
 
     @Test func theDerivedKeyIDIsStatusGosForTheReferenceVector() throws {

@@ -156,12 +156,14 @@ public struct ArchivedMessageUnwrapper {
 
     static func openHashRatchet(_ encrypted: WireEncryptedMessageProtocol, keys: (any HashRatchetKeyring)?) -> Opening {
         let header = encrypted.hrHeader
-        let keyID = Array(header.keyID)
-        // Sequence 0's key is the group key itself: asking for it says whether the key is held, at no cost.
-        guard let keys, !keyID.isEmpty, keys.messageKey(keyID: keyID, sequenceNumber: 0) != nil else { return .rejected(.encryptedKeyUnavailable) }
-        guard header.seqNo <= HashRatchet.maxSequenceNumber else { return .rejected(.decryptionFailed) }
+        guard let keys, !header.keyID.isEmpty else { return .rejected(.encryptedKeyUnavailable) }
+        let messageKey: [UInt8]
+        switch keys.messageKey(keyID: Array(header.keyID), sequenceNumber: header.seqNo) {
+        case .key(let key): messageKey = key
+        case .notHeld: return .rejected(.encryptedKeyUnavailable)
+        case .tooFar: return .rejected(.decryptionFailed)
+        }
         if header.seqNo == 0 { return .opened(encrypted.payload) }
-        guard let messageKey = keys.messageKey(keyID: keyID, sequenceNumber: header.seqNo) else { return .rejected(.encryptedKeyUnavailable) }
         do { return .opened(Data(try WakuSymmetricCipher.open(Array(encrypted.payload), key: SymmetricKey(data: messageKey)))) } catch {
             return .rejected(.decryptionFailed)
         }
