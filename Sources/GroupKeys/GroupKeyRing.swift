@@ -19,8 +19,13 @@ public final class GroupKeyRing: HashRatchetKeyring {
     /// keyID → (sequence number / checkpointEvery) → message key.
     private let checkpoints = Mutex<[[UInt8]: [UInt32: [UInt8]]]>([:])
 
-    public init(_ keys: [GroupKey]) {
+    /// The most a sequence number may be past the furthest a key has been ratcheted to.
+    let maxGap: UInt32
+
+    /// `maxGap`: status-go's by default; tests use a small one (the rule, not the number, is tested).
+    public init(_ keys: [GroupKey], maxGap: UInt32 = HashRatchet.maxSequenceGap) {
         self.keys = Dictionary(keys.map { ($0.keyID, $0.key) }, uniquingKeysWith: { first, _ in first })
+        self.maxGap = maxGap
     }
 
     public var isEmpty: Bool { keys.isEmpty }
@@ -37,7 +42,7 @@ public final class GroupKeyRing: HashRatchetKeyring {
             let below = known.keys.filter { $0 < slot }.max()
             return (below.map { ($0 * Self.checkpointEvery, known[$0]!) } ?? (0, groupKey), furthest)
         }
-        guard sequenceNumber <= furthest + HashRatchet.maxSequenceGap else { return .tooFar }
+        guard sequenceNumber <= furthest + maxGap else { return .tooFar }
         var (from, key) = start
         var newCheckpoints: [UInt32: [UInt8]] = [:]
         while from < sequenceNumber {
