@@ -98,7 +98,7 @@ public struct AgentAPI: Sendable {
     }
 
     private func community(_ id: CommunityID) async throws -> Response {
-        guard let view = try await followedCommunities().first(where: { $0.followed.communityID == id.string }) else {
+        guard let view = try await followedCommunities(only: id).first else {
             throw APIError(status: .notFound, code: "not-followed", message: "community \(id) is not followed (join it first)")
         }
         return try JSONResponse(Versioned(body: view))
@@ -116,8 +116,10 @@ public struct AgentAPI: Sendable {
         }
         let outcome: JoinOutcome
         do { outcome = try await agent.join(community) } catch { throw Self.apiError(error) }
-        let id = try? community.communityID()  // accepted by join: it parses
-        let view = try await followedCommunities().first { $0.followed.communityID == id?.string }
+        var view: CommunityView?
+        if let id = try? community.communityID() {  // accepted by join: it parses
+            view = try await followedCommunities(only: id).first
+        }
         return try JSONResponse(Versioned(body: JoinResult(outcome: outcome.rawValue, community: view)),
                                 status: outcome == .joined ? .created : .ok)
     }
@@ -135,7 +137,7 @@ public struct AgentAPI: Sendable {
     }
 
     private func messages(_ id: CommunityID, _ request: Request) async throws -> Response {
-        try await requireFollowed(id)
+        try requireFollowed(id)
         let query = request.uri.queryParameters
         var limit = Self.defaultPageSize
         if let text = query["limit"] {
@@ -168,7 +170,7 @@ public struct AgentAPI: Sendable {
     }
 
     private func postLocalCopies(_ id: CommunityID, _ request: Request) async throws -> Response {
-        try await requireFollowed(id)
+        try requireFollowed(id)
         let input: LocalMessagesInput = try await decodeBody(request)
         guard input.messages.count <= Self.maxBatch else {
             throw APIError.badRequest("at most \(Self.maxBatch) messages a request, not \(input.messages.count)")
@@ -193,9 +195,9 @@ public struct AgentAPI: Sendable {
 
     // MARK: Helpers
 
-    private func followedCommunities() async throws -> [CommunityView] {
+    private func followedCommunities(only: CommunityID? = nil) async throws -> [CommunityView] {
         let followed: [FollowedCommunityStatus]
-        do { followed = try await agent.followedCommunities() } catch {
+        do { followed = try await agent.followedCommunities(only: only) } catch {
             throw APIError(status: .serviceUnavailable, code: "database", message: "cannot read the communities' status: \(error)", retryable: true)
         }
         return followed.map { status in
@@ -203,8 +205,10 @@ public struct AgentAPI: Sendable {
         }
     }
 
-    private func requireFollowed(_ id: CommunityID) async throws {
-        guard try await followedCommunities().contains(where: { $0.followed.communityID == id.string }) else {
+    /// Pages and local copies are only for followed communities; asked of the agent's memory, so a
+    /// page costs its rows, not every community's status.
+    private func requireFollowed(_ id: CommunityID) throws {
+        guard agent.isFollowed(id) else {
             throw APIError(status: .notFound, code: "not-followed", message: "community \(id) is not followed (join it first)")
         }
     }

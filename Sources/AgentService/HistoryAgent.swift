@@ -629,14 +629,24 @@ public final class HistoryAgent: Service, Sendable {
 
     /// The followed communities, with how each is followed, its state and what the database holds.
     /// A community stopping to start again (a rescan, new settings) is listed, with state `restarting`.
-    public func followedCommunities() async throws -> [FollowedCommunityStatus] {
+    /// `only`: that community alone (its status is read, not every community's).
+    public func followedCommunities(only: CommunityID? = nil) async throws -> [FollowedCommunityStatus] {
         let (running, restarting) = routing.withLock { ($0.followers, $0.restarting) }
-        let all = (running.map { ($0, false) } + restarting.map { ($0, true) }).sorted { $0.0.communityID.string < $1.0.communityID.string }
+        let all = (running.map { ($0, false) } + restarting.map { ($0, true) })
+            .filter { only == nil || $0.0.communityID == only }
+            .sorted { $0.0.communityID.string < $1.0.communityID.string }
         let statuses = try await database.communityStatuses(communityIDs: all.map(\.0.communityID.string))
         return all.map { follower, isRestarting in
             FollowedCommunityStatus(communityID: follower.communityID.string, origin: follower.origin, settings: follower.settings,
                                     state: isRestarting ? "restarting" : metrics.state(of: follower.communityID.string) ?? "idle",
                                     history: statuses[follower.communityID.string])
+        }
+    }
+
+    /// Whether `communityID` is followed (running or restarting), from memory: no database read.
+    public func isFollowed(_ communityID: CommunityID) -> Bool {
+        routing.withLock { table in
+            table.followers.contains { $0.communityID == communityID } || table.restarting.contains { $0.communityID == communityID }
         }
     }
 
