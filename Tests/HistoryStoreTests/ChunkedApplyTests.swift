@@ -156,12 +156,10 @@ import Testing
     /// and removed (by itself, or by the next import); the next import stores the archive whole.
     @Test func anImportStoppedBetweenChunksLeavesNothingVisible() async throws {
         let stop = Mutex<Task<HydrationCounts, any Error>?>(nil)
-        let taskStored = DispatchSemaphore(value: 0)
         let pauses = Mutex(0)
         let db = try temporaryDatabase(pacing: Self.pacing(rows: 2) { _ in
             // In the second pause: the stop arrives while the lock is free.
             guard pauses.withLock({ $0 += 1; return $0 }) == 2 else { return }
-            _ = taskStored.wait(timeout: .now() + 60)
             stop.withLock { $0?.cancel() }
         })
         let write: @Sendable (ArchiveHydrationWriter) throws -> ArchiveContentSummary = { [self] writer in
@@ -169,9 +167,17 @@ import Testing
             return summary(entries: 7)
         }
         try await db.insertLocalMessages([message("0x1", seconds: 1001, text: "live 1", source: .local)])
-        let task = Task { [archive] in try await db.hydrate(archive: archive, mode: .replace, body: write) }
+        // The import starts only once the task is stored for the pause to cancel. (It waited on a
+        // semaphore in the pause before: with both of the test runner's threads busy, the signal
+        // could not run, and the pause held a thread for its 60 s timeout, which starved the
+        // time-limited tests running beside it.)
+        let (gate, open) = AsyncStream.makeStream(of: Void.self)
+        let task = Task { [archive] in
+            for await _ in gate {}
+            return try await db.hydrate(archive: archive, mode: .replace, body: write)
+        }
         stop.withLock { $0 = task }
-        taskStored.signal()
+        open.finish()
         await #expect(throws: CancellationError.self) { try await task.value }
         // Only the local copy is seen, still a local copy (the first chunk had replaced it).
         #expect(try db.read { try String.fetchAll($0, sql: "SELECT id || ' ' || source FROM message") } == ["0x1 local"])
@@ -296,7 +302,13 @@ import Testing
                 return self.summary(entries: 4)
             }
         }
-        _ = await Task.detached { scene.secondStarted.wait() }.value
+        // Waited for off the test runner's threads (a blocked one starves the other tests).
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().async {
+                scene.secondStarted.wait()
+                done.resume()
+            }
+        }
         let second = scene.lock.withLock {
             let task = Task {
                 try await paced.hydrate(archive: ArchiveRecord(id: "0xsecond", communityID: community, cid: "z2"), mode: .replace) { writer in
