@@ -138,11 +138,16 @@ struct RescanResult: Encodable { var communityID: String; var rescanning: Bool }
 /// A stored message as a chat view needs it (the API's pages and `messages --json`).
 public struct MessageView: Encodable {
     public var message: StoredMessage
+    /// The channel's name from the community's description; null before one is seen.
+    public var channelName: String?
 
-    public init(message: StoredMessage) { self.message = message }
+    public init(message: StoredMessage, channelName: String?) {
+        self.message = message
+        self.channelName = channelName
+    }
 
     enum Keys: String, CodingKey {
-        case id, chatID, channel, contentTopic, author, type, typeName, clock, timestamp, text, source, archiveID, payload, cursor
+        case id, chatID, channel, channelName, contentTopic, author, type, typeName, clock, timestamp, text, source, archiveID, payload, cursor
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -150,6 +155,7 @@ public struct MessageView: Encodable {
         try container.encode(message.id, forKey: .id)
         try container.encode(message.chatID, forKey: .chatID)
         try container.encode(ChannelName.uuid(of: message.chatID, in: message.communityID), forKey: .channel)
+        try container.encode(channelName, forKey: .channelName)
         try container.encode(message.contentTopic, forKey: .contentTopic)
         try container.encode(message.author, forKey: .author)
         try container.encode(message.type, forKey: .type)
@@ -171,7 +177,8 @@ struct MessagePageView: Encodable {
 
     func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: Keys.self)
-        try container.encode(page.messages.map(MessageView.init(message:)), forKey: .messages)
+        try container.encode(page.messages.map { MessageView(message: $0, channelName: page.channels.name(ofChat: $0.chatID)) },
+                             forKey: .messages)
         try container.encode(page.older?.description, forKey: .before)
         try container.encode(page.newer?.description, forKey: .after)
     }

@@ -161,9 +161,22 @@ public struct AgentAPI: Sendable {
         case (nil, let after?): position = .after(after)
         case (.some, .some): throw APIError.badRequest("give before or after, not both")
         }
-        let chatID = query["channel"].map { ChannelName.chatID(for: String($0), in: id.string) }
         let page: MessagePage
-        do { page = try await agent.history.messagePage(communityID: id.string, chatID: chatID, position: position, limit: limit) } catch {
+        do {
+            var chatID: String?
+            if let channel = query["channel"].map(String.init) {
+                switch try await agent.history.channelNames(communityID: id.string).chatID(for: channel, communityID: id.string) {
+                case .chat(let chat): chatID = chat
+                case .ambiguous(let channels):
+                    throw APIError.badRequest("\(channels.count) channels are named \(channel): give one's UUID ("
+                        + channels.compactMap { ChannelName.uuid(of: $0.chatID, in: id.string) }.joined(separator: ", ") + ")")
+                case .notAName: preconditionFailure("chatID(for:) answers a chat for what is not a name")
+                }
+            }
+            page = try await agent.history.messagePage(communityID: id.string, chatID: chatID, position: position, limit: limit)
+        } catch let error as APIError {
+            throw error
+        } catch {
             throw APIError(status: .serviceUnavailable, code: "database", message: "cannot read the messages: \(error)", retryable: true)
         }
         return try JSONResponse(Versioned(body: MessagePageView(page: page)))

@@ -37,6 +37,8 @@ public final class HistoryAgent: Service, Sendable {
         /// Tells this run of the community from an earlier one (after a leave and a join, a rescan).
         let generation: Int
         let channel: ArchiveChannel
+        /// Reads the community's descriptions for its channels' names.
+        let naming: ChannelNaming
         /// The shard the community publishes on: relayed and queried by this name.
         let pubsubTopic: String
         let driver: CommunitySyncDriver
@@ -450,7 +452,8 @@ public final class HistoryAgent: Service, Sendable {
         let (stopSignal, stop) = AsyncStream.makeStream(of: Void.self)
         return Follower(communityID: communityID, origin: origin, settings: community,
                         generation: generations.add(1, ordering: .relaxed).newValue,
-                        channel: try! ArchiveChannel(communityID: communityID), pubsubTopic: configuration.pubsubTopic(of: community),
+                        channel: try! ArchiveChannel(communityID: communityID), naming: try! ChannelNaming(communityID: communityID),
+                        pubsubTopic: configuration.pubsubTopic(of: community),
                         driver: driver, archivesDirectory: directory, rescan: rescan,
                         announcements: announcements, feed: feed, stopSignal: stopSignal, stop: stop)
     }
@@ -560,6 +563,12 @@ public final class HistoryAgent: Service, Sendable {
                 tried.formUnion(fresh.map(\.generation))
                 let caughtUp = await catchUp(hours: 24 * 30, followers: fresh)
                 routing.withLock { $0.uncaught.subtract(caughtUp) }
+                // Channel names: the newest description in the store; later ones come by relay.
+                for follower in fresh {
+                    await follower.naming.refresh(from: waku, days: 30, pubsubTopic: follower.pubsubTopic,
+                                                  peerAddr: configuration.storePeer, into: database,
+                                                  logger: logger.with(community: follower.communityID))
+                }
             }
             await pollRelay(shards, followers: followers)
             if ContinuousClock.now - lastCatchUp >= catchUpEvery {
@@ -730,6 +739,12 @@ public final class HistoryAgent: Service, Sendable {
     /// after leaving hears its announcements again.
     private func route(_ message: WakuMessage, pubsubTopic: String, to followers: [Follower]) async {
         let hash = message.hash(pubsubTopic: pubsubTopic)
+        for follower in followers where follower.pubsubTopic == pubsubTopic && follower.naming.contentTopic == message.contentTopic {
+            guard await seen.insert("\(follower.generation)/\(hash)") else { continue }
+            if let names = follower.naming.newest(in: [message]) {
+                await follower.naming.record(names, into: database, logger: logger.with(community: follower.communityID))
+            }
+        }
         for follower in followers where follower.pubsubTopic == pubsubTopic && follower.channel.contentTopics.contains(message.contentTopic) {
             guard await seen.insert("\(follower.generation)/\(hash)") else { continue }
             switch follower.channel.decode(payload: [UInt8](message.payload), contentTopic: message.contentTopic) {
@@ -793,4 +808,13 @@ public final class PortBox: Sendable {
     public init() {}
     func set(_ port: Int) { value.withLock { $0 = port } }
     public var port: Int? { value.withLock { $0 } }
+}
+
+extension Logger {
+    /// This logger with the community in every line's metadata.
+    func with(community: CommunityID) -> Logger {
+        var logger = self
+        logger[metadataKey: "community"] = "\(community)"
+        return logger
+    }
 }

@@ -17,4 +17,18 @@ public enum AnnouncementFactory {
         let plaintext = try WakuPayloadV1.encode(data: data, signer: ownerKey, padding: padding)
         return try WakuSymmetricCipher.seal(plaintext, key: try ChatSymmetricKey.derive(chatID: chatID), nonce: random.bytes(12))
     }
+
+    /// The encrypted Waku payload of the community's description, as status-go's `publishOrg`
+    /// sends it (`SendPublic(ctx, org.IDString(), …)` with `SkipEncryptionLayer` and the community
+    /// key as sender): the bare AMM in a v1 envelope signed by the community key, sealed with the
+    /// key of the community's own chat. A `signer` other than the community key makes a forgery.
+    public static func descriptionPayload(
+        clock: UInt64, channels: [(uuid: String, name: String)], communityID: CommunityID, signer: PrivateKey,
+        random: inout SeededGenerator
+    ) throws -> [UInt8] {
+        let amm = try MessageFactory.communityDescription(clock: clock, channels: channels, communityKey: signer)
+        let padding = random.bytes(WakuPayloadV1.paddingLength(dataCount: amm.count, signed: true))
+        let plaintext = try WakuPayloadV1.encode(data: amm, signer: signer, padding: padding)
+        return try WakuSymmetricCipher.seal(plaintext, key: try ChatSymmetricKey.derive(chatID: communityID.string), nonce: random.bytes(12))
+    }
 }

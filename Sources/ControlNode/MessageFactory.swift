@@ -38,6 +38,22 @@ public enum MessageFactory {
         return try applicationMessage(type: type, payload: try message.serializedBytes(), signer: communityKey)
     }
 
+    /// The community's description naming its channels: AMM(25, `CommunityDescription`) signed by
+    /// the community key. Channels are `(uuid, name)` in display order.
+    public static func communityDescription(clock: UInt64, channels: [(uuid: String, name: String)],
+                                            communityKey: PrivateKey) throws -> [UInt8] {
+        var description = WireCommunityDescription()
+        description.clock = clock
+        for (position, channel) in channels.enumerated() {
+            var chat = WireCommunityChat()
+            chat.identity.displayName = channel.name
+            chat.position = Int32(position)
+            description.chats[channel.uuid] = chat
+        }
+        return try applicationMessage(type: CommunityDescriptionChannel.descriptionType,
+                                      payload: try description.serializedBytes(), signer: communityKey)
+    }
+
     /// `ProtocolMessage{installation_id, public_message = amm}` (no bundle).
     public static func publicProtocolMessage(_ amm: [UInt8], installationID: String) throws -> [UInt8] {
         var message = WireProtocolMessage()

@@ -63,4 +63,22 @@ public struct CommunityPublisher: Sendable {
             payload: Data(payload), contentTopic: ContentTopic(chatID: chatID).string, version: 1,
             timestamp: Int64(timestamp.timeIntervalSince1970 * 1e9)), pubsubTopic: pubsubTopic)
     }
+
+    /// Publishes the community's description (its channel names) on its own chat, signed by
+    /// `signer` (default: the community key; another key makes a forgery).
+    public func describe(
+        on waku: WakuClient, clock: UInt64, names: [String]? = nil, signer: PrivateKey? = nil, timestamp: Date = Date(),
+        pubsubTopic: String = WakuClient.defaultPubsubTopic
+    ) async throws {
+        var random = SeededGenerator(seed: 11 ^ clock)
+        let channels = community.channels.enumerated().map { index, channel in
+            (uuid: channel.uuid, name: names.flatMap { index < $0.count ? $0[index] : nil } ?? channel.name)
+        }
+        let payload = try AnnouncementFactory.descriptionPayload(
+            clock: clock, channels: channels, communityID: community.communityID, signer: signer ?? community.communityKey,
+            random: &random)
+        try await waku.publish(WakuMessage(
+            payload: Data(payload), contentTopic: ContentTopic(chatID: community.communityID.string).string, version: 1,
+            timestamp: Int64(timestamp.timeIntervalSince1970 * 1e9)), pubsubTopic: pubsubTopic)
+    }
 }

@@ -46,7 +46,7 @@ extension HistoryDatabase {
 
     /// Forgets a community joined through the API; with `purge`, deletes its history too: its
     /// messages (archived and local copies), imported archives, downloads, failures and index
-    /// state, in one transaction. Returns the messages deleted. The caller stops the
+    /// state and channel names, in one transaction. Returns the messages deleted. The caller stops the
     /// community's sync first (an import in progress would write again).
     public func unfollow(communityID: String, purge: Bool) async throws -> Int {
         try await pool.write { db in
@@ -58,7 +58,8 @@ extension HistoryDatabase {
                 try db.execute(sql: "DELETE FROM message_row WHERE community_ref = ?", arguments: [ref])
                 deleted = db.changesCount
             }
-            for table in ["imported_archive", "downloaded_archive", "archive_failure", "community_index_state", "index_entry"] {
+            for table in ["imported_archive", "downloaded_archive", "archive_failure", "community_index_state", "index_entry",
+                          "channel_directory", "channel_name"] {
                 try db.execute(sql: "DELETE FROM \(table) WHERE community_id = ?", arguments: [communityID])
             }
             return deleted

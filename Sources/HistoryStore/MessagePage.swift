@@ -40,6 +40,8 @@ public struct MessagePage: Sendable, Equatable {
     public var older: MessageCursor?
     /// Pass as `after` for newer messages (set whenever the page has messages: more may come).
     public var newer: MessageCursor?
+    /// The community's channel names, to show a message's channel by name.
+    public var channels: ChannelNames = .none
 }
 
 extension HistoryDatabase {
@@ -83,7 +85,7 @@ extension HistoryDatabase {
         case .after: olderExists = true  // the cursor's own message, at least
         }
         return MessagePage(messages: rows, older: olderExists ? rows.last.map(MessageCursor.init(of:)) : nil,
-                           newer: rows.first.map(MessageCursor.init(of:)))
+                           newer: rows.first.map(MessageCursor.init(of:)), channels: try channelNames(db, communityID: communityID))
     }
 
     /// Every message of `communityID` (one chat when `chatID` is given) older than a cursor

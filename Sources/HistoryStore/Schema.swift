@@ -269,6 +269,23 @@ enum Schema {
                 );
                 """)
         }
+        migrator.registerMigration("v12-channel-names") { db in
+            // Channel names from the community's newest signed description (which archives do
+            // not carry): `messages` and the API show `#general`, not a UUID.
+            try db.execute(sql: """
+                CREATE TABLE channel_directory (
+                    community_id TEXT PRIMARY KEY,
+                    clock INTEGER NOT NULL
+                );
+                CREATE TABLE channel_name (
+                    community_id TEXT NOT NULL,
+                    chat_id TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    position INTEGER NOT NULL,
+                    PRIMARY KEY (community_id, chat_id)
+                );
+                """)
+        }
         return migrator
     }
 

@@ -68,6 +68,9 @@ struct DemoCommand: AsyncParsableCommand {
             try await publisher.announce(on: waku, clock: now + 60_000, link: try CID.codex(of: Array("forged".utf8)).manifestCID.string, signer: forger)
             try await publisher.announce(on: waku, clock: now)
             progress.line("control node: announced the index (plus a torrent link and a forged announcement)")
+            try await publisher.describe(on: waku, clock: now)
+            try await publisher.describe(on: waku, clock: now + 60_000, names: ["forged-general", "forged-dev", "forged-random"], signer: forger)
+            progress.line("control node: described the community's channels (plus a forged description)")
 
             let lock = try takeSyncLock(databasePath: db, command: "demo")
             defer { lock.release() }

@@ -108,6 +108,7 @@ struct DemoNetworkCommand: AsyncParsableCommand {
         for publisher in publishers {
             let blobs = try await publisher.uploadBlobs(to: codex)
             try await publisher.announce(on: waku, clock: now)
+            try await publisher.describe(on: waku, clock: now)
             print("community \(publisher.community.communityID): \(blobs) blobs uploaded, index \(publisher.indexCID) announced")
             fflush(nil)
         }

@@ -10,7 +10,8 @@ struct MessagesCommand: AsyncParsableCommand {
         commandName: "messages",
         abstract: "List a community's stored history, newest first, without knowing the schema.",
         discussion: """
-            Each line: time, channel (the UUID --channel takes), author, type, text. The last line on \
+            Each line: time, channel (its name, #general, once the community's signed description \
+            has been seen; its UUID before), author, type, text. --channel takes either. The last line on \
             standard error gives the cursor for the next page (--before). --json prints one JSON object \
             per line (NDJSON, the local API's message objects with schemaVersion), streamed: memory stays \
             the same whatever the history's size. Listings are served from an index, newest first.
@@ -22,7 +23,7 @@ struct MessagesCommand: AsyncParsableCommand {
 
     @OptionGroup var database: DatabaseOption
 
-    @Option(help: "Only this channel: its UUID (as listed) or its chat ID.")
+    @Option(help: "Only this channel: its name (as listed, with or without #), its UUID or its chat ID.")
     var channel: String?
 
     @Option(help: "Only messages older than this cursor (printed at the end of a page, or a message's cursor in --json).")
@@ -58,12 +59,23 @@ struct MessagesCommand: AsyncParsableCommand {
             printError("no database at \(path) (run sync or replay first, or pass --db)")
             throw Exit.databaseError
         }
-        let chatID = channel.map { ChannelName.chatID(for: $0, in: communityID) }
         let position: PagePosition = before.flatMap(MessageCursor.init).map { .before($0) }
             ?? after.flatMap(MessageCursor.init).map { .after($0) } ?? .newest
-        let output = MessageOutput(json: json, communityID: communityID)
         do {
             let history = try HistoryDatabase(path: path, readOnly: true)
+            let names = try await history.channelNames(communityID: communityID)
+            var chatID: String?
+            if let channel {
+                switch names.chatID(for: channel, communityID: communityID) {
+                case .chat(let chat): chatID = chat
+                case .ambiguous(let channels):
+                    printError("\(channels.count) channels are named \(channel): give one's UUID ("
+                        + channels.compactMap { ChannelName.uuid(of: $0.chatID, in: communityID) }.joined(separator: ", ") + ")")
+                    throw Exit.badInput
+                case .notAName: preconditionFailure("chatID(for:) answers a chat for what is not a name")
+                }
+            }
+            let output = MessageOutput(json: json, communityID: communityID, channels: names)
             if let limit {
                 // A bounded page: the same query as the API's.
                 let page = try await history.messagePage(communityID: communityID, chatID: chatID, position: position, limit: limit)
@@ -90,6 +102,7 @@ struct MessagesCommand: AsyncParsableCommand {
 final class MessageOutput {
     let json: Bool
     let communityID: String
+    let channels: ChannelNames
     private(set) var count = 0
     private let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
@@ -103,19 +116,21 @@ final class MessageOutput {
         return format
     }()
 
-    init(json: Bool, communityID: String) {
+    init(json: Bool, communityID: String, channels: ChannelNames) {
         self.json = json
         self.communityID = communityID
+        self.channels = channels
     }
 
     func write(_ message: StoredMessage) throws {
         count += 1
         if json {
-            FileHandle.standardOutput.write(try encoder.encode(Versioned(body: MessageView(message: message))) + Data("\n".utf8))
+            FileHandle.standardOutput.write(try encoder.encode(Versioned(body: MessageView(message: message, channelName: channels.name(ofChat: message.chatID)))) + Data("\n".utf8))
             return
         }
         let when = time.string(from: Date(timeIntervalSince1970: TimeInterval(message.timestamp) / 1000))
-        let channel = ChannelName.uuid(of: message.chatID, in: communityID) ?? "-"
+        // The name when the community's description gave one (`#general`), else the UUID.
+        let channel = channels.name(ofChat: message.chatID).map { "#\($0)" } ?? ChannelName.uuid(of: message.chatID, in: communityID) ?? "-"
         let type = MessageTypeNames.name(of: message.type) ?? "type \(message.type)"
         let text = message.text.map { $0.replacingOccurrences(of: "\n", with: " ") }.map { String($0.prefix(120)) } ?? ""
         let source = message.source == .local ? " (local copy)" : ""

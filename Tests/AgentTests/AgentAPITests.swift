@@ -61,6 +61,7 @@ import UnixSignals
         let setup = try await AgentTests.setUp()
         let communityID = setup.first.community.communityID.string
         try await setup.first.announce(on: setup.waku, clock: UInt64(Date().timeIntervalSince1970 * 1000))
+        try await setup.first.describe(on: setup.waku, clock: 7)
         var configuration = setup.configuration(metricsPort: nil)
         configuration.communities = []
         let running = try await Self.start(configuration)
@@ -133,6 +134,11 @@ import UnixSignals
         let channelIDs = inChannel.json?["messages"]?.arrayValue?.compactMap { $0["id"]?.stringValue } ?? []
         let expectedInChannel: [String] = all.filter { $0["channel"]?.stringValue == channel }.prefix(1000).compactMap { $0["id"]?.stringValue }
         #expect(!channelIDs.isEmpty && channelIDs == expectedInChannel)
+        // Channels by the names of the community's description; a name selects its channel too.
+        #expect(Set(all.compactMap { $0["channelName"]?.stringValue }) == ["general", "dev", "random"])
+        let named = try #require(all.first { $0["channel"]?.stringValue == channel }?["channelName"]?.stringValue)
+        let byName = try await client.request(.GET, "/v1/communities/\(communityID)/messages?limit=1000&channel=%23\(named)")
+        #expect(byName.json?["messages"]?.arrayValue?.compactMap { $0["id"]?.stringValue } == channelIDs)
         let cursor = try #require(all[10]["cursor"]?.stringValue)
         let newer = try await client.request(.GET, "/v1/communities/\(communityID)/messages?limit=5&after=\(cursor)")
         #expect(newer.json?["messages"]?.arrayValue?.compactMap { $0["id"]?.stringValue } == all[5..<10].compactMap { $0["id"]?.stringValue })

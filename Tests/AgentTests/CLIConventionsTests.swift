@@ -174,6 +174,29 @@ import Testing
         #expect((report["archives"] as? [String: Any])?["imported"] as? Int == 9)
     }
 
+    /// Channel names come from the description the community signed on its own chat (a forged
+    /// one with a higher clock renames nothing); --channel takes a name as it is listed.
+    @Test func messagesShowChannelsByTheNamesTheCommunitySigned() async throws {
+        let db = try scratch().appendingPathComponent("demo.sqlite").path
+        let demo = try await Self.run(["demo", "--db", db, "--settle", "0.2"])
+        try #require(demo.status == 0, "\(demo.stderr)")
+        let listed = try await Self.run(["messages", "--community", Self.communityID, "--db", db, "--limit", "60"])
+        #expect(listed.status == 0, "\(listed.stderr)")
+        let channels = Set(listed.stdout.split(separator: "\n").map { String($0.split(separator: " ", omittingEmptySubsequences: true)[2]) })
+        #expect(channels == ["#general", "#dev", "#random"], "\(channels)")
+
+        let dev = try await Self.run(["messages", "--community", Self.communityID, "--db", db, "--channel", "dev", "--limit", "20"])
+        #expect(dev.status == 0 && dev.stdout.split(separator: "\n").count == 20, "\(dev.stderr)")
+        #expect(dev.stdout.split(separator: "\n").allSatisfy { $0.contains("  #dev  ") })
+        let json = try await Self.run(["messages", "--community", Self.communityID, "--db", db, "--channel", "#DEV", "--json", "--limit", "3"])
+        let objects = json.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(objects.count == 3 && objects.allSatisfy { $0["channelName"] as? String == "dev" }, "\(json.stdout)")
+        // The UUID (what --json gives as channel) still selects the channel.
+        let uuid = try #require(objects.first?["channel"] as? String)
+        let byUUID = try await Self.run(["messages", "--community", Self.communityID, "--db", db, "--channel", uuid, "--limit", "20"])
+        #expect(byUUID.stdout == dev.stdout)
+    }
+
     @Test func demoNetworkPrintsTheURLsThatSyncTakes() async throws {
         let place = try scratch()
         let network = Process()

@@ -40,32 +40,24 @@ public struct ArchiveChannel: Sendable {
     /// Decrypts with the key of every chat on `contentTopic`, unwraps to the AMM, recovers the
     /// signer and reads `{clock, link}`.
     public func decode(payload: [UInt8], contentTopic: String) -> AnnouncementDecoding {
-        let candidates = chats.filter { $0.topic.string == contentTopic }
-        var plaintext: [UInt8]?
-        for chat in candidates {
-            if let opened = try? WakuSymmetricCipher.open(payload, key: chat.key) {
-                plaintext = opened
-                break
-            }
+        let keys = chats.filter { $0.topic.string == contentTopic }.map(\.key)
+        switch PublicChatMessage.open(payload, keys: keys) {
+        case .success(let message): return Self.announcement(in: message, contentTopic: contentTopic)
+        case .failure(let failure): return .rejected(AnnouncementRejection(failure))
         }
-        guard let plaintext else { return .rejected(.undecryptable) }
-        guard let envelope = try? WakuPayloadV1.decode(plaintext) else { return .rejected(.malformedEnvelope) }
-        return Self.decodeApplicationLayer(envelope.data, contentTopic: contentTopic)
     }
 
     /// From the L1 data on: `ProtocolMessage.public_message` (or a bare AMM) → AMM → signer →
     /// `{1: clock, 2: link}`.
     static func decodeApplicationLayer(_ data: [UInt8], contentTopic: String) -> AnnouncementDecoding {
-        var ammBytes = Data(data)
-        if let protocolMessage = try? WireProtocolMessage(serializedBytes: data), !protocolMessage.publicMessage.isEmpty {
-            ammBytes = protocolMessage.publicMessage
+        switch PublicChatMessage.applicationLayer(data) {
+        case .success(let message): return announcement(in: message, contentTopic: contentTopic)
+        case .failure(let failure): return .rejected(AnnouncementRejection(failure))
         }
-        guard let amm = try? WireApplicationMetadataMessage(serializedBytes: ammBytes), !amm.payload.isEmpty,
-              amm.signature.count == 65
-        else { return .rejected(.notApplicationMessage) }
-        guard let signer = try? PublicKey.recover(signature: Array(amm.signature), digest: Keccak256.hash(amm.payload)) else {
-            return .rejected(.invalidSignature)
-        }
+    }
+
+    private static func announcement(in message: PublicChatMessage, contentTopic: String) -> AnnouncementDecoding {
+        let amm = message.amm, signer = message.signer
         // Type 43, or any type whose payload has the link shape: a varint clock (1) and a link
         // string (2). Other fields are allowed: the Codex-era CommunityMessageArchiveLink's full
         // layout is unconfirmed (real-peers.md §3), and a field added by a newer status-go must
@@ -78,5 +70,16 @@ public struct ArchiveChannel: Sendable {
         guard let cid = try? CID(link.link), cid.isCodexManifest else { return .rejected(.invalidCID) }
         return .announcement(ArchiveAnnouncement(clock: link.clock, indexCID: cid, signer: signer, messageType: amm.type,
                                                  contentTopic: contentTopic))
+    }
+}
+
+extension AnnouncementRejection {
+    init(_ failure: PublicChatMessage.Failure) {
+        switch failure {
+        case .undecryptable: self = .undecryptable
+        case .malformedEnvelope: self = .malformedEnvelope
+        case .notApplicationMessage: self = .notApplicationMessage
+        case .invalidSignature: self = .invalidSignature
+        }
     }
 }

@@ -116,6 +116,12 @@ public struct OneShotSync: Sendable {
         }
         collector.scanned(stored.count)
 
+        // The channels' names, from the community's newest signed description (for display:
+        // a failure is logged and the sync goes on).
+        await (try ChannelNaming(communityID: communityID)).refresh(
+            from: waku, days: options.storeDays, pubsubTopic: options.pubsubTopic, peerAddr: options.storePeer,
+            into: database, logger: logger)
+
         // 2. The machine decides; the driver acts.
         let configuration = CommunitySyncMachine.Configuration(
             communityID: communityID, selection: options.selection, quietWindow: options.quietWindow,
