@@ -59,8 +59,9 @@ public struct HistoryView: Encodable {
 
     enum Keys: String, CodingKey {
         case indexCID, indexClock, archivesImported, archivesPending, archivesFailed, archivesOverLimit, archivesUnimportable
-        case coveredFrom, coveredTo, messageCount, lastError, lastSuccessAt
+        case coveredFrom, coveredTo, messageCount, lastError, lastSuccessAt, waitingForKeys
     }
+    enum WaitKeys: String, CodingKey { case kind, item, groupID, keyID, since }
 
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: Keys.self)
@@ -77,6 +78,15 @@ public struct HistoryView: Encodable {
         try container.encode(status.messageCount, forKey: .messageCount)
         try container.encode(status.lastError, forKey: .lastError)
         try container.encode(status.lastSuccessAt, forKey: .lastSuccessAt)
+        var waits = container.nestedUnkeyedContainer(forKey: .waitingForKeys)
+        for wait in status.keyWaits {
+            var entry = waits.nestedContainer(keyedBy: WaitKeys.self)
+            try entry.encode(wait.kind.rawValue, forKey: .kind)
+            try entry.encode(wait.item, forKey: .item)
+            try entry.encode(wait.groupID, forKey: .groupID)
+            try entry.encode(wait.keyID, forKey: .keyID)
+            try entry.encode(wait.since, forKey: .since)
+        }
     }
 }
 

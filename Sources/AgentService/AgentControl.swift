@@ -69,7 +69,7 @@ public struct FollowedCommunityStatus: Sendable, Codable, Equatable {
     public var communityID: String
     public var origin: CommunityOrigin
     public var settings: AgentConfiguration.Community
-    /// The sync's state: idle, settling, working, importing, backoff, start-failed.
+    /// The sync's state: idle, settling, working, importing, backoff, waiting-for-key, start-failed.
     public var state: String
     /// What the database holds of it (nil before anything was recorded).
     public var history: CommunityStatus?

@@ -10,6 +10,7 @@ public final class AgentMetrics: Sendable {
         var archivesFailed: [String: Int] = [:]
         /// Archives of the last completed plan that cannot be imported as they are.
         var archivesUnimportable = 0
+        var archivesWaitingForKey = 0
         /// Database writes of the sync that failed.
         var recordFailures = 0
         /// Attempts to start the community's sync that failed (retried with a growing delay).
@@ -40,7 +41,7 @@ public final class AgentMetrics: Sendable {
             case .announcementAccepted: c.announcementsAccepted += 1; c.state = "settling"
             case .announcementIgnored(let reason): c.announcementsRejected[reason.key, default: 0] += 1
             case .indexDownloaded: c.state = "working"
-            case .planned, .downloadStarted, .downloadProgress, .importProgress, .waiting: break
+            case .planned, .downloadStarted, .downloadProgress, .importProgress, .waiting, .waitingForKey: break
             case .recordFailed: c.recordFailures += 1
             case .archiveDownloaded(_, _, _, let bytes): c.bytesDownloaded += bytes
             case .importingArchive: c.state = "importing"
@@ -58,11 +59,14 @@ public final class AgentMetrics: Sendable {
                     // Everything importable is in: a success, whatever cannot be imported.
                     c.state = "idle"
                     c.lastSuccess = Date().timeIntervalSince1970
-                    c.archivesUnimportable = unimportable.count
+                    c.archivesUnimportable = unimportable.values.filter { $0.kind != .waitingForKey }.count
+                    c.archivesWaitingForKey = unimportable.values.filter { $0.kind == .waitingForKey }.count
                 case .nothingToDo:
                     c.state = "idle"
                     c.lastSuccess = Date().timeIntervalSince1970
-                case .failed: c.state = "backoff"
+                case .failed(let failure):
+                    // An index waiting for a key is not retried: no backoff runs.
+                    c.state = failure.cause == .waitingForKey ? "waiting-for-key" : "backoff"
                 }
             }
             all[community] = c
@@ -97,7 +101,7 @@ public final class AgentMetrics: Sendable {
         communities.withLock { $0[community, default: Community()].announcementsRejected[reason, default: 0] += 1 }
     }
 
-    public static let states = ["idle", "settling", "working", "importing", "backoff", "start-failed"]
+    public static let states = ["idle", "settling", "working", "importing", "backoff", "waiting-for-key", "start-failed"]
 
     /// The Prometheus text exposition format (version 0.0.4).
     public func prometheusText() -> String {
@@ -112,6 +116,8 @@ public final class AgentMetrics: Sendable {
         family("community_history_archives_imported_total", "counter", "Archives imported.", ids.map { (label($0), "\(snapshot[$0]!.archivesImported)") })
         family("community_history_archives_failed_total", "counter", "Archive download or import failures, by kind (see ArchiveFailureKind).",
                ids.flatMap { id in snapshot[id]!.archivesFailed.sorted { $0.key < $1.key }.map { (label(id, "kind=\"\($0.key)\""), "\($0.value)") } })
+        family("community_history_archives_waiting_for_key", "gauge", "Archives of the last completed plan encrypted with a group key the member does not hold (imported after keys import).",
+               ids.map { (label($0), "\(snapshot[$0]!.archivesWaitingForKey)") })
         family("community_history_archives_unimportable", "gauge", "Archives of the last completed plan that cannot be imported as they are (content rejected or over a limit).",
                ids.map { (label($0), "\(snapshot[$0]!.archivesUnimportable)") })
         family("community_history_messages_stored_total", "counter", "New messages stored from archives.", ids.map { (label($0), "\(snapshot[$0]!.messagesStored)") })

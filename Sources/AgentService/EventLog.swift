@@ -93,15 +93,20 @@ public final class EventLog: Sendable {
             return ["event": "archive.failed", "archiveID": id.string, "kind": failure.kind.rawValue, "retryable": failure.kind.isRetryable,
                     "reason": failure.reason]
         case .recordFailed(let what, let error): return ["event": "record.failed", "what": what, "error": error]
+        case .waitingForKey(let wait):
+            return ["event": "key.waiting", "kind": wait.kind.rawValue, "item": wait.item, "groupID": wait.groupID, "keyID": wait.keyID]
         case .waiting(let timer, let delay):
             return ["event": "waiting", "for": timer == .quietWindow ? "quiet-window" : "retry", "seconds": delay.inSeconds]
         case .finished(let outcome):
             switch outcome {
             case .completed(let cid, let imported, let unimportable):
                 return ["event": "finished", "outcome": "completed", "indexCID": cid.string, "imported": imported,
-                        "unimportable": unimportable.keys.sorted().map(\.string)]
+                        "unimportable": unimportable.filter { $0.value.kind != .waitingForKey }.keys.sorted().map(\.string),
+                        "waitingForKey": unimportable.filter { $0.value.kind == .waitingForKey }.keys.sorted().map(\.string)]
             case .failed(let failure):
-                return ["event": "failed", "cause": failure.cause.rawValue, "reason": failure.description, "retryable": true]
+                // An index waiting for a key is not retried (only keys arriving resume it).
+                return ["event": "failed", "cause": failure.cause.rawValue, "reason": failure.description,
+                        "retryable": failure.cause != .waitingForKey]
             case .nothingToDo: return ["event": "finished", "outcome": "nothing-to-do"]
             }
         }

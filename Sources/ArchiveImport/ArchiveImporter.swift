@@ -81,11 +81,27 @@ public struct ArchiveImporter: Sendable {
         try importArchive(entry, options: options, progress: progress) { try FileByteSource(path: path) }
     }
 
-    /// `open` returns the archive's bytes as stored (raw, zlib or gzip); it is called again
-    /// only to classify a failure.
+    /// `open` returns the archive's bytes as stored (raw, zlib or gzip, or hash-ratchet
+    /// encrypted: then opened with `options.keys`); it is called again to classify a failure
+    /// and to read an encrypted archive whole.
+    ///
+    /// Throws `ArchiveDecodingError.waitingForKey` for an encrypted archive whose key the
+    /// member does not hold (nothing is stored; import it again once the key is imported),
+    /// `.decryptionFailed` when the key held does not open it.
     public func importArchive(
         _ entry: ArchiveIndexEntry, options: ArchiveImportOptions = .init(), progress: (Int) throws -> Void = { _ in },
         open: () throws -> any ByteSource
+    ) throws -> ArchiveImportResult {
+        do { return try importPlaintext(entry, options: options, progress: progress, open: open) } catch ArchiveDecodingError.encrypted {
+            let archive = try EncryptedArchive.open(try open(), limits: options.limits, keys: options.keys)
+            do { return try importPlaintext(entry, options: options, progress: progress) { MemoryByteSource(archive) } } catch ArchiveDecodingError.encrypted {
+                throw ArchiveDecodingError.malformed(context: "the decrypted archive is not an archive")
+            }
+        }
+    }
+
+    private func importPlaintext(
+        _ entry: ArchiveIndexEntry, options: ArchiveImportOptions, progress: (Int) throws -> Void, open: () throws -> any ByteSource
     ) throws -> ArchiveImportResult {
         let record = ArchiveRecord(id: entry.id.string, communityID: communityID.string, cid: entry.cid.string)
         var decoded: Decoded?
@@ -113,8 +129,32 @@ public struct ArchiveImporter: Sendable {
         _ entry: ArchiveIndexEntry, path: String, options: ArchiveImportOptions = .init(),
         verified: @escaping @Sendable () -> Void = {}, progress: @escaping @Sendable (Int) -> Void = { _ in }
     ) async throws -> ArchiveImportResult {
-        let record = ArchiveRecord(id: entry.id.string, communityID: communityID.string, cid: entry.cid.string)
         let open: @Sendable () throws -> any ByteSource = { try FileByteSource(path: path) }
+        do {
+            return try await importPlaintext(entry, options: options, verified: verified, progress: progress, open: open)
+        } catch ArchiveDecodingError.encrypted {
+            // An encrypted community's archive: opened whole, off the cooperative pool.
+            let archive = try await Self.offPool { try EncryptedArchive.open(try open(), limits: options.limits, keys: options.keys) }
+            do {
+                return try await importPlaintext(entry, options: options, verified: verified, progress: progress) { MemoryByteSource(archive) }
+            } catch ArchiveDecodingError.encrypted {
+                throw ArchiveDecodingError.malformed(context: "the decrypted archive is not an archive")
+            }
+        }
+    }
+
+    private static func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
+        }
+    }
+
+    private func importPlaintext(
+        _ entry: ArchiveIndexEntry, options: ArchiveImportOptions,
+        verified: @escaping @Sendable () -> Void, progress: @escaping @Sendable (Int) -> Void,
+        open: @escaping @Sendable () throws -> any ByteSource
+    ) async throws -> ArchiveImportResult {
+        let record = ArchiveRecord(id: entry.id.string, communityID: communityID.string, cid: entry.cid.string)
         // Handed out of the writer's closure, which runs on GRDB's queue.
         let decoded = Mutex<Decoded?>(nil)
         let counts = try await classifyingEncryption(options: options, open: open) {

@@ -52,7 +52,8 @@ public struct FixtureDirectory: Sendable {
         url.appendingPathComponent("blobs").appendingPathComponent(cid.string).path
     }
 
-    public func readIndex(limits: DecodingLimits = .default) throws -> (CID, ArchiveIndex) {
+    /// The index, opened with `keys` when the community is encrypted.
+    public func readIndex(limits: DecodingLimits = .default, keys: (any HashRatchetKeyring)? = nil) throws -> (CID, ArchiveIndex) {
         let cid = try CID(manifest.indexCID)
         guard let data = FileManager.default.contents(atPath: blobPath(cid)) else {
             throw FixtureError.missing("the index blob \(blobPath(cid))")
@@ -63,7 +64,7 @@ public struct FixtureDirectory: Sendable {
             throw FixtureError.invalid("the index blob is not \(cid) as a Codex node would address it "
                 + "(uploaded as archive-data.bin it is \(address?.manifestCID.string ?? "nothing: it is empty"))")
         }
-        return (cid, try ArchiveIndex(bytes: bytes, limits: limits))
+        return (cid, try ArchiveIndex(bytes: bytes, limits: limits, keys: keys))
     }
 
     /// The path of the blob named `cid`, after checking that its bytes are what a Codex node

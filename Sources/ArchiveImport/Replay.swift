@@ -31,7 +31,7 @@ public struct Replay {
         database.removeAbandonedStagingFiles()
         // The store keys rows by the canonical spelling.
         let communityID = importer.communityID.string
-        let (indexCID, index) = try fixture.readIndex(limits: options.limits)
+        let (indexCID, index) = try fixture.readIndex(limits: options.limits, keys: options.keys)
         var report = ReplayReport(communityID: communityID, indexCID: indexCID.string, mode: options.mode)
         report.archives.listed = index.entries.count + index.rejected.count
 
@@ -79,6 +79,11 @@ public struct Replay {
             } catch let error as HistoryStoreError {
                 if case .alreadyImported = error { report.archives.skipped += 1; continue }
                 throw error
+            } catch ArchiveDecodingError.waitingForKey(_, let key) {
+                logger.info("archive waits for a key", metadata: ["archive": "\(entry.id)", "keyID": "\(key.keyID)"])
+                report.archives.waitingForKey.append(.init(id: entry.id.string, groupID: key.groupID, keyID: key.keyID))
+                try database.recordKeyWait(KeyWait(communityID: communityID, kind: .archive, item: entry.id.string, groupID: key.groupID,
+                                                   keyID: key.keyID, since: Int64(Date().timeIntervalSince1970 * 1000)))
             } catch let error as ArchiveDecodingError {
                 logger.warning("archive rejected", metadata: ["archive": "\(entry.id)", "reason": "\(error)"])
                 report.archives.rejected.append(.init(id: entry.id.string, reason: error.description))
@@ -87,8 +92,9 @@ public struct Replay {
             }
         }
         report.archives.rejected.sort { $0.id < $1.id }
+        report.archives.waitingForKey.sort { $0.id < $1.id }
 
-        if report.archives.rejected.allSatisfy({ $0.reason.hasPrefix("index entry rejected") }) {
+        if report.archives.rejected.allSatisfy({ $0.reason.hasPrefix("index entry rejected") }), report.archives.waitingForKey.isEmpty {
             state.processedIndexCID = indexCID.string
             try database.saveIndexState(state)
         }

@@ -10,6 +10,15 @@ public struct ReplayReport: Codable, Equatable, Sendable {
         /// Already imported before this run.
         public var skipped = 0
         public var rejected: [RejectedArchive] = []
+        /// Encrypted with a group key the member does not hold: not bad, imported by a replay
+        /// once `keys import` brings the key.
+        public var waitingForKey: [WaitingArchive] = []
+    }
+
+    public struct WaitingArchive: Codable, Equatable, Sendable {
+        public var id: String
+        public var groupID: String
+        public var keyID: String
     }
 
     public struct RejectedArchive: Codable, Equatable, Sendable {
@@ -62,10 +71,14 @@ public struct ReplayReport: Codable, Equatable, Sendable {
         var lines = [
             "community  \(communityID)",
             "index      \(indexCID) (\(archives.listed) entries, mode \(mode.rawValue))",
-            "archives   \(archives.imported) imported, \(archives.skipped) skipped (already imported), \(archives.rejected.count) rejected",
+            "archives   \(archives.imported) imported, \(archives.skipped) skipped (already imported), \(archives.rejected.count) rejected"
+                + (archives.waitingForKey.isEmpty ? "" : ", \(archives.waitingForKey.count) waiting for a key"),
         ]
         for archive in archives.rejected {
             lines.append("           rejected \(archive.id.prefix(18))…: \(archive.reason)")
+        }
+        for archive in archives.waitingForKey {
+            lines.append("           waiting  \(archive.id.prefix(18))…: for key \(archive.keyID) of group \(archive.groupID) (keys import, then replay)")
         }
         lines.append("messages   \(messages.stored) stored, \(messages.replaced) replaced local copies, \(messages.removed) local copies removed, \(messages.unchanged) unchanged, \(messages.rejectedTotal) rejected")
         for (reason, count) in messages.rejected.sorted(by: { $0.key < $1.key }) {

@@ -291,5 +291,7 @@ extension HistoryDatabase {
         // failed, whenever the process dies (only its file can be left, `sweepArchives` removes it).
         try db.execute(sql: "DELETE FROM downloaded_archive WHERE id = ?", arguments: [archive.id])
         try db.execute(sql: "DELETE FROM archive_failure WHERE id = ?", arguments: [archive.id])
+        try db.execute(sql: "DELETE FROM key_wait WHERE community_id = ? AND kind = 'archive' AND item = ?",
+                       arguments: [archive.communityID, archive.id])
     }
 }

@@ -23,6 +23,8 @@ public struct CommunityStatus: Sendable, Codable, Equatable {
     public var lastError: String?
     /// Milliseconds since 1970.
     public var lastSuccessAt: Int64?
+    /// An encrypted community's index and archives waiting for a group key (`keys import`).
+    public var keyWaits: [KeyWait] = []
 }
 
 /// What becomes of an archive that failed, as recorded and as `status` counts it.
@@ -82,7 +84,8 @@ extension HistoryDatabase {
                     archivesUnimportable: try failures(.rejected(decoderRevision: 0)),
                     coveredFrom: (archives["f"] as Int64?).map { UInt64($0) }, coveredTo: (archives["t"] as Int64?).map { UInt64($0) },
                     messageCount: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM message WHERE community_id = ?", arguments: [id]) ?? 0,
-                    lastError: state?["last_error"], lastSuccessAt: state?["last_success_at"])
+                    lastError: state?["last_error"], lastSuccessAt: state?["last_success_at"],
+                    keyWaits: try keyWaits(db, communityID: id))
     }
 
     /// Records why an archive was not imported and what becomes of it. An archive rejected

@@ -286,6 +286,22 @@ enum Schema {
                 );
                 """)
         }
+        migrator.registerMigration("v13-key-waits") { db in
+            // An encrypted community's index or archive whose group key the member does not hold
+            // yet: waiting for `keys import`, not failed, and not retried on a timer. A waiting
+            // archive keeps its download (`downloaded_archive`), so it is not downloaded again.
+            try db.execute(sql: """
+                CREATE TABLE key_wait (
+                    community_id TEXT NOT NULL,
+                    kind TEXT NOT NULL CHECK (kind IN ('index', 'archive')),
+                    item TEXT NOT NULL,
+                    group_id TEXT NOT NULL,
+                    key_id TEXT NOT NULL,
+                    since INTEGER NOT NULL,
+                    PRIMARY KEY (community_id, kind, item)
+                );
+                """)
+        }
         return migrator
     }
 

@@ -17,6 +17,8 @@ public struct ArchiveWeek: Sendable, Equatable, Codable {
         case overLimit = "over-limit"
         /// Can never be imported as it is (failed verification under this decoder).
         case unreadable
+        /// Encrypted with a group key the member does not hold yet: imported after `keys import`.
+        case waitingForKey = "waiting-for-key"
 
         /// One character per week in `status`.
         public var symbol: Character {
@@ -27,6 +29,7 @@ public struct ArchiveWeek: Sendable, Equatable, Codable {
             case .failed: return "!"
             case .overLimit: return ">"
             case .unreadable: return "x"
+            case .waitingForKey: return "k"
             }
         }
     }
@@ -88,21 +91,26 @@ extension HistoryDatabase {
     /// A rejection by a decoder older than `decoderRevision` is `failed`: this one tries again.
     public func weekCoverage(communityID: String, decoderRevision: Int) throws -> [ArchiveWeek] {
         try pool.read { db in
+            // A database from before v13, opened read-only (not migrated), has no key waits.
+            let waiting = try db.tableExists("key_wait")
+                ? "EXISTS (SELECT 1 FROM key_wait WHERE community_id = e.community_id AND kind = 'archive' AND item = e.archive_id)"
+                : "0"
             let rows = try Row.fetchAll(db, sql: """
-                SELECT e.archive_id AS id, e.from_time AS f, e.to_time AS t,
+                SELECT e.archive_id AS id, e.from_time AS f, e.to_time AS t, \(waiting) AS waiting,
                        EXISTS (SELECT 1 FROM imported_archive WHERE id = e.archive_id AND community_id = e.community_id) AS imported,
                        EXISTS (SELECT 1 FROM downloaded_archive WHERE id = e.archive_id AND community_id = e.community_id) AS pending,
                        (SELECT disposition FROM archive_failure WHERE id = e.archive_id AND community_id = e.community_id) AS failure,
                        (SELECT decoder_revision FROM archive_failure WHERE id = e.archive_id AND community_id = e.community_id) AS revision
                 FROM index_entry AS e WHERE e.community_id = ?
                 UNION ALL
-                SELECT i.id, i.from_time, i.to_time, 1, 0, NULL, NULL FROM imported_archive AS i
+                SELECT i.id, i.from_time, i.to_time, 0, 1, 0, NULL, NULL FROM imported_archive AS i
                 WHERE i.community_id = ? AND NOT EXISTS (SELECT 1 FROM index_entry WHERE archive_id = i.id AND community_id = i.community_id)
                 ORDER BY 2, 1
                 """, arguments: [communityID, communityID])
             return rows.map { row in
                 let state: ArchiveWeek.State
                 if row["imported"] as Bool { state = .present }
+                else if row["waiting"] as Bool { state = .waitingForKey }
                 else if row["pending"] as Bool { state = .pending }
                 else if let failure = row["failure"] as String? {
                     switch failure {

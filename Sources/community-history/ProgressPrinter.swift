@@ -122,6 +122,9 @@ final class ProgressPrinter: Sendable {
         case .announcementIgnored(let reason): lasting = "\(label)announcement ignored: \(reason)"
         case .archiveFailed(let id, let failure):
             lasting = "\(label)archive \(id.string.prefix(18))… " + (failure.kind.isRetryable ? "failed" : "cannot be imported") + ": \(failure.reason)"
+        case .waitingForKey(let wait):
+            lasting = "\(label)\(wait.kind.rawValue) \(wait.item.prefix(18))… waits for key \(wait.keyID) (group \(wait.groupID)): "
+                + "import it with `community-history keys import`; it is kept, not downloaded again"
         case .finished(let outcome): lasting = "\(label)\(outcome)"
         case .recordFailed(let what, let error): lasting = "\(label)could not record \(what): \(error)"
         default: lasting = nil
@@ -183,7 +186,10 @@ final class ProgressPrinter: Sendable {
             plan.inFlight = []
             // A plan that succeeds ends the run of failures: the next failure is attempt 1 again.
             if case .failed = outcome {} else { plan.failedPlans = 0 }
-        case .announcementAccepted, .announcementIgnored, .indexDownloaded, .recordFailed:
+        case .waitingForKey(let wait) where wait.kind == .archive:
+            plan.failed += 1
+            if let id = try? ArchiveID(wait.item) { plan.inFlight.removeAll { $0.id == id } }
+        case .announcementAccepted, .announcementIgnored, .indexDownloaded, .recordFailed, .waitingForKey:
             break
         }
     }

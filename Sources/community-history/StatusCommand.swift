@@ -12,7 +12,8 @@ struct StatusCommand: AsyncParsableCommand {
             The weeks line has one character per archive of the community's index, oldest first: \
             # present, . missing (not selected or not fetched yet), ~ pending (downloaded, not imported), \
             ! failed (retried), > over a limit (import with a raised limit), x unreadable (can never be \
-            imported as it is). --json gives the same, \
+            imported as it is), k waiting for a key (an encrypted community's archive: imported once \
+            `keys import` brings the key the "keys" line names). --json gives the same, \
             with every time in milliseconds since 1970 (docs/agent-api.openapi.json, History).
             """
     )
@@ -60,6 +61,10 @@ struct StatusCommand: AsyncParsableCommand {
                   last ok   \(s.lastSuccessAt.map { times.moment(milliseconds: $0) } ?? "never")
                   error     \(s.lastError ?? "none")
                 """)
+            for wait in s.keyWaits {
+                print("  keys      \(wait.kind.rawValue) \(wait.item.prefix(18))… waits for key \(wait.keyID) of group \(wait.groupID) "
+                      + "since \(times.moment(milliseconds: wait.since))")
+            }
         }
     }
 

@@ -174,9 +174,15 @@ struct SyncCommand: AsyncParsableCommand {
         switch report.outcome {
         case .completed, .upToDate, .noAnnouncement:
             return
+        case .failed(.waitingForKey, _):
+            // Not a peer's failure: nothing to check, and nothing a retry does without the key.
+            printError("the index is encrypted with a key this member does not hold: import it with "
+                       + "`community-history keys import FILE` (from the chat client), then sync again")
+            throw Exit.partialFailure
         case .failed(let cause, _):
             await printFixes(options: options, waku: waku, codex: codex)
             switch cause {
+            case .waitingForKey: throw Exit.partialFailure
             case .database: throw Exit.databaseError
             case .peerUnreachable: throw Exit.peerUnreachable
             case .archivesFailed: throw Exit.partialFailure

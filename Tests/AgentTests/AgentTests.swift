@@ -96,8 +96,10 @@ import WakuClient
         let metrics = String(decoding: body, as: UTF8.self)
         #expect(metrics.contains("community_history_archives_imported_total{community=\"\(firstID)\"} 9"))
         #expect(metrics.contains("community_history_archives_imported_total{community=\"\(secondID)\"} 6"))
-        #expect(metrics.contains("community_history_archives_failed_total{community=\"\(firstID)\",kind=\"rejected\"} 1"))
-        #expect(metrics.contains("community_history_archives_unimportable{community=\"\(firstID)\"} 1"))
+        // The fixture's encrypted archive waits for its key: not failed, not unimportable.
+        #expect(metrics.contains("community_history_archives_waiting_for_key{community=\"\(firstID)\"} 1"))
+        #expect(metrics.contains("community_history_archives_unimportable{community=\"\(firstID)\"} 0"))
+        #expect(!metrics.contains("community_history_archives_failed_total{community=\"\(firstID)\""))
         // Every event reached the events file (a field it cannot encode would be counted here).
         #expect(metrics.contains("community_history_event_write_failures_total 0\n"))
         // Every import's scratch file was deleted, and the imports held the write lock for some time.
@@ -123,20 +125,21 @@ import WakuClient
             #expect(names(firstID).contains(name), "\(name)")
             #expect(names(secondID).contains(name), "\(name)")
         }
-        // Every generated community has one encrypted archive: reported with its reason, and the
-        // plan finishes (it does not fail) with it listed.
+        // Every generated community has one encrypted archive: reported as waiting for its key, and
+        // the plan finishes (it does not fail) with it listed.
         #expect(names(firstID).contains("finished") && names(secondID).contains("finished"))
         #expect(!names(firstID).contains("failed") && !names(secondID).contains("failed"))
-        #expect(names(secondID).contains("archive.failed"))
+        #expect(names(secondID).contains("key.waiting") && !names(secondID).contains("archive.failed"))
         let finished = events.first { $0["community"] as? String == secondID && $0["event"] as? String == "finished" }
-        #expect((finished?["unimportable"] as? [String])?.count == 1)
+        #expect((finished?["waitingForKey"] as? [String])?.count == 1 && (finished?["unimportable"] as? [String])?.isEmpty == true)
         #expect(events.first?["event"] as? String == "agent.started")
         #expect(events.last?["event"] as? String == "agent.stopped")
 
         let statuses = try database.communityStatuses()
         let second = try #require(statuses.first { $0.communityID == secondID })
         #expect(second.indexCID == setup.second.indexCID && second.archivesImported == 6)
-        #expect(second.archivesUnimportable == 1 && second.archivesFailed == 0)
+        #expect(second.archivesUnimportable == 0 && second.archivesFailed == 0)
+        #expect(second.keyWaits.map(\.kind) == [.archive] && second.keyWaits.first?.groupID == secondID)
         let first = try #require(statuses.first { $0.communityID == firstID })
         #expect(first.lastError == nil && first.lastSuccessAt != nil, "last ok: everything importable is in")
     }

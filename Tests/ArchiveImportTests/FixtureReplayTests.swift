@@ -24,9 +24,10 @@ import Testing
 
         #expect(summary.validMessages >= 5000)
         #expect(report.archives.imported == summary.archives)
-        #expect(report.archives.rejected.count == summary.mismatchedIndexKeys + summary.encryptedArchives)
+        #expect(report.archives.rejected.count == summary.mismatchedIndexKeys)
         #expect(report.archives.rejected.contains { $0.reason.contains("key does not match") })
-        #expect(report.archives.rejected.contains { $0.reason.contains("encrypted") })
+        // The encrypted archive is not bad: it waits for its key (the fixture does not hold it).
+        #expect(report.archives.waitingForKey.count == summary.encryptedArchives)
         #expect(report.messages.stored + report.messages.replaced == summary.validMessages)
         #expect(report.messages.replaced == summary.localReplaced)
         #expect(report.messages.removed == summary.localRemoved)

@@ -39,9 +39,11 @@ import Testing
         #expect(index.rejected.first?.reason.contains("key does not match") == true)
     }
 
-    @Test func encryptedIndexIsAClearError() throws {
+    @Test func encryptedIndexWithoutItsKeyWaitsForIt() throws {
         let encrypted = try MessageFactory.hashRatchetProtocolMessage(groupID: [1], keyID: [2], ciphertext: [UInt8](repeating: 3, count: 64))
-        #expect(throws: ArchiveDecodingError.encrypted(what: "archive index")) { try ArchiveIndex(bytes: encrypted) }
+        #expect(throws: ArchiveDecodingError.waitingForKey(what: "archive index", key: HashRatchetKeyReference(groupID: [1], keyID: [2]))) {
+            try ArchiveIndex(bytes: encrypted)
+        }
     }
 
     @Test func truncatedIndexIsAClearError() throws {

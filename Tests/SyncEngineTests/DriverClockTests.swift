@@ -1,4 +1,5 @@
 import CodexClient
+import HistoryStore
 import Foundation
 import PeerHTTP
 import StatusWire
@@ -49,6 +50,58 @@ import Testing
         clock.advance(by: .milliseconds(1))
         guard case .completed(_, 9, let unimportable)? = await driver.nextOutcome() else { Issue.record("not completed"); return }
         #expect(unimportable.count == 1)
+        await driver.stop()
+    }
+
+    /// Issue 12: status-go retried the import of archives whose key was missing every 100 ms,
+    /// for months. Here an archive waiting for its key is tried once in a run: over two
+    /// simulated days nothing is downloaded or imported again and no timer is armed; its file
+    /// is kept for the key.
+    @Test func anArchiveWaitingForItsKeyIsNotRetriedOverSimulatedDays() async throws {
+        let network = try await SyncIntegrationTests.network()
+        defer { Task { await network.stop() } }
+        let publisher = network.publisher
+        let clock = ManualClock()
+        let events = EventRecorder()
+        let database = try SyncIntegrationTests.database(network)
+        let archives = network.scratch.appendingPathComponent("archives")
+        let driver = RunningDriver(try CommunitySyncDriver(
+            configuration: .init(communityID: publisher.community.communityID, quietWindow: .seconds(20),
+                                 retryInitialDelay: .seconds(5), retryMaxDelay: .seconds(600)),
+            database: database, codex: CodexClient(baseURL: network.codexNode.baseURL, retry: .none),
+            archivesDirectory: archives, clock: clock, onEvent: events.record))
+        #expect(await driver.nextOutcome() == .nothingToDo)
+        driver.receive(CommunitySyncMachineTests.announcement(
+            clock: 1, cid: try CID(publisher.indexCID), signer: publisher.community.communityKey))
+        try await clock.waitForSleepers()
+        clock.advance(by: .seconds(20))
+        guard case .completed(_, 9, let notImported)? = await driver.nextOutcome() else { Issue.record("not completed"); return }
+        #expect(notImported.values.map(\.kind) == [.waitingForKey])
+
+        let encrypted = try ArchiveID(SyncIntegrationTests.encryptedArchive)
+        func attempts() -> (downloads: Int, imports: Int) {
+            events.all.reduce(into: (0, 0)) { count, event in
+                switch event {
+                case .downloadStarted(let id, _) where id == encrypted: count.0 += 1
+                case .importingArchive(let id) where id == encrypted: count.1 += 1
+                default: break
+                }
+            }
+        }
+        #expect(attempts() == (1, 1))
+        let requests = await network.codexNode.requestCount()
+        for _ in 0..<(48 * 60) {
+            clock.advance(by: .seconds(60))
+            await Task.yield()
+        }
+        #expect(attempts() == (1, 1), "two days later: no new download, no new import")
+        #expect(await network.codexNode.requestCount() == requests)
+        #expect(clock.sleeperCount == 0, "no timer armed")
+        #expect(!events.all.contains { if case .waiting(.retry, _) = $0 { return true } else { return false } })
+        // Waiting, with its file and download record kept for the key.
+        let waits = try await database.keyWaits(communityID: publisher.community.communityID.string)
+        #expect(waits.map(\.item) == [encrypted.string] && waits.first?.kind == .archive)
+        #expect(try database.downloadedArchives(communityID: publisher.community.communityID.string).map(\.id) == [encrypted.string])
         await driver.stop()
     }
 }

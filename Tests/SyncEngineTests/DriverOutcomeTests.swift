@@ -26,11 +26,11 @@ import Testing
         var outcome = await driver.nextOutcome()
         if outcome == .nothingToDo { outcome = await driver.nextOutcome() }
         await driver.stop()
-        // The fixture's encrypted archive fails verification: listed as unimportable.
+        // The fixture's encrypted archive waits for its key: listed among those not imported.
         guard case .completed(_, 9, let unimportable)? = outcome else {
             Issue.record("the plan's outcome was lost: \(String(describing: outcome))")
             return
         }
-        #expect(unimportable.values.map(\.kind) == [.rejected] && unimportable.values.first?.reason.contains("encrypted") == true)
+        #expect(unimportable.values.map(\.kind) == [.waitingForKey] && unimportable.values.first?.reason.contains("waiting for key") == true)
     }
 }

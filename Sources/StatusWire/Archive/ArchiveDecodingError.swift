@@ -7,7 +7,15 @@ public enum ArchiveDecodingError: Error, Equatable, CustomStringConvertible {
     case fieldTooLarge(size: UInt64, limit: Int)
     case truncated(context: String)
     case malformed(context: String)
+    /// The bytes are a hash-ratchet `ProtocolMessage` (an encrypted community's archive or
+    /// index, status-wire.md §3.6), not yet opened: the reader's signal to open them with the
+    /// member's keys.
     case encrypted(what: String)
+    /// Encrypted with a group key the member does not hold: waiting for `keys import`, not bad.
+    case waitingForKey(what: String, key: HashRatchetKeyReference)
+    /// Encrypted with a key the member holds, but it does not open (a wrong key, damaged bytes,
+    /// a sequence number further than status-go accepts).
+    case decryptionFailed(what: String, key: HashRatchetKeyReference)
     case metadataMissing
     case metadataMismatch(detail: String)
 
@@ -26,7 +34,11 @@ public enum ArchiveDecodingError: Error, Equatable, CustomStringConvertible {
         case .malformed(let context):
             return "malformed protobuf: \(context)"
         case .encrypted(let what):
-            return "the \(what) is hash-ratchet encrypted and this agent has no community key for it (encrypted communities are not supported yet)"
+            return "the \(what) is hash-ratchet encrypted"
+        case .waitingForKey(let what, let key):
+            return "the \(what) is encrypted with a key this member does not hold yet (\(key)): it waits for `keys import` of that key"
+        case .decryptionFailed(let what, let key):
+            return "the \(what) is encrypted with a key this member holds (\(key)), but it does not open: a wrong key, or damaged bytes"
         case .metadataMissing:
             return "the archive has no metadata (from, to, content topics)"
         case .metadataMismatch(let detail):

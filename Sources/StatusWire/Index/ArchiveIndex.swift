@@ -45,7 +45,28 @@ public struct ArchiveIndex: Sendable {
     public static let latestPlausibleTime: UInt64 = 1 << 40
     public let rejected: [RejectedIndexEntry]
 
-    public init(bytes: [UInt8], limits: DecodingLimits = .default) throws {
+    /// Reads an index; an encrypted community's index (a hash-ratchet `ProtocolMessage`,
+    /// status-wire.md §3.6) is opened with `keys` first.
+    ///
+    /// Throws `ArchiveDecodingError`: `.waitingForKey` when the member does not hold its key,
+    /// `.decryptionFailed` when the key held does not open it, otherwise what does not decode.
+    public init(bytes: [UInt8], limits: DecodingLimits = .default, keys: (any HashRatchetKeyring)? = nil) throws {
+        do {
+            try self.init(plaintext: bytes, limits: limits)
+        } catch ArchiveDecodingError.encrypted {
+            switch HashRatchetEnvelope.open(bytes, keys: keys) {
+            case .opened(let plaintext):
+                do { try self.init(plaintext: plaintext, limits: limits) } catch ArchiveDecodingError.encrypted {
+                    throw ArchiveDecodingError.malformed(context: "the decrypted index is not an index")
+                }
+            case .keyMissing(let key): throw ArchiveDecodingError.waitingForKey(what: "archive index", key: key)
+            case .notOpened(let key): throw ArchiveDecodingError.decryptionFailed(what: "archive index", key: key)
+            case .notEncrypted: throw ArchiveDecodingError.malformed(context: "no archives, and not a hash-ratchet message either")
+            }
+        }
+    }
+
+    private init(plaintext bytes: [UInt8], limits: DecodingLimits) throws {
         var scanner = ProtobufScanner(source: MemoryByteSource(bytes), maxFieldBytes: limits.maxMessageBytes)
         var entries: [ArchiveIndexEntry] = []
         var rejected: [RejectedIndexEntry] = []

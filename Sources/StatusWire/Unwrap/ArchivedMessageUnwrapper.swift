@@ -101,9 +101,10 @@ public struct ArchivedMessageUnwrapper {
             if !protocolMessage.publicMessage.isEmpty {
                 ammBytes = protocolMessage.publicMessage
             } else if let encrypted = protocolMessage.encryptedMessage["none"] ?? protocolMessage.encryptedMessage.values.first {
-                switch openHashRatchet(encrypted, keys: keys) {
-                case .opened(let plaintext): ammBytes = plaintext
-                case .rejected(let reason): return .rejected(reason)
+                switch HashRatchetEnvelope.open(encrypted, keys: keys) {
+                case .opened(let plaintext): ammBytes = Data(plaintext)
+                case .keyMissing, .notEncrypted: return .rejected(.encryptedKeyUnavailable)
+                case .notOpened: return .rejected(.decryptionFailed)
                 }
             } else {
                 ammBytes = payload
@@ -144,29 +145,6 @@ public struct ArchivedMessageUnwrapper {
         return .message(UnwrappedMessage(
             id: id, author: author, type: amm.type, payload: Array(amm.payload), chatMessage: chatMessage,
             timestamp: message.timestamp, contentTopic: message.topic, thirdPartyID: thirdPartyID))
-    }
-
-    /// The AMM inside a hash-ratchet message: the payload opened (AES-256-GCM, `ct‖tag‖nonce`)
-    /// with the message key for its sequence number; sequence 0 carries a plaintext payload
-    /// (status-go's key-exchange messages).
-    enum Opening {
-        case opened(Data)
-        case rejected(RejectionReason)
-    }
-
-    static func openHashRatchet(_ encrypted: WireEncryptedMessageProtocol, keys: (any HashRatchetKeyring)?) -> Opening {
-        let header = encrypted.hrHeader
-        guard let keys, !header.keyID.isEmpty else { return .rejected(.encryptedKeyUnavailable) }
-        let messageKey: [UInt8]
-        switch keys.messageKey(keyID: Array(header.keyID), sequenceNumber: header.seqNo) {
-        case .key(let key): messageKey = key
-        case .notHeld: return .rejected(.encryptedKeyUnavailable)
-        case .tooFar: return .rejected(.decryptionFailed)
-        }
-        if header.seqNo == 0 { return .opened(encrypted.payload) }
-        do { return .opened(Data(try WakuSymmetricCipher.open(Array(encrypted.payload), key: SymmetricKey(data: messageKey)))) } catch {
-            return .rejected(.decryptionFailed)
-        }
     }
 
     /// Call after the last entry: segmented messages that never completed.

@@ -332,9 +332,17 @@ extension CommunitySyncDriver {
         defer { remove(file, what: "the downloaded index") }
         let index: ArchiveIndex
         do {
-            index = try ArchiveIndex(bytes: [UInt8](try Data(contentsOf: file)), limits: importOptions.limits)
+            index = try ArchiveIndex(bytes: [UInt8](try Data(contentsOf: file)), limits: importOptions.limits, keys: importOptions.keys)
+        } catch ArchiveDecodingError.waitingForKey(_, let key) {
+            // An encrypted community's index, with a key not imported yet: recorded, not retried.
+            await waitForKey(.index, item: cid.string, key)
+            return indexFailed(cid, ArchiveFailure(.waitingForKey, "index: waiting for key \(key.keyID) of group \(key.groupID)"),
+                               generation: generation)
         } catch {
             return indexFailed(cid, ArchiveFailure(.ofIndexDecoding(error), "\(error)"), generation: generation)
+        }
+        await write("the end of the index's wait for a key") {
+            try await database.clearIndexKeyWaits(communityID: configuration.communityID.string)
         }
         onEvent(.indexDownloaded(indexCID: cid.string, archives: index.entries.count, rejectedEntries: index.rejected.count))
         // What the index lists, for `status`'s week-by-week coverage.
@@ -418,6 +426,12 @@ extension CommunitySyncDriver {
         if case HistoryStoreError.alreadyImported = error {
             await forget(archive)
             return .imported(archiveID: id)
+        } else if case .waitingForKey(_, let key)? = decoding {
+            // Encrypted with a key not imported yet: the file and its download record stay, so
+            // the import needs no new download once the key comes. Not a failure, not retried.
+            logger.info("archive waits for a key", metadata: ["archive": "\(id)", "keyID": "\(key.keyID)", "groupID": "\(key.groupID)"])
+            await waitForKey(.archive, item: id.string, key)
+            return .importFailed(archiveID: id, ArchiveFailure(.waitingForKey, "import: waiting for key \(key.keyID) of group \(key.groupID)"))
         } else if let decoding, ArchiveFailureKind.isOverLimit(decoding) {
             // Over a limit the user may raise: not remembered past this run, so raising
             // --max-archive-bytes / --max-message-bytes (a restart) imports it.
@@ -467,12 +481,23 @@ extension CommunitySyncDriver {
         case .rejected: disposition = .rejected(decoderRevision: ArchiveImporter.decoderRevision)
         case .overLimit: disposition = .overLimit
         case .peerUnreachable, .download, .database, .unreadableFile, .localDisk: disposition = .retrying
+        case .waitingForKey:
+            // Recorded as a key wait (`waitForKey`), not as a failure.
+            return
         }
         await write("an archive failure") {
             try await database.recordFailure(archiveID: archiveID.string, communityID: configuration.communityID.string,
                                              reason: failure.reason, disposition: disposition)
         }
         onEvent(.archiveFailed(archiveID: archiveID, failure: failure))
+    }
+
+    /// Records what waits for which key (for `status` and the API) and says so.
+    func waitForKey(_ kind: KeyWait.Kind, item: String, _ key: HashRatchetKeyReference) async {
+        let wait = KeyWait(communityID: configuration.communityID.string, kind: kind, item: item, groupID: key.groupID,
+                           keyID: key.keyID, since: Int64(Date().timeIntervalSince1970 * 1000))
+        await write("what waits for a key") { try await database.recordKeyWait(wait) }
+        onEvent(.waitingForKey(wait))
     }
 
     func persist(_ what: String, _ change: @escaping @Sendable (inout CommunityIndexState) -> Void) async {

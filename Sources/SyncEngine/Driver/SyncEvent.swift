@@ -1,5 +1,6 @@
 import Foundation
 import ArchiveImport
+import HistoryStore
 import StatusWire
 
 /// What happened, as the driver reports it (the moments status-go signals, and more).
@@ -19,6 +20,9 @@ public enum SyncEvent: Sendable {
     case importProgress(archiveID: ArchiveID, entries: Int)
     case archiveImported(ArchiveImportResult)
     case archiveFailed(archiveID: ArchiveID, failure: ArchiveFailure)
+    /// An encrypted community's index or archive needs a group key the member does not hold:
+    /// kept and recorded (`status`, the API), not retried until keys are imported.
+    case waitingForKey(KeyWait)
     /// A database write of the sync failed (`what` it was recording); the sync goes on, and the
     /// next start redoes or re-derives it.
     case recordFailed(what: String, error: String)

@@ -131,6 +131,9 @@ public struct CommunitySyncMachine: Sendable {
     public private(set) var generation = 0
     /// Archives that failed verification, with the failure (`import: …`): not planned again.
     public private(set) var rejected: [ArchiveID: String] = [:]
+    /// Downloaded archives encrypted with a key the member does not hold, with the failure: not
+    /// imported again in this run (keys arriving restart the community's sync).
+    public private(set) var waitingForKey: [ArchiveID: String] = [:]
 
     // The import lane is not part of a phase: an import publishes its archive all at once whatever
     // plan queued it (a newer announcement does not undo it), and a restart resumes imports
@@ -269,8 +272,9 @@ public struct CommunitySyncMachine: Sendable {
         // Archives that failed verification before count as failed again, without a download.
         let knownBad = selected.reduce(into: [ArchiveID: String]()) { known, entry in known[entry.id] = rejected[entry.id] }
         for (id, reason) in knownBad { plan.failures[id] = ArchiveFailure(.rejected, reason) }
-        // Archives already on disk go straight to the import queue.
-        importQueue = selected.filter { rejected[$0.id] == nil && downloaded[$0.id] != nil }.map(\.id)
+        for entry in selected { if let reason = waitingForKey[entry.id] { plan.failures[entry.id] = ArchiveFailure(.waitingForKey, reason) } }
+        // Archives already on disk go straight to the import queue (not those waiting for a key).
+        importQueue = selected.filter { rejected[$0.id] == nil && waitingForKey[$0.id] == nil && downloaded[$0.id] != nil }.map(\.id)
         plan.pending.removeAll { rejected[$0.id] != nil || downloaded[$0.id] != nil }
         // Newest first, but what failed last time after what was not tried (stable).
         plan.pending = plan.pending.filter { !failedLastPlan.contains($0.id) } + plan.pending.filter { failedLastPlan.contains($0.id) }
@@ -279,8 +283,14 @@ public struct CommunitySyncMachine: Sendable {
 
     /// The index could not be fetched or read. Always retried after a backoff: a node may come
     /// back, and a newer index may replace one that does not decode.
+    /// An index encrypted with a key the member does not hold is not retried: the machine idles
+    /// until an announcement (or a restart when keys are imported).
     public mutating func indexFailed(_ failure: ArchiveFailure, generation: Int) -> [SyncAction] {
         guard generation == self.generation, case .fetchingIndex(let pursuit) = phase else { return [] }
+        if failure.kind == .waitingForKey {
+            phase = .idle
+            return [.finished(.failed(.index(pursuit.indexCID, failure)))]
+        }
         return enterBackoff(pursuit, .index(pursuit.indexCID, failure))
     }
 
@@ -343,6 +353,9 @@ public struct CommunitySyncMachine: Sendable {
         switch failure.kind {
         case .database:
             break
+        case .waitingForKey:
+            // The file stays (imported once the key comes); not imported again in this run.
+            waitingForKey[archiveID] = failure.reason
         case .rejected, .overLimit:
             downloaded[archiveID] = nil
             rejected[archiveID] = failure.reason

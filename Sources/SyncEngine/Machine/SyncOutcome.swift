@@ -22,12 +22,17 @@ public enum ArchiveFailureKind: String, Sendable, Equatable, Codable, CaseIterab
     /// No room on the disk for the download, or the archives directory cannot be written:
     /// downloaded on retry, once there is room.
     case localDisk = "local-disk"
+    /// Encrypted (an encrypted community's index or archive) with a group key the member does
+    /// not hold: not a failure of anyone's, and nothing a timer can fix. An archive keeps its
+    /// download; both are tried again when keys are imported (or at the next start), never on
+    /// a retry timer (status-go retried every 100 ms for months).
+    case waitingForKey = "waiting-for-key"
 
     /// Whether trying again in this run may import the archive.
     public var isRetryable: Bool {
         switch self {
         case .peerUnreachable, .download, .database, .unreadableFile, .localDisk: return true
-        case .rejected, .overLimit: return false
+        case .rejected, .overLimit, .waitingForKey: return false
         }
     }
 }
@@ -64,12 +69,16 @@ public enum PlanFailure: Sendable, Equatable, CustomStringConvertible {
         case database
         case peerUnreachable = "peer-unreachable"
         case archivesFailed = "archives-failed"
+        /// The index is encrypted with a key the member does not hold (`keys import`).
+        case waitingForKey = "waiting-for-key"
     }
 
     public var cause: Cause {
         let kinds: [ArchiveFailureKind]
         switch self {
-        case .index(_, let failure): kinds = [failure.kind]
+        case .index(_, let failure):
+            if failure.kind == .waitingForKey { return .waitingForKey }
+            kinds = [failure.kind]
         case .archives(let failures): kinds = failures.values.map(\.kind).filter(\.isRetryable)
         }
         if kinds.contains(.database) { return .database }

@@ -22,6 +22,9 @@ public struct SyncReport: Codable, Sendable, Equatable {
         /// Archives that cannot be imported as they are: their content was rejected, or they are
         /// over a limit (archive ID → reason). They do not make the sync fail.
         public var unimportable: [String: String] = [:]
+        /// An encrypted community's index and archives waiting for a group key the member does
+        /// not hold (index CID or archive ID → the key): imported once `keys import` brings it.
+        public var waitingForKey: [String: String] = [:]
     }
 
     /// How the sync ended. Encoded as `{"status": …, "cause": …, "detail": …}`; `status` is one of
@@ -156,10 +159,12 @@ public struct SyncReport: Codable, Sendable, Equatable {
             for (id, reason) in knownBad { archives.unimportable[id.string] = "\(reason) (rejected before; not downloaded again)" }
         case .finished(.completed(_, _, let unimportable)):
             // Failed in an earlier attempt, then found unimportable: listed once, as unimportable.
-            for (id, failure) in unimportable.map({ ($0.key.string, $0.value) }) {
+            for (id, failure) in unimportable.map({ ($0.key.string, $0.value) }) where failure.kind != .waitingForKey {
                 archives.failed[id] = nil
                 archives.unimportable[id] = archives.unimportable[id] ?? failure.reason
             }
+        case .waitingForKey(let wait):
+            archives.waitingForKey[wait.item] = "key \(wait.keyID) of group \(wait.groupID)"
         case .recordFailed(let what, let error):
             recordFailures.append("\(what): \(error)")
         case .downloadStarted, .downloadProgress, .importingArchive, .importProgress, .finished, .waiting:
@@ -174,13 +179,17 @@ public struct SyncReport: Codable, Sendable, Equatable {
                 + (announcements.ignored.isEmpty ? "" : ", ignored: " + announcements.ignored.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")),
             "index          \(indexCID ?? "none") (\(archives.listed) entries, \(archives.rejectedEntries) rejected; selection \(selection))",
             "archives       \(archives.downloaded) downloaded (\(archives.bytesDownloaded) bytes), \(archives.imported) imported, "
-                + "\(archives.failed.count) failed, \(archives.unimportable.count) cannot be imported",
+                + "\(archives.failed.count) failed, \(archives.unimportable.count) cannot be imported"
+                + (archives.waitingForKey.isEmpty ? "" : ", \(archives.waitingForKey.count) waiting for a key"),
         ]
         for (id, reason) in archives.failed.sorted(by: { $0.key < $1.key }) {
             lines.append("               failed \(id.prefix(18))…: \(reason)")
         }
         for (id, reason) in archives.unimportable.sorted(by: { $0.key < $1.key }) {
             lines.append("               cannot be imported \(id.prefix(18))…: \(reason)")
+        }
+        for (item, key) in archives.waitingForKey.sorted(by: { $0.key < $1.key }) {
+            lines.append("               waiting for \(key): \(item.prefix(18))… (kept; imported after `keys import`, no new download)")
         }
         lines.append("messages       \(messages.stored) stored, \(messages.replaced) replaced local copies, \(messages.removed) local copies removed, \(messages.rejectedTotal) rejected")
         for (reason, count) in messages.rejected.sorted(by: { $0.key < $1.key }) {
@@ -193,6 +202,10 @@ public struct SyncReport: Codable, Sendable, Equatable {
                      + (performance.archives.isEmpty ? "" : String(format: "; the longest write lock an import held: %.2f s", performance.longestWriteLockSeconds)))
         if outcome.succeeded && !archives.unimportable.isEmpty {
             lines.append("warning        \(archives.unimportable.count) archive(s) cannot be imported as they are; everything else is in (exit 0)")
+        }
+        if !archives.waitingForKey.isEmpty {
+            lines.append("keys           \(archives.waitingForKey.count) encrypted item(s) wait for a group key: `community-history keys import FILE` "
+                         + "(the keys from the chat client), then sync again")
         }
         return lines.joined(separator: "\n")
     }

@@ -1,0 +1,92 @@
+import Foundation
+import GRDB
+
+/// An encrypted community's index or archive waiting for a group key the member does not
+/// hold: what `status` and the API show, and what `keys import` resumes.
+public struct KeyWait: Sendable, Equatable, Codable {
+    public enum Kind: String, Sendable, Codable {
+        case index
+        case archive
+    }
+
+    public var communityID: String
+    public var kind: Kind
+    /// The index's CID, or the archive's ID.
+    public var item: String
+    /// `0x` + hex of the group ID (the community ID's bytes, or a channel's chat ID).
+    public var groupID: String
+    /// `0x` + hex of the key ID.
+    public var keyID: String
+    /// Milliseconds since 1970: when it was found waiting.
+    public var since: Int64
+
+    public init(communityID: String, kind: Kind, item: String, groupID: String, keyID: String, since: Int64) {
+        self.communityID = communityID
+        self.kind = kind
+        self.item = item
+        self.groupID = groupID
+        self.keyID = keyID
+        self.since = since
+    }
+}
+
+extension HistoryDatabase {
+    /// Records that `wait.item` waits for a key. An archive's download record is kept (its file
+    /// is imported once the key comes, not downloaded again); a failure recorded before is
+    /// replaced: waiting is not failing.
+    ///
+    /// Throws a GRDB `DatabaseError` when the database cannot be written.
+    public func recordKeyWait(_ wait: KeyWait) async throws {
+        try await pool.write { db in try Self.recordKeyWait(db, wait) }
+    }
+
+    /// `recordKeyWait` for a caller that is not async (`replay`).
+    public func recordKeyWait(_ wait: KeyWait) throws {
+        try pool.write { db in try Self.recordKeyWait(db, wait) }
+    }
+
+    static func recordKeyWait(_ db: Database, _ wait: KeyWait) throws {
+            try db.execute(sql: """
+                INSERT OR REPLACE INTO key_wait (community_id, kind, item, group_id, key_id, since) VALUES (?, ?, ?, ?, ?, ?)
+                """, arguments: [wait.communityID, wait.kind.rawValue, wait.item, wait.groupID, wait.keyID, wait.since])
+            if wait.kind == .archive {
+                try db.execute(sql: "DELETE FROM archive_failure WHERE id = ? AND community_id = ?", arguments: [wait.item, wait.communityID])
+            }
+    }
+
+    /// Ends the index waits of `communityID` (an index was read); archives end theirs when
+    /// imported, in the import's own transaction.
+    public func clearIndexKeyWaits(communityID: String) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM key_wait WHERE community_id = ? AND kind = 'index'", arguments: [communityID])
+        }
+    }
+
+    /// What waits for a key: of one community, or of all when `communityID` is nil; oldest first.
+    ///
+    /// Throws a GRDB `DatabaseError` when the database cannot be read.
+    public func keyWaits(communityID: String? = nil) throws -> [KeyWait] {
+        try pool.read { db in try Self.keyWaits(db, communityID: communityID) }
+    }
+
+    /// `keyWaits` without blocking a cooperative thread.
+    public func keyWaits(communityID: String? = nil) async throws -> [KeyWait] {
+        try await pool.read { db in try Self.keyWaits(db, communityID: communityID) }
+    }
+
+    static func keyWaits(_ db: Database, communityID: String?) throws -> [KeyWait] {
+        // A database from before v13, opened read-only (not migrated): nothing recorded.
+        guard try db.tableExists("key_wait") else { return [] }
+        var sql = "SELECT * FROM key_wait"
+        var arguments: StatementArguments = []
+        if let communityID {
+            sql += " WHERE community_id = ?"
+            arguments = [communityID]
+        }
+        sql += " ORDER BY since, community_id, kind, item"
+        return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
+            KeyWait(communityID: row["community_id"], kind: KeyWait.Kind(rawValue: row["kind"]) ?? .archive, item: row["item"],
+                    groupID: row["group_id"], keyID: row["key_id"], since: row["since"])
+        }
+    }
+}
