@@ -165,12 +165,8 @@ public struct AgentAPI: Sendable {
         do {
             var chatID: String?
             if let channel = query["channel"].map(String.init) {
-                switch try await agent.history.channelNames(communityID: id.string).chatID(for: channel, communityID: id.string) {
-                case .chat(let chat): chatID = chat
-                case .ambiguous(let channels):
-                    throw APIError.badRequest("\(channels.count) channels are named \(channel): give one's UUID ("
-                        + channels.compactMap { ChannelName.uuid(of: $0.chatID, in: id.string) }.joined(separator: ", ") + ")")
-                case .notAName: preconditionFailure("chatID(for:) answers a chat for what is not a name")
+                do { chatID = try await agent.history.channelNames(communityID: id.string).chatID(for: channel, communityID: id.string) } catch let error as AmbiguousChannelName {
+                    throw APIError.badRequest(error.description)
                 }
             }
             page = try await agent.history.messagePage(communityID: id.string, chatID: chatID, position: position, limit: limit)

@@ -576,7 +576,14 @@ public final class HistoryAgent: Service, Sendable {
                 let behind = followers.filter { uncaught.contains($0.generation) }
                 let caughtUp = await catchUp(hours: 24 * 30, followers: behind)
                 routing.withLock { $0.uncaught.subtract(caughtUp) }
-                await catchUp(hours: configuration.catchUpHours ?? 24, followers: followers.filter { !uncaught.contains($0.generation) })
+                let current = followers.filter { !uncaught.contains($0.generation) }
+                await catchUp(hours: configuration.catchUpHours ?? 24, followers: current)
+                // Names again too (a small page each): renames the relay missed while it was down.
+                for follower in current {
+                    await follower.naming.refresh(from: waku, days: 30, pubsubTopic: follower.pubsubTopic,
+                                                  peerAddr: configuration.storePeer, into: database,
+                                                  logger: logger.with(community: follower.communityID))
+                }
                 lastCatchUp = .now
             }
             do { try await Task.sleep(for: pollEvery) } catch { return }
@@ -741,8 +748,11 @@ public final class HistoryAgent: Service, Sendable {
         let hash = message.hash(pubsubTopic: pubsubTopic)
         for follower in followers where follower.pubsubTopic == pubsubTopic && follower.naming.contentTopic == message.contentTopic {
             guard await seen.insert("\(follower.generation)/\(hash)") else { continue }
-            if let names = follower.naming.newest(in: [message]) {
+            let reading = follower.naming.read([message])
+            if let names = reading.names {
                 await follower.naming.record(names, into: database, logger: logger.with(community: follower.communityID))
+            } else if reading.rejected[.notSignedByCommunity] != nil {
+                logger.with(community: follower.communityID).warning("channel names: ignored a description not signed by the community")
             }
         }
         for follower in followers where follower.pubsubTopic == pubsubTopic && follower.channel.contentTopics.contains(message.contentTopic) {

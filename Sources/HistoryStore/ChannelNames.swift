@@ -92,11 +92,6 @@ extension HistoryDatabase {
     /// The community's channel names (`ChannelNames.none` before any description).
     ///
     /// Throws a GRDB `DatabaseError` when the database cannot be read.
-    public func channelNames(communityID: String) throws -> ChannelNames {
-        try pool.read { db in try Self.channelNames(db, communityID: communityID) }
-    }
-
-    /// `channelNames` without blocking a cooperative thread.
     public func channelNames(communityID: String) async throws -> ChannelNames {
         try await pool.read { db in try Self.channelNames(db, communityID: communityID) }
     }

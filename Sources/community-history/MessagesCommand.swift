@@ -66,13 +66,9 @@ struct MessagesCommand: AsyncParsableCommand {
             let names = try await history.channelNames(communityID: communityID)
             var chatID: String?
             if let channel {
-                switch names.chatID(for: channel, communityID: communityID) {
-                case .chat(let chat): chatID = chat
-                case .ambiguous(let channels):
-                    printError("\(channels.count) channels are named \(channel): give one's UUID ("
-                        + channels.compactMap { ChannelName.uuid(of: $0.chatID, in: communityID) }.joined(separator: ", ") + ")")
+                do { chatID = try names.chatID(for: channel, communityID: communityID) } catch let error as AmbiguousChannelName {
+                    printError(error.description)
                     throw Exit.badInput
-                case .notAName: preconditionFailure("chatID(for:) answers a chat for what is not a name")
                 }
             }
             let output = MessageOutput(json: json, communityID: communityID, channels: names)

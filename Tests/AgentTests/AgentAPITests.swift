@@ -139,6 +139,15 @@ import UnixSignals
         let named = try #require(all.first { $0["channel"]?.stringValue == channel }?["channelName"]?.stringValue)
         let byName = try await client.request(.GET, "/v1/communities/\(communityID)/messages?limit=1000&channel=%23\(named)")
         #expect(byName.json?["messages"]?.arrayValue?.compactMap { $0["id"]?.stringValue } == channelIDs)
+        // A newer description, relayed live, renames a channel (the agent polls its relay every 0.1 s).
+        try await setup.first.describe(on: setup.waku, clock: 8, names: ["lobby", "dev", "random"])
+        var renamed = false
+        for _ in 0..<200 where !renamed {
+            let page = try await client.request(.GET, "/v1/communities/\(communityID)/messages?limit=1000")
+            renamed = page.json?["messages"]?.arrayValue?.contains { $0["channelName"]?.stringValue == "lobby" } == true
+            if !renamed { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(renamed, "the relayed description renamed #general")
         let cursor = try #require(all[10]["cursor"]?.stringValue)
         let newer = try await client.request(.GET, "/v1/communities/\(communityID)/messages?limit=5&after=\(cursor)")
         #expect(newer.json?["messages"]?.arrayValue?.compactMap { $0["id"]?.stringValue } == all[5..<10].compactMap { $0["id"]?.stringValue })

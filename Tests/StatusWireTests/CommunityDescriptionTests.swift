@@ -34,6 +34,13 @@ import Testing
         #expect(Self.chat.decode(payload: forged, contentTopic: Self.chat.topic.string) == .rejected(.notSignedByCommunity))
     }
 
+    /// Review: a clock past Int64's range crashed the store's write (GRDB traps converting it).
+    @Test func aClockNoRealDescriptionHasIsRefused() throws {
+        #expect(Self.chat.decode(payload: try Self.payload(clock: UInt64.max), contentTopic: Self.chat.topic.string) == .rejected(.notADescription))
+        guard case .directory? = Optional(Self.chat.decode(payload: try Self.payload(clock: UInt64(Int64.max)), contentTopic: Self.chat.topic.string))
+        else { Issue.record("Int64.max is a clock SQLite can hold"); return }
+    }
+
     @Test func otherMessagesOnTheChatAreNotDescriptions() throws {
         // An archive link on the community chat: signed by the community, but not type 25.
         let link = try MessageFactory.archiveLink(clock: 5, link: "zDvZ", communityKey: Self.community.communityKey)

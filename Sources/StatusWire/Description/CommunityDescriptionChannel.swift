@@ -11,7 +11,7 @@ import SwiftProtobuf
 /// ```swift
 /// let chat = try CommunityDescriptionChannel(communityID: id)
 /// if case .directory(let directory) = chat.decode(payload: message.payload, contentTopic: message.contentTopic) {
-///     try history.recordChannelDirectory(directory, communityID: id.string)
+///     print(directory.channels.map(\.name))   // ["general", "dev", "random"]
 /// }
 /// ```
 public struct CommunityDescriptionChannel: Sendable {
@@ -36,7 +36,7 @@ public struct CommunityDescriptionChannel: Sendable {
         case rejected(Rejection)
     }
 
-    /// Why a message on the description chat names no channels. Raw values appear in metrics.
+    /// Why a message on the description chat names no channels. Raw values appear in logs.
     public enum Rejection: String, Sendable, Equatable {
         case otherTopic = "other-topic"
         case undecryptable = "undecryptable"
@@ -58,8 +58,10 @@ public struct CommunityDescriptionChannel: Sendable {
         case .failure(.notApplicationMessage): return .rejected(.notApplicationMessage)
         case .failure(.invalidSignature): return .rejected(.invalidSignature)
         case .success(let message):
+            // A clock past Int64's range would not fit SQLite's integer: no real clock is that large.
             guard message.amm.type == Self.descriptionType,
-                  let description = try? WireCommunityDescription(serializedBytes: message.amm.payload), description.clock > 0
+                  let description = try? WireCommunityDescription(serializedBytes: message.amm.payload),
+                  description.clock > 0, description.clock <= UInt64(Int64.max)
             else { return .rejected(.notADescription) }
             guard CommunityID(publicKey: message.signer) == communityID else { return .rejected(.notSignedByCommunity) }
             return .directory(Self.directory(of: description))

@@ -12,15 +12,19 @@ import WakuClient
 ///
 /// ```swift
 /// let naming = try ChannelNaming(communityID: id)
-/// let history = try await waku.storeAll(naming.newestDescriptionsQuery(days: 30, pubsubTopic: shard), maxPages: 1)
-/// if let names = naming.newest(in: history.messages.compactMap(\.message)) {
-///     try await database.recordChannelNames(names, communityID: id.string)
-/// }
+/// await naming.refresh(from: waku, days: 30, pubsubTopic: shard, peerAddr: nil, into: database, logger: logger)
+/// // and for each message the relay delivers on `naming.contentTopic`:
+/// if let names = naming.read([message]).names { await naming.record(names, into: database, logger: logger) }
 /// ```
 public struct ChannelNaming: Sendable {
-    /// Descriptions are republished and can be large (a member list): one short page of the
-    /// newest is enough, as status-go's own community fetch starts with a page of 1.
-    public static let newestPageSize = 5
+    /// The first page is small (the newest description is usually on it); later pages are
+    /// larger. Anyone can publish on the community's chat (its key derives from the public ID),
+    /// so the newest messages may all be others': pages are read until a description the
+    /// community signed turns up, as status-go's own community fetch does (a page of 4, then
+    /// pages of 50 until the data is found), up to `maxPages`.
+    public static let firstPageSize = 4
+    public static let laterPageSize = 50
+    public static let maxPages = 20
 
     public let chat: CommunityDescriptionChannel
 
@@ -30,24 +34,35 @@ public struct ChannelNaming: Sendable {
 
     public var contentTopic: String { chat.topic.string }
 
-    /// The newest descriptions of the last `days`, newest first, one page.
+    /// The first page of the last `days`' messages on the community's chat, newest first.
     public func newestDescriptionsQuery(days: Int, pubsubTopic: String?, peerAddr: String? = nil, now: Date = Date()) -> StoreQuery {
         var query = StoreQuery.lastDays(days, contentTopics: [contentTopic], pubsubTopic: pubsubTopic, peerAddr: peerAddr, now: now)
         query.ascending = false
-        query.pageSize = Self.newestPageSize
+        query.pageSize = Self.firstPageSize
         return query
     }
 
-    /// The names of the community-signed description with the highest clock among `messages`;
-    /// nil when none is one.
-    public func newest(in messages: [WakuMessage]) -> ChannelNames? {
+    /// What a batch of messages from the chat held.
+    public struct Reading: Sendable {
+        /// The names of the community-signed description with the highest clock; nil if none.
+        public var names: ChannelNames?
+        /// Messages that were not a description the community signed, by reason.
+        public var rejected: [CommunityDescriptionChannel.Rejection: Int] = [:]
+    }
+
+    public func read(_ messages: [WakuMessage]) -> Reading {
         var newest: ChannelDirectory?
+        var reading = Reading()
         for message in messages {
-            guard case .directory(let directory) = chat.decode(payload: [UInt8](message.payload), contentTopic: message.contentTopic)
-            else { continue }
-            if directory.clock > newest?.clock ?? 0 { newest = directory }
+            switch chat.decode(payload: [UInt8](message.payload), contentTopic: message.contentTopic) {
+            case .directory(let directory):
+                if directory.clock > newest?.clock ?? 0 { newest = directory }
+            case .rejected(let reason):
+                reading.rejected[reason, default: 0] += 1
+            }
         }
-        return newest.map(names)
+        reading.names = newest.map(names)
+        return reading
     }
 
     /// The store's form: chat IDs (the community ID and the UUID), as messages carry them.
@@ -58,21 +73,43 @@ public struct ChannelNaming: Sendable {
         })
     }
 
-    /// Asks the store for the newest descriptions and records the newest one's names. Returns
-    /// whether names were recorded; logs what went wrong (names are for display only).
+    /// Reads the store, newest first, until a description the community signed turns up, and
+    /// records its names. Returns whether names were recorded; what went wrong is logged (names
+    /// are for display: nothing here stops a sync). Cancellation ends it quietly.
     @discardableResult
     public func refresh(from waku: WakuClient, days: Int, pubsubTopic: String?, peerAddr: String?,
                         into database: HistoryDatabase, logger: Logger) async -> Bool {
-        let history: StoreHistory
-        do { history = try await waku.storeAll(newestDescriptionsQuery(days: days, pubsubTopic: pubsubTopic, peerAddr: peerAddr), maxPages: 1) } catch {
-            logger.warning("channel names: the store query failed; channels are shown by UUID", metadata: ["error": "\(error)"])
-            return false
+        var query = newestDescriptionsQuery(days: days, pubsubTopic: pubsubTopic, peerAddr: peerAddr)
+        var rejected: [CommunityDescriptionChannel.Rejection: Int] = [:]
+        for _ in 0..<Self.maxPages {
+            let page: StorePage
+            do { page = try await waku.store(query) } catch {
+                if Task.isCancelled { return false }
+                var metadata: Logger.Metadata = ["error": "\(error)"]
+                if let fix = (error as? StoreError)?.fix { metadata["fix"] = "\(fix)" }
+                logger.warning("channel names: the store query failed; channels are shown as before", metadata: metadata)
+                return false
+            }
+            let reading = read((page.messages ?? []).compactMap(\.message))
+            rejected.merge(reading.rejected, uniquingKeysWith: +)
+            if let names = reading.names {
+                report(rejected, logger: logger)
+                return await record(names, into: database, logger: logger)
+            }
+            guard let cursor = page.paginationCursor, !cursor.isEmpty, !(page.messages ?? []).isEmpty else { break }
+            query.cursor = cursor
+            query.pageSize = Self.laterPageSize
         }
-        guard let names = newest(in: history.messages.compactMap(\.message)) else {
-            logger.info("channel names: no description signed by the community in the store's newest page")
-            return false
+        report(rejected, logger: logger)
+        logger.info("channel names: no description signed by the community in the store; channels are shown by UUID")
+        return false
+    }
+
+    /// Forged descriptions are worth a warning: someone tried to rename the community's channels.
+    private func report(_ rejected: [CommunityDescriptionChannel.Rejection: Int], logger: Logger) {
+        if let forged = rejected[.notSignedByCommunity] {
+            logger.warning("channel names: ignored descriptions not signed by the community", metadata: ["count": "\(forged)"])
         }
-        return await record(names, into: database, logger: logger)
     }
 
     /// Records `names` if newer than those recorded; a failed write is logged, not thrown.

@@ -118,9 +118,13 @@ public struct OneShotSync: Sendable {
 
         // The channels' names, from the community's newest signed description (for display:
         // a failure is logged and the sync goes on).
-        await (try ChannelNaming(communityID: communityID)).refresh(
-            from: waku, days: options.storeDays, pubsubTopic: options.pubsubTopic, peerAddr: options.storePeer,
-            into: database, logger: logger)
+        do {
+            try await ChannelNaming(communityID: communityID).refresh(
+                from: waku, days: options.storeDays, pubsubTopic: options.pubsubTopic, peerAddr: options.storePeer,
+                into: database, logger: logger)
+        } catch {
+            logger.warning("channel names: the community chat's key could not be derived", metadata: ["error": "\(error)"])
+        }
 
         // 2. The machine decides; the driver acts.
         let configuration = CommunitySyncMachine.Configuration(
