@@ -45,11 +45,21 @@ check() {
       != a.stored_count + a.replaced_count + a.unchanged_count")
   orphans=$(sqlite3 "$db" "SELECT COUNT(*) FROM message WHERE source = 'archive'
       AND archive_id NOT IN (SELECT id FROM imported_archive)")
+  # Also stale: an archive waiting for a key that is imported, or whose kept download is not recorded.
   stale=$(sqlite3 "$db" "SELECT (SELECT COUNT(*) FROM downloaded_archive WHERE id IN (SELECT id FROM imported_archive))
-      + (SELECT COUNT(*) FROM archive_failure WHERE id IN (SELECT id FROM imported_archive))")
+      + (SELECT COUNT(*) FROM archive_failure WHERE id IN (SELECT id FROM imported_archive))
+      + (SELECT COUNT(*) FROM key_wait WHERE kind = 'archive' AND (item IN (SELECT id FROM imported_archive)
+           OR item NOT IN (SELECT id FROM downloaded_archive)))")
   pending=$(sqlite3 "$db" "SELECT COUNT(*) FROM archive_ref WHERE pending_owner IS NOT NULL")
   local leftovers=0
-  [ -d "$archives" ] && leftovers=$(find "$archives" -type f | wc -l)
+  if [ -d "$archives" ]; then
+    # An archive waiting for a group key keeps its download (imported from it once the key
+    # comes): not a leftover. Every other file is.
+    local kept
+    kept=$(sqlite3 "$db" "SELECT d.path FROM downloaded_archive d JOIN key_wait k
+        ON k.community_id = d.community_id AND k.kind = 'archive' AND k.item = d.id")
+    leftovers=$(find "$archives" -type f | { grep -vxF -f <(printf '%s\n' "$kept") || true; } | wc -l)
+  fi
   # A killed import's staging file is removed by the next run.
   [ -d "$db.staging" ] && leftovers=$((leftovers + $(find "$db.staging" -type f | wc -l)))
   if [ "$integrity" != ok ] || [ "$incomplete" != 0 ] || [ "$orphans" != 0 ] || [ "$stale" != 0 ] || [ "$pending" != 0 ] || [ "$leftovers" != 0 ]; then

@@ -144,6 +144,8 @@ struct LeaveResult: Encodable {
 }
 
 struct RescanResult: Encodable { var communityID: String; var rescanning: Bool }
+/// What `POST /v1/keys` did: counts and the communities resumed, never a key.
+struct KeysImportResult: Encodable { var added: Int; var known: Int; var resumed: [String] }
 
 /// A stored message as a chat view needs it (the API's pages and `messages --json`).
 public struct MessageView: Encodable {

@@ -1,6 +1,7 @@
 import AgentService
 import HTTPTypes
 import Foundation
+import GroupKeys
 import HistoryStore
 import Hummingbird
 import StatusCrypto
@@ -49,6 +50,7 @@ public struct AgentAPI: Sendable {
         APIRoute(method: "POST", path: "/v1/communities/{id}/rescan"),
         APIRoute(method: "GET", path: "/v1/communities/{id}/messages"),
         APIRoute(method: "POST", path: "/v1/communities/{id}/local-messages"),
+        APIRoute(method: "POST", path: "/v1/keys"),
     ]
 
     typealias Handler = @Sendable (Request, BasicRequestContext) async throws -> Response
@@ -66,6 +68,7 @@ public struct AgentAPI: Sendable {
             Self.routes[7]: { _, context in try await rescan(try communityID(context)) },
             Self.routes[8]: { request, context in try await messages(try communityID(context), request) },
             Self.routes[9]: { request, context in try await postLocalCopies(try communityID(context), request) },
+            Self.routes[10]: { request, _ in try await importKeys(request) },
         ]
     }
 
@@ -129,6 +132,27 @@ public struct AgentAPI: Sendable {
         let deleted: Int
         do { deleted = try await agent.leave(id, purge: purge) } catch { throw Self.apiError(error) }
         return try JSONResponse(Versioned(body: LeaveResult(communityID: id.string, purged: purge, messagesDeleted: deleted)))
+    }
+
+    /// `{"keys": [{"groupID", "timestamp", "key", "keyID"?}]}`, as `keys import` reads them (one
+    /// object per line there). The answer counts them; it never holds a key.
+    private func importKeys(_ request: Request) async throws -> Response {
+        let body = try await collectBody(request)
+        // Each entry becomes one line of what `keys import` reads, so both check keys one way.
+        // Only objects are serialized back: on Linux, serializing anything else is a fatalError.
+        guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any], object.count == 1,
+              let entries = object["keys"] as? [[String: Any]],
+              let lines = try? entries.map({ try JSONSerialization.data(withJSONObject: $0) })
+        else { throw APIError.badRequest("the body is not {\"keys\": [{\"groupID\", \"timestamp\", \"key\", \"keyID\"}]}") }
+        let keys: [GroupKey]
+        do { keys = try GroupKeyStore.parseImport(Data(lines.joined(separator: Data("\n".utf8)))) } catch {
+            // Says which entry (line n is keys[n-1]) and why, never the key's bytes.
+            throw APIError(status: .badRequest, code: "invalid-keys", message: "\(error)".replacingOccurrences(of: "line ", with: "entry "))
+        }
+        let result: HistoryAgent.KeysImport
+        do { result = try await agent.importKeys(keys) } catch { throw Self.apiError(error) }
+        return try JSONResponse(Versioned(body: KeysImportResult(added: result.added, known: result.known,
+                                                                   resumed: result.resumed.map(\.string))))
     }
 
     private func rescan(_ id: CommunityID) async throws -> Response {
@@ -290,6 +314,7 @@ public struct AgentAPI: Sendable {
         case .busy: return APIError(status: .conflict, code: "busy", message: error.description, retryable: true)
         case .database: return APIError(status: .serviceUnavailable, code: "database", message: error.description, retryable: true)
         case .notRunning: return APIError(status: .serviceUnavailable, code: "not-running", message: error.description, retryable: true)
+        case .keyStore: return APIError(status: .serviceUnavailable, code: "key-store", message: error.description, retryable: true)
         }
     }
 

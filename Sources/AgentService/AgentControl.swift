@@ -41,12 +41,15 @@ public enum AgentControlError: Error, Sendable, Equatable, CustomStringConvertib
     case busy(String)
     /// The database could not be written: nothing changed; a retry may work.
     case database(String)
+    /// The key store (`<database>.keys`) could not be read or written: nothing changed there;
+    /// the message says why (a damaged file needs the user, a full disk may clear).
+    case keyStore(String)
     /// The agent is not running (not started yet, or stopping).
     case notRunning
 
     public var isRetryable: Bool {
         switch self {
-        case .busy, .database, .notRunning: return true
+        case .busy, .database, .notRunning, .keyStore: return true
         case .invalid, .notFollowed, .setInConfiguration: return false
         }
     }
@@ -59,6 +62,7 @@ public enum AgentControlError: Error, Sendable, Equatable, CustomStringConvertib
             return "community \(id) is set in the configuration file: change it there and send SIGHUP to the agent"
         case .busy(let id): return "community \(id) is stopping; try again in a moment"
         case .database(let reason): return "the database could not be written: \(reason)"
+        case .keyStore(let reason): return "the key store could not be updated: \(reason)"
         case .notRunning: return "the agent is not running"
         }
     }

@@ -61,6 +61,8 @@ public final class HistoryAgent: Service, Sendable {
     private let logger: Logger
     private let onEvent: @Sendable (String, SyncEvent) -> Void
     private let database: HistoryDatabase
+    /// The group keys, shared by every community's sync and replaced when keys are imported.
+    private let keys = CurrentKeyring()
     /// Held for the agent's lifetime: no `sync` or second agent works on the same database.
     private let lock: SyncLock
     private let waku: WakuClient
@@ -106,6 +108,7 @@ public final class HistoryAgent: Service, Sendable {
         archivesRoot = URL(fileURLWithPath: configuration.archivesDirectory ?? databasePath + ".archives")
         bandwidth = configuration.maxDownloadBytesPerSecond.map { BandwidthLimiter(bytesPerSecond: $0) }
         (mailbox, post) = AsyncStream.makeStream(of: AgentMail.self)
+        reloadKeys()
         // Known from the start, so the API answers with them before `run` begins.
         var roster = Roster()
         for follower in initialFollowers() {
@@ -209,6 +212,42 @@ public final class HistoryAgent: Service, Sendable {
     public func reload(_ configuration: AgentConfiguration) async throws(AgentControlError) -> ReloadSummary {
         do { try configuration.validate() } catch { throw .invalid("\(error)") }
         return try await ask { .reload(configuration, reply: $0) }
+    }
+
+    /// What `importKeys` did.
+    public struct KeysImport: Sendable, Equatable {
+        public var added: Int
+        /// Keys already held.
+        public var known: Int
+        /// The communities restarted because something of theirs waited for a key.
+        public var resumed: [CommunityID]
+    }
+
+    /// Adds group keys (from the chat client) to `<database>.keys`, puts them in the ring every
+    /// sync reads, and restarts the sync of each followed community with an index or archive
+    /// waiting for a key now held: its index is read again and a waiting archive's kept download
+    /// is imported (not downloaded again). A community already restarting starts with the keys.
+    /// Keys are never logged, nor put in events.
+    public func importKeys(_ keys: [GroupKey]) async throws(AgentControlError) -> KeysImport {
+        let counts: (added: Int, known: Int)
+        do { counts = try GroupKeyStore(path: configuration.databasePath + ".keys").add(keys) } catch { throw .keyStore("\(error)") }
+        reloadKeys()
+        // Whatever was added: a request retried after a failure here resumes them too.
+        let waits: [KeyWait]
+        do { waits = try await database.keyWaits() } catch { throw .database("\(error)") }
+        let unblocked = Set(waits.filter { wait in (try? Hex.decode(wait.keyID)).map(self.keys.holds(keyID:)) ?? false }.map(\.communityID))
+        let (followed, restarting) = routing.withLock { ($0.followers.map(\.communityID), $0.restarting.map(\.communityID)) }
+        var resumed = restarting.filter { unblocked.contains($0.string) }
+        for id in followed where unblocked.contains(id.string) && !resumed.contains(id) {
+            do { try await rescan(id) } catch {
+                // Stopping to start again already: it starts with the keys.
+                guard case .busy = error else { throw error }
+            }
+            resumed.append(id)
+        }
+        events.write(["event": "keys.imported", "added": counts.added, "known": counts.known, "resumed": resumed.map(\.string)])
+        logger.info("group keys imported", metadata: ["added": "\(counts.added)", "known": "\(counts.known)", "resumed": "\(resumed.count)"])
+        return KeysImport(added: counts.added, known: counts.known, resumed: resumed)
     }
 
     private func ask<T: Sendable>(_ command: (@escaping @Sendable (Result<T, AgentControlError>) -> Void) -> AgentCommand) async throws(AgentControlError) -> T {
@@ -407,20 +446,18 @@ public final class HistoryAgent: Service, Sendable {
         return followers
     }
 
-    /// The group keys stored beside the database (`keys import`), read when a community's sync
-    /// is made (at start, a join, a rescan or a restart). Archives imported before a key arrived
-    /// keep its messages unread: re-importing them then is not built yet (issue 12). A store
-    /// that does not read is logged and reported as a `keys.unreadable` event (its path and
-    /// error, never key bytes); the sync goes on without keys.
-    private func keyring() -> (any HashRatchetKeyring)? {
+    /// Reads the group keys stored beside the database (`keys import`, `POST /v1/keys`) into
+    /// the ring every community's sync holds: a sync running, or started later, opens what they
+    /// open. Archives imported before a key arrived keep its messages unread: re-reading them is
+    /// not built yet (issue 12). A store that does not read is logged and reported as a
+    /// `keys.unreadable` event (its path and error, never key bytes); the ring stays as it was.
+    private func reloadKeys() {
         let path = configuration.databasePath + ".keys"
         do {
-            let keys = try GroupKeyStore(path: path).load()
-            return keys.isEmpty ? nil : GroupKeyRing(keys)
+            keys.replace(with: GroupKeyRing(try GroupKeyStore(path: path).load()))
         } catch {
             logger.error("cannot read the group keys; encrypted messages stay unread", metadata: ["path": "\(path)", "error": "\(error)"])
             events.write(["event": "keys.unreadable", "path": path, "error": "\(error)"])
-            return nil
         }
     }
 
@@ -440,7 +477,7 @@ public final class HistoryAgent: Service, Sendable {
         let directory = archivesDirectory(of: communityID)
         let driver = try! CommunitySyncDriver(
             configuration: machine, database: database, codex: codex, archivesDirectory: directory,
-            importOptions: ArchiveImportOptions(mode: community.hydration ?? .replace, keys: keyring()),
+            importOptions: ArchiveImportOptions(mode: community.hydration ?? .replace, keys: keys),
             diskMarginBytes: configuration.diskMarginBytes ?? 100 << 20, diskReservations: diskReservations, bandwidth: bandwidth,
             logger: logger,
             onEvent: { [metrics, events, onEvent] event in

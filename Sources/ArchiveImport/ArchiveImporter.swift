@@ -261,12 +261,14 @@ public struct ArchiveImporter: Sendable {
 
     private func reclassified(_ error: ArchiveDecodingError, options: ArchiveImportOptions, open: () throws -> any ByteSource) -> ArchiveDecodingError {
         switch error {
-        case .malformed, .truncated:
+        case .inflatedSizeExceeded, .fieldTooLarge, .unreadableFile, .encrypted, .waitingForKey, .decryptionFailed:
+            return error
+        case .malformed, .truncated, .corruptCompression, .metadataMissing, .metadataMismatch:
+            // A hash-ratchet message's first field (installation_id, a string) may even decode as
+            // archive metadata, and fail only the metadata check: look for field 101 whatever failed.
             if let raw = try? open(), ArchiveReader.isHashRatchetEncrypted(source: raw, limits: options.limits) {
                 return .encrypted(what: "archive")
             }
-            return error
-        default:
             return error
         }
     }

@@ -80,8 +80,10 @@ public enum MessageFactory {
     /// A hash-ratchet encrypted `ProtocolMessage` as status-go builds one: `amm` sealed with
     /// the key for `sequenceNumber` (keccak256 applied that many times to `groupKey`),
     /// `ct‖tag‖nonce`, under `encrypted_message["none"]` with its header.
+    /// `installationID` is the sender's device, which status-go's `BuildHashRatchetMessage` puts
+    /// first (field 2) as in every `ProtocolMessage` it builds.
     public static func hashRatchetMessage(_ amm: [UInt8], groupID: [UInt8], groupKey: [UInt8], timestampMillis: UInt64,
-                                          sequenceNumber: UInt32, nonce: [UInt8]? = nil) throws -> [UInt8] {
+                                          sequenceNumber: UInt32, nonce: [UInt8]? = nil, installationID: String = "") throws -> [UInt8] {
         var header = WireHRHeader()
         header.seqNo = sequenceNumber
         header.groupID = Data(groupID)
@@ -91,6 +93,7 @@ public enum MessageFactory {
         encrypted.hrHeader = header
         encrypted.payload = Data(sequenceNumber == 0 ? amm : try WakuSymmetricCipher.seal(amm, key: SymmetricKey(data: key), nonce: nonce))
         var message = WireProtocolMessage()
+        message.installationID = installationID
         message.encryptedMessage = ["none": encrypted]
         return try message.serializedBytes()
     }

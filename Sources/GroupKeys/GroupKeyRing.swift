@@ -30,7 +30,14 @@ public final class GroupKeyRing: HashRatchetKeyring {
 
     public var isEmpty: Bool { keys.isEmpty }
 
+    /// Whether the ring holds the group key `keyID` names.
+    public func holds(keyID: [UInt8]) -> Bool { keys[keyID] != nil }
+
     public func messageKey(keyID: [UInt8], sequenceNumber: UInt32) -> HashRatchetKeyLookup {
+        messageKey(keyID: keyID, sequenceNumber: sequenceNumber, checkingGap: true)
+    }
+
+    public func messageKey(keyID: [UInt8], sequenceNumber: UInt32, checkingGap: Bool) -> HashRatchetKeyLookup {
         guard let groupKey = keys[keyID] else { return .notHeld }
         let slot = sequenceNumber / Self.checkpointEvery
         // The nearest checkpoint at or below the slot (the group key itself is slot 0), and
@@ -42,7 +49,7 @@ public final class GroupKeyRing: HashRatchetKeyring {
             let below = known.keys.filter { $0 < slot }.max()
             return (below.map { ($0 * Self.checkpointEvery, known[$0]!) } ?? (0, groupKey), furthest)
         }
-        guard sequenceNumber <= furthest + maxGap else { return .tooFar }
+        guard !checkingGap || sequenceNumber <= furthest + maxGap else { return .tooFar }
         var (from, key) = start
         var newCheckpoints: [UInt32: [UInt8]] = [:]
         while from < sequenceNumber {

@@ -106,6 +106,8 @@ extension HistoryDatabase {
 
     static func recordFailure(_ db: Database, _ archiveID: String, _ communityID: String, _ reason: String,
                               _ disposition: ArchiveFailureDisposition) throws {
+        // Failing is not waiting: a key wait recorded before ends (a key held that did not open it).
+        try db.execute(sql: "DELETE FROM key_wait WHERE community_id = ? AND kind = 'archive' AND item = ?", arguments: [communityID, archiveID])
         var revision: Int?
         if case .rejected(let decoderRevision) = disposition { revision = decoderRevision }
         try db.execute(sql: """

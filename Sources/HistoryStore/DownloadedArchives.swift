@@ -43,13 +43,20 @@ extension HistoryDatabase {
                                  topics, Int64(Date().timeIntervalSince1970 * 1000)])
     }
 
+    /// Forgets a download (its file is gone or goes). An archive waiting for a key with it no
+    /// longer waits: it is downloaded again when planned.
     public func removeDownloaded(archiveID: String) throws {
-        try pool.write { try $0.execute(sql: "DELETE FROM downloaded_archive WHERE id = ?", arguments: [archiveID]) }
+        try pool.write { try Self.removeDownloaded($0, archiveID: archiveID) }
     }
 
     /// `removeDownloaded` without blocking a cooperative thread.
     public func removeDownloaded(archiveID: String) async throws {
-        try await pool.write { try $0.execute(sql: "DELETE FROM downloaded_archive WHERE id = ?", arguments: [archiveID]) }
+        try await pool.write { try Self.removeDownloaded($0, archiveID: archiveID) }
+    }
+
+    static func removeDownloaded(_ db: Database, archiveID: String) throws {
+        try db.execute(sql: "DELETE FROM downloaded_archive WHERE id = ?", arguments: [archiveID])
+        try db.execute(sql: "DELETE FROM key_wait WHERE kind = 'archive' AND item = ?", arguments: [archiveID])
     }
 
     public func downloadedArchives(communityID: String) throws -> [DownloadedArchiveRecord] {

@@ -46,8 +46,15 @@ extension HistoryDatabase {
     }
 
     static func recordKeyWait(_ db: Database, _ wait: KeyWait) throws {
+            // One index at a time waits: the newest announced.
+            if wait.kind == .index {
+                try db.execute(sql: "DELETE FROM key_wait WHERE community_id = ? AND kind = 'index' AND item != ?",
+                               arguments: [wait.communityID, wait.item])
+            }
+            // Found waiting again (each start tries once): `since` stays the first time.
             try db.execute(sql: """
-                INSERT OR REPLACE INTO key_wait (community_id, kind, item, group_id, key_id, since) VALUES (?, ?, ?, ?, ?, ?)
+                INSERT INTO key_wait (community_id, kind, item, group_id, key_id, since) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (community_id, kind, item) DO UPDATE SET group_id = excluded.group_id, key_id = excluded.key_id
                 """, arguments: [wait.communityID, wait.kind.rawValue, wait.item, wait.groupID, wait.keyID, wait.since])
             if wait.kind == .archive {
                 try db.execute(sql: "DELETE FROM archive_failure WHERE id = ? AND community_id = ?", arguments: [wait.item, wait.communityID])

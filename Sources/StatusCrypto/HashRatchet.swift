@@ -38,4 +38,14 @@ public enum HashRatchetKeyLookup: Sendable, Equatable {
 public protocol HashRatchetKeyring: Sendable {
     /// The key for message `sequenceNumber` of the group key `keyID`.
     func messageKey(keyID: [UInt8], sequenceNumber: UInt32) -> HashRatchetKeyLookup
+    /// The same, with or without status-go's sequence-gap rule. Whole archives and indexes are
+    /// opened without it: a busy control node's key may be far along by the time it seals an
+    /// archive (whose download costs more than the hashing), and refusing it would lose the archive.
+    func messageKey(keyID: [UInt8], sequenceNumber: UInt32, checkingGap: Bool) -> HashRatchetKeyLookup
+}
+
+extension HashRatchetKeyring {
+    public func messageKey(keyID: [UInt8], sequenceNumber: UInt32, checkingGap: Bool) -> HashRatchetKeyLookup {
+        messageKey(keyID: keyID, sequenceNumber: sequenceNumber)
+    }
 }

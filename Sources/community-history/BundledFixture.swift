@@ -5,25 +5,32 @@ import Foundation
 /// any working directory.
 enum BundledFixture {
     static let relativePath = "Fixtures/demo-community"
+    /// The encrypted community (`control-node generate-fixtures --encrypted --seed 3`), with its keys.
+    static let encryptedRelativePath = "Fixtures/encrypted-community"
 
     /// Where the bundled community is: `Fixtures/demo-community` in the working directory, else
     /// in a directory above the binary (the repository it was built in: `.build/release/` is two
     /// levels down), else made again in `scratch` from its seed. The bundled fixture is
     /// `control-node generate-fixtures --seed 1` byte for byte (`FixtureGenerationTests` checks
     /// it), so the copy made is the same community.
-    static func locate(scratch: URL) throws -> URL {
-        if let found = candidates().first(where: { FileManager.default.fileExists(atPath: $0.appendingPathComponent("manifest.json").path) }) {
+    static func locate(scratch: URL, encrypted: Bool = false) throws -> URL {
+        let path = encrypted ? encryptedRelativePath : relativePath
+        if let found = candidates(path).first(where: { FileManager.default.fileExists(atPath: $0.appendingPathComponent("manifest.json").path) }) {
             return found
         }
-        let made = scratch.appendingPathComponent("demo-community")
+        let made = scratch.appendingPathComponent(URL(fileURLWithPath: path).lastPathComponent)
         if !FileManager.default.fileExists(atPath: made.appendingPathComponent("manifest.json").path) {
-            _ = try FixtureGenerator(configuration: .init(seed: 1)).write(to: made)
+            if encrypted {
+                _ = try EncryptedFixtureGenerator(configuration: .init(seed: 3)).write(to: made)
+            } else {
+                _ = try FixtureGenerator(configuration: .init(seed: 1)).write(to: made)
+            }
         }
         return made
     }
 
     /// The working directory's copy, then one above the binary (up to five levels).
-    static func candidates() -> [URL] {
+    static func candidates(_ relativePath: String = BundledFixture.relativePath) -> [URL] {
         var list = [URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(relativePath)]
         // The running binary, whatever the working directory and however it was started.
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]

@@ -2,6 +2,7 @@ import ArchiveImport
 import ArgumentParser
 import ControlNode
 import Foundation
+import GroupKeys
 import HistoryStore
 
 struct ControlNodeCommand: AsyncParsableCommand {
@@ -17,14 +18,17 @@ struct ControlNodeCommand: AsyncParsableCommand {
             abstract: "Generate a fixture community from a seed, with its expected replay report."
         )
 
-        @Option(help: "Seed; the same seed gives byte-identical output.")
-        var seed: UInt64 = 1
+        @Option(help: "Seed; the same seed gives byte-identical output (default: 1; 3 with --encrypted).")
+        var seed: UInt64?
 
-        @Option(help: "Weekly archives to generate.")
-        var weeks: Int = 9
+        @Option(help: "Weekly archives to generate (default: 9; 4 with --encrypted).")
+        var weeks: Int?
 
-        @Option(help: "Chat messages per weekly archive.")
-        var messagesPerWeek: Int = 600
+        @Option(help: "Chat messages per weekly archive (default: 600; 60 with --encrypted).")
+        var messagesPerWeek: Int?
+
+        @Flag(help: "An encrypted community: archives, index and some messages hash-ratchet encrypted, the key rotated mid-history, the keys in keys.jsonl (the bundled one is Fixtures/encrypted-community).")
+        var encrypted = false
 
         @Option(help: "Output directory: new, empty, or a fixture to replace (the bundled one is Fixtures/demo-community).")
         var out: String
@@ -35,15 +39,21 @@ struct ControlNodeCommand: AsyncParsableCommand {
         @OptionGroup var logging: LoggingOptions
 
         func validate() throws {
-            guard weeks >= 6 else { throw ValidationError("--weeks must be at least 6 (the planted cases need them)") }
-            guard messagesPerWeek >= 80 else { throw ValidationError("--messages-per-week must be at least 80") }
+            if encrypted {
+                guard (weeks ?? 4) >= 2 else { throw ValidationError("--weeks must be at least 2 with --encrypted (the key is rotated inside the history)") }
+                guard (messagesPerWeek ?? 60) >= 1 else { throw ValidationError("--messages-per-week must be at least 1") }
+            } else {
+                guard (weeks ?? 9) >= 6 else { throw ValidationError("--weeks must be at least 6 (the planted cases need them)") }
+                guard (messagesPerWeek ?? 600) >= 80 else { throw ValidationError("--messages-per-week must be at least 80") }
+            }
         }
 
         func run() async throws {
             logging.bootstrap()
             let url = URL(fileURLWithPath: out)
             try clear(url)
-            let generator = FixtureGenerator(configuration: .init(seed: seed, weeks: weeks, messagesPerWeek: messagesPerWeek))
+            if encrypted { return try writeEncrypted(url) }
+            let generator = FixtureGenerator(configuration: .init(seed: seed ?? 1, weeks: weeks ?? 9, messagesPerWeek: messagesPerWeek ?? 600))
             let summary = try generator.write(to: url)
 
             // The expected report is what a replay into a new database prints; tests check it
@@ -56,6 +66,25 @@ struct ControlNodeCommand: AsyncParsableCommand {
             try Data(try ReportJSON.encode(report).utf8).write(to: url.appendingPathComponent("expected-report.json"))
             print("wrote \(out): \(summary.archives) archives + \(summary.encryptedArchives) encrypted, "
                   + "\(summary.validMessages) valid messages, index \(summary.indexCID)")
+        }
+
+        /// An encrypted community, and what a replay with its keys (keys.jsonl) prints.
+        private func writeEncrypted(_ url: URL) throws {
+            let weeks = weeks ?? 4
+            let generator = EncryptedFixtureGenerator(configuration: .init(
+                seed: seed ?? 3, weeks: weeks, messagesPerWeek: messagesPerWeek ?? 60, rotationWeek: weeks / 2))
+            let summary = try generator.write(to: url)
+            let keys = try GroupKeyStore.parseImport(try Data(contentsOf: url.appendingPathComponent(EncryptedFixtureGenerator.keysFile)))
+            let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("fixture-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: scratch) }
+            let database = try HistoryDatabase(path: scratch.appendingPathComponent("replay.sqlite").path)
+            let report = try Replay(fixture: try FixtureDirectory(url: url), database: database,
+                                    options: ArchiveImportOptions(keys: GroupKeyRing(keys))).run()
+            try Data(try ReportJSON.encode(report).utf8).write(to: url.appendingPathComponent("expected-report.json"))
+            print("wrote \(out): \(summary.archiveKeys.count) encrypted archives, \(summary.validMessages) valid messages "
+                  + "(\(summary.encryptedMessages) encrypted), \(summary.keyIDs.count) keys in \(EncryptedFixtureGenerator.keysFile) "
+                  + "(expected-report.json is a replay with them), index \(summary.indexCID)")
         }
 
         /// Empties `url` for the new fixture: a missing or empty directory, or one that holds a

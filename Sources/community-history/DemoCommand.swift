@@ -24,10 +24,13 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: "Fixture directory to publish (default: the bundled community, found from any directory).")
     var fixture: String?
 
-    @Option(name: .customLong("db"), help: ArgumentHelp("SQLite database to hydrate (default: demo-history.sqlite in $XDG_DATA_HOME/community-history).", valueName: "path"))
+    @Option(name: .customLong("db"), help: ArgumentHelp("SQLite database to hydrate (default: demo-history.sqlite in $XDG_DATA_HOME/community-history; demo-encrypted.sqlite with --encrypted).", valueName: "path"))
     var dbPath: String?
     /// Never $COMMUNITY_HISTORY_DB: the demo must not write its community into the user's history.
-    var db: String { dbPath ?? DefaultPaths.dataDirectory + "/demo-history.sqlite" }
+    var db: String { dbPath ?? DefaultPaths.dataDirectory + (encrypted ? "/demo-encrypted.sqlite" : "/demo-history.sqlite") }
+
+    @Flag(help: "The encrypted community: its index and archives wait for their keys, then import as keys are imported (no archive downloaded twice).")
+    var encrypted = false
 
     @Option(help: "Quiet window in seconds (sync's default is the spec's 20; the demo waits less).")
     var settle: Double = 3
@@ -44,10 +47,12 @@ struct DemoCommand: AsyncParsableCommand {
         logging.bootstrap(progress: progress)
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("community-history-demo-\(UUID().uuidString)")
         defer { removeScratch(scratch) }
+        if encrypted && dbPath == nil { try startOverEncryptedDemo() }
 
         let publisher: CommunityPublisher
+        let directory: URL
         do {
-            let directory = try fixture.map { URL(fileURLWithPath: $0) } ?? BundledFixture.locate(scratch: scratch)
+            directory = try fixture.map { URL(fileURLWithPath: $0) } ?? BundledFixture.locate(scratch: scratch, encrypted: encrypted)
             publisher = try CommunityPublisher(fixture: try FixtureDirectory(url: directory))
         } catch {
             printError("\(error)")
@@ -78,8 +83,12 @@ struct DemoCommand: AsyncParsableCommand {
             let options = OneShotSync.Options(
                 communityID: publisher.community.communityID, selection: try selection.selection(),
                 quietWindow: .milliseconds(Int64(settle * 1000)), archivesDirectory: scratch.appendingPathComponent("archives"))
-            // The bundled fixture's encrypted archive is listed as one that cannot be imported.
-            try await SyncCommand.runSync(options: options, waku: waku, codex: codex, database: database, json: json, progress: progress)
+            if encrypted {
+                try await runEncrypted(fixture: directory, options: options, waku: waku, codex: codex, database: database, progress: progress)
+            } else {
+                // The bundled fixture's encrypted archive waits for a key the demo does not have.
+                try await SyncCommand.runSync(options: options, waku: waku, codex: codex, database: database, json: json, progress: progress)
+            }
             if !json {
                 progress.line("read it: community-history messages --community \(publisher.community.communityID) --db \(db) --limit 20")
             }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HistoryStore
 import GroupKeys
 import StatusCrypto
 
@@ -67,11 +68,27 @@ struct KeysCommand: AsyncParsableCommand {
                 printError("\(error) (nothing was imported)")
                 throw Exit.databaseError
             }
+            // What waits for a key the store now holds: the next sync imports it.
+            let held = Set(((try? store.load()) ?? []).map { Hex.encode($0.keyID, prefixed: true) })
+            var waits: [KeyWait] = []
+            if FileManager.default.fileExists(atPath: database.path) {
+                // Advice only: a database that does not read here is read again by sync.
+                waits = (try? await HistoryDatabase(path: database.path, readOnly: true).keyWaits()) ?? []
+            }
+            let unblocked = waits.filter { held.contains($0.keyID) }
+            let communities = Set(unblocked.map(\.communityID)).sorted()
             if json {
-                print(try ReportJSON.encode(["schemaVersion": 1, "imported": result.added, "alreadyStored": result.known]))
+                struct Body: Encodable { var schemaVersion = 1; var imported: Int; var alreadyStored: Int; var unblocked: [String: [String]] }
+                print(try ReportJSON.encode(Body(imported: result.added, alreadyStored: result.known,
+                                                 unblocked: Dictionary(grouping: unblocked, by: \.communityID).mapValues { $0.map(\.item) })))
             } else {
                 print("imported \(result.added) key(s), \(result.known) already stored or repeated, into \(store.path)")
-                print("archives imported from now on open the messages these keys encrypt; archives imported before keep them unread")
+                for community in communities {
+                    let items = unblocked.filter { $0.communityID == community }
+                    print("\(community): \(items.count) waiting item(s) can now be read: run `community-history sync --community \(community)` "
+                          + "(kept downloads are imported, not downloaded again); a running agent takes keys through POST /v1/keys")
+                }
+                print("encrypted messages inside archives imported before these keys stay unread: this version does not read imported archives again")
             }
         }
     }

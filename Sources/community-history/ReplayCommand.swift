@@ -51,6 +51,14 @@ struct ReplayCommand: AsyncParsableCommand {
             let database = try HistoryDatabase(path: db)
             let options = ArchiveImportOptions(mode: mode, limits: limits.limits, force: force, keys: try KeysCommand.keyring(forDatabase: db))
             report = try Replay(fixture: fixture, database: database, options: options).run()
+        } catch let error as ArchiveDecodingError {
+            if case .waitingForKey = error {
+                // An encrypted community's index: nothing to replay until its key is imported.
+                printError("\(error); import it with `community-history keys import FILE --db \(db)`, then replay again")
+                throw Exit.partialFailure
+            }
+            printError("the fixture's index: \(error)")
+            throw Exit.badInput
         } catch let error as HistoryStoreError {
             printError(error.description)
             throw Exit.databaseError

@@ -1,3 +1,8 @@
+import ArchiveImport
+import WakuClient
+import CodexClient
+import DemoNetwork
+import ControlNode
 import AgentAPI
 import AgentService
 import AsyncHTTPClient
@@ -246,6 +251,65 @@ import UnixSignals
         #expect(try await client.request(.GET, "/v1/communities/\(fileCommunity)/messages").status == 200)
         try await running.stop()
         await setup.stop()
+    }
+
+    /// Issue 12: the chat client hands the agent an encrypted community's keys through the API;
+    /// the community, waiting for them (not retrying), imports its history at once.
+    @Test func keysPostedThroughTheAPIImportAWaitingEncryptedCommunity() async throws {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("api-keys-\(UUID().uuidString)")
+        let fixture = scratch.appendingPathComponent("community")
+        let summary = try EncryptedFixtureGenerator().write(to: fixture)
+        let codexNode = try await DemoCodexNode.start(directory: scratch.appendingPathComponent("codex"))
+        let wakuNode = try await DemoWakuNode.start()
+        let publisher = try CommunityPublisher(fixture: try FixtureDirectory(url: fixture))
+        try await publisher.uploadBlobs(to: CodexClient(baseURL: codexNode.baseURL))
+        try await publisher.announce(on: WakuClient(baseURL: wakuNode.baseURL), clock: UInt64(Date().timeIntervalSince1970 * 1000))
+        let id = publisher.community.communityID.string
+        let configuration = AgentConfiguration(
+            codexURL: codexNode.baseURL.absoluteString, wakuURL: wakuNode.baseURL.absoluteString,
+            database: scratch.appendingPathComponent("history.sqlite").path, relayPollSeconds: 0.1, storeCatchUpSeconds: 2,
+            diskMarginBytes: 0, communities: [.init(id: id, settleSeconds: 0.3)])
+        let lines = EventLines()
+        let running = try await Self.start(configuration, events: EventLog(writer: { lines.append($0) }))
+        let client = APIClient(http: HTTPClient.shared, socketPath: configuration.apiSocketPath!, contract: try OpenAPIContract())
+
+        // Without its key the index waits: said by an event, the community's state and its history.
+        try await AgentTests.waitUntil { lines.names.contains("key.waiting") }
+        let waiting = try await client.request(.GET, "/v1/communities/\(id)")
+        #expect(waiting.json?["state"]?.stringValue == "waiting-for-key", "\(waiting.text)")
+        let waits = waiting.json?["history"]?["waitingForKeys"]?.arrayValue ?? []
+        #expect(waits.count == 1 && waits.first?["kind"]?.stringValue == "index" && waits.first?["keyID"]?.stringValue == summary.keyIDs[1])
+
+        // Review: an entry that is not an object made the JSON serializer call fatalError (the agent died).
+        let notObjects = try await client.request(.POST, "/v1/keys", json: #"{"keys":[1,"x"]}"#)
+        #expect(notObjects.status == 400 && notObjects.json?["error"]?["code"]?.stringValue == "bad-request", "\(notObjects.text)")
+        // A bad entry is refused, naming it, and adds nothing.
+        let bad = try await client.request(.POST, "/v1/keys", json: #"{"keys":[{"groupID":"0x01","timestamp":1,"key":"0x00"}]}"#)
+        #expect(bad.status == 400 && bad.json?["error"]?["code"]?.stringValue == "invalid-keys" && bad.text.contains("entry 1"), "\(bad.text)")
+
+        // The keys file's lines, as the chat client would send them.
+        let keyLines = try String(contentsOf: fixture.appendingPathComponent(EncryptedFixtureGenerator.keysFile), encoding: .utf8)
+            .split(separator: "\n").map(String.init)
+        let posted = try await client.request(.POST, "/v1/keys", json: #"{"keys":["# + keyLines.joined(separator: ",") + "]}")
+        #expect(posted.status == 200 && posted.json?["added"]?.intValue == 2, "\(posted.text)")
+        #expect(posted.json?["resumed"]?.arrayValue?.compactMap(\.stringValue) == [id])
+        try await AgentTests.waitUntil {
+            try await client.request(.GET, "/v1/communities/\(id)").json?["history"]?["messageCount"]?.intValue == Int64(summary.validMessages)
+        }
+        let done = try await client.request(.GET, "/v1/communities/\(id)")
+        #expect(done.json?["history"]?["waitingForKeys"]?.arrayValue?.isEmpty == true)
+        #expect(done.json?["history"]?["archivesImported"]?.intValue == Int64(summary.archiveKeys.count))
+        // No key's bytes in what the API answered or what the events said.
+        let keyHex = keyLines.compactMap { line -> String? in
+            (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["key"] as? String
+        }
+        #expect(keyHex.count == 2)
+        let everything = posted.text + done.text + lines.objects.map { "\($0)" }.joined()
+        #expect(keyHex.allSatisfy { !everything.contains($0) && !everything.contains(String($0.dropFirst(2))) })
+        #expect(lines.names.contains("keys.imported"))
+        try await running.stop()
+        await codexNode.stop()
+        await wakuNode.stop()
     }
 
     @Test func sighupAppliesTheEditedConfigurationFile() async throws {

@@ -197,6 +197,27 @@ import Testing
         #expect(byUUID.stdout == dev.stdout)
     }
 
+    /// Issue 12: the encrypted community's demo shows its index waiting for a key, the older
+    /// weeks waiting once the newest key is imported, and their kept downloads imported with the
+    /// older key (nothing downloaded twice), all through the binary.
+    @Test func theEncryptedDemoWaitsForKeysThenImportsWithoutDownloadingTwice() async throws {
+        let db = try scratch().appendingPathComponent("encrypted.sqlite").path
+        let demo = try await Self.run(["demo", "--encrypted", "--db", db, "--settle", "0.2"])
+        #expect(demo.status == 0, "\(demo.stderr)")
+        let reports = demo.stdout.components(separatedBy: "community      ").dropFirst()
+        #expect(reports.count == 3, "\(demo.stdout)")
+        guard reports.count == 3 else { return }
+        let (first, second, third) = (reports[reports.startIndex], reports[reports.startIndex + 1], reports[reports.startIndex + 2])
+        #expect(first.contains("0 downloaded") && first.contains("1 waiting for a key"), "\(first)")
+        #expect(second.contains("4 downloaded") && second.contains("2 imported") && second.contains("2 waiting for a key"), "\(second)")
+        #expect(third.contains("0 downloaded") && third.contains("2 imported") && !third.contains("waiting for a key"), "\(third)")
+        let status = try await Self.run(["status", "--db", db])
+        #expect(status.stdout.contains("[####]") && !status.stdout.contains("keys      "), "\(status.stdout)")
+        let community = try #require(status.stdout.split(separator: "\n").first.map(String.init))
+        let messages = try await Self.run(["messages", "--community", community, "--db", db, "--json"])
+        #expect(messages.stdout.split(separator: "\n").count == 240)
+    }
+
     @Test func demoNetworkPrintsTheURLsThatSyncTakes() async throws {
         let place = try scratch()
         let network = Process()

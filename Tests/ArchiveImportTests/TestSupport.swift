@@ -7,6 +7,7 @@ enum TestSupport {
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     static let bundledFixture = repositoryRoot.appendingPathComponent("Fixtures/demo-community")
+    static let encryptedFixture = repositoryRoot.appendingPathComponent("Fixtures/encrypted-community")
 
     static func temporaryDirectory(_ name: String = "test") throws -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-\(UUID().uuidString)")

@@ -49,23 +49,26 @@ public enum HashRatchetEnvelope {
         case notEncrypted
     }
 
-    /// Opens `bytes` if they are a hash-ratchet `ProtocolMessage`.
+    /// Opens `bytes` if they are a hash-ratchet `ProtocolMessage`: a whole archive or index, so
+    /// without the sequence-gap rule (`HashRatchetKeyring.messageKey(…, checkingGap:)`).
     public static func open(_ bytes: [UInt8], keys: (any HashRatchetKeyring)?) -> Opening {
         guard let message = try? WireProtocolMessage(serializedBytes: bytes),
               let encrypted = message.encryptedMessage["none"] ?? message.encryptedMessage.values.first
         else { return .notEncrypted }
-        return open(encrypted, keys: keys)
+        return open(encrypted, keys: keys, checkingGap: false)
     }
 
     /// Opens one `EncryptedMessageProtocol`: the payload (AES-256-GCM, `ct‖tag‖nonce`) with the
     /// message key for its sequence number; sequence 0 carries a plaintext payload (status-go's
     /// key-exchange messages).
-    public static func open(_ encrypted: WireEncryptedMessageProtocol, keys: (any HashRatchetKeyring)?) -> Opening {
+    public static func open(_ encrypted: WireEncryptedMessageProtocol, keys: (any HashRatchetKeyring)?, checkingGap: Bool = true) -> Opening {
         let header = encrypted.hrHeader
         let reference = HashRatchetKeyReference(groupID: Array(header.groupID), keyID: Array(header.keyID))
-        guard let keys, !header.keyID.isEmpty else { return .keyMissing(reference) }
+        // No key ID names no key: nothing could ever open it (not a wait).
+        guard !header.keyID.isEmpty else { return .notOpened(reference) }
+        guard let keys else { return .keyMissing(reference) }
         let messageKey: [UInt8]
-        switch keys.messageKey(keyID: Array(header.keyID), sequenceNumber: header.seqNo) {
+        switch keys.messageKey(keyID: Array(header.keyID), sequenceNumber: header.seqNo, checkingGap: checkingGap) {
         case .key(let key): messageKey = key
         case .notHeld: return .keyMissing(reference)
         case .tooFar: return .notOpened(reference)

@@ -152,7 +152,8 @@ public struct OneShotSync: Sendable {
             var attempts = 0
             for await next in outcomes {
                 outcome = next
-                if case .failed = next, attempts < retries {
+                // An index waiting for a key is not retried: nothing changes until keys are imported.
+                if case .failed(let failure) = next, failure.cause != .waitingForKey, attempts < retries {
                     attempts += 1
                     continue
                 }

@@ -164,6 +164,8 @@ public struct SyncReport: Codable, Sendable, Equatable {
                 archives.unimportable[id] = archives.unimportable[id] ?? failure.reason
             }
         case .waitingForKey(let wait):
+            // Failed in an earlier attempt (a download), waiting now: listed once, as waiting.
+            archives.failed[wait.item] = nil
             archives.waitingForKey[wait.item] = "key \(wait.keyID) of group \(wait.groupID)"
         case .recordFailed(let what, let error):
             recordFailures.append("\(what): \(error)")

@@ -1,0 +1,58 @@
+import ArchiveImport
+import ArgumentParser
+import CodexClient
+import ControlNode
+import Foundation
+import GroupKeys
+import HistoryStore
+import SyncEngine
+import WakuClient
+
+/// `demo --encrypted`: an encrypted community synced three times, as a member whose chat client
+/// hands over its keys late. First with no key (the index waits), then with the newest key only
+/// (the index and the newer archives open; the older ones are downloaded and wait), then with
+/// every key (the waiting archives import from their kept files: nothing is downloaded again).
+extension DemoCommand {
+    func runEncrypted(fixture: URL, options: OneShotSync.Options, waku: WakuClient, codex: CodexClient,
+                      database: HistoryDatabase, progress: ProgressPrinter) async throws {
+        let keysFile = fixture.appendingPathComponent(EncryptedFixtureGenerator.keysFile)
+        let keys: [GroupKey]
+        do { keys = try GroupKeyStore.parseImport(try Data(contentsOf: keysFile)) } catch {
+            printError("\(keysFile.path): \(error)")
+            throw Exit.badInput
+        }
+        let store = GroupKeyStore(path: db + ".keys")
+        let steps: [(title: String, keys: [GroupKey])] = [
+            ("1/3: no key yet: the index is encrypted, so it waits for its key", []),
+            ("2/3: the chat client hands over the newest key (`keys import`)", Array(keys.suffix(1))),
+            ("3/3: and the older key: the waiting archives import from their kept downloads", keys),
+        ]
+        for step in steps {
+            progress.line("encrypted demo, step \(step.title)")
+            if !step.keys.isEmpty {
+                let added = try store.add(step.keys).added
+                progress.line("keys import: \(added) key(s) added to \(store.path)")
+            }
+            var stepOptions = options
+            stepOptions.keys = try KeysCommand.keyring(forDatabase: db)
+            do {
+                try await SyncCommand.runSync(options: stepOptions, waku: waku, codex: codex, database: database, json: json, progress: progress)
+            } catch let exit as ExitCode where exit == Exit.partialFailure && step.keys.isEmpty {
+                // Expected: the index waits for its key, and nothing was downloaded or retried.
+            }
+        }
+        if !json {
+            progress.line("read it: community-history messages --community \(options.communityID) --db \(db) --limit 20")
+        }
+    }
+
+    /// The encrypted demo's own database and keys (never the user's history) start empty, so
+    /// every run shows the same three steps.
+    func startOverEncryptedDemo() throws {
+        let leftovers = ["", "-wal", "-shm", ".keys", ".keys.lock"].map { db + $0 }.filter { FileManager.default.fileExists(atPath: $0) }
+        for path in leftovers { try FileManager.default.removeItem(atPath: path) }
+        if !leftovers.isEmpty && !json && !logging.quiet {
+            print("starting over: removed the previous encrypted demo's database and keys (\(db))")
+        }
+    }
+}
