@@ -45,11 +45,13 @@ check() {
       != a.stored_count + a.replaced_count + a.unchanged_count")
   orphans=$(sqlite3 "$db" "SELECT COUNT(*) FROM message WHERE source = 'archive'
       AND archive_id NOT IN (SELECT id FROM imported_archive)")
-  # Also stale: an archive waiting for a key that is imported, or whose kept download is not recorded.
+  # Also stale: an archive waiting for a key that is imported, or whose kept download is not
+  # recorded; messages held for a key by an archive that is not imported.
   stale=$(sqlite3 "$db" "SELECT (SELECT COUNT(*) FROM downloaded_archive WHERE id IN (SELECT id FROM imported_archive))
       + (SELECT COUNT(*) FROM archive_failure WHERE id IN (SELECT id FROM imported_archive))
       + (SELECT COUNT(*) FROM key_wait WHERE kind = 'archive' AND (item IN (SELECT id FROM imported_archive)
-           OR item NOT IN (SELECT id FROM downloaded_archive)))")
+           OR item NOT IN (SELECT id FROM downloaded_archive)))
+      + (SELECT COUNT(*) FROM held_message WHERE archive_id NOT IN (SELECT id FROM imported_archive))")
   pending=$(sqlite3 "$db" "SELECT COUNT(*) FROM archive_ref WHERE pending_owner IS NOT NULL")
   local leftovers=0
   if [ -d "$archives" ]; then

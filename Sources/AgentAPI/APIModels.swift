@@ -61,7 +61,7 @@ public struct HistoryView: Encodable {
         case indexCID, indexClock, archivesImported, archivesPending, archivesFailed, archivesOverLimit, archivesUnimportable
         case coveredFrom, coveredTo, messageCount, lastError, lastSuccessAt, waitingForKeys
     }
-    enum WaitKeys: String, CodingKey { case kind, item, groupID, keyID, since }
+    enum WaitKeys: String, CodingKey { case kind, item, groupID, keyID, since, messages }
 
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: Keys.self)
@@ -86,6 +86,7 @@ public struct HistoryView: Encodable {
             try entry.encode(wait.groupID, forKey: .groupID)
             try entry.encode(wait.keyID, forKey: .keyID)
             try entry.encode(wait.since, forKey: .since)
+            try entry.encode(wait.messageCount, forKey: .messages)
         }
     }
 }
@@ -145,7 +146,7 @@ struct LeaveResult: Encodable {
 
 struct RescanResult: Encodable { var communityID: String; var rescanning: Bool }
 /// What `POST /v1/keys` did: counts and the communities resumed, never a key.
-struct KeysImportResult: Encodable { var added: Int; var known: Int; var resumed: [String] }
+struct KeysImportResult: Encodable { var added: Int; var known: Int; var messagesReleased: Int; var resumed: [String] }
 
 /// A stored message as a chat view needs it (the API's pages and `messages --json`).
 public struct MessageView: Encodable {

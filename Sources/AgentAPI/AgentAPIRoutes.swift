@@ -152,6 +152,7 @@ public struct AgentAPI: Sendable {
         let result: HistoryAgent.KeysImport
         do { result = try await agent.importKeys(keys) } catch { throw Self.apiError(error) }
         return try JSONResponse(Versioned(body: KeysImportResult(added: result.added, known: result.known,
+                                                                   messagesReleased: result.messagesReleased,
                                                                    resumed: result.resumed.map(\.string))))
     }
 

@@ -219,6 +219,8 @@ public final class HistoryAgent: Service, Sendable {
         public var added: Int
         /// Keys already held.
         public var known: Int
+        /// Encrypted messages imported archives held for these keys, stored now.
+        public var messagesReleased: Int
         /// The communities restarted because something of theirs waited for a key.
         public var resumed: [CommunityID]
     }
@@ -232,6 +234,17 @@ public final class HistoryAgent: Service, Sendable {
         let counts: (added: Int, known: Int)
         do { counts = try GroupKeyStore(path: configuration.databasePath + ".keys").add(keys) } catch { throw .keyStore("\(error)") }
         reloadKeys()
+        // Encrypted messages imported archives held for these keys: stored now, off the pool.
+        let release = HeldMessageRelease(database: database, keys: self.keys)
+        let released: HeldMessageRelease.Result
+        do {
+            released = try await withCheckedThrowingContinuation { continuation in
+                DispatchQueue.global().async { continuation.resume(with: Result { try release.run() }) }
+            }
+        } catch { throw .database("\(error)") }
+        if released.archives > 0 {
+            events.write(["event": "messages.released", "archives": released.archives, "stored": released.stored])
+        }
         // Whatever was added: a request retried after a failure here resumes them too.
         let waits: [KeyWait]
         do { waits = try await database.keyWaits() } catch { throw .database("\(error)") }
@@ -247,7 +260,7 @@ public final class HistoryAgent: Service, Sendable {
         }
         events.write(["event": "keys.imported", "added": counts.added, "known": counts.known, "resumed": resumed.map(\.string)])
         logger.info("group keys imported", metadata: ["added": "\(counts.added)", "known": "\(counts.known)", "resumed": "\(resumed.count)"])
-        return KeysImport(added: counts.added, known: counts.known, resumed: resumed)
+        return KeysImport(added: counts.added, known: counts.known, messagesReleased: released.stored, resumed: resumed)
     }
 
     private func ask<T: Sendable>(_ command: (@escaping @Sendable (Result<T, AgentControlError>) -> Void) -> AgentCommand) async throws(AgentControlError) -> T {

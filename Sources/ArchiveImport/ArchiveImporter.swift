@@ -190,10 +190,12 @@ public struct ArchiveImporter: Sendable {
         var rejected: [String: Int] = [:]
         var batch: [ArchivedMessageUnwrapper.Assembled] = []
         batch.reserveCapacity(ParallelVerification.batchSize)
+        // Encrypted messages whose key is not held: kept raw with the archive (`HeldMessages`).
+        var held: [HeldMessage] = []
         // The batch being verified while the one before it is written.
-        var verifying: VerifiedBatch?
-        func store(_ verified: VerifiedBatch) throws {
-            for outcome in verified.outcomes() {
+        var verifying: (VerifiedBatch, [ArchivedMessageUnwrapper.Assembled])?
+        func store(_ verified: VerifiedBatch, _ submitted: [ArchivedMessageUnwrapper.Assembled]) throws {
+            for (outcome, assembled) in zip(verified.outcomes(), submitted) {
                 switch outcome {
                 case .message(let message) where !(entry.from..<entry.to).contains(message.timestamp):
                     // An archive is canonical for its range only; outside it, it could
@@ -203,16 +205,22 @@ public struct ArchiveImporter: Sendable {
                     try writer.write(StoredMessage(archived: message, communityID: communityID))
                 case .rejected(let reason):
                     rejected[reason.rawValue, default: 0] += 1
+                    if reason == .encryptedKeyUnavailable, let key = assembled.hashRatchetKey {
+                        let entry: [UInt8] = try assembled.archivedEntry.serializedBytes()
+                        held.append(HeldMessage(entryID: Hex.encode(Keccak256.hash(entry), prefixed: true), groupID: key.groupID,
+                                                keyID: key.keyID, entry: Data(entry)))
+                    }
                 case .pending:
                     break
                 }
             }
         }
         func submitBatch() throws {
-            let next = verification.start(batch)
+            let submitted = batch
+            let next = verification.start(submitted)
             batch.removeAll(keepingCapacity: true)
-            if let previous = verifying { try store(previous) }
-            verifying = next
+            if let (previous, previousBatch) = verifying { try store(previous, previousBatch) }
+            verifying = (next, submitted)
         }
         while let element = try reader.next() {
             switch element {
@@ -234,13 +242,13 @@ public struct ArchiveImporter: Sendable {
             }
         }
         try submitBatch()
-        if let last = verifying { try store(last) }
+        if let (last, lastBatch) = verifying { try store(last, lastBatch) }
         guard metadata != nil else { throw ArchiveDecodingError.metadataMissing }
         let incomplete = unwrapper.incompleteSegmentedMessages()
         if incomplete > 0 { rejected[RejectionReason.incompleteSegments.rawValue, default: 0] += incomplete }
         return Decoded(
             summary: ArchiveContentSummary(from: entry.from, to: entry.to, contentTopics: entry.contentTopics.map(\.string),
-                                           entryCount: entries, rejections: rejected),
+                                           entryCount: entries, rejections: rejected, held: held),
             compression: compression)
     }
 

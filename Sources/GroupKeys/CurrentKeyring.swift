@@ -29,6 +29,8 @@ public final class CurrentKeyring: HashRatchetKeyring {
         ring.withLock { $0 }.messageKey(keyID: keyID, sequenceNumber: sequenceNumber, checkingGap: checkingGap)
     }
 
+    public var keyIDs: Set<String> { ring.withLock { $0 }.keyIDs }
+
     public func holds(keyID: [UInt8]) -> Bool {
         ring.withLock { $0 }.holds(keyID: keyID)
     }

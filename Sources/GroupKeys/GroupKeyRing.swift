@@ -30,6 +30,8 @@ public final class GroupKeyRing: HashRatchetKeyring {
 
     public var isEmpty: Bool { keys.isEmpty }
 
+    public var keyIDs: Set<String> { Set(keys.keys.map { Hex.encode($0, prefixed: true) }) }
+
     /// Whether the ring holds the group key `keyID` names.
     public func holds(keyID: [UInt8]) -> Bool { keys[keyID] != nil }
 

@@ -37,13 +37,17 @@ public struct ArchiveContentSummary: Sendable {
     public var entryCount: Int
     /// Messages not stored, by reason.
     public var rejections: [String: Int]
+    /// Encrypted messages whose key the member does not hold: kept, raw, with the archive (in
+    /// the transaction that publishes it) until the key comes (`HeldMessages`).
+    public var held: [HeldMessage]
 
-    public init(from: UInt64, to: UInt64, contentTopics: [String], entryCount: Int, rejections: [String: Int]) {
+    public init(from: UInt64, to: UInt64, contentTopics: [String], entryCount: Int, rejections: [String: Int], held: [HeldMessage] = []) {
         self.from = from
         self.to = to
         self.contentTopics = contentTopics
         self.entryCount = entryCount
         self.rejections = rejections
+        self.held = held
     }
 }
 
@@ -293,5 +297,14 @@ extension HistoryDatabase {
         try db.execute(sql: "DELETE FROM archive_failure WHERE id = ?", arguments: [archive.id])
         try db.execute(sql: "DELETE FROM key_wait WHERE community_id = ? AND kind = 'archive' AND item = ?",
                        arguments: [archive.communityID, archive.id])
+        // Its messages waiting for a key: replaced by this import's (a forced one may hold fewer).
+        try db.execute(sql: "DELETE FROM held_message WHERE community_id = ? AND archive_id = ?", arguments: [archive.communityID, archive.id])
+        for message in summary.held {
+            try db.execute(sql: """
+                INSERT OR IGNORE INTO held_message (community_id, archive_id, entry_id, group_id, key_id, entry, held_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [archive.communityID, archive.id, message.entryID, message.groupID, message.keyID, message.entry,
+                                 Int64(Date().timeIntervalSince1970 * 1000)])
+        }
     }
 }

@@ -7,6 +7,8 @@ public struct KeyWait: Sendable, Equatable, Codable {
     public enum Kind: String, Sendable, Codable {
         case index
         case archive
+        /// Encrypted messages of an imported archive (`HeldMessage`), held for their key.
+        case messages
     }
 
     public var communityID: String
@@ -19,14 +21,17 @@ public struct KeyWait: Sendable, Equatable, Codable {
     public var keyID: String
     /// Milliseconds since 1970: when it was found waiting.
     public var since: Int64
+    /// `messages`: how many of the archive's messages wait for this key.
+    public var messageCount: Int?
 
-    public init(communityID: String, kind: Kind, item: String, groupID: String, keyID: String, since: Int64) {
+    public init(communityID: String, kind: Kind, item: String, groupID: String, keyID: String, since: Int64, messageCount: Int? = nil) {
         self.communityID = communityID
         self.kind = kind
         self.item = item
         self.groupID = groupID
         self.keyID = keyID
         self.since = since
+        self.messageCount = messageCount
     }
 }
 
@@ -70,6 +75,7 @@ extension HistoryDatabase {
     }
 
     /// What waits for a key: of one community, or of all when `communityID` is nil; oldest first.
+    /// An archive's held messages are one entry per key (`messages`, with their count).
     ///
     /// Throws a GRDB `DatabaseError` when the database cannot be read.
     public func keyWaits(communityID: String? = nil) throws -> [KeyWait] {
@@ -84,8 +90,16 @@ extension HistoryDatabase {
     static func keyWaits(_ db: Database, communityID: String?) throws -> [KeyWait] {
         // A database from before v13, opened read-only (not migrated): nothing recorded.
         guard try db.tableExists("key_wait") else { return [] }
-        var sql = "SELECT * FROM key_wait"
+        let held = try db.tableExists("held_message")
+        var sql = "SELECT community_id, kind, item, group_id, key_id, since, NULL AS count FROM key_wait"
+        if held {
+            sql += """
+                 UNION ALL SELECT community_id, 'messages', archive_id, group_id, key_id, MIN(held_at), COUNT(*)
+                FROM held_message GROUP BY community_id, archive_id, group_id, key_id
+                """
+        }
         var arguments: StatementArguments = []
+        sql = "SELECT * FROM (\(sql))"
         if let communityID {
             sql += " WHERE community_id = ?"
             arguments = [communityID]
@@ -93,7 +107,7 @@ extension HistoryDatabase {
         sql += " ORDER BY since, community_id, kind, item"
         return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
             KeyWait(communityID: row["community_id"], kind: KeyWait.Kind(rawValue: row["kind"]) ?? .archive, item: row["item"],
-                    groupID: row["group_id"], keyID: row["key_id"], since: row["since"])
+                    groupID: row["group_id"], keyID: row["key_id"], since: row["since"], messageCount: row["count"])
         }
     }
 }

@@ -302,6 +302,24 @@ enum Schema {
                 );
                 """)
         }
+        migrator.registerMigration("v14-held-messages") { db in
+            // Encrypted messages inside an imported archive whose key the member does not hold:
+            // kept raw, so that when the key comes they are opened, verified and stored as the
+            // archive's without downloading it again.
+            try db.execute(sql: """
+                CREATE TABLE held_message (
+                    community_id TEXT NOT NULL,
+                    archive_id TEXT NOT NULL,
+                    entry_id TEXT NOT NULL,
+                    group_id TEXT NOT NULL,
+                    key_id TEXT NOT NULL,
+                    entry BLOB NOT NULL,
+                    held_at INTEGER NOT NULL,
+                    PRIMARY KEY (community_id, archive_id, entry_id)
+                );
+                CREATE INDEX held_message_by_key ON held_message(key_id);
+                """)
+        }
         return migrator
     }
 

@@ -42,9 +42,13 @@ public protocol HashRatchetKeyring: Sendable {
     /// opened without it: a busy control node's key may be far along by the time it seals an
     /// archive (whose download costs more than the hashing), and refusing it would lose the archive.
     func messageKey(keyID: [UInt8], sequenceNumber: UInt32, checkingGap: Bool) -> HashRatchetKeyLookup
+    /// The key IDs held (`0x` hex): which held messages a ring can open.
+    var keyIDs: Set<String> { get }
 }
 
 extension HashRatchetKeyring {
+    public var keyIDs: Set<String> { [] }
+
     public func messageKey(keyID: [UInt8], sequenceNumber: UInt32, checkingGap: Bool) -> HashRatchetKeyLookup {
         messageKey(keyID: keyID, sequenceNumber: sequenceNumber)
     }

@@ -1,3 +1,4 @@
+import ArchiveImport
 import ArgumentParser
 import Foundation
 import HistoryStore
@@ -68,6 +69,22 @@ struct KeysCommand: AsyncParsableCommand {
                 printError("\(error) (nothing was imported)")
                 throw Exit.databaseError
             }
+            // Encrypted messages imported archives held for these keys: stored now, unless a sync
+            // or the agent holds the database (the agent takes keys through POST /v1/keys).
+            var released = HeldMessageRelease.Result()
+            var releaseNote: String?
+            if FileManager.default.fileExists(atPath: database.path) {
+                do {
+                    let lock = try SyncLock(databasePath: database.path, command: "keys import")
+                    defer { lock.release() }
+                    released = try HeldMessageRelease(database: try HistoryDatabase(path: database.path), keys: GroupKeyRing(try store.load())).run()
+                } catch let error as SyncLockError {
+                    releaseNote = "held messages not stored now (\(error)); the next sync stores them, or send the keys to the agent: POST /v1/keys"
+                } catch {
+                    printError("the keys are imported; storing the messages held for them failed: \(error)")
+                    throw Exit.databaseError
+                }
+            }
             // What waits for a key the store now holds: the next sync imports it.
             let held = Set(((try? store.load()) ?? []).map { Hex.encode($0.keyID, prefixed: true) })
             var waits: [KeyWait] = []
@@ -75,20 +92,25 @@ struct KeysCommand: AsyncParsableCommand {
                 // Advice only: a database that does not read here is read again by sync.
                 waits = (try? await HistoryDatabase(path: database.path, readOnly: true).keyWaits()) ?? []
             }
-            let unblocked = waits.filter { held.contains($0.keyID) }
+            let unblocked = waits.filter { held.contains($0.keyID) && $0.kind != .messages }
             let communities = Set(unblocked.map(\.communityID)).sorted()
             if json {
-                struct Body: Encodable { var schemaVersion = 1; var imported: Int; var alreadyStored: Int; var unblocked: [String: [String]] }
-                print(try ReportJSON.encode(Body(imported: result.added, alreadyStored: result.known,
+                struct Body: Encodable {
+                    var schemaVersion = 1; var imported: Int; var alreadyStored: Int; var messagesReleased: Int; var unblocked: [String: [String]]
+                }
+                print(try ReportJSON.encode(Body(imported: result.added, alreadyStored: result.known, messagesReleased: released.stored,
                                                  unblocked: Dictionary(grouping: unblocked, by: \.communityID).mapValues { $0.map(\.item) })))
             } else {
                 print("imported \(result.added) key(s), \(result.known) already stored or repeated, into \(store.path)")
+                if released.archives > 0 {
+                    print("stored \(released.stored) encrypted message(s) that \(released.archives) imported archive(s) held for these keys (no download)")
+                }
+                if let releaseNote { print(releaseNote) }
                 for community in communities {
                     let items = unblocked.filter { $0.communityID == community }
                     print("\(community): \(items.count) waiting item(s) can now be read: run `community-history sync --community \(community)` "
                           + "(kept downloads are imported, not downloaded again); a running agent takes keys through POST /v1/keys")
                 }
-                print("encrypted messages inside archives imported before these keys stay unread: this version does not read imported archives again")
             }
         }
     }

@@ -66,14 +66,15 @@ import Testing
         #expect(newest.archives.waitingForKey.map(\.id) == older)
         #expect(newest.archives.waitingForKey.allSatisfy { $0.keyID == community.summary.keyIDs[0] })
         #expect(newest.archives.imported == community.summary.archiveKeys.count - older.count)
-        #expect(try database.keyWaits().map(\.item).sorted() == older)
+        // Reported, not recorded as key waits: those stand for a sync's kept downloads.
+        #expect(try database.keyWaits().isEmpty)
         #expect(try database.weekCoverage(communityID: community.summary.communityID, decoderRevision: ArchiveImporter.decoderRevision)
-                    .map(\.state.symbol) == ["k", "k", "#", "#"])
+                    .map(\.state.symbol) == [".", ".", "#", "#"])
 
         let all = try Replay(fixture: community.fixture, database: database, options: ArchiveImportOptions(keys: GroupKeyRing(community.keys))).run()
         #expect(all.archives.imported == older.count && all.archives.waitingForKey.isEmpty)
         #expect(try database.messageCount(communityID: community.summary.communityID) == community.summary.validMessages)
-        #expect(try database.keyWaits().isEmpty, "imported archives end their waits in the import's transaction")
+        #expect(try database.keyWaits().isEmpty)
     }
 
     /// A key that is held but does not open the archive (here: a keyring answering a wrong message

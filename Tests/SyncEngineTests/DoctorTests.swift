@@ -90,7 +90,7 @@ import WakuClient
         _ = try HistoryDatabase(path: path)
         let good = PeerCheck.database(path: path, minimumFreeBytes: 0)
         #expect(failed(good).isEmpty)
-        #expect(good.first { $0.name == "database schema" }?.detail.contains("v13-key-waits") == true)
+        #expect(good.first { $0.name == "database schema" }?.detail.contains("v14-held-messages") == true)
 
         let missing = PeerCheck.database(path: directory.appendingPathComponent("no/such/dir/history.sqlite").path)
         #expect(failed(missing) == ["database writable"])

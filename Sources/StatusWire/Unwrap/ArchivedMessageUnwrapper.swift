@@ -49,6 +49,30 @@ public struct ArchivedMessageUnwrapper {
         let topic: ContentTopic
         let archivedSignature: Data
         let thirdPartyID: String
+
+        /// Unix seconds, as archived.
+        public var archivedTime: UInt64 { timestamp }
+
+        /// The whole message as an archived entry (a segmented one reassembled): what is held
+        /// while its key is missing, and unwrapped again once the key comes.
+        public var archivedEntry: WireArchivedWakuMessage {
+            var entry = WireArchivedWakuMessage()
+            entry.payload = payload
+            entry.timestamp = timestamp
+            entry.topic = Data(topic.bytes)
+            entry.sig = archivedSignature
+            entry.thirdPartyID = thirdPartyID
+            return entry
+        }
+
+        /// The group key a hash-ratchet encrypted message needs; nil when it is not one.
+        public var hashRatchetKey: HashRatchetKeyReference? {
+            guard let message = try? WireProtocolMessage(serializedBytes: payload),
+                  let encrypted = message.encryptedMessage["none"] ?? message.encryptedMessage.values.first,
+                  !encrypted.hrHeader.keyID.isEmpty
+            else { return nil }
+            return HashRatchetKeyReference(groupID: Array(encrypted.hrHeader.groupID), keyID: Array(encrypted.hrHeader.keyID))
+        }
     }
 
     public enum Assembly: Sendable {

@@ -116,6 +116,17 @@ public struct OneShotSync: Sendable {
         }
         collector.scanned(stored.count)
 
+        // Encrypted messages that imported archives held for keys now held: stored first.
+        if let keys = options.keys {
+            let released = try HeldMessageRelease(database: database, keys: keys, communityID: communityID.string).run()
+            if released.archives > 0 {
+                logger.info("held messages released", metadata: ["archives": "\(released.archives)", "stored": "\(released.stored)"])
+                let event = SyncEvent.heldMessagesReleased(archives: released.archives, stored: released.stored)
+                collector.record(event)
+                onEvent(event)
+            }
+        }
+
         // The channels' names, from the community's newest signed description (for display:
         // a failure is logged and the sync goes on).
         do {

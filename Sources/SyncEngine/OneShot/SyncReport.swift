@@ -100,6 +100,9 @@ public struct SyncReport: Codable, Sendable, Equatable {
     public var announcements = Announcements()
     public var archives = Archives()
     public var messages = ReplayReport.Messages()
+    /// Of `messages.stored`: encrypted messages that imported archives held for a key, stored
+    /// now that the key is held (no download).
+    public var heldMessagesReleased = 0
     public var database = ReplayReport.Database()
     /// Database writes of the sync that failed (the sync went on; the next run redoes them).
     public var recordFailures: [String] = []
@@ -111,7 +114,7 @@ public struct SyncReport: Codable, Sendable, Equatable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case communityID, indexCID, selection, outcome, announcements, archives, messages, database, recordFailures, performance
+        case communityID, indexCID, selection, outcome, announcements, archives, messages, heldMessagesReleased, database, recordFailures, performance
     }
 
     /// Every key, absent values as `null` (`sync --json` is a documented, stable format).
@@ -124,6 +127,7 @@ public struct SyncReport: Codable, Sendable, Equatable {
         try container.encode(announcements, forKey: .announcements)
         try container.encode(archives, forKey: .archives)
         try container.encode(messages, forKey: .messages)
+        try container.encode(heldMessagesReleased, forKey: .heldMessagesReleased)
         try container.encode(database, forKey: .database)
         try container.encode(recordFailures, forKey: .recordFailures)
         try container.encode(performance, forKey: .performance)
@@ -163,6 +167,9 @@ public struct SyncReport: Codable, Sendable, Equatable {
                 archives.failed[id] = nil
                 archives.unimportable[id] = archives.unimportable[id] ?? failure.reason
             }
+        case .heldMessagesReleased(_, let stored):
+            messages.stored += stored
+            heldMessagesReleased += stored
         case .waitingForKey(let wait):
             // Failed in an earlier attempt (a download), waiting now: listed once, as waiting.
             archives.failed[wait.item] = nil
@@ -194,6 +201,9 @@ public struct SyncReport: Codable, Sendable, Equatable {
             lines.append("               waiting for \(key): \(item.prefix(18))… (kept; imported after `keys import`, no new download)")
         }
         lines.append("messages       \(messages.stored) stored, \(messages.replaced) replaced local copies, \(messages.removed) local copies removed, \(messages.rejectedTotal) rejected")
+        if heldMessagesReleased > 0 {
+            lines.append("               \(heldMessagesReleased) of them held for a key until now (no download)")
+        }
         for (reason, count) in messages.rejected.sorted(by: { $0.key < $1.key }) {
             lines.append("               rejected \(count) × \(reason)")
         }
