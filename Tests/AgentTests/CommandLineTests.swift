@@ -18,13 +18,19 @@ import WakuClient
         var stderr: String
     }
 
-    /// Runs the binary on a dispatch thread: waiting for it must not hold a cooperative thread,
-    /// which the demo nodes in this process need to answer it.
+    /// Runs the binary, waiting for it on a thread of its own: not a cooperative thread (the demo
+    /// nodes in this process need those to answer it), and not Dispatch's global queue, whose
+    /// few threads (one per core on Linux) the code under test needs too: a run of `demo` holding
+    /// both for half a minute made every other test wait, and the time-limited ones fail.
     static func run(_ arguments: [String]) async throws -> Run {
+        try await onOwnThread { try runBlocking(arguments) }
+    }
+
+    /// `work` on a new thread, awaited without holding any shared thread.
+    static func onOwnThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(with: Result { try runBlocking(arguments) })
-            }
+            let thread = Thread { continuation.resume(with: Result { try work() }) }
+            thread.start()
         }
     }
 

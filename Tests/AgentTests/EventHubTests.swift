@@ -2,7 +2,7 @@ import AgentService
 import Foundation
 import Testing
 
-@Suite(.timeLimit(.minutes(1))) struct EventHubTests {
+@Suite(.timeLimit(.minutes(5))) struct EventHubTests {
     func publish(_ hub: EventHub, _ count: Int) {
         for index in 1...count { hub.publish(name: "e\(index)", json: Data("{}".utf8)) }
     }

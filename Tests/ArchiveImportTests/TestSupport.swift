@@ -18,4 +18,13 @@ enum TestSupport {
     static func temporaryDatabase() throws -> HistoryDatabase {
         try HistoryDatabase(path: temporaryDirectory("db").appendingPathComponent("history.sqlite").path)
     }
+
+    /// Runs test work that blocks on a thread of its own, not on one of the test runner's (a
+    /// 2-core machine has two) nor Dispatch's (as few): blocking those starved the time-limited
+    /// tests running beside it.
+    static func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try work() }) }.start()
+        }
+    }
 }

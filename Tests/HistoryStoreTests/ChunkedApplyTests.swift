@@ -302,12 +302,13 @@ import Testing
                 return self.summary(entries: 4)
             }
         }
-        // Waited for off the test runner's threads (a blocked one starves the other tests).
+        // Waited for on a thread of its own: not the test runner's, nor Dispatch's few (a blocked
+        // one starves the other tests).
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            DispatchQueue.global().async {
+            Thread {
                 scene.secondStarted.wait()
                 done.resume()
-            }
+            }.start()
         }
         let second = scene.lock.withLock {
             let task = Task {

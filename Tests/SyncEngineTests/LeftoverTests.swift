@@ -35,7 +35,7 @@ import Testing
         #expect(try database.communityStatuses().first?.archivesFailed == 0)
     }
 
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(5)))
     func aStartRemovesWhatAKilledRunLeft() async throws {
         let directory = try scratch()
         let archives = directory.appendingPathComponent("archives")
