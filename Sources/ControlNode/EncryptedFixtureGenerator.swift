@@ -7,7 +7,9 @@ import StatusWire
 /// weekly archive and the index are hash-ratchet encrypted as a whole with the community's group
 /// key (group = the community ID's bytes; status-wire.md §3.6), one in five channel messages
 /// inside the archives is encrypted with the same ratchet, and the key is rotated mid-history.
-/// The keys go to `keys.jsonl`, in the form `keys import` reads: what the chat client holds.
+/// The `#dev` channel is encrypted at channel level: its encrypted messages use the channel's
+/// own key (group = its chat ID). The keys go to `keys.jsonl`, in the form `keys import` reads:
+/// what the chat client holds (the community's two, then the channel's).
 ///
 /// Sequence numbers count up per key, as status-go's sender does for every message it encrypts
 /// with a key (messages, archives and the index alike).
@@ -45,8 +47,11 @@ public struct EncryptedFixtureGenerator {
         public var validMessages = 0
         /// Of those, the ones encrypted inside the archives.
         public var encryptedMessages = 0
-        /// Oldest first; the index is encrypted with the last.
+        /// The community's keys, oldest first (the index is encrypted with the last), then the
+        /// `#dev` channel's key.
         public var keyIDs: [String] = []
+        /// Of `encryptedMessages`, those encrypted with the channel's key (in `#dev`).
+        public var channelKeyMessages = 0
     }
 
     /// The name of the keys file beside the fixture's manifest.
@@ -79,18 +84,23 @@ public struct EncryptedFixtureGenerator {
         summary.communityID = community.communityID.string
         let groupID = community.communityKey.publicKey.compressed
         let rotation = configuration.start + UInt64(configuration.rotationWeek) * FixtureGenerator.week
+        let channelLevel = community.channels[1 % community.channels.count]
+        let groups = [groupID, groupID, Array(channelLevel.chatID.utf8)]
         var keys = [
             RatchetKey(key: random.bytes(32), timestampMillis: configuration.start * 1000 - 86_400_000),
             RatchetKey(key: random.bytes(32), timestampMillis: rotation * 1000 - 86_400_000),
+            RatchetKey(key: random.bytes(32), timestampMillis: configuration.start * 1000 - 3_600_000),
         ]
-        summary.keyIDs = keys.map { Hex.encode(HashRatchet.keyID(groupID: groupID, timestampMillis: $0.timestampMillis, groupKey: $0.key), prefixed: true) }
+        summary.keyIDs = zip(keys, groups).map { key, group in
+            Hex.encode(HashRatchet.keyID(groupID: group, timestampMillis: key.timestampMillis, groupKey: key.key), prefixed: true)
+        }
 
         // The control node's device, first in every message it builds (as status-go's are).
         let installationID = DemoCommunity.uuid(&random)
-        /// Encrypts `bytes` with the next message key of `keys[k]`.
+        /// Encrypts `bytes` with the next message key of `keys[k]` (of group `groups[k]`).
         func seal(_ bytes: [UInt8], with k: Int) throws -> [UInt8] {
             keys[k].sequence += 1
-            return try MessageFactory.hashRatchetMessage(bytes, groupID: groupID, groupKey: keys[k].key,
+            return try MessageFactory.hashRatchetMessage(bytes, groupID: groups[k], groupKey: keys[k].key,
                                                          timestampMillis: keys[k].timestampMillis, sequenceNumber: keys[k].sequence,
                                                          nonce: random.bytes(12), installationID: installationID)
         }
@@ -109,8 +119,10 @@ public struct EncryptedFixtureGenerator {
                                                          clock: time * 1000 + UInt64(n), timestampMillis: time * 1000)
                 let payload: [UInt8]
                 if n % 5 == 0 {
-                    payload = try seal(amm, with: k)
+                    let channelKey = channel.chatID == channelLevel.chatID
+                    payload = try seal(amm, with: channelKey ? 2 : k)
                     summary.encryptedMessages += 1
+                    if channelKey { summary.channelKeyMessages += 1 }
                 } else {
                     payload = try MessageFactory.publicProtocolMessage(amm, installationID: member.installationID)
                 }
@@ -127,7 +139,7 @@ public struct EncryptedFixtureGenerator {
             let archiveID = try index.add(metadata: writer.metadata, cid: cid)
             summary.archiveKeys[archiveID] = summary.keyIDs[k]
         }
-        let sealedIndex = try seal(index.bytes(), with: keys.count - 1)
+        let sealedIndex = try seal(index.bytes(), with: 1)
         let indexCID = try CID.codex(of: sealedIndex, .statusArchive).manifestCID
         try Data(sealedIndex).write(to: blobs.appendingPathComponent(indexCID.string))
         summary.indexCID = indexCID.string
@@ -149,8 +161,8 @@ public struct EncryptedFixtureGenerator {
             var key: String
             var keyID: String
         }
-        let lines = zip(keys, summary.keyIDs).map { key, keyID in
-            KeyLine(groupID: Hex.encode(groupID, prefixed: true), timestamp: key.timestampMillis, key: Hex.encode(key.key, prefixed: true), keyID: keyID)
+        let lines = zip(zip(keys, groups), summary.keyIDs).map { pair, keyID in
+            KeyLine(groupID: Hex.encode(pair.1, prefixed: true), timestamp: pair.0.timestampMillis, key: Hex.encode(pair.0.key, prefixed: true), keyID: keyID)
         }
         let lineEncoder = JSONEncoder()
         lineEncoder.outputFormatting = [.sortedKeys]

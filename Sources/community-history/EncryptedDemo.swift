@@ -9,9 +9,11 @@ import SyncEngine
 import WakuClient
 
 /// `demo --encrypted`: an encrypted community synced three times, as a member whose chat client
-/// hands over its keys late. First with no key (the index waits), then with the newest key only
-/// (the index and the newer archives open; the older ones are downloaded and wait), then with
-/// every key (the waiting archives import from their kept files: nothing is downloaded again).
+/// hands over its keys late. First with no key (the index waits), then with the community's
+/// newest key only (the index and the newer archives open; the older ones are downloaded and
+/// wait; the `#dev` channel's encrypted messages are held for the channel's key), then with
+/// every key (the waiting archives import from their kept files and the held messages are
+/// stored: nothing is downloaded again).
 extension DemoCommand {
     func runEncrypted(fixture: URL, options: OneShotSync.Options, waku: WakuClient, codex: CodexClient,
                       database: HistoryDatabase, progress: ProgressPrinter) async throws {
@@ -24,8 +26,8 @@ extension DemoCommand {
         let store = GroupKeyStore(path: db + ".keys")
         let steps: [(title: String, keys: [GroupKey])] = [
             ("1/3: no key yet: the index is encrypted, so it waits for its key", []),
-            ("2/3: the chat client hands over the newest key (`keys import`)", Array(keys.suffix(1))),
-            ("3/3: and the older key: the waiting archives import from their kept downloads", keys),
+            ("2/3: the chat client hands over the community's newest key (`keys import`)", [keys[1]]),
+            ("3/3: and the older key and #dev's: the waiting archives import from their kept downloads, the held messages are stored", keys),
         ]
         for step in steps {
             progress.line("encrypted demo, step \(step.title)")

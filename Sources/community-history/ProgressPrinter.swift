@@ -38,6 +38,8 @@ final class ProgressPrinter: Sendable {
         var archives = 0
         var imported = 0
         var failed = 0
+        /// Downloaded, encrypted with a key not held: kept for it (`k` in the bar).
+        var waitingForKey = 0
         var bytes: Int64 = 0
         var messages = 0
         var inFlight: [InFlight] = []
@@ -189,7 +191,7 @@ final class ProgressPrinter: Sendable {
             // A plan that succeeds ends the run of failures: the next failure is attempt 1 again.
             if case .failed = outcome {} else { plan.failedPlans = 0 }
         case .waitingForKey(let wait) where wait.kind == .archive:
-            plan.failed += 1
+            plan.waitingForKey += 1
             if let id = try? ArchiveID(wait.item) { plan.inFlight.removeAll { $0.id == id } }
         case .announcementAccepted, .announcementIgnored, .indexDownloaded, .recordFailed, .waitingForKey, .heldMessagesReleased:
             break
@@ -217,9 +219,11 @@ final class ProgressPrinter: Sendable {
                 }
             }
             guard plan.archives > 0 || !plan.inFlight.isEmpty else { continue }
-            let done = plan.imported + plan.failed
-            var line = "\(label)\(bar(plan.imported, failed: plan.failed, of: plan.archives)) \(done)/\(plan.archives) archives"
-                + (plan.failed > 0 ? " (\(plan.failed) failed)" : "") + " · \(bytes(plan.bytes)) · \(count(plan.messages)) messages"
+            let done = plan.imported + plan.failed + plan.waitingForKey
+            var line = "\(label)\(bar(plan.imported, failed: plan.failed, waiting: plan.waitingForKey, of: plan.archives)) \(done)/\(plan.archives) archives"
+                + (plan.failed > 0 ? " (\(plan.failed) failed)" : "")
+                + (plan.waitingForKey > 0 ? " (\(plan.waitingForKey) waiting for a key)" : "")
+                + " · \(bytes(plan.bytes)) · \(count(plan.messages)) messages"
             if let started = plan.started {
                 let elapsed = (now - started).inSeconds
                 if elapsed >= 1 && plan.bytes > 0 { line += " · \(bytes(Int64(Double(plan.bytes) / elapsed)))/s" }
@@ -276,12 +280,14 @@ final class ProgressPrinter: Sendable {
         bar(done, failed: 0, of: total, width: width)
     }
 
-    /// `#` for what is done, `!` for what failed, `-` for what is left.
-    static func bar(_ done: Int, failed: Int, of total: Int, width: Int = 24) -> String {
+    /// `#` for what is done, `!` for what failed, `k` for what waits for a key, `-` for what is left.
+    static func bar(_ done: Int, failed: Int, waiting: Int = 0, of total: Int, width: Int = 24) -> String {
+        func cells(_ count: Int, within room: Int) -> Int { total > 0 ? min(room, max(count > 0 ? 1 : 0, count * width / total)) : 0 }
         let filled = total > 0 ? min(width, done * width / total) : 0
-        let bad = total > 0 ? min(width - filled, max(failed > 0 ? 1 : 0, failed * width / total)) : 0
-        return "[" + String(repeating: "#", count: filled) + String(repeating: "!", count: bad)
-            + String(repeating: "-", count: width - filled - bad) + "]"
+        let bad = cells(failed, within: width - filled)
+        let keys = cells(waiting, within: width - filled - bad)
+        return "[" + String(repeating: "#", count: filled) + String(repeating: "!", count: bad) + String(repeating: "k", count: keys)
+            + String(repeating: "-", count: width - filled - bad - keys) + "]"
     }
 
     /// `0:45`, `12:03`, `1:02:03`.

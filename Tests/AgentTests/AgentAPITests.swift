@@ -1,11 +1,10 @@
-import ArchiveImport
-import WakuClient
-import CodexClient
-import DemoNetwork
-import ControlNode
 import AgentAPI
 import AgentService
+import ArchiveImport
 import AsyncHTTPClient
+import CodexClient
+import ControlNode
+import DemoNetwork
 import Foundation
 import HistoryStore
 import Logging
@@ -13,6 +12,7 @@ import ServiceLifecycle
 import Synchronization
 import Testing
 import UnixSignals
+import WakuClient
 
 /// The local API played by a chat client, over the agent's Unix socket (and its token-guarded
 /// TCP listener), against the demo network. Every response is checked against
@@ -291,7 +291,7 @@ import UnixSignals
         let keyLines = try String(contentsOf: fixture.appendingPathComponent(EncryptedFixtureGenerator.keysFile), encoding: .utf8)
             .split(separator: "\n").map(String.init)
         let posted = try await client.request(.POST, "/v1/keys", json: #"{"keys":["# + keyLines.joined(separator: ",") + "]}")
-        #expect(posted.status == 200 && posted.json?["added"]?.intValue == 2, "\(posted.text)")
+        #expect(posted.status == 200 && posted.json?["added"]?.intValue == 3, "\(posted.text)")
         #expect(posted.json?["resumed"]?.arrayValue?.compactMap(\.stringValue) == [id])
         try await AgentTests.waitUntil {
             try await client.request(.GET, "/v1/communities/\(id)").json?["history"]?["messageCount"]?.intValue == Int64(summary.validMessages)
@@ -303,7 +303,7 @@ import UnixSignals
         let keyHex = keyLines.compactMap { line -> String? in
             (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["key"] as? String
         }
-        #expect(keyHex.count == 2)
+        #expect(keyHex.count == 3)
         let everything = posted.text + done.text + lines.objects.map { "\($0)" }.joined()
         #expect(keyHex.allSatisfy { !everything.contains($0) && !everything.contains(String($0.dropFirst(2))) })
         #expect(lines.names.contains("keys.imported"))

@@ -10,7 +10,7 @@ import Testing
 /// Encrypted messages inside an archive whose key the member does not hold (issue 12): held raw
 /// with the archive, shown as waiting for their key, and stored as the archive's once the key
 /// is imported, without the archive being downloaded or imported again.
-@Suite(.timeLimit(.minutes(5))) struct HeldMessageTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct HeldMessageTests {
     let community = DemoCommunity(seed: 7, memberCount: 2)
     let from: UInt64 = 1_700_000_000
     let groupKey = [UInt8](repeating: 0x42, count: 32)

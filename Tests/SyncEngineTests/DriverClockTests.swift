@@ -1,6 +1,9 @@
+import ArchiveImport
 import CodexClient
-import HistoryStore
+import ControlNode
+import DemoNetwork
 import Foundation
+import HistoryStore
 import PeerHTTP
 import StatusWire
 import Testing
@@ -102,6 +105,42 @@ import Testing
         let waits = try await database.keyWaits(communityID: publisher.community.communityID.string).filter { $0.kind == .archive }
         #expect(waits.map(\.item) == [encrypted.string] && waits.first?.kind == .archive)
         #expect(try database.downloadedArchives(communityID: publisher.community.communityID.string).map(\.id) == [encrypted.string])
+        await driver.stop()
+    }
+
+    /// Issue 12, the index: an encrypted community's index without its key is fetched once and
+    /// waits; over two simulated days nothing is fetched again and no timer is armed.
+    @Test func anIndexWaitingForItsKeyIsNotFetchedAgainOverSimulatedDays() async throws {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("index-wait-\(UUID().uuidString)")
+        let fixture = scratch.appendingPathComponent("community")
+        let summary = try EncryptedFixtureGenerator().write(to: fixture)
+        let codexNode = try await DemoCodexNode.start(directory: scratch.appendingPathComponent("codex"))
+        defer { Task { await codexNode.stop() } }
+        let publisher = try CommunityPublisher(fixture: try FixtureDirectory(url: fixture))
+        try await publisher.uploadBlobs(to: CodexClient(baseURL: codexNode.baseURL))
+        let clock = ManualClock()
+        let database = try HistoryDatabase(path: scratch.appendingPathComponent("history.sqlite").path)
+        let driver = RunningDriver(try CommunitySyncDriver(
+            configuration: .init(communityID: publisher.community.communityID, quietWindow: .seconds(20),
+                                 retryInitialDelay: .seconds(5), retryMaxDelay: .seconds(600)),
+            database: database, codex: CodexClient(baseURL: codexNode.baseURL, retry: .none),
+            archivesDirectory: scratch.appendingPathComponent("archives"), clock: clock))
+        #expect(await driver.nextOutcome() == .nothingToDo)
+        driver.receive(CommunitySyncMachineTests.announcement(
+            clock: 1, cid: try CID(publisher.indexCID), signer: publisher.community.communityKey))
+        try await clock.waitForSleepers()
+        clock.advance(by: .seconds(20))
+        guard case .failed(let failure)? = await driver.nextOutcome() else { Issue.record("the index did not wait"); return }
+        #expect(failure.cause == .waitingForKey)
+        let requests = await codexNode.requestCount()
+        for _ in 0..<(48 * 60) {
+            clock.advance(by: .seconds(60))
+            await Task.yield()
+        }
+        #expect(await codexNode.requestCount() == requests, "two days later: the index was not fetched again")
+        #expect(clock.sleeperCount == 0, "no timer armed")
+        let waits = try await database.keyWaits(communityID: publisher.community.communityID.string)
+        #expect(waits.map(\.kind) == [.index] && waits.first?.keyID == summary.keyIDs[1])
         await driver.stop()
     }
 }
