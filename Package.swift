@@ -193,7 +193,7 @@ let package = Package(
             name: "HistoryStoreTests",
             dependencies: ["HistoryStore", .product(name: "GRDB", package: "GRDB.swift")]
         ),
-        .testTarget(name: "ArchiveImportTests", dependencies: ["ArchiveImport", "ControlNode", "GroupKeys"]),
+        .testTarget(name: "ArchiveImportTests", dependencies: ["ArchiveImport", "ControlNode", "GroupKeys", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "SyncEngineTests", dependencies: ["SyncEngine", "DemoNetwork", "ControlNode", "HistoryStore", "GroupKeys", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
             name: "AgentTests",

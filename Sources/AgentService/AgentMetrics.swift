@@ -42,7 +42,9 @@ public final class AgentMetrics: Sendable {
             case .announcementIgnored(let reason): c.announcementsRejected[reason.key, default: 0] += 1
             case .indexDownloaded: c.state = "working"
             case .planned, .downloadStarted, .downloadProgress, .importProgress, .waiting, .waitingForKey: break
-            case .heldMessagesReleased(_, let stored): c.messagesStored += stored
+            case .heldMessagesReleased(_, let stored, let replaced):
+                c.messagesStored += stored
+                c.messagesReplaced += replaced
             case .recordFailed: c.recordFailures += 1
             case .archiveDownloaded(_, _, _, let bytes): c.bytesDownloaded += bytes
             case .importingArchive: c.state = "importing"

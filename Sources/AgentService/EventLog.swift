@@ -93,8 +93,8 @@ public final class EventLog: Sendable {
             return ["event": "archive.failed", "archiveID": id.string, "kind": failure.kind.rawValue, "retryable": failure.kind.isRetryable,
                     "reason": failure.reason]
         case .recordFailed(let what, let error): return ["event": "record.failed", "what": what, "error": error]
-        case .heldMessagesReleased(let archives, let stored):
-            return ["event": "messages.released", "archives": archives, "stored": stored]
+        case .heldMessagesReleased(let archives, let stored, let replaced):
+            return ["event": "messages.released", "archives": archives, "stored": stored, "replaced": replaced]
         case .waitingForKey(let wait):
             return ["event": "key.waiting", "kind": wait.kind.rawValue, "item": wait.item, "groupID": wait.groupID, "keyID": wait.keyID]
         case .waiting(let timer, let delay):

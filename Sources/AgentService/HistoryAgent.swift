@@ -234,16 +234,11 @@ public final class HistoryAgent: Service, Sendable {
         let counts: (added: Int, known: Int)
         do { counts = try GroupKeyStore(path: configuration.databasePath + ".keys").add(keys) } catch { throw .keyStore("\(error)") }
         reloadKeys()
-        // Encrypted messages imported archives held for these keys: stored now, off the pool.
-        let release = HeldMessageRelease(database: database, keys: self.keys)
+        // Encrypted messages imported archives held for these keys: stored now.
         let released: HeldMessageRelease.Result
-        do {
-            released = try await withCheckedThrowingContinuation { continuation in
-                DispatchQueue.global().async { continuation.resume(with: Result { try release.run() }) }
-            }
-        } catch { throw .database("\(error)") }
+        do { released = try await HeldMessageRelease(database: database, keys: self.keys).run() } catch { throw .database("\(error)") }
         if released.archives > 0 {
-            events.write(["event": "messages.released", "archives": released.archives, "stored": released.stored])
+            events.write(["event": "messages.released", "archives": released.archives, "stored": released.stored, "replaced": released.replaced])
         }
         // Whatever was added: a request retried after a failure here resumes them too.
         let waits: [KeyWait]
@@ -260,7 +255,7 @@ public final class HistoryAgent: Service, Sendable {
         }
         events.write(["event": "keys.imported", "added": counts.added, "known": counts.known, "resumed": resumed.map(\.string)])
         logger.info("group keys imported", metadata: ["added": "\(counts.added)", "known": "\(counts.known)", "resumed": "\(resumed.count)"])
-        return KeysImport(added: counts.added, known: counts.known, messagesReleased: released.stored, resumed: resumed)
+        return KeysImport(added: counts.added, known: counts.known, messagesReleased: released.stored + released.replaced, resumed: resumed)
     }
 
     private func ask<T: Sendable>(_ command: (@escaping @Sendable (Result<T, AgentControlError>) -> Void) -> AgentCommand) async throws(AgentControlError) -> T {

@@ -134,18 +134,12 @@ public struct ArchiveImporter: Sendable {
             return try await importPlaintext(entry, options: options, verified: verified, progress: progress, open: open)
         } catch ArchiveDecodingError.encrypted {
             // An encrypted community's archive: opened whole, off the cooperative pool.
-            let archive = try await Self.offPool { try EncryptedArchive.open(try open(), limits: options.limits, keys: options.keys) }
+            let archive = try await offCooperativePool { try EncryptedArchive.open(try open(), limits: options.limits, keys: options.keys) }
             do {
                 return try await importPlaintext(entry, options: options, verified: verified, progress: progress) { MemoryByteSource(archive) }
             } catch ArchiveDecodingError.encrypted {
                 throw ArchiveDecodingError.malformed(context: "the decrypted archive is not an archive")
             }
-        }
-    }
-
-    private static func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
         }
     }
 

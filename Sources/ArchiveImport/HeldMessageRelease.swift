@@ -15,8 +15,10 @@ import StatusWire
 public struct HeldMessageRelease: Sendable {
     public struct Result: Sendable, Equatable {
         public var archives = 0
-        /// Messages stored (new, or replacing a local copy).
+        /// New messages.
         public var stored = 0
+        /// Local copies replaced by the archive's version.
+        public var replaced = 0
         /// Held messages that opened but did not verify, or did not open, by reason: no longer held.
         public var rejected: [String: Int] = [:]
 
@@ -41,39 +43,50 @@ public struct HeldMessageRelease: Sendable {
         for archive in try database.heldArchives(keyIDs: keys.keyIDs, communityID: communityID) {
             let community = try CommunityID(archive.communityID)
             var unwrapper = ArchivedMessageUnwrapper(communityKey: community.publicKey, keys: keys)
-            var messages: [StoredMessage] = []
-            var released: [String] = []
-            var rejected: [String: Int] = [:]
+            var opened: [(entryID: String, outcome: HistoryDatabase.Opened)] = []
             for held in archive.messages {
                 guard let entry = try? WireArchivedWakuMessage(serializedBytes: held.entry) else {
-                    rejected[RejectionReason.undecodablePayload.rawValue, default: 0] += 1
-                    released.append(held.entryID)
+                    opened.append((held.entryID, .rejected(reason: RejectionReason.undecodablePayload.rawValue)))
                     continue
                 }
                 switch unwrapper.unwrap(entry) {
                 case .message(let message) where !(archive.from..<archive.to).contains(message.timestamp):
-                    rejected[RejectionReason.outsideArchiveRange.rawValue, default: 0] += 1
-                    released.append(held.entryID)
+                    opened.append((held.entryID, .rejected(reason: RejectionReason.outsideArchiveRange.rawValue)))
                 case .message(let message):
                     var stored = StoredMessage(archived: message, communityID: community)
                     stored.archiveID = archive.archiveID
-                    messages.append(stored)
-                    released.append(held.entryID)
+                    opened.append((held.entryID, .message(stored)))
                 case .rejected(.encryptedKeyUnavailable):
                     continue  // still not held (another key of the group): stays held
                 case .rejected(let reason):
-                    rejected[reason.rawValue, default: 0] += 1
-                    released.append(held.entryID)
+                    opened.append((held.entryID, .rejected(reason: reason.rawValue)))
                 case .pending:
                     continue  // not a segment: held messages are whole
                 }
             }
-            guard !released.isEmpty else { continue }
-            let counts = try database.releaseHeld(archive, messages: messages, released: released, rejected: rejected)
+            guard !opened.isEmpty else { continue }
+            let counts = try database.releaseHeld(archive, opened: opened)
+            guard counts.stored + counts.replaced > 0 || !counts.rejected.isEmpty else { continue }
             result.archives += 1
-            result.stored += counts.stored + counts.replaced
-            result.rejected.merge(rejected, uniquingKeysWith: +)
+            result.stored += counts.stored
+            result.replaced += counts.replaced
+            result.rejected.merge(counts.rejected, uniquingKeysWith: +)
         }
         return result
+    }
+}
+
+extension HeldMessageRelease {
+    /// `run` without blocking a thread of Swift's cooperative pool (it reads and writes the database).
+    public func run() async throws -> Result {
+        try await offCooperativePool { try self.run() }
+    }
+}
+
+/// Runs blocking work (file reads, database writes) on a Dispatch thread and awaits it, so a
+/// thread of Swift's cooperative pool is not held meanwhile.
+func offCooperativePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(with: Swift.Result { try work() }) }
     }
 }

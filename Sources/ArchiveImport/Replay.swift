@@ -48,7 +48,8 @@ public struct Replay {
         if let keys = options.keys {
             let released = try HeldMessageRelease(database: database, keys: keys, communityID: communityID).run()
             if released.archives > 0 {
-                logger.info("held messages released", metadata: ["archives": "\(released.archives)", "stored": "\(released.stored)"])
+                logger.info("held messages released", metadata: ["archives": "\(released.archives)",
+                                                                "stored": "\(released.stored + released.replaced)"])
             }
         }
 

@@ -299,12 +299,15 @@ extension HistoryDatabase {
                        arguments: [archive.communityID, archive.id])
         // Its messages waiting for a key: replaced by this import's (a forced one may hold fewer).
         try db.execute(sql: "DELETE FROM held_message WHERE community_id = ? AND archive_id = ?", arguments: [archive.communityID, archive.id])
-        for message in summary.held {
-            try db.execute(sql: """
+        if !summary.held.isEmpty {
+            let hold = try db.makeStatement(sql: """
                 INSERT OR IGNORE INTO held_message (community_id, archive_id, entry_id, group_id, key_id, entry, held_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [archive.communityID, archive.id, message.entryID, message.groupID, message.keyID, message.entry,
-                                 Int64(Date().timeIntervalSince1970 * 1000)])
+                """)
+            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            for message in summary.held {
+                try hold.execute(arguments: [archive.communityID, archive.id, message.entryID, message.groupID, message.keyID, message.entry, now])
+            }
         }
     }
 }

@@ -66,19 +66,45 @@ extension HistoryDatabase {
         }
     }
 
-    /// Stores `messages`, opened from an archive's held messages, as the archive's (a local
-    /// copy with the same ID is replaced, as an import replaces it), ends the hold of
-    /// `released` (opened, or found bad: `rejected` counts those by reason), and updates the
-    /// archive's counts, in one transaction.
+    /// What opening one held message gave: the message to store, or why it is not stored.
+    public enum Opened: Sendable {
+        case message(StoredMessage)
+        case rejected(reason: String)
+    }
+
+    /// What `releaseHeld` changed.
+    public struct ReleaseCounts: Sendable, Equatable {
+        /// New messages.
+        public var stored = 0
+        /// Local copies overwritten by the archive's version (replace mode).
+        public var replaced = 0
+        /// Held messages found bad when opened, by reason.
+        public var rejected: [String: Int] = [:]
+
+        public init() {}
+    }
+
+    /// Stores what opening an archive's held messages gave (`opened`: entry ID → outcome) as the
+    /// archive's messages, in one transaction, deciding everything inside it: nothing when the
+    /// archive is no longer imported (purged meanwhile); an entry another release took already
+    /// is skipped; a message whose ID an import in progress holds stays held (that import may
+    /// still be taken back); a local copy is replaced in replace mode and left as it is in merge
+    /// mode, as the import would have done; the archive's counts follow.
     ///
     /// Throws a GRDB `DatabaseError` when the database cannot be written; then nothing changed.
     @discardableResult
-    public func releaseHeld(_ archive: HeldArchive, messages: [StoredMessage], released: [String], rejected: [String: Int]) throws -> HydrationCounts {
+    public func releaseHeld(_ archive: HeldArchive, opened: [(entryID: String, outcome: Opened)]) throws -> ReleaseCounts {
         try pool.write { db in
-            var counts = HydrationCounts()
+            var counts = ReleaseCounts()
+            guard let record = try Row.fetchOne(db, sql: "SELECT mode, rejections FROM imported_archive WHERE id = ? AND community_id = ?",
+                                                arguments: [archive.archiveID, archive.communityID])
+            else { return counts }
+            let merge = (record["mode"] as String?) == HydrationMode.merge.rawValue
             let existing = try db.makeStatement(sql: """
-                SELECT is_archived FROM message_row WHERE id = ? AND community_ref = (SELECT ref FROM community_ref WHERE value = ?)
+                SELECT m.is_archived, a.pending_owner FROM message_row AS m LEFT JOIN archive_ref AS a ON a.ref = m.archive_ref
+                WHERE m.id = ? AND m.community_ref = (SELECT ref FROM community_ref WHERE value = ?)
                 """)
+            let take = try db.makeStatement(sql: "DELETE FROM held_message WHERE community_id = ? AND archive_id = ? AND entry_id = ?")
             let removeLocal = try db.makeStatement(sql: """
                 DELETE FROM message_row WHERE id = ? AND is_archived = 0 AND community_ref = (SELECT ref FROM community_ref WHERE value = ?)
                 """)
@@ -87,45 +113,53 @@ extension HistoryDatabase {
                                      timestamp, payload, text, third_party_id, source, archive_id)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'archive', ?)
                 """)
-            for message in messages {
-                switch try Bool.fetchOne(existing, arguments: [message.id, archive.communityID]) {
-                case true?:
-                    // Already an archive's message (another archive holds it too): it stays
-                    // that archive's, and is not counted as this one's.
-                    continue
-                case false?:
-                    try removeLocal.execute(arguments: [message.id, archive.communityID])
-                    counts.replaced += 1
-                case nil:
-                    counts.stored += 1
+            var taken = 0
+            for (entryID, outcome) in opened {
+                var row: Row?
+                if case .message(let message) = outcome {
+                    row = try Row.fetchOne(existing, arguments: [message.id, archive.communityID])
+                    // An import in progress holds this ID: it may yet be taken back, so keep the entry held.
+                    if let row, (row["pending_owner"] as String?) != nil { continue }
                 }
-                try insert.execute(arguments: [
-                    message.id, archive.communityID, message.chatID, message.contentTopic, message.author, message.type,
-                    message.clock.map { Int64(bitPattern: $0) }, message.timestamp, message.payload, message.text,
-                    message.thirdPartyID, archive.archiveID,
-                ])
+                // Taken by this release only if still held (another release may have run).
+                try take.execute(arguments: [archive.communityID, archive.archiveID, entryID])
+                guard db.changesCount == 1 else { continue }
+                taken += 1
+                switch outcome {
+                case .rejected(let reason):
+                    counts.rejected[reason, default: 0] += 1
+                case .message(let message):
+                    if let row {
+                        // Another archive's message already: it stays that archive's. A local
+                        // copy: replaced in replace mode, kept in merge mode (not counted).
+                        guard (row["is_archived"] as Bool) == false, !merge else { continue }
+                        try removeLocal.execute(arguments: [message.id, archive.communityID])
+                        counts.replaced += 1
+                    } else {
+                        counts.stored += 1
+                    }
+                    try insert.execute(arguments: [
+                        message.id, archive.communityID, message.chatID, message.contentTopic, message.author, message.type,
+                        message.clock.map { Int64(bitPattern: $0) }, message.timestamp, message.payload, message.text,
+                        message.thirdPartyID, archive.archiveID,
+                    ])
+                }
             }
-            for entryID in released {
-                try db.execute(sql: "DELETE FROM held_message WHERE community_id = ? AND archive_id = ? AND entry_id = ?",
-                               arguments: [archive.communityID, archive.archiveID, entryID])
-            }
-            // The archive's record: its held messages are no longer "key unavailable".
-            if let row = try Row.fetchOne(db, sql: "SELECT rejections FROM imported_archive WHERE id = ? AND community_id = ?",
-                                          arguments: [archive.archiveID, archive.communityID]) {
-                var rejections = (try? JSONDecoder().decode([String: Int].self, from: Data((row["rejections"] as String? ?? "{}").utf8))) ?? [:]
-                let unavailable = "encrypted-key-unavailable"
-                rejections[unavailable] = max(0, (rejections[unavailable] ?? 0) - released.count)
-                if rejections[unavailable] == 0 { rejections[unavailable] = nil }
-                rejections.merge(rejected, uniquingKeysWith: +)
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = .sortedKeys
-                try db.execute(sql: """
-                    UPDATE imported_archive SET stored_count = stored_count + ?, replaced_count = replaced_count + ?,
-                        rejected_count = ?, rejections = ?
-                    WHERE id = ? AND community_id = ?
-                    """, arguments: [counts.stored, counts.replaced, rejections.values.reduce(0, +),
-                                     String(decoding: try encoder.encode(rejections), as: UTF8.self), archive.archiveID, archive.communityID])
-            }
+            guard taken > 0 else { return counts }
+            // The archive's record: what was taken is no longer "key unavailable".
+            var rejections = try JSONDecoder().decode([String: Int].self, from: Data((record["rejections"] as String? ?? "{}").utf8))
+            let unavailable = "encrypted-key-unavailable"
+            rejections[unavailable] = max(0, (rejections[unavailable] ?? 0) - taken)
+            if rejections[unavailable] == 0 { rejections[unavailable] = nil }
+            rejections.merge(counts.rejected, uniquingKeysWith: +)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys
+            try db.execute(sql: """
+                UPDATE imported_archive SET stored_count = stored_count + ?, replaced_count = replaced_count + ?,
+                    rejected_count = ?, rejections = ?
+                WHERE id = ? AND community_id = ?
+                """, arguments: [counts.stored, counts.replaced, rejections.values.reduce(0, +),
+                                 String(decoding: try encoder.encode(rejections), as: UTF8.self), archive.archiveID, archive.communityID])
             return counts
         }
     }

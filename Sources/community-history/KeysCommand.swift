@@ -77,7 +77,7 @@ struct KeysCommand: AsyncParsableCommand {
                 do {
                     let lock = try SyncLock(databasePath: database.path, command: "keys import")
                     defer { lock.release() }
-                    released = try HeldMessageRelease(database: try HistoryDatabase(path: database.path), keys: GroupKeyRing(try store.load())).run()
+                    released = try await HeldMessageRelease(database: try HistoryDatabase(path: database.path), keys: GroupKeyRing(try store.load())).run()
                 } catch let error as SyncLockError {
                     releaseNote = "held messages not stored now (\(error)); the next sync stores them, or send the keys to the agent: POST /v1/keys"
                 } catch {
@@ -98,12 +98,12 @@ struct KeysCommand: AsyncParsableCommand {
                 struct Body: Encodable {
                     var schemaVersion = 1; var imported: Int; var alreadyStored: Int; var messagesReleased: Int; var unblocked: [String: [String]]
                 }
-                print(try ReportJSON.encode(Body(imported: result.added, alreadyStored: result.known, messagesReleased: released.stored,
+                print(try ReportJSON.encode(Body(imported: result.added, alreadyStored: result.known, messagesReleased: released.stored + released.replaced,
                                                  unblocked: Dictionary(grouping: unblocked, by: \.communityID).mapValues { $0.map(\.item) })))
             } else {
                 print("imported \(result.added) key(s), \(result.known) already stored or repeated, into \(store.path)")
                 if released.archives > 0 {
-                    print("stored \(released.stored) encrypted message(s) that \(released.archives) imported archive(s) held for these keys (no download)")
+                    print("stored \(released.stored + released.replaced) encrypted message(s) that \(released.archives) imported archive(s) held for these keys (no download)")
                 }
                 if let releaseNote { print(releaseNote) }
                 for community in communities {

@@ -124,8 +124,8 @@ final class ProgressPrinter: Sendable {
         case .announcementIgnored(let reason): lasting = "\(label)announcement ignored: \(reason)"
         case .archiveFailed(let id, let failure):
             lasting = "\(label)archive \(id.string.prefix(18))… " + (failure.kind.isRetryable ? "failed" : "cannot be imported") + ": \(failure.reason)"
-        case .heldMessagesReleased(let archives, let stored):
-            lasting = "\(label)\(stored) encrypted message(s) held in \(archives) archive(s) for a key now held: stored (no download)"
+        case .heldMessagesReleased(let archives, let stored, let replaced):
+            lasting = "\(label)\(stored + replaced) encrypted message(s) held in \(archives) archive(s) for a key now held: stored (no download)"
         case .waitingForKey(let wait):
             lasting = "\(label)\(wait.kind.rawValue) \(wait.item.prefix(18))… waits for key \(wait.keyID) (group \(wait.groupID)): "
                 + "import it with `community-history keys import`; it is kept, not downloaded again"

@@ -1,11 +1,12 @@
 import ControlNode
 import Foundation
+import GRDB
 import GroupKeys
-import HistoryStore
 import StatusCrypto
 import StatusWire
 import Testing
 @testable import ArchiveImport
+@testable import HistoryStore
 
 /// Encrypted messages inside an archive whose key the member does not hold (issue 12): held raw
 /// with the archive, shown as waiting for their key, and stored as the archive's once the key
@@ -36,6 +37,18 @@ import Testing
                                   from: from, to: from + 604_800, contentTopics: [channel.topic]), bytes)
     }
 
+    /// The archive's record agrees with its rows (what crash-consistency checks), and what it
+    /// says was rejected.
+    func record(_ database: HistoryDatabase, _ entry: ArchiveIndexEntry) throws -> (rows: Int, counted: Int, rejections: [String: Int]) {
+        let rows = try database.messages(communityID: community.communityID.string).filter { $0.archiveID == entry.id.string }.count
+        let status = try #require(try database.importedArchives(communityID: community.communityID.string).first { $0.id == entry.id.string })
+        let json = try database.pool.read { db in
+            try String.fetchOne(db, sql: "SELECT rejections FROM imported_archive WHERE id = ?", arguments: [entry.id.string])
+        } ?? "{}"
+        let rejections = try JSONDecoder().decode([String: Int].self, from: Data(json.utf8))
+        return (rows, status.storedCount + status.replacedCount + status.unchangedCount, rejections)
+    }
+
     func texts(_ database: HistoryDatabase) throws -> [String: StoredMessage.Source] {
         Dictionary(uniqueKeysWithValues: try database.messages(communityID: community.communityID.string).map { ($0.text ?? "", $0.source) })
     }
@@ -55,7 +68,9 @@ import Testing
         #expect(try HeldMessageRelease(database: database, keys: GroupKeyRing([other])).run() == HeldMessageRelease.Result())
 
         let released = try HeldMessageRelease(database: database, keys: GroupKeyRing([key])).run()
-        #expect(released.archives == 1 && released.stored == 10 && released.rejected.isEmpty)
+        #expect(released.archives == 1 && released.stored == 10 && released.replaced == 0 && released.rejected.isEmpty)
+        let after = try record(database, entry)
+        #expect(after.rows == 30 && after.counted == 30 && after.rejections.isEmpty, "\(after)")
         let stored = try texts(database)
         #expect(stored.count == 30 && stored.values.allSatisfy { $0 == .archive })
         #expect(try database.keyWaits(communityID: community.communityID.string).isEmpty)
@@ -78,9 +93,54 @@ import Testing
             contentTopic: community.channels[0].topic.string, author: "0x02", type: 1, clock: 3, timestamp: Int64(from + 3) * 1000,
             payload: Data(), text: "m3 (live)", source: .local)])
         let released = try HeldMessageRelease(database: database, keys: GroupKeyRing([key])).run()
-        #expect(released.stored == 10)
+        #expect(released.stored == 9 && released.replaced == 1)
         let m3 = try #require(try database.message(id: id))
         #expect(m3.source == .archive && m3.text == "m3" && m3.archiveID == entry.id.string)
         #expect(try database.messageCount(communityID: community.communityID.string) == 30)
+        let after = try record(database, entry)
+        #expect(after.rows == 30 && after.counted == 30, "\(after)")
+    }
+
+    /// Review: a release ignored merge mode (status-go's: change nothing stored), and replaced
+    /// the local copy anyway.
+    @Test func inMergeModeAReleaseKeepsTheLocalCopy() throws {
+        let database = try TestSupport.temporaryDatabase()
+        let (entry, bytes) = try archive()
+        _ = try ArchiveImporter(database: database, communityID: community.communityID)
+            .importArchive(entry, options: ArchiveImportOptions(mode: .merge)) { MemoryByteSource(bytes) }
+        let amm = try MessageFactory.chatMessage(author: community.members[0].key, chatID: community.channels[0].chatID, text: "m3",
+                                                 clock: 3, timestampMillis: (from + 3) * 1000)
+        let id = MessageID.compute(signer: community.members[0].key.publicKey, applicationMessage: amm)
+        try database.insertLocalMessages([StoredMessage(
+            id: id, communityID: community.communityID.string, chatID: community.channels[0].chatID,
+            contentTopic: community.channels[0].topic.string, author: "0x02", type: 1, clock: 3, timestamp: Int64(from + 3) * 1000,
+            payload: Data(), text: "m3 (live)", source: .local)])
+        let released = try HeldMessageRelease(database: database, keys: GroupKeyRing([key])).run()
+        #expect(released.stored == 9 && released.replaced == 0)
+        #expect(try database.message(id: id)?.text == "m3 (live)")
+        let after = try record(database, entry)
+        #expect(after.rows == after.counted, "\(after)")
+    }
+
+    /// Review: a purge between reading what is held and storing it brought the messages back
+    /// without their archive. The archive's record is checked inside the write.
+    @Test func aReleaseOfAnArchiveNoLongerImportedStoresNothing() throws {
+        let database = try TestSupport.temporaryDatabase()
+        let (entry, bytes) = try archive()
+        _ = try ArchiveImporter(database: database, communityID: community.communityID).importArchive(entry) { MemoryByteSource(bytes) }
+        let held = try #require(try database.heldArchives(keyIDs: [Hex.encode(key.keyID, prefixed: true)]).first)
+        try database.pool.write { db in
+            try db.execute(sql: "DELETE FROM imported_archive WHERE id = ?", arguments: [entry.id.string])
+        }
+        let counts = try database.releaseHeld(held, opened: [(held.messages[0].entryID, .rejected(reason: "test"))])
+        #expect(counts == HistoryDatabase.ReleaseCounts())
+        // And an entry another release took already is not counted twice.
+        let again = try TestSupport.temporaryDatabase()
+        _ = try ArchiveImporter(database: again, communityID: community.communityID).importArchive(entry) { MemoryByteSource(bytes) }
+        let heldAgain = try #require(try again.heldArchives(keyIDs: [Hex.encode(key.keyID, prefixed: true)]).first)
+        let first = try again.releaseHeld(heldAgain, opened: [(heldAgain.messages[0].entryID, .rejected(reason: "test"))])
+        let second = try again.releaseHeld(heldAgain, opened: [(heldAgain.messages[0].entryID, .rejected(reason: "test"))])
+        #expect(first.rejected == ["test": 1] && second == HistoryDatabase.ReleaseCounts())
+        #expect(try record(again, entry).rejections == ["encrypted-key-unavailable": 9, "test": 1])
     }
 }

@@ -407,6 +407,11 @@ extension CommunitySyncDriver {
             // The import's transaction removed the download record; the file goes now (or at the next start).
             remove(URL(fileURLWithPath: archive.path), what: "an imported archive's file")
             onEvent(.archiveImported(imported))
+            // Messages it held for a key: if the ring has the key now (keys imported while it was
+            // being decoded), they are stored at once rather than at the next key import.
+            if imported.rejected[RejectionReason.encryptedKeyUnavailable.rawValue] != nil, let keys = importOptions.keys, !keys.keyIDs.isEmpty {
+                await releaseHeldMessages(keys)
+            }
             return .imported(archiveID: id)
         } catch {
             if Task.isCancelled {
@@ -490,6 +495,20 @@ extension CommunitySyncDriver {
                                              reason: failure.reason, disposition: disposition)
         }
         onEvent(.archiveFailed(archiveID: archiveID, failure: failure))
+    }
+
+    /// Stores the community's messages held for keys the ring holds; a failure is logged and
+    /// reported (the next key import or sync releases them).
+    func releaseHeldMessages(_ keys: any HashRatchetKeyring) async {
+        do {
+            let released = try await HeldMessageRelease(database: database, keys: keys, communityID: configuration.communityID.string).run()
+            if released.archives > 0 {
+                onEvent(.heldMessagesReleased(archives: released.archives, stored: released.stored, replaced: released.replaced))
+            }
+        } catch {
+            logger.warning("held messages were not stored", metadata: ["error": "\(error)"])
+            onEvent(.recordFailed(what: "the messages held for a key", error: "\(error)"))
+        }
     }
 
     /// Records what waits for which key (for `status` and the API) and says so.

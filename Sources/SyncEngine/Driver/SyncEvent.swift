@@ -23,9 +23,9 @@ public enum SyncEvent: Sendable {
     /// An encrypted community's index or archive needs a group key the member does not hold:
     /// kept and recorded (`status`, the API), not retried until keys are imported.
     case waitingForKey(KeyWait)
-    /// Keys arrived for encrypted messages imported archives held: `stored` of them are now the
-    /// archives' messages (across `archives` archives), with no download.
-    case heldMessagesReleased(archives: Int, stored: Int)
+    /// Keys arrived for encrypted messages imported archives held: they are now the archives'
+    /// messages (`stored` new, `replaced` local copies, across `archives` archives), with no download.
+    case heldMessagesReleased(archives: Int, stored: Int, replaced: Int)
     /// A database write of the sync failed (`what` it was recording); the sync goes on, and the
     /// next start redoes or re-derives it.
     case recordFailed(what: String, error: String)

@@ -117,11 +117,20 @@ public struct OneShotSync: Sendable {
         collector.scanned(stored.count)
 
         // Encrypted messages that imported archives held for keys now held: stored first.
+        // A failure is recorded and the sync goes on (the next run releases them).
         if let keys = options.keys {
-            let released = try HeldMessageRelease(database: database, keys: keys, communityID: communityID.string).run()
-            if released.archives > 0 {
-                logger.info("held messages released", metadata: ["archives": "\(released.archives)", "stored": "\(released.stored)"])
-                let event = SyncEvent.heldMessagesReleased(archives: released.archives, stored: released.stored)
+            do {
+                let released = try await HeldMessageRelease(database: database, keys: keys, communityID: communityID.string).run()
+                if released.archives > 0 {
+                    logger.info("held messages released", metadata: ["archives": "\(released.archives)", "stored": "\(released.stored)",
+                                                                    "replaced": "\(released.replaced)"])
+                    let event = SyncEvent.heldMessagesReleased(archives: released.archives, stored: released.stored, replaced: released.replaced)
+                    collector.record(event)
+                    onEvent(event)
+                }
+            } catch {
+                logger.warning("held messages were not stored", metadata: ["error": "\(error)"])
+                let event = SyncEvent.recordFailed(what: "the messages held for a key", error: "\(error)")
                 collector.record(event)
                 onEvent(event)
             }

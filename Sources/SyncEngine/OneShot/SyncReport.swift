@@ -100,8 +100,8 @@ public struct SyncReport: Codable, Sendable, Equatable {
     public var announcements = Announcements()
     public var archives = Archives()
     public var messages = ReplayReport.Messages()
-    /// Of `messages.stored`: encrypted messages that imported archives held for a key, stored
-    /// now that the key is held (no download).
+    /// Of `messages.stored` and `messages.replaced`: encrypted messages that imported archives
+    /// held for a key, stored now that the key is held (no download).
     public var heldMessagesReleased = 0
     public var database = ReplayReport.Database()
     /// Database writes of the sync that failed (the sync went on; the next run redoes them).
@@ -167,9 +167,10 @@ public struct SyncReport: Codable, Sendable, Equatable {
                 archives.failed[id] = nil
                 archives.unimportable[id] = archives.unimportable[id] ?? failure.reason
             }
-        case .heldMessagesReleased(_, let stored):
+        case .heldMessagesReleased(_, let stored, let replaced):
             messages.stored += stored
-            heldMessagesReleased += stored
+            messages.replaced += replaced
+            heldMessagesReleased += stored + replaced
         case .waitingForKey(let wait):
             // Failed in an earlier attempt (a download), waiting now: listed once, as waiting.
             archives.failed[wait.item] = nil
