@@ -45,11 +45,6 @@ extension HistoryDatabase {
         try await pool.write { db in try Self.recordKeyWait(db, wait) }
     }
 
-    /// `recordKeyWait` for a caller that is not async (`replay`).
-    public func recordKeyWait(_ wait: KeyWait) throws {
-        try pool.write { db in try Self.recordKeyWait(db, wait) }
-    }
-
     static func recordKeyWait(_ db: Database, _ wait: KeyWait) throws {
             // One index at a time waits: the newest announced.
             if wait.kind == .index {

@@ -49,6 +49,19 @@ import Testing
         return (rows, status.storedCount + status.replacedCount + status.unchangedCount, rejections)
     }
 
+    /// What the chat client received live of encrypted message m3 (it could read it): its local
+    /// copy, by the ID the archive's version has. Returns that ID.
+    func insertLiveCopyOfM3(_ database: HistoryDatabase) throws -> String {
+        let amm = try MessageFactory.chatMessage(author: community.members[0].key, chatID: community.channels[0].chatID, text: "m3",
+                                                 clock: 3, timestampMillis: (from + 3) * 1000)
+        let id = MessageID.compute(signer: community.members[0].key.publicKey, applicationMessage: amm)
+        try database.insertLocalMessages([StoredMessage(
+            id: id, communityID: community.communityID.string, chatID: community.channels[0].chatID,
+            contentTopic: community.channels[0].topic.string, author: "0x02", type: 1, clock: 3, timestamp: Int64(from + 3) * 1000,
+            payload: Data(), text: "m3 (live)", source: .local)])
+        return id
+    }
+
     func texts(_ database: HistoryDatabase) throws -> [String: StoredMessage.Source] {
         Dictionary(uniqueKeysWithValues: try database.messages(communityID: community.communityID.string).map { ($0.text ?? "", $0.source) })
     }
@@ -84,14 +97,7 @@ import Testing
         let (entry, bytes) = try archive()
         let importer = ArchiveImporter(database: database, communityID: community.communityID)
         _ = try importer.importArchive(entry) { MemoryByteSource(bytes) }
-        // What the chat client received live of m3 (it could read it): its local copy, by ID.
-        let amm = try MessageFactory.chatMessage(author: community.members[0].key, chatID: community.channels[0].chatID, text: "m3",
-                                                 clock: 3, timestampMillis: (from + 3) * 1000)
-        let id = MessageID.compute(signer: community.members[0].key.publicKey, applicationMessage: amm)
-        try database.insertLocalMessages([StoredMessage(
-            id: id, communityID: community.communityID.string, chatID: community.channels[0].chatID,
-            contentTopic: community.channels[0].topic.string, author: "0x02", type: 1, clock: 3, timestamp: Int64(from + 3) * 1000,
-            payload: Data(), text: "m3 (live)", source: .local)])
+        let id = try insertLiveCopyOfM3(database)
         let released = try HeldMessageRelease(database: database, keys: GroupKeyRing([key])).run()
         #expect(released.stored == 9 && released.replaced == 1)
         let m3 = try #require(try database.message(id: id))
@@ -108,13 +114,7 @@ import Testing
         let (entry, bytes) = try archive()
         _ = try ArchiveImporter(database: database, communityID: community.communityID)
             .importArchive(entry, options: ArchiveImportOptions(mode: .merge)) { MemoryByteSource(bytes) }
-        let amm = try MessageFactory.chatMessage(author: community.members[0].key, chatID: community.channels[0].chatID, text: "m3",
-                                                 clock: 3, timestampMillis: (from + 3) * 1000)
-        let id = MessageID.compute(signer: community.members[0].key.publicKey, applicationMessage: amm)
-        try database.insertLocalMessages([StoredMessage(
-            id: id, communityID: community.communityID.string, chatID: community.channels[0].chatID,
-            contentTopic: community.channels[0].topic.string, author: "0x02", type: 1, clock: 3, timestamp: Int64(from + 3) * 1000,
-            payload: Data(), text: "m3 (live)", source: .local)])
+        let id = try insertLiveCopyOfM3(database)
         let released = try HeldMessageRelease(database: database, keys: GroupKeyRing([key])).run()
         #expect(released.stored == 9 && released.replaced == 0)
         #expect(try database.message(id: id)?.text == "m3 (live)")
