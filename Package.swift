@@ -137,6 +137,8 @@ let package = Package(
             dependencies: [
                 "AgentService", "HistoryStore", "SyncEngine", "StatusCrypto", "StatusWire", "GroupKeys",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

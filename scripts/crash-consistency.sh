@@ -122,7 +122,7 @@ network_pid=$!
 for _ in $(seq 1 600); do [ -s "$work/agent.json" ] && break; sleep 0.1; done
 sleep 0.3  # the file is written in one go; let it land
 [ -s "$work/agent.json" ] || { echo "demo-network did not start"; cat "$work/network.log"; exit 2; }
-codex_url=$(sed -n 's/.*"codexURL" *: *"\([^"]*\)".*/\1/p' "$work/agent.json")
+codex_url=$(sed -n 's/.*"\(storageURL\|codexURL\)" *: *"\([^"]*\)".*/\2/p' "$work/agent.json")
 waku_url=$(sed -n 's/.*"wakuURL" *: *"\([^"]*\)".*/\1/p' "$work/agent.json")
 community=$(sed -n 's/.*"id" *: *"\(0x[0-9a-f]*\)".*/\1/p' "$work/agent.json" | head -1)
 DB="$work/sync-clean.sqlite" ARCHIVES="$work/sync-clean.sqlite.archives"

@@ -1,7 +1,9 @@
 import AgentService
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
+import NIOCore
 import ServiceLifecycle
 import Synchronization
 
@@ -35,7 +37,24 @@ public enum LocalAPIError: Error, CustomStringConvertible, Equatable {
 /// let group = ServiceGroup(services: [api, agent], gracefulShutdownSignals: [.sigterm], logger: logger)
 /// ```
 public final class LocalAPIServer: Service, Sendable {
+    /// What one listener holds open: connections that never send a request, or sit between
+    /// requests, are closed after `idleTimeout` (a request in progress, an event stream among
+    /// them, is never cut); past `maxConnections` no new connection is accepted until one
+    /// closes. The socket and the TCP port each have their own, so a TCP flood (no token is
+    /// needed to open a connection) never takes the socket away, and the two together stay far
+    /// below a desktop's 1,024 open files (issue 27: 1,100 idle connections took the agent down).
+    public struct ConnectionLimits: Sendable {
+        public var idleTimeout: Duration
+        public var maxConnections: Int
+
+        public init(idleTimeout: Duration = .seconds(10), maxConnections: Int = 64) {
+            self.idleTimeout = idleTimeout
+            self.maxConnections = maxConnections
+        }
+    }
+
     let api: AgentAPI
+    let limits: ConnectionLimits
     let socketPath: String?
     let port: Int?
     let cookiePath: String
@@ -53,8 +72,10 @@ public final class LocalAPIServer: Service, Sendable {
     private let ready = Mutex<[CheckedContinuation<Void, Never>]>([])
     private let listening = Mutex(0)
 
-    public init(api: AgentAPI, socketPath: String?, port: Int?, cookiePath: String, logger: Logger = Logger(label: "community-history.api"),
+    public init(api: AgentAPI, socketPath: String?, port: Int?, cookiePath: String, limits: ConnectionLimits = ConnectionLimits(),
+                logger: Logger = Logger(label: "community-history.api"),
                 onListening: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.limits = limits
         self.onListening = onListening
         self.api = api
         self.socketPath = socketPath
@@ -88,7 +109,9 @@ public final class LocalAPIServer: Service, Sendable {
             let bindPath = try prepareSocket(socketPath)
             bindDirectory = URL(fileURLWithPath: bindPath).deletingLastPathComponent().path
             applications.append(Application(
-                router: api.router(), configuration: .init(address: .unixDomainSocket(path: bindPath), serverName: nil),
+                router: api.router(), server: httpServer,
+                configuration: .init(address: .unixDomainSocket(path: bindPath), serverName: nil,
+                                     availableConnectionsDelegate: MaximumAvailableConnections(limits.maxConnections)),
                 onServerRunning: { [self] _ in
                     // Mode 0600 while only this user can reach the socket, then into place.
                     let placed = chmod(bindPath, 0o600) == 0 && rename(bindPath, socketPath) == 0
@@ -109,7 +132,9 @@ public final class LocalAPIServer: Service, Sendable {
             let token = try CookieFile.writeNewToken(at: cookiePath)
             remember(cookiePath)
             applications.append(Application(
-                router: api.router(token: token), configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: nil),
+                router: api.router(token: token), server: httpServer,
+                configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: nil,
+                                     availableConnectionsDelegate: MaximumAvailableConnections(limits.maxConnections)),
                 onServerRunning: { [self] channel in
                     let bound = channel.localAddress?.port ?? port
                     listeningPort.withLock { $0 = bound }
@@ -136,6 +161,12 @@ public final class LocalAPIServer: Service, Sendable {
                 failure.finish()
             }
         }
+    }
+
+    /// HTTP/1.1 with the idle timeout of `limits`.
+    private var httpServer: HTTPServerBuilder {
+        let (seconds, attoseconds) = limits.idleTimeout.components
+        return .http1(configuration: .init(idleTimeout: .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)))
     }
 
     private func remember(_ path: String) {

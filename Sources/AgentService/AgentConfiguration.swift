@@ -3,6 +3,7 @@ import Foundation
 import StatusCrypto
 import SyncEngine
 import HistoryStore
+import PeerHTTP
 import StatusWire
 import WakuClient
 
@@ -10,7 +11,7 @@ import WakuClient
 ///
 /// ```json
 /// {
-///   "codexURL": "http://127.0.0.1:8080",
+///   "storageURL": "http://127.0.0.1:8080",
 ///   "wakuURL": "http://127.0.0.1:8645",
 ///   "database": "history.sqlite",
 ///   "communities": [
@@ -48,7 +49,15 @@ public struct AgentConfiguration: Codable, Sendable, Equatable {
         }
     }
 
+    /// The storage node (Logos Storage, formerly Codex): its address, or its REST API in full
+    /// (`…/api/storage/v1` or `…/api/codex/v1`, which pins the API). Default http://127.0.0.1:8080.
+    public var storageURL: String?
+    /// The name `storageURL` had before the node was renamed; still read. Giving both with
+    /// different values is an error.
     public var codexURL: String?
+    /// Pins the storage node's REST API prefix (`/api/storage/v1` or `/api/codex/v1`) instead of
+    /// probing for it.
+    public var storageAPI: StorageAPIPrefix?
     public var wakuURL: String?
     public var database: String?
     /// Where downloads wait for import (default: `<database>.archives`).
@@ -91,7 +100,10 @@ public struct AgentConfiguration: Codable, Sendable, Equatable {
         return bytes == 0 ? nil : MinimumTransferRate(bytesPerSecond: bytes, window: MinimumTransferRate.default.window)
     }
 
-    public init(codexURL: String? = nil, wakuURL: String? = nil, database: String? = nil, archivesDirectory: String? = nil,
+    /// The storage node's URL in force: `storageURL`, else the older `codexURL`, else the default.
+    public var storageNodeURL: String { storageURL ?? codexURL ?? "http://127.0.0.1:8080" }
+
+    public init(storageURL: String? = nil, codexURL: String? = nil, storageAPI: StorageAPIPrefix? = nil, wakuURL: String? = nil, database: String? = nil, archivesDirectory: String? = nil,
                 pubsubTopic: String? = nil, relayPollSeconds: Double? = nil, storeCatchUpSeconds: Double? = nil,
                 catchUpHours: Double? = nil, metricsPort: Int? = nil, diskMarginBytes: Int64? = nil,
                 databaseBusyTimeoutSeconds: Double? = nil, maxDownloadBytesPerSecond: Int64? = nil, storePeer: String? = nil,
@@ -99,7 +111,9 @@ public struct AgentConfiguration: Codable, Sendable, Equatable {
         self.apiSocket = apiSocket
         self.apiPort = apiPort
         self.storePeer = storePeer
+        self.storageURL = storageURL
         self.codexURL = codexURL
+        self.storageAPI = storageAPI
         self.wakuURL = wakuURL
         self.database = database
         self.archivesDirectory = archivesDirectory
@@ -157,11 +171,15 @@ public struct AgentConfiguration: Codable, Sendable, Equatable {
         // No communities is fine: a chat client joins them through the local API.
         if let cap = maxDownloadBytesPerSecond, cap <= 0 { throw AgentConfigurationError("maxDownloadBytesPerSecond must be positive") }
         try validateBandwidth()
-        // A zero or negative interval would poll in a busy loop.
-        for (name, value, minimum) in [("relayPollSeconds", relayPollSeconds, 0.05), ("storeCatchUpSeconds", storeCatchUpSeconds, 1),
-                                       ("catchUpHours", catchUpHours, 0.01), ("databaseBusyTimeoutSeconds", databaseBusyTimeoutSeconds, 0)] {
-            if let value, !(value >= minimum) || !value.isFinite {
-                throw AgentConfigurationError("\(name) must be at least \(minimum), not \(value)")
+        // Each number is checked against a range where it enters: a zero interval would poll in
+        // a busy loop, and one past what a Duration or an Int64 holds (1e19) used to trap the
+        // agent where it was converted.
+        for (name, value, range) in [("relayPollSeconds", relayPollSeconds, SecondsSetting.relayPoll),
+                                     ("storeCatchUpSeconds", storeCatchUpSeconds, SecondsSetting.storeCatchUp),
+                                     ("catchUpHours", catchUpHours, Self.catchUpHoursRange),
+                                     ("databaseBusyTimeoutSeconds", databaseBusyTimeoutSeconds, SecondsSetting.busyTimeout)] {
+            if let value {
+                do { try SecondsSetting.check(value, name, in: range) } catch { throw AgentConfigurationError("\(error)") }
             }
         }
         if let metricsPort, !(0...65_535).contains(metricsPort) { throw AgentConfigurationError("metricsPort must be 0...65535, not \(metricsPort)") }
@@ -170,8 +188,15 @@ public struct AgentConfiguration: Codable, Sendable, Equatable {
         if let minimum = minDownloadBytesPerSecond, minimum < 0 {
             throw AgentConfigurationError("minDownloadBytesPerSecond must not be negative (0 turns the minimum off), not \(minimum)")
         }
-        for url in [codexURL, wakuURL].compactMap({ $0 }) where URL(string: url)?.host == nil {
+        for url in [storageURL, codexURL, wakuURL].compactMap({ $0 }) where URL(string: url)?.host == nil {
             throw AgentConfigurationError("\(url) is not a URL")
+        }
+        if let storageURL, let codexURL, storageURL != codexURL {
+            throw AgentConfigurationError("storageURL \(storageURL) and codexURL \(codexURL) disagree: codexURL is the old name of "
+                + "storageURL; keep one")
+        }
+        if let storageAPI, let written = StorageAPIPrefix.split(URL(string: storageNodeURL)!).prefix, written != storageAPI {
+            throw AgentConfigurationError("storageAPI \(storageAPI) disagrees with the API path in \(storageNodeURL); keep one")
         }
         if let storePeer, !storePeer.hasPrefix("/") {
             throw AgentConfigurationError("storePeer \"\(storePeer)\" is not a multiaddr (like /dns4/host/tcp/30303/p2p/16Uiu2…)")
@@ -198,16 +223,24 @@ public struct AgentConfiguration: Codable, Sendable, Equatable {
         }
     }
 
+    /// How far back the store catch-up reads, hours (a store keeps 30 days; a year is plenty).
+    public static let catchUpHoursRange: ClosedRange<Double> = 0.01...8_760
+    /// Downloads one community runs at once.
+    public static let concurrencyRange: ClosedRange<Int> = 1...64
+
     /// Checks one community's settings (in the file, or joined through the API) and returns its ID.
     @discardableResult
     public func validate(_ community: Community) throws -> CommunityID {
         let id = try community.communityID()
         _ = try community.selection()
-        if let concurrency = community.concurrency, concurrency < 1 {
-            throw AgentConfigurationError("community \(community.id): concurrency must be at least 1, not \(concurrency)")
+        if let concurrency = community.concurrency, !Self.concurrencyRange.contains(concurrency) {
+            throw AgentConfigurationError("community \(community.id): concurrency must be between \(Self.concurrencyRange.lowerBound) "
+                + "and \(Self.concurrencyRange.upperBound), not \(concurrency)")
         }
-        if let settle = community.settleSeconds, !(settle >= 0) || !settle.isFinite {
-            throw AgentConfigurationError("community \(community.id): settleSeconds must not be negative, not \(settle)")
+        if let settle = community.settleSeconds {
+            do { try SecondsSetting.check(settle, "settleSeconds", in: SecondsSetting.settle) } catch {
+                throw AgentConfigurationError("community \(community.id): \(error)")
+            }
         }
         let topic = pubsubTopic(of: community)
         guard PubsubTopic.isStaticShard(topic) else {
@@ -271,7 +304,8 @@ extension AgentConfiguration {
     /// The settings in force, defaults filled in, one per line (printed when the agent starts).
     public var effectiveSettings: String {
         var lines = [
-            "codexURL \(codexURL ?? "http://127.0.0.1:8080")", "wakuURL \(wakuURL ?? "http://127.0.0.1:8645")",
+            "storageURL \(storageNodeURL)", "storageAPI \(storageAPI.map(\.rawValue) ?? "(probed: /api/storage/v1, then /api/codex/v1)")",
+            "wakuURL \(wakuURL ?? "http://127.0.0.1:8645")",
             "database \(database ?? "history.sqlite")", "archivesDirectory \(archivesDirectory ?? (database ?? "history.sqlite") + ".archives")",
             "pubsubTopic \(pubsubTopic ?? WakuClient.defaultPubsubTopic)", "storePeer \(storePeer ?? "(the nwaku node's --storenode)")",
             "relayPollSeconds \(relayPollSeconds ?? 2)", "storeCatchUpSeconds \(storeCatchUpSeconds ?? 300)", "catchUpHours \(catchUpHours ?? 24)",

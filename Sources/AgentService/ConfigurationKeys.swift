@@ -6,7 +6,7 @@ import SyncEngine
 /// on and delete local copies. Every unknown key is an error that names the nearest known one.
 enum ConfigurationKeys {
     static let topLevel: Set<String> = [
-        "codexURL", "wakuURL", "database", "archivesDirectory", "pubsubTopic", "storePeer", "relayPollSeconds",
+        "storageURL", "codexURL", "storageAPI", "wakuURL", "database", "archivesDirectory", "pubsubTopic", "storePeer", "relayPollSeconds",
         "storeCatchUpSeconds", "catchUpHours", "metricsPort", "diskMarginBytes", "databaseBusyTimeoutSeconds",
         "maxDownloadBytesPerSecond", "minDownloadBytesPerSecond", "apiSocket", "apiPort", "communities",
     ]

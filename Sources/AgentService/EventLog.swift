@@ -27,7 +27,8 @@ public final class EventLog: Sendable {
             return
         }
         if !FileManager.default.fileExists(atPath: path) {
-            guard FileManager.default.createFile(atPath: path, contents: nil) else {
+            // 0600 whatever the umask: events name communities and archives a member follows.
+            guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
                 throw AgentConfigurationError("cannot create the events file \(path)")
             }
         }

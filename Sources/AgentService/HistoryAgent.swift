@@ -69,6 +69,9 @@ public final class HistoryAgent: Service, Sendable {
     private let codex: CodexClient
     private let archivesRoot: URL
     private let bandwidth: BandwidthLimiter?
+    /// Downloads and imports at once across every community (issue 27): what the agent holds
+    /// open stays flat as communities are added.
+    private let budget = WorkBudget()
     /// One ledger for every community: their downloads share the disk.
     private let diskReservations = DiskReservations()
     /// What the loop last published for the poller and the API (`RoutingTable`).
@@ -103,7 +106,7 @@ public final class HistoryAgent: Service, Sendable {
         lock = try SyncLock(databasePath: databasePath, command: "agent")
         database = try HistoryDatabase(path: databasePath, busyTimeout: configuration.databaseBusyTimeoutSeconds ?? 10)
         waku = WakuClient(baseURL: URL(string: configuration.wakuURL ?? "http://127.0.0.1:8645")!)
-        codex = CodexClient(baseURL: URL(string: configuration.codexURL ?? "http://127.0.0.1:8080")!,
+        codex = CodexClient(baseURL: URL(string: configuration.storageNodeURL)!, apiPrefix: configuration.storageAPI,
                             minimumTransferRate: configuration.minimumTransferRate)
         archivesRoot = URL(fileURLWithPath: configuration.archivesDirectory ?? databasePath + ".archives")
         bandwidth = configuration.maxDownloadBytesPerSecond.map { BandwidthLimiter(bytesPerSecond: $0) }
@@ -448,7 +451,10 @@ public final class HistoryAgent: Service, Sendable {
                 if followers.contains(where: { $0.communityID == id }) { continue }  // the file's settings win
                 followers.append(makeFollower(community, origin: .api))
             } catch {
+                // Reported and skipped: a row written by an older release with a value now out
+                // of range must not stop the agent at every start.
                 logger.error("ignoring a joined community whose settings do not read", metadata: ["community": "\(row.communityID)", "error": "\(error)"])
+                events.write(["event": "community.skipped", "community": row.communityID, "error": "\(error)"])
             }
         }
         return followers
@@ -480,14 +486,14 @@ public final class HistoryAgent: Service, Sendable {
         let label = communityID.string
         let machine = CommunitySyncMachine.Configuration(
             communityID: communityID, selection: try! community.selection(),
-            quietWindow: .milliseconds(Int64((community.settleSeconds ?? 20) * 1000)),
+            quietWindow: SecondsSetting.duration(community.settleSeconds ?? 20),  // in range: validate(_:) passed
             maxConcurrentDownloads: community.concurrency ?? 3)
         let directory = archivesDirectory(of: communityID)
         let driver = try! CommunitySyncDriver(
             configuration: machine, database: database, codex: codex, archivesDirectory: directory,
             importOptions: ArchiveImportOptions(mode: community.hydration ?? .replace, keys: keys),
             diskMarginBytes: configuration.diskMarginBytes ?? 100 << 20, diskReservations: diskReservations, bandwidth: bandwidth,
-            logger: logger,
+            budget: budget, logger: logger,
             onEvent: { [metrics, events, onEvent] event in
                 metrics.record(event, community: label)
                 events.write(event, community: label)
@@ -589,8 +595,8 @@ public final class HistoryAgent: Service, Sendable {
         await reportMisconfiguration(Set(routing.withLock { $0.followers }.map(\.pubsubTopic)).sorted())
         var subscribed: Set<String> = []
         var lastCatchUp = ContinuousClock.now
-        let catchUpEvery = Duration.milliseconds(Int64((configuration.storeCatchUpSeconds ?? 300) * 1000))
-        let pollEvery = Duration.milliseconds(Int64((configuration.relayPollSeconds ?? 2) * 1000))
+        let catchUpEvery = SecondsSetting.duration(configuration.storeCatchUpSeconds ?? 300)
+        let pollEvery = SecondsSetting.duration(configuration.relayPollSeconds ?? 2)
         // Communities whose 30-day query was tried at once (joined, started): a failed one is
         // asked again at the periodic catch-up's pace, not at every poll.
         var tried: Set<Int> = []

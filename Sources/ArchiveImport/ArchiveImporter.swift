@@ -67,7 +67,11 @@ public struct ArchiveImporter: Sendable {
     /// What this decoder can read. An archive it rejects is remembered as bad and not
     /// downloaded again; bump this when decoding learns something new (hash-ratchet keys, a
     /// new compression, a relaxed check) so that archives rejected before are tried again.
-    public static let decoderRevision = 1
+    ///
+    /// 2: revision 1 could reject an archive whose file this machine could not open or read (a
+    /// full file table, no memory): such rejections said nothing of the bytes. Every archive
+    /// revision 1 rejected is tried once more after the upgrade; the bad ones are rejected again.
+    public static let decoderRevision = 2
 
     /// How many archived entries are read between two calls of an import's `progress`.
     public static let progressInterval = 1_000
@@ -263,7 +267,7 @@ public struct ArchiveImporter: Sendable {
 
     private func reclassified(_ error: ArchiveDecodingError, options: ArchiveImportOptions, open: () throws -> any ByteSource) -> ArchiveDecodingError {
         switch error {
-        case .inflatedSizeExceeded, .fieldTooLarge, .unreadableFile, .encrypted, .waitingForKey, .decryptionFailed:
+        case .inflatedSizeExceeded, .fieldTooLarge, .unreadableFile, .outOfMemory, .encrypted, .waitingForKey, .decryptionFailed:
             return error
         case .malformed, .truncated, .corruptCompression, .metadataMissing, .metadataMismatch:
             // A hash-ratchet message's first field (installation_id, a string) may even decode as

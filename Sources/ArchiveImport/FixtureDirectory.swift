@@ -7,7 +7,7 @@ import StatusWire
 ///
 /// ```
 /// manifest.json          {"communityID": "0x02…", "indexCID": "zDvZ…", "localMessages": "local-messages.json",
-///                         "controlNodeSeed": 1 (demo fixtures only)}
+///                         "storageLayout": "2026-01", "controlNodeSeed": 1 (demo fixtures only)}
 /// blobs/<CID>            the index and every archive, each named by its CID
 /// local-messages.json    optional: messages a chat client had received live (seeded into a new database)
 /// expected-report.json   optional: what `replay --json` must print on a new database
@@ -21,8 +21,13 @@ public struct FixtureDirectory: Sendable {
         /// Demo fixtures only: the seed the control-node tool derives the community key from,
         /// so the demo network can sign announcements. A real community key stays secret.
         public var controlNodeSeed: UInt64?
+        /// The manifest layout the fixture's CIDs are written in: the storage node generation
+        /// its control node ran. Fixtures made before the field existed were all `codex2025`.
+        public var storageLayout: CodexManifestLayout?
 
-        public init(communityID: CommunityID, indexCID: String, localMessages: String?, description: String?, controlNodeSeed: UInt64? = nil) {
+        public init(communityID: CommunityID, indexCID: String, localMessages: String?, description: String?, controlNodeSeed: UInt64? = nil,
+                    storageLayout: CodexManifestLayout? = nil) {
+            self.storageLayout = storageLayout
             self.communityID = communityID
             self.indexCID = indexCID
             self.localMessages = localMessages
@@ -33,6 +38,10 @@ public struct FixtureDirectory: Sendable {
 
     public let url: URL
     public let manifest: Manifest
+
+    /// The layout of the fixture's CIDs (`Manifest.storageLayout`; the 2025 one when unsaid,
+    /// as every fixture written before the field was).
+    public var layout: CodexManifestLayout { manifest.storageLayout ?? .codex2025 }
 
     public init(url: URL) throws {
         self.url = url
@@ -59,10 +68,10 @@ public struct FixtureDirectory: Sendable {
             throw FixtureError.missing("the index blob \(blobPath(cid))")
         }
         let bytes = [UInt8](data)
-        let address = try? CID.codex(of: bytes, .statusArchive)
-        guard address?.manifestCID == cid else {
-            throw FixtureError.invalid("the index blob is not \(cid) as a Codex node would address it "
-                + "(uploaded as archive-data.bin it is \(address?.manifestCID.string ?? "nothing: it is empty"))")
+        let address = try? CID.codex(of: bytes, .statusArchive, layout: layout)
+        guard address?.layout(matching: cid) != nil else {
+            throw FixtureError.invalid("the index blob is not \(cid) as a storage node of any generation would address it "
+                + "(uploaded as archive-data.bin it is \(address?.manifestCID.string ?? "nothing: it is empty") in the \(layout) layout)")
         }
         return (cid, try ArchiveIndex(bytes: bytes, limits: limits, keys: keys))
     }
@@ -73,10 +82,10 @@ public struct FixtureDirectory: Sendable {
         let path = blobPath(cid)
         guard FileManager.default.fileExists(atPath: path) else { throw FixtureError.missing("blob \(cid)") }
         let address: CodexDatasetAddress?
-        do { address = try CID.codex(ofFileAt: path, .statusArchive) } catch CodexDatasetError.empty { address = nil }
-        guard address?.manifestCID == cid else {
+        do { address = try CID.codex(ofFileAt: path, .statusArchive, layout: layout) } catch CodexDatasetError.empty { address = nil }
+        guard address?.layout(matching: cid) != nil else {
             throw FixtureError.invalid("blob \(cid) is not what that CID names "
-                + "(uploaded as archive-data.bin it is \(address?.manifestCID.string ?? "nothing: it is empty"))")
+                + "(uploaded as archive-data.bin it is \(address?.manifestCID.string ?? "nothing: it is empty") in the \(layout) layout)")
         }
         return path
     }

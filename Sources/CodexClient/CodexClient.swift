@@ -3,14 +3,20 @@ import PeerHTTP
 import StatusWire
 import Synchronization
 
-/// A client of a Codex node's REST API (`/api/codex/v1`).
+/// A client of a storage node's REST API: Logos Storage (`/api/storage/v1`, 2026) or Codex, as
+/// it was called before (`/api/codex/v1`).
+///
+/// The API's prefix is found once by probing `/debug/info` under each (`StorageAPIPrefix`),
+/// unless the URL given names it, and remembered by every copy of the client. A node that
+/// answers under neither is `CodexError.notAStorageAPI`, never "not found on the network".
 ///
 /// Every download is verified end to end while it streams: the bytes are hashed the way a
-/// Codex node addresses them (64 KiB blocks, Merkle tree, manifest; `CodexDatasetHasher`) with
-/// the block size, filename and mimetype of the node's manifest JSON, and the result must be the
-/// CID that was asked for. Only then is the temporary file beside the destination renamed, so a
-/// half-downloaded or wrong archive never looks like a whole one, whatever the node sends. Every
-/// request has a timeout; retryable failures (node down, 5xx) are retried with backoff.
+/// storage node addresses them (64 KiB blocks, Merkle tree, manifest; `CodexDatasetHasher`) with
+/// the block size, filename and mimetype of the node's manifest JSON, and the CID asked for must
+/// be the manifest CID in one of the layouts nodes have written (`CodexManifestLayout`). Only then
+/// is the temporary file beside the destination renamed, so a half-downloaded or wrong archive
+/// never looks like a whole one, whatever the node sends. Every request has a timeout;
+/// retryable failures (node down, 5xx) are retried with backoff.
 ///
 /// ```swift
 /// let codex = CodexClient(baseURL: URL(string: "http://127.0.0.1:8080")!)
@@ -22,7 +28,11 @@ import Synchronization
 /// manifest of another CID, a CID not found on the network); `CodexError.isRetryable` says
 /// whether asking again later may help.
 public struct CodexClient: Sendable {
+    /// The node's root (without the API prefix).
     public let baseURL: URL
+    /// The API prefix the user named (in the URL or a setting); nil: probe for it.
+    public let pinnedPrefix: StorageAPIPrefix?
+    let profile = StorageNodeProfile()
     public var transport: any HTTPTransport
     public var retry: RetryPolicy
     /// Timeout of small requests (exists, delete, upload).
@@ -39,13 +49,17 @@ public struct CodexClient: Sendable {
     /// Paces the transfer-rate watchdog.
     public var clock: any Clock<Duration>
 
-    public init(baseURL: URL, transport: any HTTPTransport = AsyncHTTPClientTransport(), retry: RetryPolicy = .default,
+    /// `apiPrefix` pins the API (no probe); so does a `baseURL` that ends in one.
+    public init(baseURL: URL, apiPrefix: StorageAPIPrefix? = nil, transport: any HTTPTransport = AsyncHTTPClientTransport(),
+                retry: RetryPolicy = .default,
                 requestTimeout: Duration = .seconds(30), manifestTimeout: Duration = .seconds(120),
                 downloadTimeout: Duration = .seconds(120), minimumTransferRate: MinimumTransferRate? = .default,
                 clock: any Clock<Duration> = ContinuousClock()) {
         self.minimumTransferRate = minimumTransferRate
         self.clock = clock
-        self.baseURL = Self.nodeURL(baseURL)
+        let (node, written) = StorageAPIPrefix.split(baseURL)
+        self.baseURL = node
+        self.pinnedPrefix = apiPrefix ?? written
         self.transport = transport
         self.retry = retry
         self.requestTimeout = requestTimeout
@@ -53,15 +67,42 @@ public struct CodexClient: Sendable {
         self.downloadTimeout = downloadTimeout
     }
 
-    /// The node's base URL from what a user may give: the node (`http://host:8080`) or its REST
-    /// API (`http://host:8080/api/codex/v1`, as nim-codex's documentation writes it), with or
-    /// without a trailing slash. The client adds `/api/codex/v1` itself.
-    public static func nodeURL(_ url: URL) -> URL {
-        var text = url.absoluteString
-        while text.hasSuffix("/") { text.removeLast() }
-        if text.hasSuffix("/api/codex/v1") { text.removeLast("/api/codex/v1".count) }
-        return URL(string: text) ?? url
+    /// The node's base URL from what a user may give (`StorageAPIPrefix.split`).
+    public static func nodeURL(_ url: URL) -> URL { StorageAPIPrefix.split(url).node }
+
+    /// The manifest layout of the last dataset this client (or a copy) verified: the node
+    /// generation that wrote its CID. Nil before the first verified download.
+    public var lastVerifiedLayout: CodexManifestLayout? { profile.layout }
+
+    /// The node's API prefix: the one pinned, the one found before, or found now by asking
+    /// `/debug/info` under each prefix (`StorageAPIPrefix.probeOrder`). A prefix answers when
+    /// `/debug/info` is 200 with a JSON object; a router's 404 (nim-presto answers a path it
+    /// has no route for with a bare 404) moves on to the next. Throws `PeerError` when the node
+    /// cannot be reached, `CodexError.notAStorageAPI` when it answers under neither prefix.
+    public func apiPrefix() async throws -> StorageAPIPrefix {
+        if let pinnedPrefix { return pinnedPrefix }
+        if let known = profile.prefix { return known }
+        var answers: [String] = []
+        for prefix in StorageAPIPrefix.probeOrder {
+            let request = HTTPRequest(method: "GET", url: url("debug/info", prefix: prefix), headers: [:], body: nil, timeout: requestTimeout)
+            let response = try await transport.send(request)
+            if (200..<300).contains(response.status),
+               (try? JSONSerialization.jsonObject(with: response.body)) is [String: Any] {
+                profile.found(prefix)
+                return prefix
+            }
+            // A 5xx is the node's trouble, not a missing route: say so as a peer failure (retried).
+            if response.status >= 500 {
+                throw PeerError(kind: .status(response.status), method: "GET", url: request.url.absoluteString,
+                                detail: String(decoding: response.body.prefix(200), as: UTF8.self))
+            }
+            answers.append("\(prefix)/debug/info: \(response.status)")
+        }
+        throw CodexError.notAStorageAPI(node: baseURL.absoluteString, answers: answers)
     }
+
+    /// The prefix found by probing, if any (for `doctor`).
+    public var discoveredPrefix: StorageAPIPrefix? { pinnedPrefix ?? profile.prefix }
 
     /// `GET /data/{cid}/network/manifest`; the answer must name the CID asked for and be a
     /// plain (not erasure-coded) dataset, the only kind whose bytes can be checked here.
@@ -156,7 +197,7 @@ public struct CodexClient: Sendable {
         }
     }
 
-    /// `GET /debug/info`: the node's identity, its announce addresses and its DHT routing table.
+    /// `GET /debug/info`: the node's identity, addresses, version and routing table.
     public func debugInfo() async throws -> CodexNodeInfo {
         try await retry.run {
             try decode(CodexNodeInfo.self, from: try await send("GET", path: "debug/info"), context: "debug/info")
@@ -177,14 +218,33 @@ public struct CodexClient: Sendable {
 
     // MARK: - Plumbing
 
-    func url(_ path: String) -> URL {
-        baseURL.appendingPathComponent("api/codex/v1").appendingPathComponent(path)
+    func url(_ path: String, prefix: StorageAPIPrefix) -> URL {
+        baseURL.appendingPathComponent(String(prefix.rawValue.dropFirst())).appendingPathComponent(path)
     }
 
     private func send(_ method: String, path: String, body: Data? = nil, headers: [String: String] = [:],
                       timeout: Duration? = nil) async throws -> Data {
-        let request = HTTPRequest(method: method, url: url(path), headers: headers, body: body, timeout: timeout ?? requestTimeout)
-        let response = try await transport.send(request)
+        var prefix = try await apiPrefix()
+        var request = HTTPRequest(method: method, url: url(path, prefix: prefix), headers: headers, body: body, timeout: timeout ?? requestTimeout)
+        var response = try await transport.send(request)
+        if response.status == 404, response.body.isEmpty, pinnedPrefix == nil {
+            // A bare 404 is the router's (a node's own 404s say why, nim-codex/logos-storage
+            // `rest/api.nim`): the node may have been replaced by one of another generation
+            // since the probe. Probe again, once.
+            profile.forget(prefix)
+            let again = try await apiPrefix()
+            if again != prefix {
+                prefix = again
+                request.url = url(path, prefix: prefix)
+                response = try await transport.send(request)
+            }
+        }
+        if response.status == 404, response.body.isEmpty {
+            // Still no such route: a wrong path (or a pinned prefix of the other generation),
+            // never "not found on the network".
+            throw CodexError.notAStorageAPI(node: baseURL.absoluteString,
+                                            answers: ["\(prefix)/\(path): 404 with no body (the node has no such route)"])
+        }
         guard (200..<300).contains(response.status) else {
             throw PeerError(kind: .status(response.status), method: method, url: request.url.absoluteString,
                             detail: String(decoding: response.body.prefix(200), as: UTF8.self))
@@ -199,7 +259,8 @@ public struct CodexClient: Sendable {
         let partial = destination.deletingLastPathComponent().appendingPathComponent(".\(destination.lastPathComponent).partial")
         let expected = manifest.manifest
         // The node is cut off past the size its manifest gave: a stream that does not end cannot fill the disk.
-        let request = HTTPRequest(url: url(path), timeout: downloadTimeout, maxResponseBytes: expected.datasetSize, pacer: pacer)
+        let request = HTTPRequest(url: url(path, prefix: try await apiPrefix()), timeout: downloadTimeout,
+                                  maxResponseBytes: expected.datasetSize, pacer: pacer)
         let blockSize = Int(expected.blockSize ?? Int64(CodexDatasetHasher.defaultBlockSize))
         guard blockSize > 0, blockSize <= 1 << 30 else {
             throw CodexError.unexpectedAnswer("manifest of \(cid) has block size \(blockSize)")
@@ -240,9 +301,19 @@ public struct CodexClient: Sendable {
         guard bytes == expected.datasetSize else {
             throw CodexError.sizeMismatch(cid: cid.string, node: baseURL.absoluteString, expected: expected.datasetSize, received: bytes)
         }
-        guard let address, address.manifestCID == cid else {
-            throw CodexError.contentMismatch(cid: cid.string, node: baseURL.absoluteString, computed: address?.manifestCID.string)
+        guard let address else {
+            throw CodexError.contentMismatch(cid: cid.string, node: baseURL.absoluteString, computed: nil)
         }
+        guard let layout = address.layout(matching: cid) else {
+            // The tree is the same in every generation: bytes whose tree is the one the node's
+            // manifest names are the dataset, and only its manifest is written in a layout this
+            // build does not know (a newer node). Anything else is wrong bytes.
+            if expected.treeCid == address.treeCID.string {
+                throw CodexError.unknownManifestLayout(cid: cid.string, node: baseURL.absoluteString, treeCID: address.treeCID.string)
+            }
+            throw CodexError.contentMismatch(cid: cid.string, node: baseURL.absoluteString, computed: address.manifestCID.string)
+        }
+        profile.verified(layout)
         // On disk before it is named: after a power loss the file is whole or absent, never a
         // truncated file under the archive's name.
         let written = try FileHandle(forWritingTo: partial)
@@ -278,13 +349,34 @@ public enum CodexError: Error, Equatable, CustomStringConvertible {
     /// The download brought `received` bytes in a `window`, under the minimum transfer rate.
     case tooSlow(cid: String, node: String, received: Int64, window: Duration, minimumBytesPerSecond: Int64)
     case unexpectedAnswer(String)
+    /// The URL does not lead to a storage node's REST API: `/debug/info` answered under
+    /// neither `/api/storage/v1` nor `/api/codex/v1` (`answers` says what each gave). A wrong
+    /// address or port, or a node whose REST API is off. Not the archive's fault.
+    case notAStorageAPI(node: String, answers: [String])
+    /// The bytes are the dataset the node's manifest names (their tree is its `treeCID`), but
+    /// the CID asked for is that manifest in no layout this build knows: the community's
+    /// control node runs a newer storage node. Upgrading community-history helps; the archive
+    /// is not bad and is tried again later.
+    case unknownManifestLayout(cid: String, node: String, treeCID: String)
 
     /// Whether asking again later may succeed: the CID may reach the network, the node (or
-    /// another) may serve the right bytes. A protected dataset stays protected.
+    /// another) may serve the right bytes, the node may be fixed or this build upgraded. A
+    /// protected dataset stays protected.
     public var isRetryable: Bool {
         switch self {
         case .protectedDataset: return false
-        case .manifestMismatch, .sizeMismatch, .contentMismatch, .notFound, .notStoredInTime, .tooSlow, .unexpectedAnswer: return true
+        case .manifestMismatch, .sizeMismatch, .contentMismatch, .notFound, .notStoredInTime, .tooSlow, .unexpectedAnswer,
+             .notAStorageAPI, .unknownManifestLayout:
+            return true
+        }
+    }
+
+    /// Whether the failure is the node's (its address, its API, its generation) rather than
+    /// something about one dataset: every other request to it fails the same way.
+    public var isNodeProblem: Bool {
+        switch self {
+        case .notAStorageAPI: return true
+        default: return false
         }
     }
 
@@ -301,14 +393,22 @@ public enum CodexError: Error, Equatable, CustomStringConvertible {
             return "\(cid) is an erasure-coded (protected) Codex dataset on \(node), which cannot be verified here; "
                 + "a community's archives and index are plain uploads, so it is not downloaded"
         case .notFound(let cid, let node, let lookedFor):
-            return "\(cid) not found on the Codex network yet (the node \(node) looked for \(lookedFor.components.seconds) s)"
+            return "\(cid) not found on the storage network yet (the node \(node) looked for \(lookedFor.components.seconds) s)"
         case .notStoredInTime(let cid, let timeout):
             return "the Codex node did not finish fetching \(cid) within \(timeout)"
         case .tooSlow(let cid, let node, let received, let window, let minimum):
             return "the Codex node \(node) sent \(received) bytes of \(cid) in \(window.components.seconds) s, under the minimum of \(minimum) bytes/s; "
                 + "the download was stopped and will be tried again later (--min-download-rate sets the minimum)"
         case .unexpectedAnswer(let what):
-            return "unexpected answer from the Codex node: \(what)"
+            return "unexpected answer from the storage node: \(what)"
+        case .notAStorageAPI(let node, let answers):
+            return "\(node) is not a storage node's REST API (Logos Storage, formerly Codex): \(answers.joined(separator: ", ")); "
+                + "check the address and port, and that the node was started with --api-bindaddr=127.0.0.1 --api-port=8080 "
+                + "(its REST API is off by default since 2026)"
+        case .unknownManifestLayout(let cid, let node, let treeCID):
+            return "the storage node \(node) served the dataset of \(cid) (tree \(treeCID)), but its CID is written in a manifest layout "
+                + "this build does not know: the community's control node runs a newer storage node generation; "
+                + "upgrade community-history (the archive is kept in the plan and tried again)"
         }
     }
 }
@@ -324,6 +424,7 @@ final class StreamHasher: Sendable {
 
     /// Nil when nothing arrived (no CID names an empty dataset).
     func finish(_ attributes: CodexUploadAttributes) -> CodexDatasetAddress? {
+        // An empty dataset is the only failure, and it is answered by nil.
         hasher.withLock { try? $0.finish(attributes) }
     }
 }

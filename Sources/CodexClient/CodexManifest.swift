@@ -1,4 +1,6 @@
-/// A Codex dataset's manifest, as `GET /data/{cid}/network/manifest` returns it.
+/// A dataset's manifest, as `GET /data/{cid}/network/manifest` returns it. The 2025 node
+/// (nim-codex) adds `protected` (erasure coding); Logos Storage drops it and, on master, adds
+/// `manifestVersion` (logos-storage-nim `storage/rest/json.nim`).
 public struct CodexDataItem: Codable, Sendable, Equatable {
     public struct Manifest: Codable, Sendable, Equatable {
         public var treeCid: String?
@@ -7,8 +9,12 @@ public struct CodexDataItem: Codable, Sendable, Equatable {
         public var `protected`: Bool?
         public var filename: String?
         public var mimetype: String?
+        /// Logos Storage master only: the manifest encoding's version (0 so far).
+        public var manifestVersion: Int?
 
-        public init(treeCid: String?, datasetSize: Int64, blockSize: Int64?, protected: Bool?, filename: String?, mimetype: String?) {
+        public init(treeCid: String?, datasetSize: Int64, blockSize: Int64?, protected: Bool?, filename: String?, mimetype: String?,
+                    manifestVersion: Int? = nil) {
+            self.manifestVersion = manifestVersion
             self.treeCid = treeCid
             self.datasetSize = datasetSize
             self.blockSize = blockSize
@@ -27,8 +33,11 @@ public struct CodexDataItem: Codable, Sendable, Equatable {
     }
 }
 
-/// `GET /debug/info` (nim-codex `codex/rest/api.nim`, `/debug/info`): what tells whether the
-/// node is part of a network. Unknown keys are ignored.
+/// `GET /debug/info`: what tells whether the node is part of a network, and which node it is.
+/// Unknown keys are ignored. The 2025 node (nim-codex `codex/rest/api.nim`) answers
+/// `announceAddresses` and `codex{version, revision}`; Logos Storage (logos-storage-nim
+/// `storage/rest/json.nim`, `DebugInfo`) has no `announceAddresses` and answers
+/// `storage{version, revision}`.
 public struct CodexNodeInfo: Codable, Sendable, Equatable {
     public struct RoutingTable: Codable, Sendable, Equatable {
         /// The DHT peers the node knows; none means it never reached a bootstrap node.
@@ -39,12 +48,25 @@ public struct CodexNodeInfo: Codable, Sendable, Equatable {
         public var peerId: String?
     }
 
+    public struct Version: Codable, Sendable, Equatable {
+        public var version: String?
+        public var revision: String?
+    }
+
     public var id: String?
     public var addrs: [String]?
+    /// 2025 nodes only.
     public var announceAddresses: [String]?
     public var table: RoutingTable?
+    /// Logos Storage.
+    public var storage: Version?
+    /// Codex (2025).
+    public var codex: Version?
 
     public var peerCount: Int { table?.nodes?.count ?? 0 }
+
+    /// The version the node reports, whichever generation it is.
+    public var nodeVersion: Version? { storage ?? codex }
 }
 
 /// `GET /space`.

@@ -6,7 +6,8 @@ import StatusCrypto
 import StatusWire
 import WakuClient
 
-/// The control node's side of the demo: puts a fixture community on a Codex node (every
+/// The control node's side of the demo: puts a fixture community on a storage node of the
+/// generation its CIDs were written for (`FixtureDirectory.layout`; every
 /// blob: archives and index) and announces the index on the archive channel of a Waku node, on the community's pubsub topic.
 ///
 /// ```swift
@@ -41,7 +42,14 @@ public struct CommunityPublisher: Sendable {
             let data = try Data(contentsOf: blobs.appendingPathComponent(name))
             let cid = try await codex.upload(data, attributes: .statusArchive)
             guard cid.string == name else {
-                throw FixtureError.invalid("the Codex node answered \(cid) for blob \(name): the fixture's CIDs are not Codex CIDs "
+                // The index names the archives by the CIDs of the node the fixture was made for:
+                // on a node of another generation it would name nothing.
+                if let nodeLayout = try? CID.codex(of: data, .statusArchive).layout(matching: cid) {
+                    throw FixtureError.invalid("the storage node writes the \(nodeLayout) manifest layout and answered \(cid) for blob \(name); "
+                        + "the fixture's CIDs are in the \(fixture.layout) layout: publish it on a node of that generation, or "
+                        + "regenerate it with `control-node generate-fixtures --layout \(nodeLayout)`")
+                }
+                throw FixtureError.invalid("the storage node answered \(cid) for blob \(name): the fixture's CIDs are not storage node CIDs "
                     + "(regenerate it with `control-node generate-fixtures`)")
             }
         }

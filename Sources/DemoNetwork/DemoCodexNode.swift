@@ -3,12 +3,17 @@ import Foundation
 import LocalHTTPServer
 import StatusWire
 
-/// A loopback Codex node: the REST API `/api/codex/v1` over a directory of uploads, behaving
-/// as a real nim-codex node does where a client can tell (`../shared/reference/real-peers.md`
-/// §1 and §4; file and line of nim-codex `bd360322` in each comment):
+/// A loopback storage node over a directory of uploads, behaving as a real one does where a
+/// client can tell, as either generation a member may run (`DemoStorageGeneration`): Logos
+/// Storage (2026: REST under `/api/storage/v1`, the 2026-01 manifest layout; logos-storage-nim
+/// `storage/rest/api.nim`, `storage/rest/json.nim`) or the Codex node of 2025 (`/api/codex/v1`;
+/// file and line of nim-codex `bd360322` in each comment below, the same code in both):
 ///
 /// - an upload is addressed like a real node addresses it: 64 KiB blocks, Merkle tree,
-///   manifest with the upload's filename and mimetype (`CodexDatasetHasher`);
+///   manifest with the upload's filename and mimetype in the generation's layout
+///   (`CodexDatasetHasher`, `CodexManifestLayout`);
+/// - a path the router has no route for (the other generation's prefix among them) gets a bare
+///   404 with no body (nim-presto `serverprivate.nim`, no error handler installed);
 /// - a CID the node does not hold is looked for on the network for `missingLookup` (hours on a
 ///   real node) before the answer: 404 for the manifest, 500 for the stream;
 /// - `exists` says whether the manifest block is held, not the whole dataset.
@@ -22,6 +27,7 @@ import StatusWire
 public final class DemoCodexNode: Sendable {
     public let directory: URL
     public let server: LoopbackHTTPServer
+    public let generation: DemoStorageGeneration
     let faults: Faults
 
     public var baseURL: URL { server.baseURL }
@@ -51,8 +57,10 @@ public final class DemoCodexNode: Sendable {
             var delay: Duration
         }
 
-        func next(cid: String?) -> Next {
-            requests += 1
+        /// `counted`: whether `requestCount` includes it (not the API probe a client makes once,
+        /// so that tests count what a client asks of the data).
+        func next(cid: String?, counted: Bool = true) -> Next {
+            if counted { requests += 1 }
             if failuresLeft > 0 {
                 failuresLeft -= 1
                 return Next(fail: failureStatus, delay: delay)
@@ -70,23 +78,29 @@ public final class DemoCodexNode: Sendable {
         func delayOver() { answered += 1 }
     }
 
-    private init(directory: URL, server: LoopbackHTTPServer, faults: Faults) {
+    private init(directory: URL, server: LoopbackHTTPServer, generation: DemoStorageGeneration, faults: Faults) {
         self.directory = directory
         self.server = server
+        self.generation = generation
         self.faults = faults
     }
 
     /// `missingLookup`: how long a request for a CID the node does not hold searches the
     /// network before it fails. A real node retries block discovery 3,000 times, 1–3 s each
     /// (`blockexchange/engine/pendingblocks.nim:36-37`, `engine.nim:365-378`): tests keep it short.
-    public static func start(directory: URL, port: Int = 0, missingLookup: Duration = .seconds(30)) async throws -> DemoCodexNode {
+    /// `generation`: the node a member runs today (Logos Storage) unless told otherwise.
+    public static func start(directory: URL, port: Int = 0, missingLookup: Duration = .seconds(30),
+                             generation: DemoStorageGeneration = .current) async throws -> DemoCodexNode {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let faults = Faults(missingLookup: missingLookup)
         let server = try await LoopbackHTTPServer.start(port: port) { request in
-            await handle(request, directory: directory, faults: faults)
+            await handle(request, directory: directory, generation: generation, faults: faults)
         }
-        return DemoCodexNode(directory: directory, server: server, faults: faults)
+        return DemoCodexNode(directory: directory, server: server, generation: generation, faults: faults)
     }
+
+    /// The node's REST API, as a user would write it in full.
+    public var apiURL: URL { baseURL.appendingPathComponent(String(generation.apiPrefix.rawValue.dropFirst())) }
 
     public func stop() async { await server.stop() }
 
@@ -121,32 +135,40 @@ public final class DemoCodexNode: Sendable {
     /// `/debug/info` shows no peers and no announce address (a node that never joined the network).
     public func isolateFromNetwork() async { await faults.isolate() }
 
+    /// Requests so far, but for `/debug/info` (which clients ask once to find the API).
     public func requestCount() async -> Int { await faults.requests }
 
     /// Requests that got past `delayResponses` (so a test can tell whether something waited for the node).
     public func answeredCount() async -> Int { await faults.answered }
 
-    static func handle(_ request: LoopbackRequest, directory: URL, faults: Faults) async -> LoopbackResponse {
+    /// What nim-presto answers a path it has no route for: 404 and nothing else.
+    static let noRoute = LoopbackResponse(status: 404)
+
+    static func handle(_ request: LoopbackRequest, directory: URL, generation: DemoStorageGeneration, faults: Faults) async -> LoopbackResponse {
         let path = request.pathSegments
-        guard path.count >= 3, path[0] == "api", path[1] == "codex", path[2] == "v1" else { return .text("not found", status: 404) }
-        let route = Array(path.dropFirst(3))
+        let prefix = generation.apiPrefix.rawValue.split(separator: "/").map(String.init)
+        guard path.count >= prefix.count, Array(path.prefix(prefix.count)) == prefix else { return noRoute }
+        let route = Array(path.dropFirst(prefix.count))
         let cidText = route.count >= 2 && route[0] == "data" ? route[1] : nil
-        let next = await faults.next(cid: cidText)
+        let next = await faults.next(cid: cidText, counted: route != ["debug", "info"])
         if next.delay > .zero { try? await Task.sleep(for: next.delay) }
         await faults.delayOver()
         if let fail = next.fail { return .text("demo node: injected failure", status: fail) }
 
         switch (request.method, route) {
         case ("POST", ["data"]):
-            return upload(request, directory: directory)
+            return upload(request, directory: directory, generation: generation)
         case ("GET", ["space"]):
             return .json(space(directory))
         case ("GET", ["debug", "info"]):
-            return .json(DebugInfo(isolated: await faults.isolated))
+            switch generation {
+            case .codex2025: return .json(DebugInfo2025(isolated: await faults.isolated))
+            case .storage2026: return .json(DebugInfo2026(isolated: await faults.isolated))
+            }
         default:
             break
         }
-        guard let cidText else { return .text("not found", status: 404) }
+        guard let cidText else { return noRoute }
         // api.nim:340-341, 358-359: a CID that does not parse is a 400.
         guard let cid = try? CID(cidText) else { return .text("Incorrect Cid", status: 400) }
         let store = Upload(directory: directory, cid: cid)
@@ -185,12 +207,12 @@ public final class DemoCodexNode: Sendable {
             store.delete()
             return LoopbackResponse(status: 204)
         default:
-            return .text("not found", status: 404)
+            return noRoute
         }
     }
 
     /// `POST /data` (api.nim:198-258).
-    static func upload(_ request: LoopbackRequest, directory: URL) -> LoopbackResponse {
+    static func upload(_ request: LoopbackRequest, directory: URL, generation: DemoStorageGeneration) -> LoopbackResponse {
         let mimetype = request.headers["content-type"].flatMap { $0.isEmpty ? nil : $0 }
         // A non-empty Content-Type that std/mimetypes knows no extension for is refused (:215-222).
         if let mimetype, !knownMimetypes.contains(mimetype.lowercased()) {
@@ -207,11 +229,13 @@ public final class DemoCodexNode: Sendable {
         }
         let attributes = CodexUploadAttributes(filename: filename, mimetype: mimetype)
         do {
-            let address = try CID.codex(of: request.body, attributes)
+            let address = try CID.codex(of: request.body, attributes, layout: generation.layout)
             let store = Upload(directory: directory, cid: address.manifestCID)
+            // The manifest JSON: 2025 nodes add `protected` (erasure coding), Logos Storage
+            // does not (logos-storage-nim `storage/rest/json.nim`).
             try store.write(request.body, manifest: .init(
                 treeCid: address.treeCID.string, datasetSize: address.datasetSize, blockSize: Int64(address.blockSize),
-                protected: false, filename: filename, mimetype: mimetype))
+                protected: generation == .codex2025 ? false : nil, filename: filename, mimetype: mimetype))
             return .text(address.manifestCID.string)
         } catch {
             return .text("Unable to store: \(error)", status: 500)
@@ -230,8 +254,9 @@ public final class DemoCodexNode: Sendable {
         return ["totalBlocks": used / 65_536 + Int64(files.count), "quotaMaxBytes": 20 << 30, "quotaUsedBytes": used, "quotaReservedBytes": 0]
     }
 
-    /// `/debug/info` (api.nim `/debug/info`): the node's peer ID, addresses, and its DHT routing table.
-    struct DebugInfo: Encodable {
+    /// `/debug/info` of a 2025 node (nim-codex api.nim `/debug/info`): peer ID, addresses,
+    /// announce addresses, the DHT routing table and `codex{version, revision}`.
+    struct DebugInfo2025: Encodable {
         struct Table: Encodable {
             struct Node: Encodable { var peerId: String; var address: String; var seen: Bool }
             var localNode: Node
@@ -244,12 +269,65 @@ public final class DemoCodexNode: Sendable {
         var spr = "spr:demo"
         var announceAddresses: [String]
         var table: Table
-        var codex = Version(version: "demo", revision: "demo")
+        var codex = Version(version: "v0.2.5-demo", revision: "demo")
 
         init(isolated: Bool) {
             announceAddresses = isolated ? [] : ["/ip4/127.0.0.1/tcp/8070"]
             let local = Table.Node(peerId: id, address: "127.0.0.1:8090", seen: true)
             table = Table(localNode: local, nodes: isolated ? [] : [Table.Node(peerId: "16Uiu2HAmDemoBootstrap", address: "127.0.0.1:8091", seen: true)])
+        }
+    }
+
+    /// `/debug/info` of Logos Storage (logos-storage-nim `storage/rest/json.nim`, `DebugInfo`):
+    /// no `announceAddresses`; the Kademlia table's nodes carry `addresses` and `lastSeen`; the
+    /// version is under `storage`.
+    struct DebugInfo2026: Encodable {
+        struct Table: Encodable {
+            struct Node: Encodable { var peerId: String; var addresses: [String]; var lastSeen: Int64 }
+            var localNode: Node
+            var nodes: [Node]
+        }
+        struct Version: Encodable { var version: String; var revision: String }
+
+        var id = "16Uiu2HAmDemoStorageNode"
+        var addrs = ["/ip4/127.0.0.1/tcp/8070"]
+        var spr = "spr:demo"
+        var libp2pPubKey = "demo"
+        var table: Table
+        var storage = Version(version: "v0.3.2-demo", revision: "demo")
+        var connections = 0
+
+        init(isolated: Bool) {
+            let local = Table.Node(peerId: id, addresses: addrs, lastSeen: 0)
+            table = Table(localNode: local, nodes: isolated ? [] : [
+                Table.Node(peerId: "16Uiu2HAmDemoBootstrap", addresses: ["/ip4/127.0.0.1/tcp/8071"], lastSeen: 1_780_000_000),
+            ])
+            connections = isolated ? 0 : 1
+        }
+    }
+}
+
+/// The storage node generations the demo node can be: what a member may still run.
+public enum DemoStorageGeneration: String, CaseIterable, Sendable {
+    /// nim-codex as of 2025: `/api/codex/v1`, the 2025 manifest layout.
+    case codex2025 = "2025"
+    /// Logos Storage as released in 2026: `/api/storage/v1`, the 2026-01 manifest layout.
+    case storage2026 = "2026"
+
+    /// The node a member runs today.
+    public static let current: DemoStorageGeneration = .storage2026
+
+    public var apiPrefix: StorageAPIPrefix {
+        switch self {
+        case .codex2025: return .codex
+        case .storage2026: return .storage
+        }
+    }
+
+    public var layout: CodexManifestLayout {
+        switch self {
+        case .codex2025: return .codex2025
+        case .storage2026: return .storage2026January
         }
     }
 }

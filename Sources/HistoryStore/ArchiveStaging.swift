@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -32,11 +33,15 @@ final class ArchiveStaging {
         let directory = HistoryDatabase.stagingDirectory(historyPath: historyPath)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         path = directory + "/\(getpid())-\(UUID().uuidString).sqlite"
-        // Locked before SQLite opens it, so that no sweep ever sees it unlocked.
-        lock = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard lock >= 0 else { throw CocoaError.error(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path]) }
+        // Created under a name no sweep takes (`.new`), locked, and only then given its name:
+        // a sweep never sees the file unlocked. (Created under its name and locked after, a
+        // sweep running between the two took it: issue 27, a start-up race.)
+        let creating = path + Self.creatingSuffix
+        lock = open(creating, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard lock >= 0 else { throw StagingFileError(path: creating, operation: "create", errno: errno) }
         do {
-            guard flock(lock, LOCK_EX | LOCK_NB) == 0 else { throw CocoaError.error(.fileLocking, userInfo: [NSFilePathErrorKey: path]) }
+            guard flock(lock, LOCK_EX | LOCK_NB) == 0 else { throw StagingFileError(path: creating, operation: "lock", errno: errno) }
+            guard rename(creating, path) == 0 else { throw StagingFileError(path: path, operation: "name", errno: errno) }
             var configuration = Configuration()
             configuration.label = "community-history.staging"
             configuration.prepareDatabase { db in
@@ -61,6 +66,7 @@ final class ArchiveStaging {
             try? queue?.close()
             // The file is this init's own and unusable; if it cannot be removed, the sweep will.
             unlink(path)
+            unlink(creating)
             Glibc.close(lock)
             lock = -1
             throw error
@@ -70,6 +76,9 @@ final class ArchiveStaging {
     deinit {
         if lock >= 0 { Glibc.close(lock) }
     }
+
+    /// The suffix of a staging file while it is being created and locked.
+    static let creatingSuffix = ".new"
 
     /// Runs `body` with a writer into the staging table, committing every `commitEvery` rows
     /// and telling `progress`, which it ends with the outcome: the summary, or what `body`
@@ -144,7 +153,9 @@ extension HistoryDatabase {
 
     /// Removes the staging files (`<database>.staging/…`) that no import holds: what an import
     /// killed mid-way leaves. A running import's file is locked (`flock(2)`) and left alone, in
-    /// this process or another, so calling this while imports run is safe.
+    /// this process or another, so calling this while imports run is safe. Once a process
+    /// has swept, nothing it leaves is abandoned until it ends: `removeAbandonedStagingFilesOnce`
+    /// is what a process calls at start.
     ///
     /// ```swift
     /// database.removeAbandonedStagingFiles()   // at start, before importing
@@ -176,7 +187,7 @@ extension HistoryDatabase {
                 sweep.failures.append((file, error))
             }
         }
-        for name in names where name.hasSuffix(".sqlite") {
+        for name in names where name.hasSuffix(".sqlite") || name.hasSuffix(".sqlite" + ArchiveStaging.creatingSuffix) {
             let file = directory + "/" + name
             let descriptor = open(file, O_RDONLY | O_CLOEXEC)
             guard descriptor >= 0 else { continue }  // gone since the listing
@@ -194,6 +205,43 @@ extension HistoryDatabase {
             logger.warning("cannot remove the staging file of a killed import", metadata: ["path": "\(file)", "error": "\(error)"])
         }
         return sweep
+    }
+}
+
+/// Staging directories this process has swept (`removeAbandonedStagingFilesOnce`). The lock is
+/// held through the sweep, so a second caller waits until it is over: no import of this process
+/// starts while the sweep runs.
+private let sweptThisProcess = Mutex<Set<String>>([])
+
+extension HistoryDatabase {
+    /// The sweep, once per process and database, before any import of this process: every
+    /// community's driver calls it at its start, and only the first sweeps (the others wait
+    /// for it). Returns nil when this process swept before.
+    @discardableResult
+    public func removeAbandonedStagingFilesOnce() -> StagingSweep? {
+        sweptThisProcess.withLock { swept in
+            let directory = Self.stagingDirectory(historyPath: path)
+            guard swept.insert(directory).inserted else { return nil }
+            return removeAbandonedStagingFiles()
+        }
+    }
+}
+
+/// A staging file could not be made (`errno` says why: EMFILE, ENFILE, ENOSPC, EACCES, EROFS,
+/// …): a failure of this machine, never of an archive.
+public struct StagingFileError: Error, CustomStringConvertible, Equatable {
+    public let path: String
+    public let operation: String
+    public let errno: Int32
+
+    public init(path: String, operation: String, errno: Int32) {
+        self.path = path
+        self.operation = operation
+        self.errno = errno
+    }
+
+    public var description: String {
+        "cannot \(operation) the staging file \(path): \(String(cString: strerror(errno)))"
     }
 }
 

@@ -2,6 +2,9 @@ import Foundation
 import GRDB
 import Logging
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The SQLite database that holds a member's community history (schema: docs/schema.md).
 ///
@@ -43,6 +46,24 @@ public final class HistoryDatabase: Sendable {
     /// `applyPacing` sets how an import's rows are written in chunks, and the pause between
     /// them in which a chat client's waiting write gets the lock; tests shrink the chunks and
     /// replace the pause.
+    /// Creates the database file, readable by its owner only (0600), when it does not exist:
+    /// it holds the decrypted messages of encrypted channels, and a umask of 022 would make it
+    /// readable by every local user. SQLite gives the WAL and shared-memory files the database
+    /// file's mode (`unixOpen`, `findCreateFileMode`), so they are 0600 too.
+    static func createPrivately(_ path: String) throws {
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        if descriptor >= 0 {
+            // open(2) applies the umask: a umask that takes owner bits away must not win either.
+            fchmod(descriptor, 0o600)
+            close(descriptor)
+            return
+        }
+        let code = errno
+        guard code == EEXIST else {
+            throw HistoryStoreError.cannotOpen(path: path, reason: String(cString: strerror(code)))
+        }
+    }
+
     public init(path: String, busyTimeout: TimeInterval = 10, readOnly: Bool = false, applyPacing: ApplyPacing = .default) throws {
         var configuration = Configuration()
         configuration.busyMode = .timeout(busyTimeout)
@@ -51,6 +72,7 @@ public final class HistoryDatabase: Sendable {
             throw HistoryStoreError.cannotOpen(path: path, reason: "no such file")
         }
         configuration.label = "community-history"
+        if !readOnly { try Self.createPrivately(path) }
         if !readOnly {
             configuration.prepareDatabase { db in
                 // WAL + NORMAL stays consistent after a crash (a power loss may only drop the

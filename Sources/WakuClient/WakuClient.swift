@@ -14,7 +14,9 @@ import PeerHTTP
 /// Throws `PeerError` when the node cannot be reached or answers an error, and `StoreError`
 /// for a store query the node could not serve.
 public struct WakuClient: Sendable {
-    /// Where Status communities publish unless their description says otherwise.
+    /// Where Status communities publish: communities no longer have a shard of their own
+    /// (status-go `Community.PubsubTopic()` returns "", so links and descriptions go out on the
+    /// default cluster-16 shard 32). A community's description may still name an older shard.
     public static let defaultPubsubTopic = "/waku/2/rs/16/32"
     /// nwaku rejects a query with more content topics once it has a cursor
     /// (`waku_archive/archive.nim:25, 179-190`), so every query stays at or under it.

@@ -46,6 +46,10 @@ struct AgentCommand: AsyncParsableCommand {
             printError("\(error)")
             throw Exit.badInput
         }
+        // Many communities at once, and API clients, need more files than a desktop's soft 1,024.
+        if let raised = FileLimit.raiseToHardLimit(), raised.after != raised.before {
+            progress.line("open-file limit raised from \(raised.before) to \(raised.after)")
+        }
         // What is in force, defaults included: a setting that did not take is visible at once.
         progress.line("agent settings (\(config)):\n" + configuration.effectiveSettings.split(separator: "\n").map { "  \($0)" }.joined(separator: "\n"))
         let agent: HistoryAgent

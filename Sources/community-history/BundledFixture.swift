@@ -1,5 +1,7 @@
+import ArchiveImport
 import ControlNode
 import Foundation
+import StatusWire
 
 /// The demo community, for `demo`, `demo-network` and `replay` when no fixture is named, from
 /// any working directory.
@@ -11,19 +13,24 @@ enum BundledFixture {
     /// Where the bundled community is: `Fixtures/demo-community` in the working directory, else
     /// in a directory above the binary (the repository it was built in: `.build/release/` is two
     /// levels down), else made again in `scratch` from its seed. The bundled fixture is
-    /// `control-node generate-fixtures --seed 1` byte for byte (`FixtureGenerationTests` checks
+    /// `control-node generate-fixtures --seed 1` byte for byte (`FixtureReplayTests` checks
     /// it), so the copy made is the same community.
-    static func locate(scratch: URL, encrypted: Bool = false) throws -> URL {
+    ///
+    /// `layout`: the storage node generation the community is to be published on. The bundled
+    /// copies are in the current layout; for another, the same community is made again in
+    /// `scratch` with its CIDs in that layout (as its control node would have published it there).
+    static func locate(scratch: URL, encrypted: Bool = false, layout: CodexManifestLayout = .current) throws -> URL {
         let path = encrypted ? encryptedRelativePath : relativePath
-        if let found = candidates(path).first(where: { FileManager.default.fileExists(atPath: $0.appendingPathComponent("manifest.json").path) }) {
+        if let found = candidates(path).first(where: { FileManager.default.fileExists(atPath: $0.appendingPathComponent("manifest.json").path) }),
+           try FixtureDirectory(url: found).layout == layout {
             return found
         }
-        let made = scratch.appendingPathComponent(URL(fileURLWithPath: path).lastPathComponent)
+        let made = scratch.appendingPathComponent("\(URL(fileURLWithPath: path).lastPathComponent)-\(layout)")
         if !FileManager.default.fileExists(atPath: made.appendingPathComponent("manifest.json").path) {
             if encrypted {
-                _ = try EncryptedFixtureGenerator(configuration: .init(seed: 3)).write(to: made)
+                _ = try EncryptedFixtureGenerator(configuration: .init(seed: 3, layout: layout)).write(to: made)
             } else {
-                _ = try FixtureGenerator(configuration: .init(seed: 1)).write(to: made)
+                _ = try FixtureGenerator(configuration: .init(seed: 1, layout: layout)).write(to: made)
             }
         }
         return made

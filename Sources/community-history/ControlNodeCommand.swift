@@ -4,6 +4,7 @@ import ControlNode
 import Foundation
 import GroupKeys
 import HistoryStore
+import StatusWire
 
 struct ControlNodeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -33,6 +34,9 @@ struct ControlNodeCommand: AsyncParsableCommand {
         @Option(help: "Output directory: new, empty, or a fixture to replace (the bundled one is Fixtures/demo-community).")
         var out: String
 
+        @Option(help: "The storage node generation's manifest layout the CIDs are written in: \(CodexManifestLayout.allValueStrings.joined(separator: ", ")) (default: \(CodexManifestLayout.current)).")
+        var layout: CodexManifestLayout = .current
+
         @Flag(help: "Replace --out even when it holds something that is not a fixture.")
         var force = false
 
@@ -53,7 +57,7 @@ struct ControlNodeCommand: AsyncParsableCommand {
             let url = URL(fileURLWithPath: out)
             try clear(url)
             if encrypted { return try writeEncrypted(url) }
-            let generator = FixtureGenerator(configuration: .init(seed: seed ?? 1, weeks: weeks ?? 9, messagesPerWeek: messagesPerWeek ?? 600))
+            let generator = FixtureGenerator(configuration: .init(seed: seed ?? 1, weeks: weeks ?? 9, messagesPerWeek: messagesPerWeek ?? 600, layout: layout))
             let summary = try generator.write(to: url)
 
             // The expected report is what a replay into a new database prints; tests check it
@@ -65,14 +69,14 @@ struct ControlNodeCommand: AsyncParsableCommand {
             let report = try Replay(fixture: try FixtureDirectory(url: url), database: database).run()
             try Data(try ReportJSON.encode(report).utf8).write(to: url.appendingPathComponent("expected-report.json"))
             print("wrote \(out): \(summary.archives) archives + \(summary.encryptedArchives) encrypted, "
-                  + "\(summary.validMessages) valid messages, index \(summary.indexCID)")
+                  + "\(summary.validMessages) valid messages, index \(summary.indexCID) (\(layout) manifest layout)")
         }
 
         /// An encrypted community, and what a replay with its keys (keys.jsonl) prints.
         private func writeEncrypted(_ url: URL) throws {
             let weeks = weeks ?? 4
             let generator = EncryptedFixtureGenerator(configuration: .init(
-                seed: seed ?? 3, weeks: weeks, messagesPerWeek: messagesPerWeek ?? 60, rotationWeek: weeks / 2))
+                seed: seed ?? 3, weeks: weeks, messagesPerWeek: messagesPerWeek ?? 60, rotationWeek: weeks / 2, layout: layout))
             let summary = try generator.write(to: url)
             let keys = try GroupKeyStore.parseImport(try Data(contentsOf: url.appendingPathComponent(EncryptedFixtureGenerator.keysFile)))
             let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("fixture-\(UUID().uuidString)")

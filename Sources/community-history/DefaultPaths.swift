@@ -8,7 +8,7 @@ import Foundation
 /// |---|---|
 /// | `COMMUNITY_HISTORY_DB` | `--db` of every command |
 /// | `COMMUNITY_HISTORY_CONFIG` | `agent --config` |
-/// | `COMMUNITY_HISTORY_CODEX_URL`, `COMMUNITY_HISTORY_WAKU_URL` | `--codex-url`, `--waku-url` |
+/// | `COMMUNITY_HISTORY_STORAGE_URL` (or the older `COMMUNITY_HISTORY_CODEX_URL`), `COMMUNITY_HISTORY_WAKU_URL` | `--storage-url`, `--waku-url` |
 /// | `COMMUNITY_HISTORY_LOG_LEVEL` | `--log-level` |
 enum DefaultPaths {
     static var environment: [String: String] { ProcessInfo.processInfo.environment }
@@ -34,7 +34,10 @@ enum DefaultPaths {
         return configDirectory + "/agent.json"
     }
 
-    static var codexURL: String { environment["COMMUNITY_HISTORY_CODEX_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? "http://127.0.0.1:8080" }
+    static var storageURL: String {
+        ["COMMUNITY_HISTORY_STORAGE_URL", "COMMUNITY_HISTORY_CODEX_URL"].lazy
+            .compactMap { environment[$0].flatMap { $0.isEmpty ? nil : $0 } }.first ?? "http://127.0.0.1:8080"
+    }
     static var wakuURL: String { environment["COMMUNITY_HISTORY_WAKU_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? "http://127.0.0.1:8645" }
 
     /// Makes the directory of a database about to be written when it is the default data

@@ -15,9 +15,12 @@ import WakuClient
 struct DemoNetworkCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo-network",
-        abstract: "Serve a loopback Codex node and nwaku node with fixture communities published on them, until Ctrl-C.",
+        abstract: "Serve a loopback storage node (Logos Storage, formerly Codex) and nwaku node with fixture communities published on them, until Ctrl-C.",
         discussion: """
-            Uploads each fixture's index and archives to the Codex node, announces each index on the \
+            The storage node is the one a member runs today (Logos Storage: REST under \
+            /api/storage/v1, the 2026-01 manifest layout) or, with --storage-generation 2025, the \
+            Codex node of 2025 (/api/codex/v1, the 2025 layout). \
+            Uploads each fixture's index and archives to the storage node, announces each index on the \
             nwaku node's archive channel (signed with the fixture's community key), writes an agent \
             configuration for these nodes, and serves until SIGINT or SIGTERM. In another terminal, \
             run `community-history agent --config <that file>`, or `sync` with the printed URLs.
@@ -27,8 +30,11 @@ struct DemoNetworkCommand: AsyncParsableCommand {
     @Option(help: "Fixture directory to publish (repeat for several communities; default: the bundled community, found from any directory).")
     var fixture: [String] = []
 
-    @Option(help: "Port of the Codex node (0 picks a free one).")
+    @Option(name: [.customLong("storage-port"), .customLong("codex-port")], help: "Port of the storage node (0 picks a free one).")
     var codexPort: Int = 0
+
+    @Option(help: "The storage node's generation: 2026 (Logos Storage, what a member runs today) or 2025 (Codex).")
+    var storageGeneration: DemoStorageGeneration = .current
 
     @Option(help: "Port of the nwaku node (0 picks a free one).")
     var wakuPort: Int = 0
@@ -52,7 +58,7 @@ struct DemoNetworkCommand: AsyncParsableCommand {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("community-history-demo-network-\(UUID().uuidString)")
         let publishers: [CommunityPublisher]
         do {
-            let directories = fixture.isEmpty ? [try BundledFixture.locate(scratch: scratch)] : fixture.map { URL(fileURLWithPath: $0) }
+            let directories = fixture.isEmpty ? [try BundledFixture.locate(scratch: scratch, layout: storageGeneration.layout)] : fixture.map { URL(fileURLWithPath: $0) }
             publishers = try directories.map { try CommunityPublisher(fixture: try FixtureDirectory(url: $0)) }
         } catch {
             removeScratch(scratch)
@@ -61,10 +67,11 @@ struct DemoNetworkCommand: AsyncParsableCommand {
         }
         let codexNode: DemoCodexNode, wakuNode: DemoWakuNode
         do {
-            codexNode = try await DemoCodexNode.start(directory: scratch.appendingPathComponent("codex"), port: codexPort)
+            codexNode = try await DemoCodexNode.start(directory: scratch.appendingPathComponent("codex"), port: codexPort,
+                                                      generation: storageGeneration)
         } catch let error as LoopbackServerError {
             removeScratch(scratch)
-            printError("--codex-port: \(error)")
+            printError("--storage-port: \(error)")
             throw Exit.badInput
         }
         do { wakuNode = try await DemoWakuNode.start(port: wakuPort, maxPageSize: 20) } catch let error as LoopbackServerError {
@@ -87,12 +94,12 @@ struct DemoNetworkCommand: AsyncParsableCommand {
             throw Exit.badInput
         }
         print("""
-            Codex node  \(codexNode.baseURL)   (--codex-url; its REST API is under /api/codex/v1)
-            nwaku node  \(wakuNode.baseURL)   (--waku-url)
+            storage node  \(codexNode.baseURL)   (--storage-url; \(codexNode.generation.apiPrefix.nodeName), REST API under \(codexNode.generation.apiPrefix), \(codexNode.generation.layout) manifest layout)
+            nwaku node    \(wakuNode.baseURL)   (--waku-url)
             wrote \(agentConfig); in another terminal:
               community-history agent --config \(agentConfig)
-              community-history sync --community \(publishers[0].community.communityID) --codex-url \(codexNode.baseURL) --waku-url \(wakuNode.baseURL) --settle 3
-              community-history doctor --codex-url \(codexNode.baseURL) --waku-url \(wakuNode.baseURL)
+              community-history sync --community \(publishers[0].community.communityID) --storage-url \(codexNode.baseURL) --waku-url \(wakuNode.baseURL) --settle 3
+              community-history doctor --storage-url \(codexNode.baseURL) --waku-url \(wakuNode.baseURL)
             serving until Ctrl-C
             """)
         // Now, even into a pipe or a file (block-buffered there): a script waits for these lines.
@@ -116,13 +123,15 @@ struct DemoNetworkCommand: AsyncParsableCommand {
 
     private func writeAgentConfiguration(communities: [String], codex: URL, waku: URL) throws {
         let configuration = AgentConfiguration(
-            codexURL: codex.absoluteString, wakuURL: waku.absoluteString, database: agentDb, relayPollSeconds: 1,
+            storageURL: codex.absoluteString, wakuURL: waku.absoluteString, database: agentDb, relayPollSeconds: 1,
             metricsPort: 0, communities: communities.map { .init(id: $0, settleSeconds: 3) })
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         try encoder.encode(configuration).write(to: URL(fileURLWithPath: agentConfig))
     }
 }
+
+extension DemoStorageGeneration: ExpressibleByArgument {}
 
 /// Waits for the service group's graceful shutdown (SIGINT, SIGTERM), then runs `then`.
 private struct UntilShutdown: Service {

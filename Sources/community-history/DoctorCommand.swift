@@ -4,19 +4,20 @@ import Foundation
 import SyncEngine
 import WakuClient
 
-/// `doctor`: checks the nwaku node, the Codex node and the database the way sync and the agent
-/// use them, and prints the exact fix for each check that fails.
+/// `doctor`: checks the nwaku node, the storage node (Logos Storage, formerly Codex) and the
+/// database the way sync and the agent use them, and prints the exact fix for each check that fails.
 struct DoctorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "doctor",
-        abstract: "Check the nwaku node, the Codex node and the database; print the fix for each failing check.",
+        abstract: "Check the nwaku node, the storage node (Logos Storage, formerly Codex) and the database; print the fix for each failing check.",
         discussion: """
             Checks: nwaku REST reachable and READY; relay subscribed to the pubsub topic (doctor \
             subscribes the node to it, as the agent does; nothing is read from the relay); a store \
-            query answers (a store peer is configured and reachable); Codex REST reachable; the \
-            Codex node has DHT peers and announce addresses; its storage quota has room; the \
-            database is writable, its schema version, and free disk. Exit 0 only when all pass, \
-            6 when one fails.
+            query answers (a store peer is configured and reachable); the storage node's REST API \
+            found (/api/storage/v1 on Logos Storage, /api/codex/v1 on the 2025 Codex node) with its \
+            version and generation; the node has peers (and, on a 2025 node, announce addresses); \
+            its storage quota has room; the database is writable (or will be created), its schema \
+            version, and free disk. Exit 0 only when all pass, 6 when one fails.
             """
     )
 
@@ -30,7 +31,7 @@ struct DoctorCommand: AsyncParsableCommand {
 
     func run() async throws {
         let checks = PeerCheck(waku: WakuClient(baseURL: peers.waku, requestTimeout: .seconds(10)),
-                               codex: CodexClient(baseURL: peers.codex, requestTimeout: .seconds(10)),
+                               codex: CodexClient(baseURL: peers.codex, apiPrefix: peers.storageAPI, requestTimeout: .seconds(10)),
                                storePeer: peers.storePeer)
         var results = await checks.network(pubsubTopic: peers.pubsubTopic)
         results += PeerCheck.database(path: db)

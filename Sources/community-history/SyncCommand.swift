@@ -111,8 +111,10 @@ struct SyncCommand: AsyncParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
-        guard settle >= 0 else { throw ValidationError("--settle must not be negative") }
-        guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+        do { try SecondsSetting.check(settle, "--settle", in: SecondsSetting.settle) } catch { throw ValidationError("\(error)") }
+        guard (1...64).contains(concurrency) else {  // the agent's `concurrency` range
+            throw ValidationError("--concurrency must be between 1 and 64, not \(concurrency)")
+        }
         guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
         guard minDownloadRate >= 0 else { throw ValidationError("--min-download-rate must not be negative (0 turns it off)") }
         guard retries >= 0 else { throw ValidationError("--retries must not be negative") }
@@ -134,14 +136,14 @@ struct SyncCommand: AsyncParsableCommand {
             throw Exit.databaseError
         }
         var options = OneShotSync.Options(
-            communityID: communityID, selection: try selection.selection(), quietWindow: .milliseconds(Int64(settle * 1000)),
+            communityID: communityID, selection: try selection.selection(), quietWindow: SecondsSetting.duration(settle),
             maxConcurrentDownloads: concurrency, hydration: hydration, limits: limits.limits, pubsubTopic: peers.pubsubTopic,
             storePeer: peers.storePeer, retries: retries, archivesDirectory: URL(fileURLWithPath: archivesDir ?? db + ".archives"),
             rescan: rescan, digest: digest)
         options.verificationWorkers = workers
         options.keys = try KeysCommand.keyring(forDatabase: db)
         try await Self.runSync(options: options, waku: WakuClient(baseURL: peers.waku),
-                               codex: CodexClient(baseURL: peers.codex, minimumTransferRate: minimumTransferRate), database: database, json: json,
+                               codex: CodexClient(baseURL: peers.codex, apiPrefix: peers.storageAPI, minimumTransferRate: minimumTransferRate), database: database, json: json,
                                progress: progress)
     }
 

@@ -68,6 +68,32 @@ import WakuClient
         }
     }
 
+    /// The agent against the 2025 storage node (Codex, `/api/codex/v1`, the 2025 manifest layout)
+    /// with nothing but its address under the new name `storageURL`; the other tests meet the
+    /// current generation (Logos Storage), the demo node's default.
+    @Test func followsACommunityOnA2025StorageNode() async throws {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("agent-2025-\(UUID().uuidString)")
+        let fixture = scratch.appendingPathComponent("community")
+        try FixtureGenerator(configuration: .init(seed: 2, weeks: 6, messagesPerWeek: 100, layout: .codex2025)).write(to: fixture)
+        let codexNode = try await DemoCodexNode.start(directory: scratch.appendingPathComponent("codex"), generation: .codex2025)
+        let wakuNode = try await DemoWakuNode.start(maxPageSize: 50)
+        let publisher = try CommunityPublisher(fixture: try FixtureDirectory(url: fixture))
+        try await publisher.uploadBlobs(to: CodexClient(baseURL: codexNode.baseURL))
+        try await publisher.announce(on: WakuClient(baseURL: wakuNode.baseURL), clock: UInt64(Date().timeIntervalSince1970 * 1000))
+        let configuration = AgentConfiguration(
+            storageURL: codexNode.baseURL.absoluteString, wakuURL: wakuNode.baseURL.absoluteString,
+            database: scratch.appendingPathComponent("history.sqlite").path, relayPollSeconds: 0.1, storeCatchUpSeconds: 2,
+            diskMarginBytes: 0, communities: [.init(id: publisher.community.communityID.string, settleSeconds: 0.3)])
+        let agent = try HistoryAgent(configuration: configuration)
+        let running = Task { try await agent.run() }
+        let database = try HistoryDatabase(path: configuration.database!)
+        try await Self.waitUntil { try database.importedArchiveIDs(communityID: publisher.community.communityID.string).count == 6 }
+        running.cancel()
+        try? await running.value
+        await codexNode.stop()
+        await wakuNode.stop()
+    }
+
     @Test func followsTwoCommunitiesAndPicksUpALiveAnnouncement() async throws {
         let setup = try await Self.setUp()
         let now = UInt64(Date().timeIntervalSince1970 * 1000)
@@ -346,7 +372,7 @@ import WakuClient
                                           archivesDirectory: scratch.appendingPathComponent("archives"))
         let report = try await OneShotSync(
             options: options, waku: WakuClient(baseURL: URL(string: configuration.wakuURL!)!),
-            codex: CodexClient(baseURL: URL(string: configuration.codexURL!)!), database: database).run()
+            codex: CodexClient(baseURL: URL(string: configuration.storageNodeURL)!), database: database).run()
         #expect(report.announcements.accepted == 1)
         #expect(report.archives.imported == 9 && report.messages.stored == 5404)
 

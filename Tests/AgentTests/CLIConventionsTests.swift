@@ -239,8 +239,9 @@ import Testing
             let line = try #require(printed.split(separator: "\n").first { $0.hasPrefix(label) })
             return String(try #require(line.split(separator: " ", omittingEmptySubsequences: true).first { $0.hasPrefix("http") }))
         }
-        let codex = try url(after: "Codex node"), waku = try url(after: "nwaku node")
-        let sync = try await Self.run(["sync", "--community", Self.communityID, "--codex-url", codex, "--waku-url", waku,
+        let storage = try url(after: "storage node"), waku = try url(after: "nwaku node")
+        #expect(printed.contains("REST API under /api/storage/v1, 2026-01 manifest layout"), "\(printed)")
+        let sync = try await Self.run(["sync", "--community", Self.communityID, "--storage-url", storage, "--waku-url", waku,
                                        "--db", place.appendingPathComponent("h.sqlite").path, "--settle", "0.2", "--json"])
         #expect(sync.status == 0, "\(sync.stderr)")
         #expect(sync.stdout.contains("\"imported\" : 9"), "\(sync.stdout)")

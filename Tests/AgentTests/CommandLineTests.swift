@@ -67,13 +67,26 @@ import WakuClient
         let directory = try scratch()
         let file = directory.appendingPathComponent("test-data.bin")
         try Data("Hello, Codex! This is test data for upload.".utf8).write(to: file)
-        let plain = try await Self.run(["codex-cid", file.path, "--filename", "test-data.bin"])
+        let plain = try await Self.run(["codex-cid", file.path, "--filename", "test-data.bin", "--layout", "2025"])
         #expect(plain.status == 0)
         #expect(plain.stdout.split(separator: "\n").first == "zDvZRwzm8K7bcyPeBXcZzWD7AWc4VqNuseduDr3VsuYA1yXej49V")
 
+        // The published hello.txt vectors: the current layout by default, every layout under --json.
+        let hello = directory.appendingPathComponent("hello")
+        try Data("Hello World!".utf8).write(to: hello)
+        let current = try await Self.run(["codex-cid", hello.path, "--filename", "hello.txt", "--mimetype", "text/plain"])
+        #expect(current.stdout.split(separator: "\n").first == "zDvZRwzm93r6pbHvCDtfXiLiLF96cXTiX5rkv1fWMLGfV1NJX8cr")
+        let all = try await Self.run(["codex-cid", hello.path, "--filename", "hello.txt", "--mimetype", "text/plain", "--json"])
+        let cids = (try JSONSerialization.jsonObject(with: Data(all.stdout.utf8)) as? [String: Any])?["cids"] as? [String: String]
+        #expect(cids?["2025"] == "zDvZRwzmAkhzDRPH5EW242gJBNZ2T7aoH2v1fVH66FxXL4kSbvyM")
+        #expect(cids?["2026-01"] == "zDvZRwzm93r6pbHvCDtfXiLiLF96cXTiX5rkv1fWMLGfV1NJX8cr")
+        #expect(cids?.keys.sorted() == ["2025", "2026-01", "v0"])
+        let unknown = try await Self.run(["codex-cid", hello.path, "--layout", "2027"])
+        #expect(unknown.status != 0)
+
         let contents = directory.appendingPathComponent("contents")
         try Data("some file contents".utf8).write(to: contents)
-        let json = try await Self.run(["codex-cid", contents.path, "--filename", "", "--mimetype", "", "--json"])
+        let json = try await Self.run(["codex-cid", contents.path, "--filename", "", "--mimetype", "", "--layout", "2025", "--json"])
         let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
         #expect(object?["treeCid"] as? String == "zDzSvJTezk7bJNQqFq8k1iHXY84psNuUfZVusA5bBQQUSuyzDSVL")
         #expect(object?["cid"] as? String == "zDvZRwzm1ePSzKSXt57D5YxHwcSDmsCyYN65wW4HT7fuX9HrzFXy")
@@ -84,6 +97,14 @@ import WakuClient
         let refused = try await Self.run(["codex-cid", empty.path])
         #expect(refused.status == 3)
         #expect(refused.stderr.contains("empty"))
+    }
+
+    /// Issue 27: `sync --settle 1e19` trapped (exit 132) converting the seconds to a Duration.
+    @Test func aSettleOutOfRangeIsAUsageError() async throws {
+        let result = try await Self.run(["sync", "--community", "0x03a66ba3747abe18d182838b1eaf9f0ee989fb57084bc7269a53ca588cca667ca0",
+                                         "--settle", "1e19", "--db", try scratch().appendingPathComponent("h.sqlite").path])
+        #expect(result.status != 0 && result.status != 132 && result.status != 134, "\(result.status)")
+        #expect(result.stderr.contains("--settle must be between 0 and 86400 seconds, not 1e+19"), "\(result.stderr)")
     }
 
     @Test func doctorPassesOnTheDemoNetworkAndFailsWithoutAStorePeer() async throws {
@@ -174,7 +195,8 @@ import WakuClient
                                          "--agent-config", try scratch().appendingPathComponent("agent.json").path])
         await holder.stop()
         #expect(result.status == 3)
-        #expect(result.stderr.contains("--codex-port: port \(taken) on 127.0.0.1 is already in use"), "\(result.stderr)")
+        // --codex-port is the old name of --storage-port: the error names the option by its name now.
+        #expect(result.stderr.contains("--storage-port: port \(taken) on 127.0.0.1 is already in use"), "\(result.stderr)")
     }
 
     /// The bundled community uploaded and announced on fresh demo nodes.
@@ -201,7 +223,8 @@ import WakuClient
         await waku.stop()
         #expect(result.status == 5, "\(result.stdout)\n\(result.stderr)")
         #expect(result.stdout.contains("\"cause\" : \"peer-unreachable\""), "\(result.stdout)")
-        #expect(result.stderr.contains("check failed: Codex REST API reachable"), "\(result.stderr)")
+        #expect(result.stderr.contains("check failed: storage node REST API reachable"), "\(result.stderr)")
+        #expect(result.stderr.contains("--api-bindaddr=127.0.0.1 --api-port=8080"), "\(result.stderr)")
     }
 
     /// Regression (issue 9, defects 3 and 9): after a partial sync (`--mode range`), `--mode

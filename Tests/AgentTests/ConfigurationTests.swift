@@ -47,12 +47,12 @@ import SyncEngine
     }
 
     @Test func valuesOutOfRangeAreRejected() {
-        #expect(error(#"{"relayPollSeconds": 0, "communities": [{"id": "\#(id)"}]}"#).contains("relayPollSeconds must be at least"))
-        #expect(error(#"{"relayPollSeconds": -1, "communities": [{"id": "\#(id)"}]}"#).contains("relayPollSeconds must be at least"))
+        #expect(error(#"{"relayPollSeconds": 0, "communities": [{"id": "\#(id)"}]}"#).contains("relayPollSeconds must be between 0.05 and 3600 seconds"))
+        #expect(error(#"{"relayPollSeconds": -1, "communities": [{"id": "\#(id)"}]}"#).contains("relayPollSeconds must be between 0.05 and 3600 seconds"))
         #expect(error(#"{"storeCatchUpSeconds": 0, "communities": [{"id": "\#(id)"}]}"#).contains("storeCatchUpSeconds"))
         #expect(error(#"{"metricsPort": 70000, "communities": [{"id": "\#(id)"}]}"#).contains("metricsPort"))
-        #expect(error(#"{"communities": [{"id": "\#(id)", "concurrency": 0}]}"#).contains("concurrency must be at least 1"))
-        #expect(error(#"{"communities": [{"id": "\#(id)", "settleSeconds": -5}]}"#).contains("settleSeconds must not be negative"))
+        #expect(error(#"{"communities": [{"id": "\#(id)", "concurrency": 0}]}"#).contains("concurrency must be between 1 and 64"))
+        #expect(error(#"{"communities": [{"id": "\#(id)", "settleSeconds": -5}]}"#).contains("settleSeconds must be between 0 and 86400 seconds"))
     }
 
     @Test func aSyntaxErrorSaysWhere() {

@@ -48,6 +48,24 @@ import Testing
         }
     }
 
+    /// A community published on a 2025 node (every CID in the 2025 manifest layout, as the
+    /// fixtures were before 2026) replays to the same history as the bundled one, whose CIDs are
+    /// in the current layout: the bytes are the same, only their names differ (and with them
+    /// the archive IDs, which hash the index entry and so its CID).
+    @Test func aFixtureOfEitherLayoutReplaysToTheSameHistory() throws {
+        let directory = try TestSupport.temporaryDirectory("fixture-2025")
+        try FixtureGenerator(configuration: .init(seed: 1, layout: .codex2025)).write(to: directory)
+        let old = try FixtureDirectory(url: directory)
+        let bundled = try FixtureDirectory(url: TestSupport.bundledFixture)
+        #expect(old.layout == .codex2025 && bundled.layout == .current)
+        #expect(old.manifest.indexCID != bundled.manifest.indexCID)
+        let oldReport = try Replay(fixture: old, database: try TestSupport.temporaryDatabase()).run()
+        let newReport = try Replay(fixture: bundled, database: try TestSupport.temporaryDatabase()).run()
+        #expect(oldReport.database.messageCount == newReport.database.messageCount)
+        #expect(oldReport.archives.imported == newReport.archives.imported)
+        #expect(oldReport.messages == newReport.messages)
+    }
+
     /// Regression: `replay` used to import an archive blob without checking it is what its CID
     /// names. A blob whose bytes were changed is rejected and nothing of it is imported.
     @Test func aBlobThatIsNotItsCIDIsRejected() throws {

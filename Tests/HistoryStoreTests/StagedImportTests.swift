@@ -154,4 +154,34 @@ import Testing
         #expect(try stagingFiles() == ["\(getpid())-running.sqlite"])
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["\(getpid())-running.sqlite"])
     }
+
+    /// Issue 27, a start-up race: the scratch file was created under its name and locked
+    /// after, so another community's start-up sweep could take it in between. It is now made
+    /// under a name the sweep leaves alone while it is locked, and named once locked; and the
+    /// sweep runs once per process, before any of its imports.
+    @Test func aStagingFileIsLockedBeforeItIsVisibleAndTheSweepRunsOnce() throws {
+        let db = try temporaryDatabase()
+        let directory = HistoryDatabase.stagingDirectory(historyPath: db.path)
+        #expect(db.removeAbandonedStagingFilesOnce() != nil)
+        #expect(db.removeAbandonedStagingFilesOnce() == nil, "once per process and database")
+
+        let staging = try ArchiveStaging(historyPath: db.path)
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory)
+        #expect(names.allSatisfy { !$0.hasSuffix(ArchiveStaging.creatingSuffix) }, "\(names)")
+        #expect(names.contains(URL(fileURLWithPath: staging.path).lastPathComponent))
+        // Held from the moment it has its name: a sweep leaves it.
+        #expect(db.removeAbandonedStagingFiles().removed.isEmpty)
+        #expect(FileManager.default.fileExists(atPath: staging.path))
+
+        // One being created (locked) is left; one a crash left half-made (unlocked) is taken.
+        let creating = directory + "/\(getpid())-creating.sqlite" + ArchiveStaging.creatingSuffix
+        let leftover = directory + "/\(getpid())-leftover.sqlite" + ArchiveStaging.creatingSuffix
+        #expect(FileManager.default.createFile(atPath: creating, contents: nil))
+        #expect(FileManager.default.createFile(atPath: leftover, contents: nil))
+        let held = open(creating, O_RDWR)
+        defer { close(held) }
+        #expect(flock(held, LOCK_EX | LOCK_NB) == 0)
+        #expect(db.removeAbandonedStagingFiles().removed == [leftover])
+        #expect(FileManager.default.fileExists(atPath: creating))
+    }
 }

@@ -12,9 +12,10 @@ import WakuClient
 @Suite(.timeLimit(.minutes(5))) struct DoctorTests {
     static let shard = "/waku/2/rs/16/32"
 
-    func nodes(storeNode: String? = DemoWakuNode.demoStoreNode) async throws -> (DemoWakuNode, DemoCodexNode) {
+    func nodes(storeNode: String? = DemoWakuNode.demoStoreNode, generation: DemoStorageGeneration = .current) async throws -> (DemoWakuNode, DemoCodexNode) {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("doctor-\(UUID().uuidString)")
-        return (try await DemoWakuNode.start(storeNode: storeNode), try await DemoCodexNode.start(directory: directory, missingLookup: .milliseconds(100)))
+        return (try await DemoWakuNode.start(storeNode: storeNode),
+                try await DemoCodexNode.start(directory: directory, missingLookup: .milliseconds(100), generation: generation))
     }
 
     func checks(_ waku: DemoWakuNode, _ codex: DemoCodexNode, storePeer: String? = nil) -> PeerCheck {
@@ -23,13 +24,20 @@ import WakuClient
 
     func failed(_ results: [CheckResult]) -> [String] { results.filter { !$0.passed }.map(\.name) }
 
-    @Test func theDemoNetworkPasses() async throws {
-        let (waku, codex) = try await nodes()
+    /// Either storage node generation passes, and the check names it: Logos Storage's
+    /// `/debug/info` has no `announceAddresses` and its version under `storage`.
+    @Test(arguments: DemoStorageGeneration.allCases)
+    func theDemoNetworkPasses(_ generation: DemoStorageGeneration) async throws {
+        let (waku, codex) = try await nodes(generation: generation)
         let results = await checks(waku, codex).network(pubsubTopic: Self.shard)
         await waku.stop(); await codex.stop()
         #expect(results.count == 6)
         #expect(failed(results).isEmpty, "\(results)")
         #expect(results.allSatisfy { $0.fix == nil })
+        let reachable = try #require(results.first { $0.name == "storage node REST API reachable" })
+        #expect(reachable.detail.contains(generation.apiPrefix.nodeName) && reachable.detail.contains(generation.apiPrefix.rawValue))
+        #expect(reachable.detail.contains(generation == .storage2026 ? "v0.3.2-demo" : "v0.2.5-demo"))
+        #expect(reachable.detail.contains("same generation as the community's control node"))
     }
 
     @Test func aNodeWithoutAStorePeerFailsUntilOneIsGiven() async throws {
@@ -67,16 +75,31 @@ import WakuClient
         let (waku, codex) = try await nodes()
         await codex.isolateFromNetwork()
         let isolated = await checks(waku, codex).network(pubsubTopic: Self.shard)
-        #expect(failed(isolated) == ["Codex node joined the network"])
-        #expect(isolated.first { !$0.passed }?.fix?.contains("--bootstrap-node") == true)
+        #expect(failed(isolated) == ["storage node joined the network"])
+        #expect(isolated.first { !$0.passed }?.fix?.contains("--network") == true)
         var full = checks(waku, codex)
         full.minimumFreeBytes = 1 << 50
-        #expect(failed(await full.network(pubsubTopic: Self.shard)).contains("Codex storage quota has room"))
+        #expect(failed(await full.network(pubsubTopic: Self.shard)).contains("storage node quota has room"))
         await codex.stop()
         let down = await checks(waku, codex).network(pubsubTopic: Self.shard)
+        #expect(failed(down) == ["storage node REST API reachable"])
+        // Its REST API is off by default since 2026: the fix says how to turn it on.
+        #expect(down.first { !$0.passed }?.fix?.contains("--api-bindaddr=127.0.0.1 --api-port=8080") == true)
+        // An address that answers, but is no storage node's API (the nwaku node's, say).
+        let wrong = PeerCheck(waku: WakuClient(baseURL: waku.baseURL), codex: CodexClient(baseURL: waku.baseURL), storePeer: nil)
+        let notStorage = await wrong.codexChecks()
         await waku.stop()
-        #expect(failed(down) == ["Codex REST API reachable"])
-        #expect(down.first { !$0.passed }?.fix?.contains("--codex-url") == true)
+        #expect(failed(notStorage) == ["storage node REST API reachable"])
+        #expect(notStorage[0].detail.contains("is not a storage node's REST API"))
+    }
+
+    @Test func a2025NodeOffTheNetworkFailsOnItsAnnounceAddresses() async throws {
+        let (waku, codex) = try await nodes(generation: .codex2025)
+        await codex.isolateFromNetwork()
+        let isolated = await checks(waku, codex).network(pubsubTopic: Self.shard)
+        await waku.stop(); await codex.stop()
+        #expect(failed(isolated) == ["storage node joined the network"])
+        #expect(isolated.first { !$0.passed }?.detail.contains("announce addresses") == true)
     }
 
     @Test func theDatabaseIsCheckedForWritesSchemaAndSpace() throws {
@@ -92,8 +115,17 @@ import WakuClient
         #expect(failed(good).isEmpty)
         #expect(good.first { $0.name == "database schema" }?.detail.contains("v14-held-messages") == true)
 
-        let missing = PeerCheck.database(path: directory.appendingPathComponent("no/such/dir/history.sqlite").path)
-        #expect(failed(missing) == ["database writable"])
+        // Regression: a fresh machine's default data directory does not exist yet; sync and the
+        // agent create it, so doctor says it will be created (it failed "database writable").
+        let fresh = PeerCheck.database(path: directory.appendingPathComponent("no/such/dir/history.sqlite").path, minimumFreeBytes: 0)
+        #expect(failed(fresh).isEmpty)
+        #expect(fresh.first { $0.name == "database writable" }?.detail.contains("will create them") == true)
+        #expect(fresh.first { $0.name == "free disk space" }?.detail.contains("MiB free at \(directory.path)") == true)
+        // A file where a directory must be: nothing can be created under it.
+        let file = directory.appendingPathComponent("a-file")
+        try Data("x".utf8).write(to: file)
+        let blocked = PeerCheck.database(path: file.appendingPathComponent("sub/history.sqlite").path, minimumFreeBytes: 0)
+        #expect(failed(blocked).contains("database writable"))
         #expect(failed(PeerCheck.database(path: path, minimumFreeBytes: 1 << 60)) == ["free disk space"])
 
         // A database from a newer release, and a file that is no database.

@@ -16,7 +16,7 @@ import WakuClient
 @Suite(.serialized, .timeLimit(.minutes(5))) struct SyncIntegrationTests {
     static let fixtureURL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("Fixtures/demo-community")
-    static let encryptedArchive = "0x79d95a36b1b0dfbf6eab68a9225127f019da0c3aa99b3351a5f12c7cf101f087"
+    static let encryptedArchive = "0x613238106b1972b65dece5afb6a588c3a3c797952754b914ef51fe3c742f9c52"
     static let fastRetry = RetryPolicy(maxAttempts: 3, initialDelay: .milliseconds(100), multiplier: 2, maxDelay: .milliseconds(400))
 
     struct Network {
@@ -54,6 +54,46 @@ import WakuClient
     static func database(_ network: Network, _ name: String = "history") throws -> HistoryDatabase {
         try FileManager.default.createDirectory(at: network.scratch, withIntermediateDirectories: true)
         return try HistoryDatabase(path: network.scratch.appendingPathComponent("\(name).sqlite").path)
+    }
+
+    /// `sync` against either storage node generation a member may run, given only the node's
+    /// address: Logos Storage (2026) and Codex (2025), each with a community its control node
+    /// published there (CIDs in that node's manifest layout). Regression: a 2026 node's API and
+    /// CIDs made every sync fail.
+    @Test(arguments: DemoStorageGeneration.allCases)
+    func syncsFromEitherStorageGeneration(_ generation: DemoStorageGeneration) async throws {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("sync-\(generation)-\(UUID().uuidString)")
+        let fixture = scratch.appendingPathComponent("community")
+        try FixtureGenerator(configuration: .init(seed: 4, weeks: 6, messagesPerWeek: 80, layout: generation.layout)).write(to: fixture)
+        #expect(try FixtureDirectory(url: fixture).layout == generation.layout)
+        let codexNode = try await DemoCodexNode.start(directory: scratch.appendingPathComponent("codex"), missingLookup: .seconds(1),
+                                                      generation: generation)
+        let wakuNode = try await DemoWakuNode.start()
+        let publisher = try CommunityPublisher(fixture: try FixtureDirectory(url: fixture))
+        try await publisher.uploadBlobs(to: CodexClient(baseURL: codexNode.baseURL))
+        let network = Network(codexNode: codexNode, wakuNode: wakuNode, publisher: publisher, scratch: scratch)
+        try await publisher.announce(on: network.waku, clock: UInt64(Date().timeIntervalSince1970 * 1000))
+        let codex = CodexClient(baseURL: codexNode.baseURL, retry: Self.fastRetry)
+        let report = try await Self.sync(network, database: try Self.database(network), codex: codex)
+        await network.stop()
+        #expect(report.indexCID == publisher.indexCID)
+        #expect(report.archives.imported == 6, "\(report.archives)")
+        #expect(report.archives.failed.isEmpty)
+        #expect(codex.lastVerifiedLayout == generation.layout)
+    }
+
+    /// A fixture made for one generation cannot be published on the other (its index names
+    /// CIDs that node never gives): the publisher says which layouts differ and how to fix it.
+    @Test func aFixtureOfAnotherGenerationIsRefusedWithTheFix() async throws {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("sync-mismatch-\(UUID().uuidString)")
+        let codexNode = try await DemoCodexNode.start(directory: scratch.appendingPathComponent("codex"), generation: .codex2025)
+        defer { Task { await codexNode.stop() } }
+        let publisher = try CommunityPublisher(fixture: try FixtureDirectory(url: Self.fixtureURL))
+        await #expect {
+            try await publisher.uploadBlobs(to: CodexClient(baseURL: codexNode.baseURL))
+        } throws: { error in
+            "\(error)".contains("--layout 2025") && "\(error)".contains("in the 2026-01 layout")
+        }
     }
 
     @Test func syncsTheFixtureCommunityEndToEnd() async throws {

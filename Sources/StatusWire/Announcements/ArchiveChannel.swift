@@ -15,7 +15,10 @@ import SwiftProtobuf
 /// }
 /// ```
 public struct ArchiveChannel: Sendable {
-    /// status-go's torrent-era type; the Codex-era number is unknown (status-wire.md §9).
+    /// `COMMUNITY_MESSAGE_ARCHIVE_LINK = 43` (status-go
+    /// `internal/protocol/protobuf/application_metadata_message.proto`): the torrent era's
+    /// number, kept for the storage-node era. Payload `CommunityMessageArchiveLink{uint64 clock
+    /// = 1; string archive_link = 2}`, sent on `<id>-memberUpdate` signed by the community key.
     public static let magnetlinkType: UInt32 = 43
 
     public struct Chat: Sendable {
@@ -59,10 +62,10 @@ public struct ArchiveChannel: Sendable {
     private static func announcement(in message: PublicChatMessage, contentTopic: String) -> AnnouncementDecoding {
         let amm = message.amm, signer = message.signer
         // Type 43, or any type whose payload has the link shape: a varint clock (1) and a link
-        // string (2). Other fields are allowed: the Codex-era CommunityMessageArchiveLink's full
-        // layout is unconfirmed (real-peers.md §3), and a field added by a newer status-go must
-        // not make every real announcement unreadable. The link must still be a Codex CID, and
-        // the signer the community, before anything is fetched.
+        // string (2), status-go's `CommunityMessageArchiveLink` (`communities.proto`). Other
+        // fields are allowed: one added by a newer status-go must not make every real
+        // announcement unreadable. The link must still be a storage node (Codex) CID, and the
+        // signer the community, before anything is fetched.
         guard let link = try? WireCommunityMessageArchiveLink(serializedBytes: amm.payload), link.clock > 0, !link.link.isEmpty
         else { return .rejected(.notAnArchiveLink) }
         if link.link.hasPrefix("magnet:") { return .rejected(.torrentArchive) }

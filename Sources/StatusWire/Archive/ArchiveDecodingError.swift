@@ -1,7 +1,17 @@
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
+
 /// Why an archive or an index as a whole cannot be used. Each case says what happened
 /// and, where the user can act, what to do.
 public enum ArchiveDecodingError: Error, Equatable, CustomStringConvertible {
-    case unreadableFile(path: String, reason: String)
+    /// This machine could not read the file (`errno`: EMFILE, ENFILE, ENOMEM, EACCES, ENOENT, EIO,
+    /// …; 0 when unknown). Says nothing of the bytes.
+    case unreadableFile(path: String, reason: String, errno: Int32 = 0)
+    /// zlib could not get the memory it needed (Z_MEM_ERROR). Says nothing of the bytes.
+    case outOfMemory(context: String)
     case corruptCompression(format: String, detail: String)
     case inflatedSizeExceeded(limit: Int)
     case fieldTooLarge(size: UInt64, limit: Int)
@@ -19,10 +29,31 @@ public enum ArchiveDecodingError: Error, Equatable, CustomStringConvertible {
     case metadataMissing
     case metadataMismatch(detail: String)
 
+    /// Whether the failure is this machine's (a file it could not open or read, memory it
+    /// could not get) rather than something the bytes were read and proved to be. Only the
+    /// latter may reject an archive: a full file table must never turn good history into a
+    /// permanent rejection.
+    public var isLocalFailure: Bool {
+        switch self {
+        case .unreadableFile, .outOfMemory: return true
+        case .corruptCompression, .inflatedSizeExceeded, .fieldTooLarge, .truncated, .malformed, .encrypted, .waitingForKey,
+             .decryptionFailed, .metadataMissing, .metadataMismatch:
+            return false
+        }
+    }
+
+    /// Whether the file the failure names is gone (ENOENT): it must be downloaded again.
+    public var isMissingFile: Bool {
+        if case .unreadableFile(_, _, let code) = self { return code == ENOENT }
+        return false
+    }
+
     public var description: String {
         switch self {
-        case .unreadableFile(let path, let reason):
+        case .unreadableFile(let path, let reason, _):
             return "cannot read \(path): \(reason)"
+        case .outOfMemory(let context):
+            return "out of memory \(context)"
         case .corruptCompression(let format, let detail):
             return "corrupt \(format) data: \(detail)"
         case .inflatedSizeExceeded(let limit):

@@ -9,11 +9,12 @@ extension CID {
     /// let address = try CID.codex(ofFileAt: "blobs/zDvZ…")
     /// address.manifestCID.string == "zDvZ…"
     /// ```
-    public static func codex(ofFileAt path: String, _ attributes: CodexUploadAttributes = .statusArchive) throws -> CodexDatasetAddress {
+    public static func codex(ofFileAt path: String, _ attributes: CodexUploadAttributes = .statusArchive,
+                             layout: CodexManifestLayout = .current) throws -> CodexDatasetAddress {
         let file = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
         defer { try? file.close() }
         var hasher = CodexDatasetHasher()
         while let chunk = try file.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(chunk) }
-        return try hasher.finish(attributes)
+        return try hasher.finish(attributes, layout: layout)
     }
 }

@@ -10,13 +10,16 @@ import Crypto
 /// (`codex/merkletree/merkletree.nim:125-153`), and writes a manifest protobuf that names the tree
 /// root, the block size, the unpadded byte count, and the upload's filename and mimetype
 /// (`codex/manifest/coders.nim:32-107`). The CID the node returns is the SHA-256 of that manifest,
-/// as CIDv1 with the codex-manifest codec 0xCD01.
+/// as CIDv1 with the codex-manifest codec 0xCD01. The manifest's field numbers depend on the
+/// node's generation (`CodexManifestLayout`); the tree does not, so it is hashed once and the
+/// manifest CID of every layout is derived from it.
 ///
 /// ```swift
 /// var hasher = CodexDatasetHasher()
 /// hasher.update(bytes)                       // as often as bytes arrive
 /// let address = try hasher.finish(.statusArchive)
-/// address.manifestCID                        // zDvZ…, what `POST /data` answers
+/// address.manifestCID                        // zDvZ…, what `POST /data` answers on a current node
+/// address.layout(matching: askedFor)         // which generation's node named it, if any
 /// ```
 public struct CodexDatasetHasher: Sendable {
     public let blockSize: Int
@@ -47,18 +50,15 @@ public struct CodexDatasetHasher: Sendable {
         }
     }
 
-    /// The manifest CID and tree CID of everything passed to `update`, uploaded with `attributes`.
+    /// The address of everything passed to `update`, uploaded with `attributes`; its
+    /// `manifestCID` is the one a node writing `layout` answers.
     /// Throws `CodexDatasetError.empty` for no bytes: a node refuses an empty upload.
-    public func finish(_ attributes: CodexUploadAttributes) throws -> CodexDatasetAddress {
+    public func finish(_ attributes: CodexUploadAttributes, layout: CodexManifestLayout = .current) throws -> CodexDatasetAddress {
         var copy = self
         if !copy.block.isEmpty { copy.closeBlock() }
         guard size > 0, !copy.leaves.isEmpty else { throw CodexDatasetError.empty }
         let treeCID = CID.make(codec: CodexCodec.datasetRoot, digest: CodexMerkleTree.root(leaves: copy.leaves))
-        let manifest = CodexManifestEncoding.encode(
-            treeCID: treeCID, blockSize: blockSize, datasetSize: size,
-            filename: attributes.filename, mimetype: attributes.mimetype)
-        let manifestCID = CID.make(codec: CodexCodec.manifest, digest: Array(SHA256.hash(data: manifest)))
-        return CodexDatasetAddress(manifestCID: manifestCID, treeCID: treeCID, datasetSize: size, blockSize: blockSize)
+        return CodexDatasetAddress(treeCID: treeCID, datasetSize: size, blockSize: blockSize, attributes: attributes, layout: layout)
     }
 
     /// Hashes the current block, zero-padded to `blockSize` (the node pads the last block).
@@ -84,15 +84,59 @@ public struct CodexUploadAttributes: Sendable, Hashable, Codable {
     public static let statusArchive = CodexUploadAttributes(filename: "archive-data.bin", mimetype: "application/octet-stream")
 }
 
-/// The result of hashing a dataset the way a Codex node does.
+/// The result of hashing a dataset the way a storage node does: the tree, and from it the
+/// manifest CID in any layout.
 public struct CodexDatasetAddress: Sendable, Hashable {
-    /// What the node's `POST /data` answers and what indexes and announcements name.
-    public let manifestCID: CID
     /// The Merkle root of the blocks (codec 0xCD03, `zDz…`), as in the manifest JSON's `treeCid`.
+    /// The same for every node generation.
     public let treeCID: CID
     /// Unpadded byte count.
     public let datasetSize: Int64
     public let blockSize: Int
+    public let attributes: CodexUploadAttributes
+    /// The layout `manifestCID` is written in.
+    public let layout: CodexManifestLayout
+    /// What the `POST /data` of a node writing `layout` answers, and what indexes and
+    /// announcements name.
+    public let manifestCID: CID
+
+    init(treeCID: CID, datasetSize: Int64, blockSize: Int, attributes: CodexUploadAttributes, layout: CodexManifestLayout) {
+        self.treeCID = treeCID
+        self.datasetSize = datasetSize
+        self.blockSize = blockSize
+        self.attributes = attributes
+        self.layout = layout
+        manifestCID = Self.manifestCID(treeCID: treeCID, datasetSize: datasetSize, blockSize: blockSize, attributes: attributes, layout: layout)
+    }
+
+    /// The manifest CID a node writing `layout` gives this upload (one SHA-256 of a few bytes).
+    public func manifestCID(_ layout: CodexManifestLayout) -> CID {
+        layout == self.layout ? manifestCID
+            : Self.manifestCID(treeCID: treeCID, datasetSize: datasetSize, blockSize: blockSize, attributes: attributes, layout: layout)
+    }
+
+    /// The manifest CID in every known layout, oldest first.
+    public var manifestCIDs: [(layout: CodexManifestLayout, cid: CID)] {
+        CodexManifestLayout.generations.map { ($0, manifestCID($0)) }
+    }
+
+    /// The layout in which this upload's manifest CID is `cid`; nil when none is (other bytes,
+    /// other attributes, or a node of a generation this build does not know).
+    public func layout(matching cid: CID) -> CodexManifestLayout? {
+        manifestCIDs.first { $0.cid == cid }?.layout
+    }
+
+    /// The same address with `manifestCID` in `layout`.
+    public func inLayout(_ layout: CodexManifestLayout) -> CodexDatasetAddress {
+        CodexDatasetAddress(treeCID: treeCID, datasetSize: datasetSize, blockSize: blockSize, attributes: attributes, layout: layout)
+    }
+
+    private static func manifestCID(treeCID: CID, datasetSize: Int64, blockSize: Int, attributes: CodexUploadAttributes,
+                                    layout: CodexManifestLayout) -> CID {
+        let manifest = layout.encode(treeCID: treeCID, blockSize: blockSize, datasetSize: datasetSize,
+                                     filename: attributes.filename, mimetype: attributes.mimetype)
+        return CID.make(codec: CodexCodec.manifest, digest: Array(SHA256.hash(data: manifest)))
+    }
 }
 
 public enum CodexDatasetError: Error, Equatable, CustomStringConvertible {
@@ -106,12 +150,13 @@ public enum CodexDatasetError: Error, Equatable, CustomStringConvertible {
 }
 
 extension CID {
-    /// The Codex manifest CID of `bytes` uploaded with `attributes`.
+    /// The address of `bytes` uploaded with `attributes` to a node writing `layout`.
     public static func codex(of bytes: some Collection<UInt8>, _ attributes: CodexUploadAttributes = .statusArchive,
-                             blockSize: Int = CodexDatasetHasher.defaultBlockSize) throws -> CodexDatasetAddress {
+                             blockSize: Int = CodexDatasetHasher.defaultBlockSize,
+                             layout: CodexManifestLayout = .current) throws -> CodexDatasetAddress {
         var hasher = CodexDatasetHasher(blockSize: blockSize)
         hasher.update(bytes)
-        return try hasher.finish(attributes)
+        return try hasher.finish(attributes, layout: layout)
     }
 
     /// A CIDv1 with a sha2-256 multihash of `digest`.

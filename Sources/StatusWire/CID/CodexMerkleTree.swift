@@ -48,39 +48,3 @@ enum CodexMerkleTree {
         return Array(hasher.finalize())
     }
 }
-
-/// The manifest protobuf of a plain (not erasure-coded) upload, byte for byte as
-/// `Manifest.encode` writes it (nim-codex `codex/manifest/coders.nim:32-107`, nim-libp2p
-/// minprotobuf: every scalar is written, zero or not).
-enum CodexManifestEncoding {
-    /// nim-libp2p's `CidVersion` enum ordinal for CIDv1 (`libp2p/cid.nim:22-26`): the manifest
-    /// stores 2, not 1.
-    static let cidVersionOrdinal: UInt64 = 2
-
-    static func encode(treeCID: CID, blockSize: Int, datasetSize: Int64, filename: String?, mimetype: String?) -> [UInt8] {
-        var header: [UInt8] = []
-        field(1, bytes: CID.binaryCIDv1(codec: treeCID.codec, digest: treeCID.digest), into: &header)
-        field(2, varint: UInt64(blockSize), into: &header)
-        field(3, varint: UInt64(datasetSize), into: &header)
-        field(4, varint: CodexCodec.block, into: &header)
-        field(5, varint: CID.sha256Code, into: &header)
-        field(6, varint: cidVersionOrdinal, into: &header)
-        // 7 (erasure coding) only for protected manifests, which uploads never are.
-        if let filename { field(8, bytes: Array(filename.utf8), into: &header) }
-        if let mimetype { field(9, bytes: Array(mimetype.utf8), into: &header) }
-        var outer: [UInt8] = []
-        field(1, bytes: header, into: &outer)
-        return outer
-    }
-
-    private static func field(_ number: UInt64, varint value: UInt64, into out: inout [UInt8]) {
-        Varint.encode(number << 3, into: &out)
-        Varint.encode(value, into: &out)
-    }
-
-    private static func field(_ number: UInt64, bytes: [UInt8], into out: inout [UInt8]) {
-        Varint.encode(number << 3 | 2, into: &out)
-        Varint.encode(UInt64(bytes.count), into: &out)
-        out += bytes
-    }
-}

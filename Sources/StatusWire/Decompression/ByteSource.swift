@@ -32,7 +32,8 @@ public final class FileByteSource: ByteSource {
 
     public init(path: String) throws {
         guard let file = fopen(path, "rb") else {
-            throw ArchiveDecodingError.unreadableFile(path: path, reason: String(cString: strerror(errno)))
+            let code = errno
+            throw ArchiveDecodingError.unreadableFile(path: path, reason: String(cString: strerror(code)), errno: code)
         }
         self.file = file
         self.path = path
@@ -43,7 +44,8 @@ public final class FileByteSource: ByteSource {
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         let count = fread(buffer.baseAddress, 1, buffer.count, file)
         if count == 0, ferror(file) != 0 {
-            throw ArchiveDecodingError.unreadableFile(path: path, reason: "read error")
+            let code = errno
+            throw ArchiveDecodingError.unreadableFile(path: path, reason: "read error: \(String(cString: strerror(code)))", errno: code)
         }
         return count
     }

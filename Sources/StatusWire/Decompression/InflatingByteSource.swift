@@ -21,9 +21,12 @@ public final class InflatingByteSource<Upstream: ByteSource>: ByteSource {
         self.format = format
         // 15 window bits for zlib; +16 asks zlib to expect a gzip wrapper instead.
         let windowBits: Int32 = format == .gzip ? 15 + 16 : 15
-        guard czlib_inflate_init2(&stream, windowBits) == Z_OK else {
+        let status = czlib_inflate_init2(&stream, windowBits)
+        guard status == Z_OK else {
             input.deallocate()
-            throw ArchiveDecodingError.corruptCompression(format: format.rawValue, detail: "inflateInit failed")
+            // Init reads no data: its only failures are memory and a zlib build mismatch.
+            if status == Z_MEM_ERROR { throw ArchiveDecodingError.outOfMemory(context: "starting to inflate \(format.rawValue) data") }
+            throw ArchiveDecodingError.corruptCompression(format: format.rawValue, detail: "inflateInit failed (\(status))")
         }
     }
 
@@ -57,6 +60,8 @@ public final class InflatingByteSource<Upstream: ByteSource>: ByteSource {
                 break
             case Z_STREAM_END:
                 finished = true
+            case Z_MEM_ERROR:
+                throw ArchiveDecodingError.outOfMemory(context: "inflating \(format.rawValue) data")
             default:
                 let message = stream.msg.map { String(cString: $0) } ?? "zlib error \(status)"
                 throw ArchiveDecodingError.corruptCompression(format: format.rawValue, detail: message)

@@ -10,7 +10,7 @@ public enum MessageTypeNames {
         28: "pin-message",
         29: "edit-message",
         31: "delete-message",
-        43: "community-message-archive-magnetlink",
+        43: "community-message-archive-link",  // COMMUNITY_MESSAGE_ARCHIVE_LINK (was …_MAGNETLINK)
         48: "community-request-to-join-response",
         79: "community-public-shard-info",
         85: "delete-community-member-messages",

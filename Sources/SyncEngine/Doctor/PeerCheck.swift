@@ -68,7 +68,8 @@ public struct PeerCheck: Sendable {
         return results
     }
 
-    /// Codex: reachable, on the network, room in its quota.
+    /// The storage node (Logos Storage, formerly Codex): its REST API found and reachable,
+    /// its generation, on the network, room in its quota.
     public func codexChecks() async -> [CheckResult] {
         let reachable = await codexReachable()
         guard let info = reachable.info else { return [reachable.result] }
@@ -122,19 +123,39 @@ public struct PeerCheck: Sendable {
         }
     }
 
+    /// How to turn a storage node's REST API on: off by default since 2026 (logos-storage-nim
+    /// `storage/conf.nim`: `--api-bindaddr` is hidden and unset, `--api-port` 8080).
+    public static let storageAPIFix = "start the storage node with --api-bindaddr=127.0.0.1 --api-port=8080 (Logos Storage "
+        + "serves no REST API unless told to), or pass --storage-url with its REST address"
+
     public func codexReachable() async -> (result: CheckResult, info: CodexNodeInfo?) {
-        let name = "Codex REST API reachable"
+        let name = "storage node REST API reachable"
         do {
+            let prefix = try await codex.apiPrefix()
             let info = try await codex.debugInfo()
-            return (.pass(name, "\(codex.baseURL) node \(info.id ?? "?")"), info)
+            let version = info.nodeVersion?.version.map { " \($0)" } ?? ""
+            let how = codex.pinnedPrefix == nil ? "found" : "pinned"
+            return (.pass(name, "\(codex.baseURL) is \(prefix.nodeName)\(version), REST under \(prefix) (\(how)), node \(info.id ?? "?"); "
+                + "it must be of the same generation as the community's control node's (Logos Storage finds peers with "
+                + "Kademlia, the 2025 Codex node with its UDP DHT: they do not see each other)"), info)
         } catch {
-            return (.fail(name, "\(error)", fix: "start the Codex node with --api-port=8080 (and --api-bindaddr), or pass --codex-url with its REST address"), nil)
+            return (.fail(name, "\(error)", fix: Self.storageAPIFix), nil)
         }
     }
 
-    /// A node with no DHT peers or no announce address cannot find (or serve) anything.
+    /// A node with no peers cannot find (or serve) anything. The 2025 node also had to announce
+    /// an address; Logos Storage's `/debug/info` has no `announceAddresses` (its addresses are
+    /// in `addrs` and its routing table's nodes).
     public func codexNetwork(_ info: CodexNodeInfo) -> CheckResult {
-        let name = "Codex node joined the network"
+        let name = "storage node joined the network"
+        if info.announceAddresses == nil {
+            guard info.peerCount > 0 else {
+                return .fail(name, "no peers in its routing table (addresses \(info.addrs ?? []))",
+                             fix: "start the storage node with the --network preset (or --bootstrap-node) of the storage network the "
+                                + "community's control node uses, and a reachable --listen-addrs/--nat")
+            }
+            return .pass(name, "\(info.peerCount) peer(s) in its routing table, listening on \((info.addrs ?? []).joined(separator: ", "))")
+        }
         let announce = info.announceAddresses ?? []
         guard info.peerCount > 0, !announce.isEmpty else {
             return .fail(name, "\(info.peerCount) DHT peer(s), announce addresses \(announce)",
@@ -145,16 +166,16 @@ public struct PeerCheck: Sendable {
     }
 
     public func codexQuota() async -> CheckResult {
-        let name = "Codex storage quota has room"
+        let name = "storage node quota has room"
         do {
             let space = try await codex.space()
             guard space.freeBytes >= minimumFreeBytes else {
                 return .fail(name, "\(space.freeBytes) bytes free of \(space.quotaMaxBytes)",
-                             fix: "start the Codex node with a larger --storage-quota (archives are stored on the node as they download)")
+                             fix: "start the storage node with a larger --storage-quota (archives are stored on the node as they download)")
             }
             return .pass(name, "\(space.freeBytes >> 20) MiB free of \(space.quotaMaxBytes >> 20) MiB")
         } catch {
-            return .fail(name, "\(error)", fix: "check the Codex node's log: GET /space failed")
+            return .fail(name, "\(error)", fix: "check the storage node's log: GET /space failed")
         }
     }
 
@@ -187,16 +208,44 @@ public struct PeerCheck: Sendable {
             }
         } else if FileManager.default.isWritableFile(atPath: directory.path) {
             results.append(.pass("database writable", "\(path) does not exist yet; \(directory.path) is writable"))
+        } else if let existing = nearestExistingDirectory(of: directory), existing != directory,
+                  FileManager.default.isWritableFile(atPath: existing.path) {
+            // sync and the agent create the database's directory (the default data directory
+            // on a fresh machine does not exist yet).
+            results.append(.pass("database writable", "\(path) and \(directory.path) do not exist yet; sync and agent will create them "
+                + "(\(existing.path) is writable)"))
         } else {
             results.append(.fail("database writable", "\(path) does not exist and \(directory.path) is not a writable directory",
                                  fix: "pass --db with a path in a writable directory"))
         }
-        if let free = DiskSpace.available(at: directory), free < minimumFreeBytes {
-            results.append(.fail("free disk space", "\(free >> 20) MiB free at \(directory.path)",
+        // Measured where the database will be: its directory, or the nearest one that exists.
+        let measured = nearestExistingDirectory(of: directory) ?? directory
+        switch DiskSpace.available(at: measured) {
+        case let free? where free < minimumFreeBytes:
+            results.append(.fail("free disk space", "\(free >> 20) MiB free at \(measured.path)",
                                  fix: "free disk space or move the database (--db) and archives to a larger disk"))
-        } else {
-            results.append(.pass("free disk space", DiskSpace.available(at: directory).map { "\($0 >> 20) MiB free at \(directory.path)" } ?? "unknown"))
+        case let free?:
+            results.append(.pass("free disk space", "\(free >> 20) MiB free at \(measured.path)"))
+        case nil:
+            results.append(.fail("free disk space", "unknown: statfs failed at \(measured.path)",
+                                 fix: "check that \(measured.path) is on a mounted, readable file system, or pass --db with another path"))
         }
         return results
+    }
+
+    /// `directory` or its nearest ancestor that exists; nil when that is not a directory (a
+    /// file in the way: nothing can be created under it).
+    static func nearestExistingDirectory(of directory: URL) -> URL? {
+        var current = directory.standardizedFileURL
+        for _ in 0..<64 {
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: current.path, isDirectory: &isDirectory) {
+                return isDirectory.boolValue ? current : nil
+            }
+            let parent = current.deletingLastPathComponent()
+            if parent.path == current.path { return nil }
+            current = parent
+        }
+        return nil
     }
 }

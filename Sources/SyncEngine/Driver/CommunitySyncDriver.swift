@@ -36,6 +36,9 @@ public struct CommunitySyncDriver: Sendable {
     let diskMarginBytes: Int64
     let diskReservations: DiskReservations
     let bandwidth: BandwidthLimiter?
+    /// Downloads and imports allowed at once across every community of the process (the
+    /// agent's); nil: only this community's own `maxConcurrentDownloads`.
+    let budget: WorkBudget?
     let logger: Logger
     let onEvent: @Sendable (SyncEvent) -> Void
 
@@ -43,8 +46,10 @@ public struct CommunitySyncDriver: Sendable {
         configuration: CommunitySyncMachine.Configuration, database: HistoryDatabase, codex: CodexClient,
         archivesDirectory: URL, importOptions: ArchiveImportOptions = .init(), clock: any Clock<Duration> = ContinuousClock(),
         diskMarginBytes: Int64 = 100 << 20, diskReservations: DiskReservations = DiskReservations(), bandwidth: BandwidthLimiter? = nil,
+        budget: WorkBudget? = nil,
         logger: Logger = Logger(label: "community-history.sync"), onEvent: @escaping @Sendable (SyncEvent) -> Void = { _ in }
     ) throws {
+        self.budget = budget
         self.configuration = configuration
         self.database = database
         self.codex = codex
@@ -106,7 +111,9 @@ public struct CommunitySyncDriver: Sendable {
         }
         ArchivesDirectorySweep(directory: archivesDirectory, logger: logger)
             .run(keeping: saved.allDownloadPaths.subtracting(stale.map(\.path)))
-        database.removeAbandonedStagingFiles()
+        // Once per process, before its first import: a sweep at every community's start took
+        // the file another community's import was creating (issue 27).
+        database.removeAbandonedStagingFilesOnce()
         let downloaded = saved.downloaded.filter { record in !stale.contains { $0.id == record.id } }.compactMap { record -> DownloadedArchive? in
             // Written by this program from typed values; a row that does not parse is left for the sweep.
             guard let id = try? ArchiveID(record.id), let cid = try? CID(record.cid) else {
@@ -362,6 +369,15 @@ extension CommunitySyncDriver {
     }
 
     func download(_ entry: ArchiveIndexEntry, generation: Int) async -> DriverEvent {
+        do {
+            // Waits (without a thread) for one of the agent's download permits.
+            return try await (budget?.downloads).withPermit { await downloadNow(entry, generation: generation) }
+        } catch {
+            return .cancelled  // only a cancelled wait throws
+        }
+    }
+
+    private func downloadNow(_ entry: ArchiveIndexEntry, generation: Int) async -> DriverEvent {
         let destination = archivesDirectory.appendingPathComponent(entry.cid.string)
         do {
             try FileManager.default.createDirectory(at: archivesDirectory, withIntermediateDirectories: true)
@@ -399,10 +415,11 @@ extension CommunitySyncDriver {
         onEvent(.importingArchive(archiveID: id))
         let onEvent = self.onEvent
         do {
-            let imported = try await importer.importArchive(
-                archive.entry, path: archive.path, options: importOptions, verified: verified
-            ) { entries in
-                onEvent(.importProgress(archiveID: id, entries: entries))
+            // One of the agent's import permits: its scratch database, threads and writer turn.
+            let imported = try await (budget?.imports).withPermit {
+                try await importer.importArchive(archive.entry, path: archive.path, options: importOptions, verified: verified) { entries in
+                    onEvent(.importProgress(archiveID: id, entries: entries))
+                }
             }
             // The import's transaction removed the download record; the file goes now (or at the next start).
             remove(URL(fileURLWithPath: archive.path), what: "an imported archive's file")
@@ -423,11 +440,11 @@ extension CommunitySyncDriver {
         }
     }
 
-    /// Classifies a failed import by type, cleans up accordingly and records the failure.
+    /// Classifies a failed import by type (`ImportFailureDecision`), cleans up accordingly and
+    /// records the failure.
     private func importFailed(_ archive: DownloadedArchive, _ error: any Error) async -> DriverEvent {
         let id = archive.entry.id
         let decoding = error as? ArchiveDecodingError
-        let failure: ArchiveFailure
         if case HistoryStoreError.alreadyImported = error {
             await forget(archive)
             return .imported(archiveID: id)
@@ -437,41 +454,31 @@ extension CommunitySyncDriver {
             logger.info("archive waits for a key", metadata: ["archive": "\(id)", "keyID": "\(key.keyID)", "groupID": "\(key.groupID)"])
             await waitForKey(.archive, item: id.string, key)
             return .importFailed(archiveID: id, ArchiveFailure(.waitingForKey, "import: waiting for key \(key.keyID) of group \(key.groupID)"))
-        } else if let decoding, ArchiveFailureKind.isOverLimit(decoding) {
-            // Over a limit the user may raise: not remembered past this run, so raising
-            // --max-archive-bytes / --max-message-bytes (a restart) imports it.
-            logger.warning("archive over a limit", metadata: ["archive": "\(id)", "reason": "\(error)"])
-            failure = ArchiveFailure(.overLimit, "import: \(error)")
-            await forget(archive)
-        } else if decoding != nil, await Self.isWhatItsCIDNames(archive) {
-            // The bytes are what the CID names (checked again now: the file may have been damaged
-            // since its download), so downloading them again would not help until a new index
-            // replaces the archive. Remembered as rejected.
-            logger.warning("archive rejected", metadata: ["archive": "\(id)", "reason": "\(error)"])
-            failure = ArchiveFailure(.rejected, "import: \(error)")
-            await forget(archive)
-        } else if HistoryStoreError.isDatabaseFailure(error) {
-            // Busy past the timeout, disk full: keep the file for the next attempt.
-            logger.error("archive import failed", metadata: ["archive": "\(id)", "error": "\(error)"])
-            failure = ArchiveFailure(.database, "import: \(error)")
-        } else {
-            // The downloaded file is gone, unreadable or damaged on disk (it no longer hashes to
-            // its CID): download it again next time.
-            logger.error("archive file unreadable", metadata: ["archive": "\(id)", "error": "\(error)"])
-            failure = ArchiveFailure(.unreadableFile, "import: \(error)")
-            await forget(archive)
         }
+        let decision = await ImportFailureDecision.decide(error) { await Self.checkAgainstItsCID(archive) }
+        let failure = ArchiveFailure(decision.kind, "import: \(error)" + (decision.note.map { "; \($0)" } ?? ""))
+        switch decision.kind {
+        case .rejected, .overLimit: logger.warning("archive not imported", metadata: ["archive": "\(id)", "kind": "\(decision.kind)", "reason": "\(failure.reason)"])
+        default: logger.error("archive import failed", metadata: ["archive": "\(id)", "kind": "\(decision.kind)", "error": "\(failure.reason)"])
+        }
+        if decision.forgetDownload { await forget(archive) }
         await recordFailure(id, failure)
         return .importFailed(archiveID: id, failure)
     }
 
-    /// Whether the downloaded file still hashes to its archive's CID, off the cooperative pool
-    /// (it reads the whole file).
-    static func isWhatItsCIDNames(_ archive: DownloadedArchive) async -> Bool {
+    /// Reads the downloaded file again and hashes it as a storage node would, off the
+    /// cooperative pool (it reads the whole file).
+    static func checkAgainstItsCID(_ archive: DownloadedArchive) async -> CIDCheck {
         await withCheckedContinuation { continuation in
             DispatchQueue.global().async {
-                let address = try? CID.codex(ofFileAt: archive.path, .statusArchive)
-                continuation.resume(returning: address?.manifestCID == archive.entry.cid)
+                do {
+                    let address = try CID.codex(ofFileAt: archive.path, .statusArchive)
+                    continuation.resume(returning: address.layout(matching: archive.entry.cid) != nil ? .matches : .differs)
+                } catch CodexDatasetError.empty {
+                    continuation.resume(returning: .differs)
+                } catch {
+                    continuation.resume(returning: .unreadable("\(error)"))
+                }
             }
         }
     }
@@ -485,7 +492,7 @@ extension CommunitySyncDriver {
         switch failure.kind {
         case .rejected: disposition = .rejected(decoderRevision: ArchiveImporter.decoderRevision)
         case .overLimit: disposition = .overLimit
-        case .peerUnreachable, .download, .database, .unreadableFile, .localDisk: disposition = .retrying
+        case .peerUnreachable, .download, .database, .unreadableFile, .localDisk, .localResources: disposition = .retrying
         case .waitingForKey:
             // Recorded as a key wait (`waitForKey`), not as a failure.
             return

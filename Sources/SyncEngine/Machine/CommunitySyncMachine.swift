@@ -351,7 +351,8 @@ public struct CommunitySyncMachine: Sendable {
         guard phase != .stopped else { return [] }
         importEnded(archiveID)
         switch failure.kind {
-        case .database:
+        case .database, .localResources:
+            // The file is kept for the retry.
             break
         case .waitingForKey:
             // The file stays (imported once the key comes); not imported again in this run.

@@ -22,6 +22,10 @@ public enum ArchiveFailureKind: String, Sendable, Equatable, Codable, CaseIterab
     /// No room on the disk for the download, or the archives directory cannot be written:
     /// downloaded on retry, once there is room.
     case localDisk = "local-disk"
+    /// This machine could not read a downloaded file it holds: out of open files (EMFILE,
+    /// ENFILE) or memory, or not allowed to (EACCES, EROFS). Nothing is known of the bytes: the
+    /// file is kept and imported again on retry; never a rejection.
+    case localResources = "local-resources"
     /// Encrypted (an encrypted community's index or archive) with a group key the member does
     /// not hold: not a failure of anyone's, and nothing a timer can fix. An archive keeps its
     /// download; both are tried again when keys are imported (or at the next start), never on
@@ -31,7 +35,7 @@ public enum ArchiveFailureKind: String, Sendable, Equatable, Codable, CaseIterab
     /// Whether trying again in this run may import the archive.
     public var isRetryable: Bool {
         switch self {
-        case .peerUnreachable, .download, .database, .unreadableFile, .localDisk: return true
+        case .peerUnreachable, .download, .database, .unreadableFile, .localDisk, .localResources: return true
         case .rejected, .overLimit, .waitingForKey: return false
         }
     }

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# The agent under a desktop's scarce resources (issue 27): started with `prlimit --nofile=256`
+# beside the demo network, it must keep answering on its Unix socket while 300 idle TCP
+# connections (no token needed to open one) are held against its API port, answer over TCP
+# once its idle timeout has closed them, and import the community all the same.
+#
+#   scripts/connection-flood.sh [BINARY]     (default .build/debug/community-history)
+#
+# Needs curl, python3 and prlimit (util-linux). Exit 0 when every check passes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=${1:-.build/debug/community-history}
+connections=${CONNECTIONS:-300}
+nofile=${NOFILE:-256}
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*"; echo "--- agent log"; tail -40 "$work/agent.log" || true; exit 1; }
+
+"$bin" demo-network --agent-config "$work/agent.json" --agent-db "$work/history.sqlite" > "$work/network.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 600); do [ -s "$work/agent.json" ] && break; sleep 0.1; done
+sleep 0.3
+[ -s "$work/agent.json" ] || { cat "$work/network.log"; fail "demo-network did not start"; }
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+python3 - "$work/agent.json" "$port" <<'PY'
+import json, sys
+path, port = sys.argv[1], int(sys.argv[2])
+config = json.load(open(path))
+config["apiPort"] = port
+json.dump(config, open(path, "w"), indent=2)
+PY
+
+prlimit --nofile="$nofile:$nofile" "$bin" agent --config "$work/agent.json" > "$work/agent.log" 2>&1 &
+pids+=($!)
+socket="$work/history.sqlite.sock"
+for _ in $(seq 1 600); do [ -S "$socket" ] && [ -s "$work/history.sqlite.cookie" ] && break; sleep 0.1; done
+[ -S "$socket" ] || fail "the agent's socket did not appear"
+echo "agent up with an open-file limit of $nofile; opening $connections idle connections to port $port"
+
+# Hold the connections open for the whole check, in the background.
+python3 - "$port" "$connections" > "$work/flood.log" 2>&1 <<'PY' &
+import socket, sys, time
+port, count = int(sys.argv[1]), int(sys.argv[2])
+held, refused = [], 0
+for _ in range(count):
+    try:
+        held.append(socket.create_connection(("127.0.0.1", port), timeout=2))
+    except OSError:
+        refused += 1
+print(f"opened {len(held)}, not opened {refused}", flush=True)
+time.sleep(600)
+PY
+pids+=($!)
+for _ in $(seq 1 100); do grep -q opened "$work/flood.log" 2>/dev/null && break; sleep 0.1; done
+cat "$work/flood.log"
+
+status=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 --unix-socket "$socket" http://localhost/v1/communities) || true
+[ "$status" = 200 ] || fail "the socket answered $status while TCP was flooded"
+echo "pass: the socket answers while $connections connections are held"
+
+token=$(cat "$work/history.sqlite.cookie")
+answered=""
+for _ in $(seq 1 90); do
+  status=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H "Authorization: Bearer $token" "http://127.0.0.1:$port/v1/communities") || true
+  if [ "$status" = 200 ]; then answered=yes; break; fi
+  sleep 2
+done
+[ -n "$answered" ] || fail "TCP did not answer within 180 s of the flood"
+echo "pass: TCP answers (idle connections closed by the agent)"
+
+imported=""
+for _ in $(seq 1 90); do
+  body=$(curl -s --max-time 5 --unix-socket "$socket" http://localhost/v1/communities) || true
+  if echo "$body" | python3 -c 'import json,sys; c=json.load(sys.stdin)["communities"]; sys.exit(0 if c and all(x["history"]["archivesImported"] >= 9 for x in c) else 1)' 2>/dev/null; then
+    imported=yes; break
+  fi
+  sleep 2
+done
+[ -n "$imported" ] || fail "the community was not imported under the file limit: $body"
+grep -q "Too many open files" "$work/agent.log" && fail "the agent ran out of open files"
+echo "pass: the community was imported under --nofile=$nofile, no 'Too many open files'"
