@@ -196,7 +196,7 @@ let package = Package(
             dependencies: ["HistoryStore", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(name: "ArchiveImportTests", dependencies: ["ArchiveImport", "ControlNode", "GroupKeys", .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "SyncEngineTests", dependencies: ["SyncEngine", "DemoNetwork", "ControlNode", "HistoryStore", "GroupKeys", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "SyncEngineTests", dependencies: ["SyncEngine", "DemoNetwork", "LocalHTTPServer", "ControlNode", "HistoryStore", "GroupKeys", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
             name: "AgentTests",
             dependencies: ["AgentService", "AgentAPI", "SyncEngine", "PeerHTTP", "DemoNetwork", "ControlNode",

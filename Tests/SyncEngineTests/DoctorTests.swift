@@ -3,6 +3,7 @@ import DemoNetwork
 import Foundation
 import GRDB
 import HistoryStore
+import LocalHTTPServer
 import SyncEngine
 import Testing
 import WakuClient
@@ -100,6 +101,25 @@ import WakuClient
         await waku.stop(); await codex.stop()
         #expect(failed(isolated) == ["storage node joined the network"])
         #expect(isolated.first { !$0.passed }?.detail.contains("announce addresses") == true)
+    }
+
+    /// Issue 27: a store page that is not JSON read as "no store peer" with a hint to configure
+    /// one, though the node had answered. The check says what it answered and what to fix.
+    @Test func aStoreAnswerThatIsNotJSONIsNotBlamedOnTheStorePeer() async throws {
+        let server = try await LoopbackHTTPServer.start { request in
+            switch request.pathSegments.first {
+            case "health": return .json(["nodeHealth": "READY"])
+            case "store": return LoopbackResponse(status: 200, contentType: "text/html", body: .data(Data("<html>a proxy's page</html>".utf8)))
+            default: return LoopbackResponse(status: 200)
+            }
+        }
+        defer { Task { await server.stop() } }
+        let results = await PeerCheck(waku: WakuClient(baseURL: server.baseURL), codex: CodexClient(baseURL: server.baseURL), storePeer: nil)
+            .waku(pubsubTopic: Self.shard, includeRelay: false)
+        let store = try #require(results.first { $0.name == "store query answers" })
+        #expect(!store.passed)
+        #expect(store.detail.contains("a proxy's page"), "\(store.detail)")
+        #expect(store.fix?.contains("--store-peer") == false && store.fix?.contains("not nwaku's store API") == true, "\(store.fix ?? "")")
     }
 
     @Test func theDatabaseIsCheckedForWritesSchemaAndSpace() throws {

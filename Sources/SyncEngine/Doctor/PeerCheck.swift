@@ -117,6 +117,12 @@ public struct PeerCheck: Sendable {
             return .pass(name, storePeer.map { "store peer \($0) answered" } ?? "the node's own store peer answered")
         } catch let error as StoreError {
             return .fail(name, "\(error)", fix: error.fix ?? "check that the store peer is reachable from the nwaku node")
+        } catch let error as PeerError where error.kind == .invalidResponse {
+            // The node answered, with something that is not a store page: not a missing store
+            // peer (issue 27), but the wrong service or path behind --waku-url.
+            return .fail(name, "\(error)",
+                         fix: "\(waku.baseURL) answered the store query with something that is not nwaku's store API "
+                            + "(GET /store/v3/messages): check that --waku-url is nwaku's REST address (--rest-port, 8645 by default)")
         } catch {
             return .fail(name, "\(error)", fix: storePeer.map { "check that the store peer \($0) is reachable from the nwaku node and runs the store protocol" }
                 ?? StoreError.noStorePeer(detail: "").fix ?? "")
