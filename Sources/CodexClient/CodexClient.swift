@@ -383,21 +383,21 @@ public enum CodexError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .manifestMismatch(let asked, let answered):
-            return "the Codex node answered the manifest of \(answered) when asked for \(asked)"
+            return "the storage node answered the manifest of \(answered) when asked for \(asked)"
         case .sizeMismatch(let cid, let node, let expected, let received):
-            return "the Codex node \(node) sent \(received) bytes of \(cid), its manifest says \(expected); the partial file was discarded"
+            return "the storage node \(node) sent \(received) bytes of \(cid), its manifest says \(expected); the partial file was discarded"
         case .contentMismatch(let cid, let node, let computed):
-            return "the Codex node \(node) served bytes that are not \(cid) (they hash to \(computed ?? "nothing")); "
+            return "the storage node \(node) served bytes that are not \(cid) (they hash to \(computed ?? "nothing")); "
                 + "they were discarded and the archive will be downloaded again later"
         case .protectedDataset(let cid, let node):
-            return "\(cid) is an erasure-coded (protected) Codex dataset on \(node), which cannot be verified here; "
+            return "\(cid) is an erasure-coded (protected) dataset on the storage node \(node), which cannot be verified here; "
                 + "a community's archives and index are plain uploads, so it is not downloaded"
         case .notFound(let cid, let node, let lookedFor):
             return "\(cid) not found on the storage network yet (the node \(node) looked for \(lookedFor.components.seconds) s)"
         case .notStoredInTime(let cid, let timeout):
-            return "the Codex node did not finish fetching \(cid) within \(timeout)"
+            return "the storage node did not finish fetching \(cid) within \(timeout)"
         case .tooSlow(let cid, let node, let received, let window, let minimum):
-            return "the Codex node \(node) sent \(received) bytes of \(cid) in \(window.components.seconds) s, under the minimum of \(minimum) bytes/s; "
+            return "the storage node \(node) sent \(received) bytes of \(cid) in \(window.components.seconds) s, under the minimum of \(minimum) bytes/s; "
                 + "the download was stopped and will be tried again later (--min-download-rate sets the minimum)"
         case .unexpectedAnswer(let what):
             return "unexpected answer from the storage node: \(what)"

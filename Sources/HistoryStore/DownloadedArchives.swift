@@ -12,6 +12,10 @@ public struct DownloadedArchiveRecord: Sendable, Hashable, Codable {
     public var to: UInt64
     /// `0x` + 8 hex digits each.
     public var contentTopics: [String]
+    /// Whether the stored topics did not read (a damaged row): the record cannot stand for
+    /// its index entry, and `[]` must not (it would make a good archive fail its metadata
+    /// check, and be rejected for good). Its reader downloads the archive again.
+    public var contentTopicsUnreadable = false
 
     public init(id: String, communityID: String, cid: String, path: String, from: UInt64, to: UInt64, contentTopics: [String]) {
         self.id = id
@@ -66,10 +70,12 @@ extension HistoryDatabase {
     static func downloadedArchives(_ db: Database, communityID: String) throws -> [DownloadedArchiveRecord] {
             try Row.fetchAll(db, sql: "SELECT * FROM downloaded_archive WHERE community_id = ? ORDER BY from_time DESC",
                              arguments: [communityID]).map { row in
-                let topics = (try? JSONDecoder().decode([String].self, from: Data((row["content_topics"] as String).utf8))) ?? []
-                return DownloadedArchiveRecord(
+                let topics = try? JSONDecoder().decode([String].self, from: Data((row["content_topics"] as String).utf8))
+                var record = DownloadedArchiveRecord(
                     id: row["id"], communityID: row["community_id"], cid: row["cid"], path: row["path"],
-                    from: UInt64(row["from_time"] as Int64), to: UInt64(row["to_time"] as Int64), contentTopics: topics)
+                    from: UInt64(row["from_time"] as Int64), to: UInt64(row["to_time"] as Int64), contentTopics: topics ?? [])
+                record.contentTopicsUnreadable = topics == nil
+                return record
             }
     }
 

@@ -12,7 +12,7 @@ import WakuClient
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Start a loopback Codex node and nwaku node, publish the bundled fixture community, and sync it.",
+        abstract: "Start a loopback storage node (Logos Storage, formerly Codex) and nwaku node, publish the bundled fixture community, and sync it.",
         discussion: """
             Everything runs in this process on free 127.0.0.1 ports: the control-node tool uploads the \
             fixture's index and archives to the Codex node and announces the index on the nwaku node \
@@ -60,7 +60,7 @@ struct DemoCommand: AsyncParsableCommand {
         }
         let codexNode = try await DemoCodexNode.start(directory: scratch.appendingPathComponent("codex"))
         let wakuNode = try await DemoWakuNode.start(maxPageSize: 20)
-        progress.line("demo Codex node on \(codexNode.baseURL), demo nwaku node on \(wakuNode.baseURL)")
+        progress.line("demo storage node (Logos Storage) on \(codexNode.baseURL), demo nwaku node on \(wakuNode.baseURL)")
         do {
             let codex = CodexClient(baseURL: codexNode.baseURL)
             let waku = WakuClient(baseURL: wakuNode.baseURL)

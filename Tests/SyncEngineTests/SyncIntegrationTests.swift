@@ -3,7 +3,7 @@ import CodexClient
 import ControlNode
 import DemoNetwork
 import Foundation
-import HistoryStore
+@testable import HistoryStore
 import PeerHTTP
 import StatusCrypto
 import StatusWire
@@ -80,6 +80,33 @@ import WakuClient
         #expect(report.archives.imported == 6, "\(report.archives)")
         #expect(report.archives.failed.isEmpty)
         #expect(codex.lastVerifiedLayout == generation.layout)
+    }
+
+    /// A download record whose stored content topics do not read (a damaged row) stood for its
+    /// index entry with no topics: the good archive failed its metadata check, its bytes were
+    /// what its CID names, and it was rejected for good. It is downloaded again instead.
+    @Test func aDownloadRecordWithUnreadableTopicsIsDownloadedAgainNotRejected() async throws {
+        let network = try await Self.network()
+        let database = try Self.database(network)
+        let fixture = try FixtureDirectory(url: Self.fixtureURL)
+        let (_, index) = try fixture.readIndex()
+        let entry = try #require(index.entries.first { $0.id.string != Self.encryptedArchive })
+        let archives = network.scratch.appendingPathComponent("archives")
+        try FileManager.default.createDirectory(at: archives, withIntermediateDirectories: true)
+        let file = archives.appendingPathComponent(entry.cid.string)
+        try FileManager.default.copyItem(atPath: fixture.blobPath(entry.cid), toPath: file.path)
+        try await database.recordDownloaded(DownloadedArchiveRecord(
+            id: entry.id.string, communityID: network.publisher.community.communityID.string, cid: entry.cid.string, path: file.path,
+            from: entry.from, to: entry.to, contentTopics: entry.contentTopics.map { Hex.encode($0.bytes, prefixed: true) }))
+        try await database.pool.write { try $0.execute(sql: "UPDATE downloaded_archive SET content_topics = 'not json'") }
+
+        try await network.publisher.announce(on: network.waku, clock: UInt64(Date().timeIntervalSince1970 * 1000))
+        let report = try await Self.sync(network, database: database)
+        await network.stop()
+        #expect(report.archives.imported == 9, "\(report.archives)")
+        #expect(try database.importedArchiveIDs(communityID: network.publisher.community.communityID.string).contains(entry.id.string))
+        #expect(try await database.resumeState(communityID: network.publisher.community.communityID.string,
+                                                decoderRevision: ArchiveImporter.decoderRevision).rejected.isEmpty)
     }
 
     /// A fixture made for one generation cannot be published on the other (its index names

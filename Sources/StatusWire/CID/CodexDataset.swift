@@ -144,7 +144,7 @@ public enum CodexDatasetError: Error, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .empty: return "an empty file has no Codex CID (a Codex node refuses an empty upload)"
+        case .empty: return "an empty file has no CID (a storage node, Logos Storage or Codex, refuses an empty upload)"
         }
     }
 }

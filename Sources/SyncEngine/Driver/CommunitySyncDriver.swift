@@ -114,15 +114,26 @@ public struct CommunitySyncDriver: Sendable {
         // Once per process, before its first import: a sweep at every community's start took
         // the file another community's import was creating (issue 27).
         database.removeAbandonedStagingFilesOnce()
-        let downloaded = saved.downloaded.filter { record in !stale.contains { $0.id == record.id } }.compactMap { record -> DownloadedArchive? in
+        var downloaded: [DownloadedArchive] = []
+        for record in saved.downloaded where !stale.contains(where: { $0.id == record.id }) {
             // Written by this program from typed values; a row that does not parse is left for the sweep.
             guard let id = try? ArchiveID(record.id), let cid = try? CID(record.cid) else {
                 logger.warning("ignoring an unreadable download record", metadata: ["archive": "\(record.id)", "cid": "\(record.cid)"])
-                return nil
+                continue
             }
-            let topics = record.contentTopics.compactMap { try? ContentTopic(bytes: Hex.decode($0)) }
-            return DownloadedArchive(entry: ArchiveIndexEntry(id: id, cid: cid, from: record.from, to: record.to, contentTopics: topics),
-                                     path: record.path)
+            // Topics that do not read cannot stand for the index entry's (an empty list would fail
+            // the archive's metadata check and reject a good archive for good): the record is
+            // forgotten and the archive downloaded again.
+            let parsed = record.contentTopics.compactMap { (try? Hex.decode($0)).flatMap(ContentTopic.init(bytes:)) }
+            guard !record.contentTopicsUnreadable, parsed.count == record.contentTopics.count else {
+                logger.warning("a download record's content topics do not read; the archive is downloaded again",
+                               metadata: ["archive": "\(record.id)"])
+                onEvent(.recordFailed(what: "the download record of archive \(record.id)", error: "its content topics do not read; it is downloaded again"))
+                try await database.removeDownloaded(archiveID: record.id)
+                continue
+            }
+            downloaded.append(DownloadedArchive(entry: ArchiveIndexEntry(id: id, cid: cid, from: record.from, to: record.to, contentTopics: parsed),
+                                                path: record.path))
         }
         let state = saved.indexState
         // A database from before v11 has no record of the index's archives (status's weeks):
@@ -331,6 +342,9 @@ extension CommunitySyncDriver {
                 return indexFailed(cid, ArchiveFailure(.overLimit, "\(limit)"), generation: generation)
             }
             try await codex.download(cid, to: file, manifest: manifest)
+            // Which storage node generation wrote the community's CIDs (Logos Storage or Codex).
+            logger.info("index verified", metadata: ["cid": "\(cid)", "manifestLayout": "\(codex.lastVerifiedLayout.map(\.rawValue) ?? "?")",
+                                                     "api": "\(codex.discoveredPrefix?.rawValue ?? "?")"])
         } catch {
             // Cancelled by stopping: not a failure of the node, nothing to report or back off from.
             if Task.isCancelled { return .cancelled }

@@ -62,7 +62,7 @@ struct SyncBenchmarkCommand: AsyncParsableCommand {
         let wakuNode = try await DemoWakuNode.start()
         var results: [SyncBenchmarkResult] = []
         do {
-            status("uploading the archives to the demo Codex node…")
+            status("uploading the archives to the demo storage node…")
             try await publisher.uploadBlobs(to: CodexClient(baseURL: codexNode.baseURL))
             try await publisher.announce(on: WakuClient(baseURL: wakuNode.baseURL), clock: UInt64(Date().timeIntervalSince1970 * 1000))
             let localCopies = try fixtureDirectory.localMessages()
