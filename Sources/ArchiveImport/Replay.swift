@@ -65,6 +65,10 @@ public struct Replay {
             report.archives.rejected.append(.init(id: bad.key, reason: "index entry rejected: \(bad.reason)"))
         }
         let imported = try database.importedArchiveIDs(communityID: communityID)
+        // Whether an archive of the index was not imported (rejected or waiting for a key): the
+        // index is then not marked processed. Rejected index entries do not count: no replay
+        // can import them.
+        var archiveLeftOut = false
         // Newest first, as the sync agent downloads them.
         for entry in index.entries.reversed() {
             if imported.contains(entry.id.string) && !options.force {
@@ -93,17 +97,24 @@ public struct Replay {
                 // Reported, not recorded: a key wait in the database stands for a kept download
                 // (sync's), and a replay's archive is the fixture's blob.
                 report.archives.waitingForKey.append(.init(id: entry.id.string, groupID: key.groupID, keyID: key.keyID))
+                archiveLeftOut = true
+            } catch let error as ArchiveDecodingError where error.isLocalFailure {
+                // This machine could not read the blob (open files, memory, permissions): that
+                // says nothing of the archive, so it is not reported as rejected; the replay fails.
+                throw error
             } catch let error as ArchiveDecodingError {
                 logger.warning("archive rejected", metadata: ["archive": "\(entry.id)", "reason": "\(error)"])
                 report.archives.rejected.append(.init(id: entry.id.string, reason: error.description))
+                archiveLeftOut = true
             } catch let error as FixtureError {
                 report.archives.rejected.append(.init(id: entry.id.string, reason: error.description))
+                archiveLeftOut = true
             }
         }
         report.archives.rejected.sort { $0.id < $1.id }
         report.archives.waitingForKey.sort { $0.id < $1.id }
 
-        if report.archives.rejected.allSatisfy({ $0.reason.hasPrefix("index entry rejected") }), report.archives.waitingForKey.isEmpty {
+        if !archiveLeftOut {
             state.processedIndexCID = indexCID.string
             try database.saveIndexState(state)
         }

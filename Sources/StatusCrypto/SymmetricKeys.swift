@@ -1,6 +1,7 @@
 import Crypto
 import CryptoExtras
 import Foundation
+import Synchronization
 
 /// The symmetric key of a public or community chat: PBKDF2-HMAC-SHA256 over the chat ID,
 /// empty salt, **65356** rounds (a historic typo for 65536 that the wire depends on), 32 bytes.
@@ -11,10 +12,18 @@ import Foundation
 public enum ChatSymmetricKey {
     public static let rounds = 65356
 
+    /// Derived once per chat ID and process: 65,356 rounds cost tens of milliseconds, and an
+    /// agent rebuilds a community's channels at every join, rescan, leave and reload (issue 29:
+    /// 94 % of its start-up CPU). The keys protect nothing the chat ID does not give away.
+    private static let derived = Mutex<[String: SymmetricKey]>([:])
+
     public static func derive(chatID: String) throws -> SymmetricKey {
-        try KDF.Insecure.PBKDF2.deriveKey(
+        if let known = derived.withLock({ $0[chatID] }) { return known }
+        let key = try KDF.Insecure.PBKDF2.deriveKey(
             from: Array(chatID.utf8), salt: [UInt8](), using: .sha256,
             outputByteCount: 32, unsafeUncheckedRounds: rounds)
+        derived.withLock { $0[chatID] = key }
+        return key
     }
 }
 
