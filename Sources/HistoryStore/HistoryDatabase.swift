@@ -64,6 +64,20 @@ public final class HistoryDatabase: Sendable {
         }
     }
 
+    /// Where a reader opens the database: the path, or, when its directory cannot be written
+    /// (read-only media, another user's directory), the path as an `immutable` SQLite URI. A
+    /// reader of a WAL database must otherwise create its shared-memory file beside it, and
+    /// failed ("attempt to write a readonly database"). Immutable means SQLite neither locks
+    /// nor reads a WAL left behind: what it shows is the database file as it is, which is whole
+    /// once the agent or sync that wrote it has ended.
+    static func readOnlyOpenPath(_ path: String) -> String {
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        guard access(directory, W_OK) != 0 else { return path }
+        let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
+        let encoded = absolute.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "?#%"))) ?? absolute
+        return "file:\(encoded)?immutable=1"
+    }
+
     public init(path: String, busyTimeout: TimeInterval = 10, readOnly: Bool = false, applyPacing: ApplyPacing = .default) throws {
         var configuration = Configuration()
         configuration.busyMode = .timeout(busyTimeout)
@@ -81,7 +95,7 @@ public final class HistoryDatabase: Sendable {
             }
         }
         do {
-            pool = try DatabasePool(path: path, configuration: configuration)
+            pool = try DatabasePool(path: readOnly ? Self.readOnlyOpenPath(path) : path, configuration: configuration)
             if !readOnly {
                 try Schema.migrator.migrate(pool)
                 // The writer's page cache, from SQLite's 2 MiB: an archive's apply step touches

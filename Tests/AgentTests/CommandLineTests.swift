@@ -99,6 +99,32 @@ import WakuClient
         #expect(refused.stderr.contains("empty"))
     }
 
+    /// Issue 27: `status` and `messages` could not read a database on read-only media: a reader
+    /// of a WAL database creates its shared-memory file beside it ("attempt to write a readonly
+    /// database"). Shown as another user (nobody) reading a database in a directory it cannot
+    /// write, which is what read-only media is to SQLite; needs root to switch users.
+    @Test(.enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")))
+    func statusAndMessagesReadADatabaseInADirectoryTheyCannotWrite() async throws {
+        let directory = try scratch()
+        let db = directory.appendingPathComponent("history.sqlite").path
+        let replay = try await Self.run(["replay", AgentTests.bundled.path, "--db", db])
+        #expect(replay.status == 0, "\(replay.stderr)")
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: db)
+        try FileManager.default.setAttributes([.posixPermissions: 0o555], ofItemAtPath: directory.path)
+        defer { try? FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: directory.path) }
+        let asNobody = ["--reuid=nobody", "--regid=nogroup", "--clear-groups", Self.binary.path]
+        let setpriv = URL(fileURLWithPath: "/usr/bin/setpriv")
+        let status = try await Self.onOwnThread { try Self.runBlocking(asNobody + ["status", "--db", db, "--json"], binary: setpriv) }
+        #expect(status.status == 0, "\(status.stderr)")
+        #expect(status.stdout.contains("0x03a66ba3747abe18d182838b1eaf9f0ee989fb57084bc7269a53ca588cca667ca0"), "\(status.stdout)")
+        let messages = try await Self.onOwnThread {
+            try Self.runBlocking(asNobody + ["messages", "--community", "0x03a66ba3747abe18d182838b1eaf9f0ee989fb57084bc7269a53ca588cca667ca0",
+                                             "--db", db, "--limit", "3", "--json"], binary: setpriv)
+        }
+        #expect(messages.status == 0, "\(messages.stderr)")
+        #expect(messages.stdout.split(separator: "\n").count == 3 && messages.stdout.contains("\"cursor\""), "\(messages.stdout)")
+    }
+
     /// Issue 27: `sync --settle 1e19` trapped (exit 132) converting the seconds to a Duration.
     @Test func aSettleOutOfRangeIsAUsageError() async throws {
         let result = try await Self.run(["sync", "--community", "0x03a66ba3747abe18d182838b1eaf9f0ee989fb57084bc7269a53ca588cca667ca0",

@@ -39,6 +39,22 @@ import Testing
         #expect(index.rejected.first?.reason.contains("key does not match") == true)
     }
 
+    /// Issue 27: an index of 100,000 entries whose CIDs were not on the network took days to
+    /// plan. Past the limit the oldest entries are refused with a reason; the newest are kept.
+    @Test func entriesPastTheLimitAreRefusedOldestFirst() throws {
+        var builder = IndexBuilder()
+        var ids: [String] = []
+        for week in 0..<5 {
+            ids.append(try builder.add(metadata: metadata(1_700_000_000 + UInt64(week) * 604_800), cid: (try! CID.codex(of: [UInt8(week)])).manifestCID))
+        }
+        let limits = DecodingLimits(maxInflatedBytes: 1 << 20, maxMessageBytes: 1 << 20, maxIndexEntries: 3)
+        let index = try ArchiveIndex(bytes: builder.bytes(), limits: limits)
+        #expect(index.entries.map(\.id.string) == Array(ids.suffix(3)))
+        #expect(Set(index.rejected.map(\.key)) == Set(ids.prefix(2)))
+        #expect(index.rejected.allSatisfy { $0.reason.contains("over the limit of 3") })
+        #expect(DecodingLimits.default.maxIndexEntries == 10_000)
+    }
+
     @Test func encryptedIndexWithoutItsKeyWaitsForIt() throws {
         let encrypted = try MessageFactory.hashRatchetProtocolMessage(groupID: [1], keyID: [2], ciphertext: [UInt8](repeating: 3, count: 64))
         #expect(throws: ArchiveDecodingError.waitingForKey(what: "archive index", key: HashRatchetKeyReference(groupID: [1], keyID: [2]))) {

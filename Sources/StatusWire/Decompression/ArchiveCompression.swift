@@ -28,13 +28,18 @@ public struct DecodingLimits: Sendable, Equatable {
     public var maxInflatedBytes: Int
     /// The most bytes any single length-delimited field (one archived message) may have.
     public var maxMessageBytes: Int
+    /// The most archives an index may list: the newest are kept, the older ones are refused
+    /// with a reason. A control node writes one archive a week (10,000 is two centuries), and an
+    /// index of 100,000 entries whose CIDs are not on the network took days to plan (issue 27).
+    public var maxIndexEntries: Int
 
     /// 256 MiB per archive (status-go caps archives at 30 MB); 4 MiB per message
     /// (Waku's maximum message size is 1 MiB).
     public static let `default` = DecodingLimits(maxInflatedBytes: 256 << 20, maxMessageBytes: 4 << 20)
 
-    public init(maxInflatedBytes: Int, maxMessageBytes: Int) {
+    public init(maxInflatedBytes: Int, maxMessageBytes: Int, maxIndexEntries: Int = 10_000) {
         self.maxInflatedBytes = maxInflatedBytes
         self.maxMessageBytes = maxMessageBytes
+        self.maxIndexEntries = maxIndexEntries
     }
 }

@@ -95,7 +95,17 @@ public struct ArchiveIndex: Sendable {
         if entries.isEmpty && rejected.isEmpty && !bytes.isEmpty {
             throw ArchiveDecodingError.encrypted(what: "archive index")
         }
-        self.entries = entries.sorted { ($0.from, $0.id) < ($1.from, $1.id) }
+        var sorted = entries.sorted { ($0.from, $0.id) < ($1.from, $1.id) }
+        if sorted.count > limits.maxIndexEntries {
+            // The newest are kept: they are what a member misses most, and sync fetches newest first.
+            let refused = sorted.count - limits.maxIndexEntries
+            for entry in sorted.prefix(refused) {
+                rejected.append(RejectedIndexEntry(key: entry.id.string, reason: "the index lists \(sorted.count) archives, over the limit of "
+                    + "\(limits.maxIndexEntries): the \(refused) oldest are not fetched"))
+            }
+            sorted.removeFirst(refused)
+        }
+        self.entries = sorted
         self.rejected = rejected.sorted { $0.key < $1.key }
     }
 
