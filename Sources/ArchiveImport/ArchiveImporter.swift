@@ -267,7 +267,8 @@ public struct ArchiveImporter: Sendable {
 
     private func reclassified(_ error: ArchiveDecodingError, options: ArchiveImportOptions, open: () throws -> any ByteSource) -> ArchiveDecodingError {
         switch error {
-        case .inflatedSizeExceeded, .fieldTooLarge, .unreadableFile, .outOfMemory, .encrypted, .waitingForKey, .decryptionFailed:
+        case .inflatedSizeExceeded, .fieldTooLarge, .unreadableFile, .outOfMemory, .inflaterUnavailable, .encrypted, .waitingForKey,
+             .decryptionFailed:
             return error
         case .malformed, .truncated, .corruptCompression, .metadataMissing, .metadataMismatch:
             // A hash-ratchet message's first field (installation_id, a string) may even decode as

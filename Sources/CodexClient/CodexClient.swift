@@ -70,8 +70,9 @@ public struct CodexClient: Sendable {
     /// The node's base URL from what a user may give (`StorageAPIPrefix.split`).
     public static func nodeURL(_ url: URL) -> URL { StorageAPIPrefix.split(url).node }
 
-    /// The manifest layout of the last dataset this client (or a copy) verified: the node
-    /// generation that wrote its CID. Nil before the first verified download.
+    /// The manifest layout of the last dataset this client (or a copy, perhaps another
+    /// community's) verified: the node generation that wrote its CID. Nil before the first
+    /// verified download. `downloadReportingLayout` tells it for one download.
     public var lastVerifiedLayout: CodexManifestLayout? { profile.layout }
 
     /// The node's API prefix: the one pinned, the one found before, or found now by asking
@@ -99,6 +100,13 @@ public struct CodexClient: Sendable {
             answers.append("\(prefix)/debug/info: \(response.status)")
         }
         throw CodexError.notAStorageAPI(node: baseURL.absoluteString, answers: answers)
+    }
+
+    /// Whether `/debug/info` answers under `prefix` (200 with a JSON object).
+    private func answers(under prefix: StorageAPIPrefix) async throws -> Bool {
+        let request = HTTPRequest(method: "GET", url: url("debug/info", prefix: prefix), headers: [:], body: nil, timeout: requestTimeout)
+        let response = try await transport.send(request)
+        return (200..<300).contains(response.status) && (try? JSONSerialization.jsonObject(with: response.body)) is [String: Any]
     }
 
     /// The prefix found by probing, if any (for `doctor`).
@@ -135,12 +143,19 @@ public struct CodexClient: Sendable {
 
     /// Like `download(_:to:)` with a manifest fetched before (e.g. to check disk space first).
     /// `progress` is called with the bytes received so far as they arrive (from 0 again when a
-    /// failed attempt is retried).
+    /// failed attempt is retried). `pacer`, when given, paces the stream chunk by chunk (a
+    /// bandwidth cap).
     @discardableResult
-    /// `pacer`, when given, paces the stream chunk by chunk (a bandwidth cap).
     public func download(_ cid: CID, to destination: URL, manifest: CodexDataItem, pacer: (any TransferPacer)? = nil,
                          progress: @escaping @Sendable (Int64) -> Void = { _ in }) async throws -> Int64 {
-        try await downloadVerified(cid, path: "data/\(cid)/network/stream", to: destination, manifest: manifest, pacer: pacer, progress: progress)
+        try await downloadVerified(cid, path: "data/\(cid)/network/stream", to: destination, manifest: manifest, pacer: pacer,
+                                   progress: progress).bytes
+    }
+
+    /// `download(_:to:manifest:)`, answering also the manifest layout the CID was verified in:
+    /// which storage node generation wrote it.
+    public func downloadReportingLayout(_ cid: CID, to destination: URL, manifest: CodexDataItem) async throws -> CodexDownload {
+        try await downloadVerified(cid, path: "data/\(cid)/network/stream", to: destination, manifest: manifest, pacer: nil, progress: { _ in })
     }
 
     /// `POST /data/{cid}/network`: asks the node to fetch the dataset in the background;
@@ -181,7 +196,7 @@ public struct CodexClient: Sendable {
     /// against `cid` like a network download.
     @discardableResult
     public func downloadLocal(_ cid: CID, to destination: URL, manifest: CodexDataItem) async throws -> Int64 {
-        try await downloadVerified(cid, path: "data/\(cid)", to: destination, manifest: manifest, pacer: nil, progress: { _ in })
+        try await downloadVerified(cid, path: "data/\(cid)", to: destination, manifest: manifest, pacer: nil, progress: { _ in }).bytes
     }
 
     /// `POST /data`: stores `data` on the node under `attributes` (filename and mimetype, which
@@ -227,23 +242,19 @@ public struct CodexClient: Sendable {
         var prefix = try await apiPrefix()
         var request = HTTPRequest(method: method, url: url(path, prefix: prefix), headers: headers, body: body, timeout: timeout ?? requestTimeout)
         var response = try await transport.send(request)
-        if response.status == 404, response.body.isEmpty, pinnedPrefix == nil {
-            // A bare 404 is the router's (a node's own 404s say why, nim-codex/logos-storage
-            // `rest/api.nim`): the node may have been replaced by one of another generation
-            // since the probe. Probe again, once.
-            profile.forget(prefix)
-            let again = try await apiPrefix()
-            if again != prefix {
-                prefix = again
-                request.url = url(path, prefix: prefix)
-                response = try await transport.send(request)
+        if response.status == 404, response.body.isEmpty, try await !answers(under: prefix) {
+            // A bare 404, and `/debug/info` no longer answers under the prefix: the node was
+            // replaced by one of the other generation since the probe, or the pinned prefix is
+            // the other generation's. (A bare 404 under a prefix that answers is the node's own,
+            // e.g. a manifest not found with an empty message: handled below as any 404.)
+            guard pinnedPrefix == nil else {
+                throw CodexError.notAStorageAPI(node: baseURL.absoluteString,
+                                                answers: ["\(prefix)/debug/info: no answer (the prefix is pinned)"])
             }
-        }
-        if response.status == 404, response.body.isEmpty {
-            // Still no such route: a wrong path (or a pinned prefix of the other generation),
-            // never "not found on the network".
-            throw CodexError.notAStorageAPI(node: baseURL.absoluteString,
-                                            answers: ["\(prefix)/\(path): 404 with no body (the node has no such route)"])
+            profile.forget(prefix)
+            prefix = try await apiPrefix()  // throws notAStorageAPI when neither answers
+            request.url = url(path, prefix: prefix)
+            response = try await transport.send(request)
         }
         guard (200..<300).contains(response.status) else {
             throw PeerError(kind: .status(response.status), method: method, url: request.url.absoluteString,
@@ -255,7 +266,7 @@ public struct CodexClient: Sendable {
     /// Streams `path` into a temporary file while hashing it as the node addressed it; renames
     /// the file to `destination` only when the byte count and the recomputed CID are right.
     private func downloadVerified(_ cid: CID, path: String, to destination: URL, manifest: CodexDataItem, pacer: (any TransferPacer)?,
-                                  progress: @escaping @Sendable (Int64) -> Void) async throws -> Int64 {
+                                  progress: @escaping @Sendable (Int64) -> Void) async throws -> CodexDownload {
         let partial = destination.deletingLastPathComponent().appendingPathComponent(".\(destination.lastPathComponent).partial")
         let expected = manifest.manifest
         // The node is cut off past the size its manifest gave: a stream that does not end cannot fill the disk.
@@ -324,7 +335,7 @@ public struct CodexClient: Sendable {
             throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: destination.path,
                                                            NSUnderlyingErrorKey: POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)])
         }
-        return bytes
+        return CodexDownload(bytes: bytes, layout: layout)
     }
 
     private func decode<T: Decodable>(_ type: T.Type, from body: Data, context: String) throws -> T {
@@ -332,6 +343,12 @@ public struct CodexClient: Sendable {
             throw CodexError.unexpectedAnswer("\(context): \(String(decoding: body.prefix(200), as: UTF8.self))")
         }
     }
+}
+
+/// A verified download: its size, and the manifest layout its CID was found in.
+public struct CodexDownload: Sendable, Equatable {
+    public let bytes: Int64
+    public let layout: CodexManifestLayout
 }
 
 /// What a Codex node answered that this client does not accept.

@@ -33,9 +33,10 @@ final class ArchiveStaging {
         let directory = HistoryDatabase.stagingDirectory(historyPath: historyPath)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         path = directory + "/\(getpid())-\(UUID().uuidString).sqlite"
-        // Created under a name no sweep takes (`.new`), locked, and only then given its name:
-        // a sweep never sees the file unlocked. (Created under its name and locked after, a
-        // sweep running between the two took it: issue 27, a start-up race.)
+        // Created under a name (`.new`) the sweep takes only once it is a minute old (a crash
+        // between create and rename), locked, and only then given its name: a sweep never sees
+        // a young file unlocked. (Created under its name and locked after, a sweep running
+        // between the two took it: issue 27, a start-up race.)
         let creating = path + Self.creatingSuffix
         lock = open(creating, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard lock >= 0 else { throw StagingFileError(path: creating, operation: "create", errno: errno) }
@@ -79,6 +80,9 @@ final class ArchiveStaging {
 
     /// The suffix of a staging file while it is being created and locked.
     static let creatingSuffix = ".new"
+    /// How old a `.new` file must be before a sweep may take it (it is renamed within
+    /// microseconds of its creation; one that old was left by a crash).
+    static let creatingGrace: TimeInterval = 60
 
     /// Runs `body` with a writer into the staging table, committing every `commitEvery` rows
     /// and telling `progress`, which it ends with the outcome: the summary, or what `body`
@@ -189,6 +193,8 @@ extension HistoryDatabase {
         }
         for name in names where name.hasSuffix(".sqlite") || name.hasSuffix(".sqlite" + ArchiveStaging.creatingSuffix) {
             let file = directory + "/" + name
+            // One being made may not be locked yet: left alone until a crash is certain.
+            if name.hasSuffix(ArchiveStaging.creatingSuffix), !Self.isOlder(file, than: ArchiveStaging.creatingGrace) { continue }
             let descriptor = open(file, O_RDONLY | O_CLOEXEC)
             guard descriptor >= 0 else { continue }  // gone since the listing
             defer { close(descriptor) }
@@ -205,6 +211,14 @@ extension HistoryDatabase {
             logger.warning("cannot remove the staging file of a killed import", metadata: ["path": "\(file)", "error": "\(error)"])
         }
         return sweep
+    }
+}
+
+extension HistoryDatabase {
+    /// Whether the file at `path` was last modified more than `age` ago (false when it cannot be read).
+    static func isOlder(_ path: String, than age: TimeInterval) -> Bool {
+        guard let modified = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date else { return false }
+        return Date().timeIntervalSince(modified) > age
     }
 }
 

@@ -68,8 +68,11 @@ public final class HistoryDatabase: Sendable {
     /// (read-only media, another user's directory), the path as an `immutable` SQLite URI. A
     /// reader of a WAL database must otherwise create its shared-memory file beside it, and
     /// failed ("attempt to write a readonly database"). Immutable means SQLite neither locks
-    /// nor reads a WAL left behind: what it shows is the database file as it is, which is whole
-    /// once the agent or sync that wrote it has ended.
+    /// nor reads a WAL left behind: it shows the database file as it is. That is everything
+    /// once the agent or sync that wrote it ended cleanly (the last connection checkpoints the
+    /// WAL); after a kill -9 the commits still in the WAL are not shown (they cannot be read
+    /// without writing beside the file). SQLite here is built with URI names (`SQLITE_USE_URI`,
+    /// as `attachReadOnly` checks); without them the open fails, it never shows another file.
     static func readOnlyOpenPath(_ path: String) -> String {
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
         guard access(directory, W_OK) != 0 else { return path }

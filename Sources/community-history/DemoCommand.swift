@@ -4,6 +4,7 @@ import CodexClient
 import DemoNetwork
 import Foundation
 import HistoryStore
+import PeerHTTP
 import StatusCrypto
 import StatusWire
 import SyncEngine
@@ -41,6 +42,10 @@ struct DemoCommand: AsyncParsableCommand {
     var json = false
 
     @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        do { try SecondsSetting.check(settle, "--settle", in: SecondsSetting.settle) } catch { throw ValidationError("\(error)") }
+    }
 
     func run() async throws {
         let progress = ProgressPrinter(enabled: !json && !logging.quiet, maxAttempts: OneShotSync.Options.defaultRetries + 1)
@@ -82,7 +87,7 @@ struct DemoCommand: AsyncParsableCommand {
             let database = try HistoryDatabase(path: db)
             let options = OneShotSync.Options(
                 communityID: publisher.community.communityID, selection: try selection.selection(),
-                quietWindow: .milliseconds(Int64(settle * 1000)), archivesDirectory: scratch.appendingPathComponent("archives"))
+                quietWindow: SecondsSetting.duration(settle), archivesDirectory: scratch.appendingPathComponent("archives"))
             if encrypted {
                 try await runEncrypted(fixture: directory, options: options, waku: waku, codex: codex, database: database, progress: progress)
             } else {

@@ -16,7 +16,7 @@ struct DoctorCommand: AsyncParsableCommand {
             query answers (a store peer is configured and reachable); the storage node's REST API \
             found (/api/storage/v1 on Logos Storage, /api/codex/v1 on the 2025 Codex node) with its \
             version and generation; the node has peers (and, on a 2025 node, announce addresses); \
-            its storage quota has room; the database is writable (or will be created), its schema \
+            its storage quota has room; the database is writable (or, in the default data directory, will be created), its schema \
             version, and free disk. Exit 0 only when all pass, 6 when one fails.
             """
     )
@@ -34,7 +34,7 @@ struct DoctorCommand: AsyncParsableCommand {
                                codex: CodexClient(baseURL: peers.codex, apiPrefix: peers.storageAPI, requestTimeout: .seconds(10)),
                                storePeer: peers.storePeer)
         var results = await checks.network(pubsubTopic: peers.pubsubTopic)
-        results += PeerCheck.database(path: db)
+        results += PeerCheck.database(path: db, createdDirectory: DefaultPaths.dataDirectory)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

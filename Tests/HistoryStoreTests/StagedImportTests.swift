@@ -173,15 +173,21 @@ import Testing
         #expect(db.removeAbandonedStagingFiles().removed.isEmpty)
         #expect(FileManager.default.fileExists(atPath: staging.path))
 
-        // One being created (locked) is left; one a crash left half-made (unlocked) is taken.
+        // One being created (young, not locked yet, or locked) is left; one a crash left
+        // half-made long ago (unlocked) is taken.
+        let young = directory + "/\(getpid())-young.sqlite" + ArchiveStaging.creatingSuffix
         let creating = directory + "/\(getpid())-creating.sqlite" + ArchiveStaging.creatingSuffix
         let leftover = directory + "/\(getpid())-leftover.sqlite" + ArchiveStaging.creatingSuffix
-        #expect(FileManager.default.createFile(atPath: creating, contents: nil))
-        #expect(FileManager.default.createFile(atPath: leftover, contents: nil))
+        let old = Date(timeIntervalSinceNow: -3_600)
+        #expect(FileManager.default.createFile(atPath: young, contents: nil))
+        #expect(FileManager.default.createFile(atPath: creating, contents: nil, attributes: [.modificationDate: old]))
+        #expect(FileManager.default.createFile(atPath: leftover, contents: nil, attributes: [.modificationDate: old]))
+        try FileManager.default.setAttributes([.modificationDate: old], ofItemAtPath: creating)
+        try FileManager.default.setAttributes([.modificationDate: old], ofItemAtPath: leftover)
         let held = open(creating, O_RDWR)
         defer { close(held) }
         #expect(flock(held, LOCK_EX | LOCK_NB) == 0)
         #expect(db.removeAbandonedStagingFiles().removed == [leftover])
-        #expect(FileManager.default.fileExists(atPath: creating))
+        #expect(FileManager.default.fileExists(atPath: creating) && FileManager.default.fileExists(atPath: young))
     }
 }

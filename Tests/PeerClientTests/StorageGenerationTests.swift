@@ -82,6 +82,25 @@ import Testing
         }
     }
 
+    /// A node whose own 404 has no body (Logos Storage answers `error(Http404, err.msg)`, empty
+    /// when the message is) under a prefix that answers: not found on the network yet, not a
+    /// wrong API.
+    @Test func aBare404UnderAnAnsweringPrefixIsNotFound() async throws {
+        let server = try await LoopbackHTTPServer.start { request in
+            let route = Array(request.pathSegments.dropFirst(3))
+            guard request.pathSegments.prefix(3) == ["api", "storage", "v1"] else { return LoopbackResponse(status: 404) }
+            return route == ["debug", "info"] ? .json(["id": "storage"]) : LoopbackResponse(status: 404)
+        }
+        defer { Task { await server.stop() } }
+        let missing = try CID.codex(of: Array("nowhere".utf8)).manifestCID
+        await #expect {
+            _ = try await CodexClient(baseURL: server.baseURL, retry: .none).manifest(missing)
+        } throws: { error in
+            guard case .notFound? = error as? CodexError else { return false }
+            return true
+        }
+    }
+
     /// A node replaced by one of the other generation while the client runs: the next bare 404
     /// sends the client to probe again, and it goes on under the new prefix.
     @Test func aNodeUpgradedUnderTheClientIsFoundAgain() async throws {

@@ -137,14 +137,18 @@ import WakuClient
 
         // Regression: a fresh machine's default data directory does not exist yet; sync and the
         // agent create it, so doctor says it will be created (it failed "database writable").
-        let fresh = PeerCheck.database(path: directory.appendingPathComponent("no/such/dir/history.sqlite").path, minimumFreeBytes: 0)
+        let dataDirectory = directory.appendingPathComponent("no/such/dir").path
+        let fresh = PeerCheck.database(path: dataDirectory + "/history.sqlite", minimumFreeBytes: 0, createdDirectory: dataDirectory)
         #expect(failed(fresh).isEmpty)
         #expect(fresh.first { $0.name == "database writable" }?.detail.contains("will create them") == true)
         #expect(fresh.first { $0.name == "free disk space" }?.detail.contains("MiB free at \(directory.path)") == true)
+        // Any other missing directory is not created by sync: a failure, as it is for sync.
+        #expect(failed(PeerCheck.database(path: dataDirectory + "/history.sqlite", minimumFreeBytes: 0)).contains("database writable"))
         // A file where a directory must be: nothing can be created under it.
         let file = directory.appendingPathComponent("a-file")
         try Data("x".utf8).write(to: file)
-        let blocked = PeerCheck.database(path: file.appendingPathComponent("sub/history.sqlite").path, minimumFreeBytes: 0)
+        let blocked = PeerCheck.database(path: file.appendingPathComponent("sub/history.sqlite").path, minimumFreeBytes: 0,
+                                         createdDirectory: file.appendingPathComponent("sub").path)
         #expect(failed(blocked).contains("database writable"))
         #expect(failed(PeerCheck.database(path: path, minimumFreeBytes: 1 << 60)) == ["free disk space"])
 

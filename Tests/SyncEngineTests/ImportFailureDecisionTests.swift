@@ -32,6 +32,7 @@ import Testing
         Cause(name: "EACCES opening the file", error: ArchiveDecodingError.unreadableFile(path: "a", reason: "Permission denied", errno: EACCES)),
         Cause(name: "EIO reading the file", error: ArchiveDecodingError.unreadableFile(path: "a", reason: "read error", errno: EIO)),
         Cause(name: "zlib out of memory", error: ArchiveDecodingError.outOfMemory(context: "inflating zlib data")),
+        Cause(name: "zlib could not start", error: ArchiveDecodingError.inflaterUnavailable(detail: "inflateInit for zlib data failed (-6)")),
         Cause(name: "EMFILE making the staging file", error: StagingFileError(path: "s.sqlite.new", operation: "create", errno: EMFILE)),
         Cause(name: "ENOSPC making the staging file", error: StagingFileError(path: "s.sqlite.new", operation: "create", errno: ENOSPC)),
         Cause(name: "EROFS making the staging file", error: StagingFileError(path: "s.sqlite.new", operation: "create", errno: EROFS)),

@@ -12,6 +12,9 @@ public enum ArchiveDecodingError: Error, Equatable, CustomStringConvertible {
     case unreadableFile(path: String, reason: String, errno: Int32 = 0)
     /// zlib could not get the memory it needed (Z_MEM_ERROR). Says nothing of the bytes.
     case outOfMemory(context: String)
+    /// zlib could not start (`inflateInit` failed for a reason other than memory: a library
+    /// version mismatch). It reads no data: says nothing of the bytes.
+    case inflaterUnavailable(detail: String)
     case corruptCompression(format: String, detail: String)
     case inflatedSizeExceeded(limit: Int)
     case fieldTooLarge(size: UInt64, limit: Int)
@@ -35,7 +38,7 @@ public enum ArchiveDecodingError: Error, Equatable, CustomStringConvertible {
     /// permanent rejection.
     public var isLocalFailure: Bool {
         switch self {
-        case .unreadableFile, .outOfMemory: return true
+        case .unreadableFile, .outOfMemory, .inflaterUnavailable: return true
         case .corruptCompression, .inflatedSizeExceeded, .fieldTooLarge, .truncated, .malformed, .encrypted, .waitingForKey,
              .decryptionFailed, .metadataMissing, .metadataMismatch:
             return false
@@ -54,6 +57,8 @@ public enum ArchiveDecodingError: Error, Equatable, CustomStringConvertible {
             return "cannot read \(path): \(reason)"
         case .outOfMemory(let context):
             return "out of memory \(context)"
+        case .inflaterUnavailable(let detail):
+            return "zlib could not start: \(detail)"
         case .corruptCompression(let format, let detail):
             return "corrupt \(format) data: \(detail)"
         case .inflatedSizeExceeded(let limit):

@@ -26,7 +26,7 @@ public final class InflatingByteSource<Upstream: ByteSource>: ByteSource {
             input.deallocate()
             // Init reads no data: its only failures are memory and a zlib build mismatch.
             if status == Z_MEM_ERROR { throw ArchiveDecodingError.outOfMemory(context: "starting to inflate \(format.rawValue) data") }
-            throw ArchiveDecodingError.corruptCompression(format: format.rawValue, detail: "inflateInit failed (\(status))")
+            throw ArchiveDecodingError.inflaterUnavailable(detail: "inflateInit for \(format.rawValue) data failed (\(status))")
         }
     }
 

@@ -187,7 +187,10 @@ public struct PeerCheck: Sendable {
 
     /// The database: its schema version as found (read without changing it), that it takes a
     /// write (or, when it does not exist yet, that its directory is writable), and disk room.
-    public static func database(path: String, minimumFreeBytes: Int64 = 100 << 20) -> [CheckResult] {
+    ///
+    /// `createdDirectory`: the directory `sync` and the agent create when it is missing (the
+    /// default data directory); any other missing directory is a failure, as it is for them.
+    public static func database(path: String, minimumFreeBytes: Int64 = 100 << 20, createdDirectory: String? = nil) -> [CheckResult] {
         var results: [CheckResult] = []
         let known = HistoryDatabase.knownMigrations
         let found: [String]?
@@ -214,10 +217,10 @@ public struct PeerCheck: Sendable {
             }
         } else if FileManager.default.isWritableFile(atPath: directory.path) {
             results.append(.pass("database writable", "\(path) does not exist yet; \(directory.path) is writable"))
-        } else if let existing = nearestExistingDirectory(of: directory), existing != directory,
-                  FileManager.default.isWritableFile(atPath: existing.path) {
-            // sync and the agent create the database's directory (the default data directory
-            // on a fresh machine does not exist yet).
+        } else if let createdDirectory, URL(fileURLWithPath: createdDirectory).standardizedFileURL.path == directory.standardizedFileURL.path,
+                  let existing = nearestExistingDirectory(of: directory), FileManager.default.isWritableFile(atPath: existing.path) {
+            // sync and the agent create the default data directory (on a fresh machine it does
+            // not exist yet).
             results.append(.pass("database writable", "\(path) and \(directory.path) do not exist yet; sync and agent will create them "
                 + "(\(existing.path) is writable)"))
         } else {

@@ -341,9 +341,11 @@ extension CommunitySyncDriver {
                 let limit = ArchiveDecodingError.inflatedSizeExceeded(limit: importOptions.limits.maxInflatedBytes)
                 return indexFailed(cid, ArchiveFailure(.overLimit, "\(limit)"), generation: generation)
             }
-            try await codex.download(cid, to: file, manifest: manifest)
+            // Under one of the agent's download permits, like an archive: 200 communities
+            // starting at once do not open 200 index downloads.
+            let download = try await (budget?.downloads).withPermit { try await codex.downloadReportingLayout(cid, to: file, manifest: manifest) }
             // Which storage node generation wrote the community's CIDs (Logos Storage or Codex).
-            logger.info("index verified", metadata: ["cid": "\(cid)", "manifestLayout": "\(codex.lastVerifiedLayout.map(\.rawValue) ?? "?")",
+            logger.info("index verified", metadata: ["cid": "\(cid)", "manifestLayout": "\(download.layout)",
                                                      "api": "\(codex.discoveredPrefix?.rawValue ?? "?")"])
         } catch {
             // Cancelled by stopping: not a failure of the node, nothing to report or back off from.
@@ -371,8 +373,12 @@ extension CommunitySyncDriver {
         await write("the index's archive list") {
             try await database.saveIndexEntries(communityID: configuration.communityID.string, indexCID: cid.string, entries: listed)
         }
-        for bad in index.rejected {
+        // A few lines, then a count: an index far over the entry limit refuses thousands.
+        for bad in index.rejected.prefix(10) {
             logger.warning("index entry rejected", metadata: ["key": "\(bad.key)", "reason": "\(bad.reason)"])
+        }
+        if index.rejected.count > 10 {
+            logger.warning("index entries rejected", metadata: ["count": "\(index.rejected.count)", "logged": "10"])
         }
         return .indexFetched(index.entries, generation: generation)
     }

@@ -107,7 +107,7 @@ public struct OneShotSync: Sendable {
             guard let message = item.message else { continue }
             switch channel.decode(payload: [UInt8](message.payload), contentTopic: message.contentTopic) {
             case .announcement(let announcement):
-                // The Codex-era message type number is unconfirmed: say which ones are seen.
+                // status-go sends type 43; any type with the link's shape is read: say which are seen.
                 logger.info("archive link", metadata: ["ammType": "\(announcement.messageType)", "clock": "\(announcement.clock)",
                                                       "signer": "\(announcement.signerID)"])
                 announcements.append(announcement)
