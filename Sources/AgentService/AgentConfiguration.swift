@@ -169,7 +169,14 @@ public struct AgentConfiguration: Codable, Sendable, Equatable {
 
     public func validate() throws {
         // No communities is fine: a chat client joins them through the local API.
-        if let cap = maxDownloadBytesPerSecond, cap <= 0 { throw AgentConfigurationError("maxDownloadBytesPerSecond must be positive") }
+        // Byte counts too: validateBandwidth multiplies them, and an Int64 near its top trapped.
+        for (name, value, range) in [("maxDownloadBytesPerSecond", maxDownloadBytesPerSecond, Self.bytesPerSecondRange),
+                                     ("minDownloadBytesPerSecond", minDownloadBytesPerSecond, 0...Self.bytesPerSecondRange.upperBound),
+                                     ("diskMarginBytes", diskMarginBytes, Self.diskMarginRange)] {
+            if let value, !range.contains(value) {
+                throw AgentConfigurationError("\(name) must be between \(range.lowerBound) and \(range.upperBound), not \(value)")
+            }
+        }
         try validateBandwidth()
         // Each number is checked against a range where it enters: a zero interval would poll in
         // a busy loop, and one past what a Duration or an Int64 holds (1e19) used to trap the
@@ -184,10 +191,6 @@ public struct AgentConfiguration: Codable, Sendable, Equatable {
         }
         if let metricsPort, !(0...65_535).contains(metricsPort) { throw AgentConfigurationError("metricsPort must be 0...65535, not \(metricsPort)") }
         if let apiPort, !(0...65_535).contains(apiPort) { throw AgentConfigurationError("apiPort must be 0...65535, not \(apiPort)") }
-        if let diskMarginBytes, diskMarginBytes < 0 { throw AgentConfigurationError("diskMarginBytes must not be negative") }
-        if let minimum = minDownloadBytesPerSecond, minimum < 0 {
-            throw AgentConfigurationError("minDownloadBytesPerSecond must not be negative (0 turns the minimum off), not \(minimum)")
-        }
         for url in [storageURL, codexURL, wakuURL].compactMap({ $0 }) where URL(string: url)?.host == nil {
             throw AgentConfigurationError("\(url) is not a URL")
         }
@@ -227,6 +230,10 @@ public struct AgentConfiguration: Codable, Sendable, Equatable {
     public static let catchUpHoursRange: ClosedRange<Double> = 0.01...8_760
     /// Downloads one community runs at once.
     public static let concurrencyRange: ClosedRange<Int> = 1...64
+    /// A download rate, bytes per second: up to 1 TiB/s (0 for the minimum turns it off).
+    public static let bytesPerSecondRange: ClosedRange<Int64> = 1...(1 << 40)
+    /// Free disk space kept beyond what downloads need: up to 1 PiB.
+    public static let diskMarginRange: ClosedRange<Int64> = 0...(1 << 50)
 
     /// Checks one community's settings (in the file, or joined through the API) and returns its ID.
     @discardableResult

@@ -68,6 +68,10 @@ import Glibc
         ("storeCatchUpSeconds", "1e308", "storeCatchUpSeconds must be between 1 and 604800"),
         ("databaseBusyTimeoutSeconds", "1e19", "databaseBusyTimeoutSeconds must be between 0 and 3600"),
         ("catchUpHours", "1e19", "catchUpHours must be between"),
+        // 2 x minimum x downloads overflowed Int64 and trapped the check itself.
+        ("minDownloadBytesPerSecond", "9000000000000000000", "minDownloadBytesPerSecond must be between 0 and 1099511627776"),
+        ("maxDownloadBytesPerSecond", "0", "maxDownloadBytesPerSecond must be between 1 and 1099511627776"),
+        ("diskMarginBytes", "-1", "diskMarginBytes must be between 0 and"),
     ])
     func outOfRangeNumbersInTheFileAreConfigurationErrors(_ key: String, _ value: String, _ message: String) throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("hostile-\(UUID().uuidString).json")
