@@ -254,27 +254,32 @@ public final class DemoCodexNode: Sendable {
         return ["totalBlocks": used / 65_536 + Int64(files.count), "quotaMaxBytes": 20 << 30, "quotaUsedBytes": used, "quotaReservedBytes": 0]
     }
 
+    /// The routing table of `/debug/info`, whose node entries differ by generation.
+    struct RoutingTable<Node: Encodable>: Encodable {
+        var localNode: Node
+        var nodes: [Node]
+    }
+
+    /// `{version, revision}`: under `codex` on a 2025 node, under `storage` on Logos Storage.
+    struct NodeVersion: Encodable { var version: String; var revision: String }
+
     /// `/debug/info` of a 2025 node (nim-codex api.nim `/debug/info`): peer ID, addresses,
     /// announce addresses, the DHT routing table and `codex{version, revision}`.
     struct DebugInfo2025: Encodable {
-        struct Table: Encodable {
-            struct Node: Encodable { var peerId: String; var address: String; var seen: Bool }
-            var localNode: Node
-            var nodes: [Node]
-        }
-        struct Version: Encodable { var version: String; var revision: String }
+        struct Node: Encodable { var peerId: String; var address: String; var seen: Bool }
+        typealias Table = RoutingTable<Node>
 
         var id = "16Uiu2HAmDemoCodexNode"
         var addrs = ["/ip4/127.0.0.1/tcp/8070"]
         var spr = "spr:demo"
         var announceAddresses: [String]
         var table: Table
-        var codex = Version(version: "v0.2.5-demo", revision: "demo")
+        var codex = NodeVersion(version: "v0.2.5-demo", revision: "demo")
 
         init(isolated: Bool) {
             announceAddresses = isolated ? [] : ["/ip4/127.0.0.1/tcp/8070"]
-            let local = Table.Node(peerId: id, address: "127.0.0.1:8090", seen: true)
-            table = Table(localNode: local, nodes: isolated ? [] : [Table.Node(peerId: "16Uiu2HAmDemoBootstrap", address: "127.0.0.1:8091", seen: true)])
+            let local = Node(peerId: id, address: "127.0.0.1:8090", seen: true)
+            table = Table(localNode: local, nodes: isolated ? [] : [Node(peerId: "16Uiu2HAmDemoBootstrap", address: "127.0.0.1:8091", seen: true)])
         }
     }
 
@@ -282,25 +287,21 @@ public final class DemoCodexNode: Sendable {
     /// no `announceAddresses`; the Kademlia table's nodes carry `addresses` and `lastSeen`; the
     /// version is under `storage`.
     struct DebugInfo2026: Encodable {
-        struct Table: Encodable {
-            struct Node: Encodable { var peerId: String; var addresses: [String]; var lastSeen: Int64 }
-            var localNode: Node
-            var nodes: [Node]
-        }
-        struct Version: Encodable { var version: String; var revision: String }
+        struct Node: Encodable { var peerId: String; var addresses: [String]; var lastSeen: Int64 }
+        typealias Table = RoutingTable<Node>
 
         var id = "16Uiu2HAmDemoStorageNode"
         var addrs = ["/ip4/127.0.0.1/tcp/8070"]
         var spr = "spr:demo"
         var libp2pPubKey = "demo"
         var table: Table
-        var storage = Version(version: "v0.3.2-demo", revision: "demo")
+        var storage = NodeVersion(version: "v0.3.2-demo", revision: "demo")
         var connections = 0
 
         init(isolated: Bool) {
-            let local = Table.Node(peerId: id, addresses: addrs, lastSeen: 0)
+            let local = Node(peerId: id, addresses: addrs, lastSeen: 0)
             table = Table(localNode: local, nodes: isolated ? [] : [
-                Table.Node(peerId: "16Uiu2HAmDemoBootstrap", addresses: ["/ip4/127.0.0.1/tcp/8071"], lastSeen: 1_780_000_000),
+                Node(peerId: "16Uiu2HAmDemoBootstrap", addresses: ["/ip4/127.0.0.1/tcp/8071"], lastSeen: 1_780_000_000),
             ])
             connections = isolated ? 0 : 1
         }

@@ -19,18 +19,21 @@ import Glibc
 @Suite(.serialized, .timeLimit(.minutes(5))) struct HostileInputTests {
     static let communityID = "0x03a66ba3747abe18d182838b1eaf9f0ee989fb57084bc7269a53ca588cca667ca0"
 
-    func configuration(_ scratch: URL, waku: DemoWakuNode, storage: DemoCodexNode) -> AgentConfiguration {
-        AgentConfiguration(storageURL: storage.baseURL.absoluteString, wakuURL: waku.baseURL.absoluteString,
-                           database: scratch.appendingPathComponent("history.sqlite").path, relayPollSeconds: 0.1,
-                           storeCatchUpSeconds: 2, diskMarginBytes: 0, communities: [])
-    }
-
-    @Test func outOfRangeNumbersAreRefusedAndNeverPersisted() async throws {
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("hostile-\(UUID().uuidString)")
+    /// Demo nodes and an agent configuration for them, following nothing yet, in a scratch directory.
+    func nodes(_ label: String) async throws -> (configuration: AgentConfiguration, waku: DemoWakuNode, storage: DemoCodexNode) {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("\(label)-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         let waku = try await DemoWakuNode.start()
         let storage = try await DemoCodexNode.start(directory: scratch.appendingPathComponent("storage"))
-        let configuration = configuration(scratch, waku: waku, storage: storage)
+        let configuration = AgentConfiguration(
+            storageURL: storage.baseURL.absoluteString, wakuURL: waku.baseURL.absoluteString,
+            database: scratch.appendingPathComponent("history.sqlite").path, relayPollSeconds: 0.1,
+            storeCatchUpSeconds: 2, diskMarginBytes: 0, communities: [])
+        return (configuration, waku, storage)
+    }
+
+    @Test func outOfRangeNumbersAreRefusedAndNeverPersisted() async throws {
+        let (configuration, waku, storage) = try await nodes("hostile")
         let running = try await AgentAPITests.start(configuration)
         let client = APIClient(http: HTTPClient.shared, socketPath: configuration.apiSocketPath!, contract: try OpenAPIContract())
         for body in [#""settleSeconds":1e19"#, #""settleSeconds":1e308"#, #""settleSeconds":-1"#, #""concurrency":1000000"#] {
@@ -111,11 +114,8 @@ import Glibc
     /// desktop's 1,024 open files; the socket stopped answering too. Each listener caps its
     /// connections and closes idle ones; a TCP flood leaves the socket served.
     @Test func idleConnectionsAreCappedAndClosedAndTheSocketStaysServed() async throws {
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("flood-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-        let waku = try await DemoWakuNode.start()
-        let storage = try await DemoCodexNode.start(directory: scratch.appendingPathComponent("storage"))
-        var configuration = configuration(scratch, waku: waku, storage: storage)
+        let (base, waku, storage) = try await nodes("flood")
+        var configuration = base
         configuration.apiPort = 0
         let agent = try HistoryAgent(configuration: configuration)
         let server = LocalAPIServer(api: AgentAPI(agent: agent), socketPath: configuration.apiSocketPath, port: 0,
