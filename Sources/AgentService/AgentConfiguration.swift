@@ -229,7 +229,7 @@ public struct AgentConfiguration: Codable, Sendable, Equatable {
     /// How far back the store catch-up reads, hours (a store keeps 30 days; a year is plenty).
     public static let catchUpHoursRange: ClosedRange<Double> = 0.01...8_760
     /// Downloads one community runs at once.
-    public static let concurrencyRange: ClosedRange<Int> = 1...64
+    public static let concurrencyRange = CommunitySyncMachine.Configuration.concurrentDownloadsRange
     /// A download rate, bytes per second: up to 1 TiB/s (0 for the minimum turns it off).
     public static let bytesPerSecondRange: ClosedRange<Int64> = 1...(1 << 40)
     /// Free disk space kept beyond what downloads need: up to 1 PiB.

@@ -85,28 +85,27 @@ public struct CodexClient: Sendable {
         if let known = profile.prefix { return known }
         var answers: [String] = []
         for prefix in StorageAPIPrefix.probeOrder {
-            let request = HTTPRequest(method: "GET", url: url("debug/info", prefix: prefix), headers: [:], body: nil, timeout: requestTimeout)
-            let response = try await transport.send(request)
-            if (200..<300).contains(response.status),
-               (try? JSONSerialization.jsonObject(with: response.body)) is [String: Any] {
+            let probe = try await probe(prefix)
+            if probe.answers {
                 profile.found(prefix)
                 return prefix
             }
             // A 5xx is the node's trouble, not a missing route: say so as a peer failure (retried).
-            if response.status >= 500 {
-                throw PeerError(kind: .status(response.status), method: "GET", url: request.url.absoluteString,
-                                detail: String(decoding: response.body.prefix(200), as: UTF8.self))
+            if probe.response.status >= 500 {
+                throw PeerError(kind: .status(probe.response.status), method: "GET", url: probe.url.absoluteString,
+                                detail: String(decoding: probe.response.body.prefix(200), as: UTF8.self))
             }
-            answers.append("\(prefix)/debug/info: \(response.status)")
+            answers.append("\(prefix)/debug/info: \(probe.response.status)")
         }
         throw CodexError.notAStorageAPI(node: baseURL.absoluteString, answers: answers)
     }
 
-    /// Whether `/debug/info` answers under `prefix` (200 with a JSON object).
-    private func answers(under prefix: StorageAPIPrefix) async throws -> Bool {
+    /// `GET <prefix>/debug/info`: it `answers` when it is 200 with a JSON object.
+    private func probe(_ prefix: StorageAPIPrefix) async throws -> (answers: Bool, response: HTTPResponse, url: URL) {
         let request = HTTPRequest(method: "GET", url: url("debug/info", prefix: prefix), headers: [:], body: nil, timeout: requestTimeout)
         let response = try await transport.send(request)
-        return (200..<300).contains(response.status) && (try? JSONSerialization.jsonObject(with: response.body)) is [String: Any]
+        let answers = (200..<300).contains(response.status) && (try? JSONSerialization.jsonObject(with: response.body)) is [String: Any]
+        return (answers, response, request.url)
     }
 
     /// The prefix found by probing, if any (for `doctor`).
@@ -242,7 +241,7 @@ public struct CodexClient: Sendable {
         var prefix = try await apiPrefix()
         var request = HTTPRequest(method: method, url: url(path, prefix: prefix), headers: headers, body: body, timeout: timeout ?? requestTimeout)
         var response = try await transport.send(request)
-        if response.status == 404, response.body.isEmpty, try await !answers(under: prefix) {
+        if response.status == 404, response.body.isEmpty, try await !probe(prefix).answers {
             // A bare 404, and `/debug/info` no longer answers under the prefix: the node was
             // replaced by one of the other generation since the probe, or the pinned prefix is
             // the other generation's. (A bare 404 under a prefix that answers is the node's own,

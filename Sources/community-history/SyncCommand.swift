@@ -112,8 +112,9 @@ struct SyncCommand: AsyncParsableCommand {
 
     func validate() throws {
         do { try SecondsSetting.check(settle, "--settle", in: SecondsSetting.settle) } catch { throw ValidationError("\(error)") }
-        guard (1...64).contains(concurrency) else {  // the agent's `concurrency` range
-            throw ValidationError("--concurrency must be between 1 and 64, not \(concurrency)")
+        let range = CommunitySyncMachine.Configuration.concurrentDownloadsRange
+        guard range.contains(concurrency) else {
+            throw ValidationError("--concurrency must be between \(range.lowerBound) and \(range.upperBound), not \(concurrency)")
         }
         guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
         guard minDownloadRate >= 0 else { throw ValidationError("--min-download-rate must not be negative (0 turns it off)") }

@@ -117,18 +117,15 @@ public struct CodexDatasetAddress: Sendable, Hashable {
 
     /// The manifest CID in every known layout, oldest first.
     public var manifestCIDs: [(layout: CodexManifestLayout, cid: CID)] {
-        CodexManifestLayout.generations.map { ($0, manifestCID($0)) }
+        CodexManifestLayout.allCases.map { ($0, manifestCID($0)) }
     }
 
     /// The layout in which this upload's manifest CID is `cid`; nil when none is (other bytes,
-    /// other attributes, or a node of a generation this build does not know).
+    /// other attributes, or a node of a generation this build does not know). Tries the layout
+    /// already computed first, and hashes the others only as needed.
     public func layout(matching cid: CID) -> CodexManifestLayout? {
-        manifestCIDs.first { $0.cid == cid }?.layout
-    }
-
-    /// The same address with `manifestCID` in `layout`.
-    public func inLayout(_ layout: CodexManifestLayout) -> CodexDatasetAddress {
-        CodexDatasetAddress(treeCID: treeCID, datasetSize: datasetSize, blockSize: blockSize, attributes: attributes, layout: layout)
+        if cid == manifestCID { return layout }
+        return CodexManifestLayout.allCases.first { $0 != layout && manifestCID($0) == cid }
     }
 
     private static func manifestCID(treeCID: CID, datasetSize: Int64, blockSize: Int, attributes: CodexUploadAttributes,

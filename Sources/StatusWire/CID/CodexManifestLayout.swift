@@ -14,6 +14,7 @@
 /// address.layout(matching: askedFor)                      // .storage2026January, or nil
 /// address.manifestCID(.codex2025)                         // what a 2025 node answers
 /// ```
+/// `allCases` is oldest first.
 public enum CodexManifestLayout: String, CaseIterable, Sendable, Codable, CustomStringConvertible {
     case codex2025 = "2025"
     case storage2026January = "2026-01"
@@ -25,19 +26,7 @@ public enum CodexManifestLayout: String, CaseIterable, Sendable, Codable, Custom
     /// branch and has no published vector yet.
     public static let current: CodexManifestLayout = .storage2026January
 
-    /// Oldest first.
-    public static var generations: [CodexManifestLayout] { allCases }
-
     public var description: String { rawValue }
-
-    /// Who writes it, for messages and `doctor`.
-    public var nodeGeneration: String {
-        switch self {
-        case .codex2025: return "Codex (2025, REST under /api/codex/v1)"
-        case .storage2026January: return "Logos Storage (2026-01 manifest)"
-        case .storageV0: return "Logos Storage (master, manifest version 0)"
-        }
-    }
 
     /// The manifest protobuf of a plain upload, byte for byte as a node of this generation
     /// writes it (nim-libp2p minprotobuf: every scalar field is written, zero or not).

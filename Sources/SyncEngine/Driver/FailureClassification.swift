@@ -23,7 +23,7 @@ extension ArchiveFailureKind {
             // among them: an upgrade reads it) may heal.
             if codex.isNodeProblem { return .peerUnreachable }
             return codex.isRetryable ? .download : .rejected
-        case is DiskSpaceError, is CocoaError, is StagingFileError:
+        case is DiskSpaceError, is CocoaError:
             return .localDisk
         default:
             return (error as NSError).domain == NSPOSIXErrorDomain ? .localDisk : .download

@@ -34,6 +34,10 @@ import StatusWire
 /// ```
 public struct CommunitySyncMachine: Sendable {
     public struct Configuration: Sendable, Equatable {
+        /// What `maxConcurrentDownloads` may be, wherever a user sets it (`sync --concurrency`,
+        /// a community's `concurrency`).
+        public static let concurrentDownloadsRange: ClosedRange<Int> = 1...64
+
         public var communityID: CommunityID
         public var selection: ArchiveSelection
         public var quietWindow: Duration
