@@ -489,7 +489,7 @@ public final class HistoryAgent: Service, Sendable {
             quietWindow: SecondsSetting.duration(community.settleSeconds ?? 20),  // in range: validate(_:) passed
             maxConcurrentDownloads: community.concurrency ?? 3)
         let directory = archivesDirectory(of: communityID)
-        let driver = try! CommunitySyncDriver(
+        let driver = CommunitySyncDriver(
             configuration: machine, database: database, codex: codex, archivesDirectory: directory,
             importOptions: ArchiveImportOptions(mode: community.hydration ?? .replace, keys: keys),
             diskMarginBytes: configuration.diskMarginBytes ?? 100 << 20, diskReservations: diskReservations, bandwidth: bandwidth,

@@ -21,7 +21,7 @@ import Testing
         // is the index fetch itself.
         let codex = CodexClient(baseURL: network.codexNode.baseURL, retry: .none)
         _ = try await codex.apiPrefix()
-        let driver = RunningDriver(try CommunitySyncDriver(
+        let driver = RunningDriver(CommunitySyncDriver(
             configuration: .init(communityID: publisher.community.communityID, quietWindow: .seconds(20),
                                  retryInitialDelay: .seconds(5), retryMaxDelay: .seconds(600)),
             database: try SyncIntegrationTests.database(network), codex: codex,
@@ -72,7 +72,7 @@ import Testing
         let events = EventRecorder()
         let database = try SyncIntegrationTests.database(network)
         let archives = network.scratch.appendingPathComponent("archives")
-        let driver = RunningDriver(try CommunitySyncDriver(
+        let driver = RunningDriver(CommunitySyncDriver(
             configuration: .init(communityID: publisher.community.communityID, quietWindow: .seconds(20),
                                  retryInitialDelay: .seconds(5), retryMaxDelay: .seconds(600)),
             database: database, codex: CodexClient(baseURL: network.codexNode.baseURL, retry: .none),
@@ -124,7 +124,7 @@ import Testing
         try await publisher.uploadBlobs(to: CodexClient(baseURL: codexNode.baseURL))
         let clock = ManualClock()
         let database = try HistoryDatabase(path: scratch.appendingPathComponent("history.sqlite").path)
-        let driver = RunningDriver(try CommunitySyncDriver(
+        let driver = RunningDriver(CommunitySyncDriver(
             configuration: .init(communityID: publisher.community.communityID, quietWindow: .seconds(20),
                                  retryInitialDelay: .seconds(5), retryMaxDelay: .seconds(600)),
             database: database, codex: CodexClient(baseURL: codexNode.baseURL, retry: .none),

@@ -26,7 +26,7 @@ import Testing
 
         let clock = ManualClock()
         let events = EventRecorder()
-        let driver = RunningDriver(try CommunitySyncDriver(
+        let driver = RunningDriver(CommunitySyncDriver(
             configuration: .init(communityID: publisher.community.communityID, quietWindow: .zero, retryInitialDelay: .seconds(5)),
             database: database, codex: network.codex, archivesDirectory: network.scratch.appendingPathComponent("archives"),
             clock: clock, onEvent: events.record))

@@ -35,7 +35,7 @@ import Testing
         }
 
         func startDriver() throws -> RunningDriver {
-            RunningDriver(try CommunitySyncDriver(
+            RunningDriver(CommunitySyncDriver(
                 configuration: .init(communityID: community.communityID), database: database,
                 codex: CodexClient(baseURL: URL(string: "http://127.0.0.1:1")!),
                 archivesDirectory: scratch.appendingPathComponent("archives"), onEvent: events.record))

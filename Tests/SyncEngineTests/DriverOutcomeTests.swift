@@ -12,7 +12,7 @@ import Testing
         defer { Task { await network.stop() } }
         let publisher = network.publisher
         let events = EventRecorder()
-        let driver = RunningDriver(try CommunitySyncDriver(
+        let driver = RunningDriver(CommunitySyncDriver(
             configuration: .init(communityID: publisher.community.communityID, quietWindow: .zero),
             database: try SyncIntegrationTests.database(network), codex: network.codex,
             archivesDirectory: network.scratch.appendingPathComponent("archives"), onEvent: events.record))

@@ -18,7 +18,7 @@ import Testing
         let publisher = network.publisher
         let communityID = publisher.community.communityID.string
         let database = try SyncIntegrationTests.database(network)
-        let driver = RunningDriver(try CommunitySyncDriver(
+        let driver = RunningDriver(CommunitySyncDriver(
             configuration: .init(communityID: publisher.community.communityID, quietWindow: .zero),
             database: database, codex: network.codex, archivesDirectory: network.scratch.appendingPathComponent("archives")))
 

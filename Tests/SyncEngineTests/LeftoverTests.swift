@@ -61,7 +61,7 @@ import Testing
         try await database.recordDownloaded(record("0xpending", cid: pending, path: waiting))
         let unrelated = try file("notes.txt")
 
-        let driver = RunningDriver(try CommunitySyncDriver(
+        let driver = RunningDriver(CommunitySyncDriver(
             configuration: .init(communityID: Self.communityID), database: database,
             codex: CodexClient(baseURL: URL(string: "http://127.0.0.1:9")!), archivesDirectory: archives))
         // Nothing to do but the waiting archive's import, which fails (its bytes are not an

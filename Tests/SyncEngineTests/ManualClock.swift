@@ -65,4 +65,19 @@ final class ManualClock: Clock, Sendable {
     func waitForSleepers(_ count: Int = 1) async throws {
         while sleeperCount < count { try await Task.sleep(for: .milliseconds(5)) }
     }
+
+    /// Waits (on real time, a few milliseconds at a time, at most 30 s) until `count` tasks sleep
+    /// on this clock until `offset` from its start: a test then knows which sleep its `advance` ends.
+    func waitForSleepers(endingAt offset: Duration, count: Int = 1) async throws {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while state.withLock({ $0.sleepers.values.filter { $0.deadline.offset == offset }.count }) < count {
+            guard ContinuousClock.now < deadline else { throw ManualClockTimeout(offset: offset) }
+            try await Task.sleep(for: .milliseconds(2))
+        }
+    }
+}
+
+struct ManualClockTimeout: Error, CustomStringConvertible {
+    let offset: Duration
+    var description: String { "waited 30 s for a task to sleep until \(offset)" }
 }

@@ -150,7 +150,7 @@ public struct OneShotSync: Sendable {
         let configuration = CommunitySyncMachine.Configuration(
             communityID: communityID, selection: options.selection, quietWindow: options.quietWindow,
             maxConcurrentDownloads: options.maxConcurrentDownloads, retryInitialDelay: options.retryInitialDelay)
-        let driver = try CommunitySyncDriver(
+        let driver = CommunitySyncDriver(
             configuration: configuration, database: database, codex: codex, archivesDirectory: options.archivesDirectory,
             importOptions: ArchiveImportOptions(mode: options.hydration, limits: options.limits,
                                                 verificationWorkers: options.verificationWorkers, keys: options.keys), logger: logger,
