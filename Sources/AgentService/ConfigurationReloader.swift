@@ -46,7 +46,7 @@ public struct ConfigurationReloader: Service {
 
     public func run() async throws {
         let requests = await signals()
-        try? await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             for await _ in requests { await reload() }
         }
     }

@@ -6,7 +6,7 @@ import Testing
 
 /// The driver's loop alone, on a fake `SyncEffects` and a manual clock: which effects it runs,
 /// in which order and at which simulated time. No node, no database, no sleeping.
-@Suite(.timeLimit(.minutes(1))) struct DriverEffectsOrderTests {
+@Suite(.timeLimit(.minutes(5))) struct DriverEffectsOrderTests {
     typealias Machine = CommunitySyncMachineTests
     static let archives = Machine.entries(3)
 
@@ -136,11 +136,11 @@ final class FakeEffects: SyncEffects {
         return true
     }
 
-    /// Waits (on real time, a few milliseconds at a time, at most 30 s) until the calls satisfy `condition`.
+    /// Waits (on real time, a few milliseconds at a time, at most 2 minutes: the whole suite shares two threads with every other suite) until the calls satisfy `condition`.
     func waitUntil(_ condition: ([String]) -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(30)
+        let deadline = ContinuousClock.now + .seconds(120)
         while !condition(calls) {
-            try #require(ContinuousClock.now < deadline, "waited 30 s for the driver; calls: \(calls)")
+            try #require(ContinuousClock.now < deadline, "waited 2 minutes for the driver; calls: \(calls)")
             try await Task.sleep(for: .milliseconds(2))
         }
     }

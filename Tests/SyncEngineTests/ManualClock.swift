@@ -66,10 +66,10 @@ final class ManualClock: Clock, Sendable {
         while sleeperCount < count { try await Task.sleep(for: .milliseconds(5)) }
     }
 
-    /// Waits (on real time, a few milliseconds at a time, at most 30 s) until `count` tasks sleep
+    /// Waits (on real time, a few milliseconds at a time, at most 2 minutes) until `count` tasks sleep
     /// on this clock until `offset` from its start: a test then knows which sleep its `advance` ends.
     func waitForSleepers(endingAt offset: Duration, count: Int = 1) async throws {
-        let deadline = ContinuousClock.now + .seconds(30)
+        let deadline = ContinuousClock.now + .seconds(120)
         while state.withLock({ $0.sleepers.values.filter { $0.deadline.offset == offset }.count }) < count {
             guard ContinuousClock.now < deadline else { throw ManualClockTimeout(offset: offset) }
             try await Task.sleep(for: .milliseconds(2))
@@ -79,5 +79,5 @@ final class ManualClock: Clock, Sendable {
 
 struct ManualClockTimeout: Error, CustomStringConvertible {
     let offset: Duration
-    var description: String { "waited 30 s for a task to sleep until \(offset)" }
+    var description: String { "waited 2 minutes for a task to sleep until \(offset)" }
 }

@@ -87,34 +87,20 @@ public struct OneShotSync: Sendable {
         let channel = try ArchiveChannel(communityID: communityID)
         let collector = ReportCollector(SyncReport(communityID: communityID.string, selection: options.selection.description))
 
-        // 1. The archive channels' history from the store (all pages), newest first. A query that
-        // fails before anything came is the end; one that fails later has the newest announcements
-        // (the ones that count) and lacks only older ones.
-        var query = StoreQuery.lastDays(options.storeDays, contentTopics: channel.contentTopics,
-                                        pubsubTopic: options.pubsubTopic, peerAddr: options.storePeer)
-        query.ascending = false
-        let history = try await waku.storeAll(query)
-        let stored = history.messages
-        if history.malformedMessages > 0 {
-            logger.warning("store: skipped messages that did not decode", metadata: ["count": "\(history.malformedMessages)"])
-        }
-        if let failure = history.failure {
-            guard !stored.isEmpty else { throw failure }
-            logger.warning("store query incomplete; using the \(stored.count) message(s) received", metadata: ["error": "\(failure)"])
-        }
-        var announcements: [ArchiveAnnouncement] = []
-        for item in stored {
-            guard let message = item.message else { continue }
-            switch channel.decode(payload: [UInt8](message.payload), contentTopic: message.contentTopic) {
-            case .announcement(let announcement):
-                // status-go sends type 43; any type with the link's shape is read: say which are seen.
-                logger.info("archive link", metadata: ["ammType": "\(announcement.messageType)", "clock": "\(announcement.clock)",
-                                                      "signer": "\(announcement.signerID)"])
-                announcements.append(announcement)
-            case .rejected(let reason): collector.ignored(reason.rawValue)
-            }
-        }
-        collector.scanned(stored.count)
+        // 1. The archive channels' history from the store (all pages), newest first, read by the
+        // same feed the agent runs. A query that fails before anything came is the end; one that
+        // fails later has the newest announcements (the ones that count) and lacks only older ones.
+        var settings = AnnouncementFeed<ContinuousClock>.Settings()
+        settings.storePeer = options.storePeer
+        let feed = AnnouncementFeed(waku: waku, database: database, settings: settings, clock: ContinuousClock(), logger: logger)
+        let heard = Mutex<[ArchiveAnnouncement]>([])
+        let subscriber = FeedSubscriber(run: 0, communityID: communityID, pubsubTopic: options.pubsubTopic, channel: channel, naming: nil,
+                                        deliver: { announcement in heard.withLock { $0.append(announcement) } },
+                                        rejected: { reason in collector.ignored(reason.rawValue) })
+        let caughtUp = try await feed.catchUp(hours: Double(options.storeDays) * 24, subscribers: [subscriber])
+        if let failure = caughtUp.failure, caughtUp.received == 0 { throw failure }
+        collector.scanned(caughtUp.received)
+        let announcements = heard.withLock { $0 }
 
         // Encrypted messages that imported archives held for keys now held: stored first.
         // A failure is recorded and the sync goes on (the next run releases them).
