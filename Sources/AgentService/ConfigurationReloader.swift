@@ -61,12 +61,11 @@ public struct ConfigurationReloader: Service {
                 "started": "\(summary.started)", "stopped": "\(summary.stopped)", "restarted": "\(summary.restarted)",
                 "needRestart": "\(summary.needRestart)",
             ])
-            events.write(["event": "configuration.reloaded", "started": summary.started, "stopped": summary.stopped,
-                          "restarted": summary.restarted, "needRestart": summary.needRestart])
+            events.write(.configurationReloaded(summary))
             return summary
         } catch {
             logger.error("configuration not reloaded; the agent goes on with the one it has", metadata: ["file": "\(path)", "error": "\(error)"])
-            events.write(["event": "configuration.reload-failed", "error": "\(error)"])
+            events.write(.configurationReloadFailed(error: "\(error)"))
             return nil
         }
     }

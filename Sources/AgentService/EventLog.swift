@@ -46,13 +46,8 @@ public final class EventLog: Sendable {
     /// Hands every event written from now on to `hub` as well (with the same JSON).
     public func mirror(to hub: EventHub) { self.hub.withLock { $0 = hub } }
 
-    public func write(_ event: SyncEvent, community: String) {
-        var fields = Self.fields(event)
-        fields["community"] = community
-        write(fields)
-    }
-
-    public func write(_ fields: [String: any Sendable]) {
+    public func write(_ event: AgentEvent) {
+        let fields = event.fields
         var object = fields
         object["time"] = ISO8601DateFormatter().string(from: Date())
         // The events' format is documented and stable (README, "The agent"); a change of meaning raises this.
@@ -66,51 +61,6 @@ public final class EventLog: Sendable {
             // Every failure counts; the first and then every hundredth is logged.
             if count == 1 || count % 100 == 0 {
                 logger.error("cannot write an event", metadata: ["event": "\(fields["event"] ?? "?")", "failures": "\(count)", "error": "\(error)"])
-            }
-        }
-    }
-
-    static func fields(_ event: SyncEvent) -> [String: any Sendable] {
-        switch event {
-        case .announcementAccepted(let clock, let cid): return ["event": "announcement.accepted", "clock": clock, "indexCID": cid]
-        case .announcementIgnored(let reason): return ["event": "announcement.ignored", "reason": reason.key, "detail": reason.description]
-        case .indexDownloaded(let cid, let archives, let rejected):
-            return ["event": "index.downloaded", "indexCID": cid, "archives": archives, "rejectedEntries": rejected]
-        case .planned(let archives, let knownBad):
-            return ["event": "plan.ready", "archives": archives, "knownBad": knownBad.count, "knownBadArchives": knownBad.keys.sorted().map(\.string)]
-        case .downloadStarted(let id, let cid): return ["event": "download.started", "archiveID": id.string, "cid": cid]
-        case .archiveDownloaded(let id, let from, let to, let bytes):
-            return ["event": "archive.downloaded", "archiveID": id.string, "from": from, "to": to, "bytes": bytes]
-        case .downloadProgress(let id, let bytes, let total):
-            return ["event": "archive.progress", "phase": "download", "archiveID": id.string, "bytes": bytes, "totalBytes": total]
-        case .importingArchive(let id): return ["event": "archive.importing", "archiveID": id.string]
-        case .importProgress(let id, let entries):
-            return ["event": "archive.progress", "phase": "import", "archiveID": id.string, "entries": entries]
-        case .archiveImported(let result):
-            return ["event": "archive.imported", "archiveID": result.archiveID.string, "from": result.from, "to": result.to,
-                    "stored": result.counts.stored, "replaced": result.counts.replaced, "removed": result.counts.removed,
-                    "rejected": result.rejected.values.reduce(0, +)]
-        case .archiveFailed(let id, let failure):
-            return ["event": "archive.failed", "archiveID": id.string, "kind": failure.kind.rawValue, "retryable": failure.kind.isRetryable,
-                    "reason": failure.reason]
-        case .recordFailed(let what, let error): return ["event": "record.failed", "what": what, "error": error]
-        case .heldMessagesReleased(let archives, let stored, let replaced):
-            return ["event": "messages.released", "archives": archives, "stored": stored, "replaced": replaced]
-        case .waitingForKey(let wait):
-            return ["event": "key.waiting", "kind": wait.kind.rawValue, "item": wait.item, "groupID": wait.groupID, "keyID": wait.keyID]
-        case .waiting(let timer, let delay):
-            return ["event": "waiting", "for": timer == .quietWindow ? "quiet-window" : "retry", "seconds": delay.inSeconds]
-        case .finished(let outcome):
-            switch outcome {
-            case .completed(let cid, let imported, let unimportable):
-                return ["event": "finished", "outcome": "completed", "indexCID": cid.string, "imported": imported,
-                        "unimportable": unimportable.filter { $0.value.kind != .waitingForKey }.keys.sorted().map(\.string),
-                        "waitingForKey": unimportable.filter { $0.value.kind == .waitingForKey }.keys.sorted().map(\.string)]
-            case .failed(let failure):
-                // An index waiting for a key is not retried (only keys arriving resume it).
-                return ["event": "failed", "cause": failure.cause.rawValue, "reason": failure.description,
-                        "retryable": failure.cause != .waitingForKey]
-            case .nothingToDo: return ["event": "finished", "outcome": "nothing-to-do"]
             }
         }
     }

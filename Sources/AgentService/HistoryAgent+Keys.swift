@@ -29,7 +29,7 @@ extension HistoryAgent {
         let released: HeldMessageRelease.Result
         do { released = try await HeldMessageRelease(database: database, keys: context.keys).run() } catch { throw .database("\(error)") }
         if released.archives > 0 {
-            events.write(["event": "messages.released", "archives": released.archives, "stored": released.stored, "replaced": released.replaced])
+            events.write(.messagesReleased(archives: released.archives, stored: released.stored, replaced: released.replaced))
         }
         // Whatever was added: a request retried after a failure here resumes them too.
         let waits: [KeyWait]
@@ -45,7 +45,7 @@ extension HistoryAgent {
             }
             resumed.append(id)
         }
-        events.write(["event": "keys.imported", "added": counts.added, "known": counts.known, "resumed": resumed.map(\.string)])
+        events.write(.keysImported(added: counts.added, known: counts.known, resumed: resumed))
         context.logger.info("group keys imported", metadata: ["added": "\(counts.added)", "known": "\(counts.known)", "resumed": "\(resumed.count)"])
         return KeysImport(added: counts.added, known: counts.known, messagesReleased: released.stored + released.replaced, resumed: resumed)
     }
@@ -62,7 +62,7 @@ extension HistoryAgent {
             context.keys.replace(with: GroupKeyRing(try GroupKeyStore(path: path).load()))
         } catch {
             context.logger.error("cannot read the group keys; encrypted messages stay unread", metadata: ["path": "\(path)", "error": "\(error)"])
-            context.events.write(["event": "keys.unreadable", "path": path, "error": "\(error)"])
+            context.events.write(.keysUnreadable(path: path, error: "\(error)"))
         }
     }
 }

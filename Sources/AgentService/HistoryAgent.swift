@@ -83,9 +83,9 @@ public final class HistoryAgent: Service, Sendable {
         // Stopped in reverse: the drivers first, then the feed, then the health endpoint.
         services += [feed, roster] as [any Service]
         let group = ServiceGroup(services: services, gracefulShutdownSignals: [], logger: context.logger)
-        context.events.write(["event": "agent.started", "communities": roster.initialCommunities.map(\.string)])
+        context.events.write(.agentStarted(communities: roster.initialCommunities))
         defer {
-            context.events.write(["event": "agent.stopped"])
+            context.events.write(.agentStopped)
             hub.close()
             // Nothing of the agent writes any more: a `sync` or another agent may start.
             lock.release()
@@ -167,7 +167,7 @@ public final class HistoryAgent: Service, Sendable {
                 // Reported and skipped: a row written by an older release with a value now out
                 // of range must not stop the agent at every start.
                 logger.error("ignoring a joined community whose settings do not read", metadata: ["community": "\(row.communityID)", "error": "\(error)"])
-                context.events.write(["event": "community.skipped", "community": row.communityID, "error": "\(error)"])
+                context.events.write(.communitySkipped(communityID: row.communityID, error: "\(error)"))
             }
         }
         return followers

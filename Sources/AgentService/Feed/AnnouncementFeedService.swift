@@ -27,7 +27,7 @@ struct AnnouncementFeedService: Service {
         let events = context.events
         feed = AnnouncementFeed(waku: context.waku, database: context.database, settings: settings, clock: ContinuousClock(),
                                 logger: context.logger) { failure, shard in
-            events.write(["event": "store.failed", "reason": "\(failure)", "retryable": failure.isRetryable, "pubsubTopic": shard])
+            events.write(.storeFailed(reason: "\(failure)", retryable: failure.isRetryable, pubsubTopic: shard))
         }
     }
 

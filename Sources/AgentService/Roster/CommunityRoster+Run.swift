@@ -31,8 +31,7 @@ extension CommunityRoster {
                 context.logger.error("cannot start the community's sync; trying again", metadata: [
                     "community": "\(label)", "error": "\(error)", "attempt": "\(attempt)", "retryIn": "\(delay)"])
                 context.metrics.startFailed(community: label)
-                context.events.write(["event": "community.start-failed", "community": label, "error": "\(error)", "attempt": attempt,
-                                      "retryInSeconds": delay.inSeconds])
+                context.events.write(.communityStartFailed(follower.communityID, error: "\(error)", attempt: attempt, retryIn: delay))
                 await recordStartFailure(of: label, error)
                 do { try await Task.sleep(for: delay) } catch { return }
             }

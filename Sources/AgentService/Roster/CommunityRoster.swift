@@ -189,7 +189,7 @@ final class CommunityRoster: Service, Sendable {
             return .success(.updated)
         }
         start(follower, members: &members, group: &group)
-        context.events.write(["event": "community.joined", "community": id.string])
+        context.events.write(.communityJoined(id))
         return .success(.joined)
     }
 
@@ -208,7 +208,7 @@ final class CommunityRoster: Service, Sendable {
                 }
             }
         }
-        context.events.write(["event": "community.left", "community": id.string, "purged": purge, "messagesDeleted": deleted])
+        context.events.write(.communityLeft(id, purged: purge, messagesDeleted: deleted))
         return .success(deleted)
     }
 

@@ -70,7 +70,7 @@ final class FollowerFactory: Sendable {
             budget: budget, logger: context.logger,
             onEvent: { event in
                 metrics.record(event, community: label)
-                events.write(event, community: label)
+                events.write(.sync(community: communityID, event))
                 onEvent(label, event)
             })
         let (announcements, feed) = AsyncStream.makeStream(of: ArchiveAnnouncement.self)
