@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "ControlNode", targets: ["ControlNode"]),
         .library(name: "CodexClient", targets: ["CodexClient"]),
         .library(name: "WakuClient", targets: ["WakuClient"]),
+        .library(name: "SyncMachine", targets: ["SyncMachine"]),
         .library(name: "SyncEngine", targets: ["SyncEngine"]),
         .library(name: "DemoNetwork", targets: ["DemoNetwork"]),
     ],
@@ -78,20 +79,25 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The fixture directory format: a community's blobs named by CID, its manifest, the local
+        // copies a chat client held, the expected replay report.
+        .target(name: "Fixtures", dependencies: ["StatusWire", "StatusCrypto", "HistoryStore"]),
         // Composes decode + verify + hydrate for one archive, and the offline replay.
         .target(
             name: "ArchiveImport",
             dependencies: [
                 "StatusWire",
                 "HistoryStore",
+                "Fixtures",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // The control-node side: builds signed messages, archives, index and CIDs.
+        // The control-node side: builds signed messages, archives, index and CIDs, and fixtures.
+        // Not the importer: what it writes is checked by code it does not share.
         .target(
             name: "ControlNode",
             dependencies: [
-                "StatusWire", "StatusCrypto", "CZlib", "HistoryStore", "ArchiveImport",
+                "StatusWire", "StatusCrypto", "CZlib", "HistoryStore", "Fixtures",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),
@@ -109,13 +115,16 @@ let package = Package(
         // The Codex node REST API (/api/codex/v1). Knows nothing of SQLite.
         .target(name: "CodexClient", dependencies: ["PeerHTTP", "StatusWire"]),
         // The nwaku REST API: store v3, relay, health.
-        .target(name: "WakuClient", dependencies: ["PeerHTTP", "StatusWire", "StatusCrypto"]),
-        // The per-community state machine, the planner, the driver that composes clients,
-        // importer and store, one-shot sync and the peers' checks.
+        .target(name: "WakuClient", dependencies: ["PeerHTTP", "StatusWire"]),
+        // The per-community state machine and the planner: pure (events in, actions out), no
+        // Foundation, no I/O. That it imports neither is checked by the build.
+        .target(name: "SyncMachine", dependencies: ["StatusWire", "StatusCrypto"]),
+        // The driver that runs the machine through its effects (clients, importer, store), the
+        // announcement feed, one-shot sync and the peers' checks.
         .target(
             name: "SyncEngine",
             dependencies: [
-                "CodexClient", "WakuClient", "PeerHTTP", "ArchiveImport", "HistoryStore", "StatusWire", "StatusCrypto",
+                "SyncMachine", "CodexClient", "WakuClient", "PeerHTTP", "ArchiveImport", "HistoryStore", "StatusWire", "StatusCrypto",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -160,13 +169,14 @@ let package = Package(
         .target(
             name: "DemoNetwork",
             dependencies: [
-                "StatusWire", "StatusCrypto", "ControlNode", "ArchiveImport", "WakuClient", "CodexClient", "LocalHTTPServer",
+                "StatusWire", "StatusCrypto", "ControlNode", "Fixtures", "WakuClient", "CodexClient", "LocalHTTPServer",
             ]
         ),
         .executableTarget(
             name: "community-history",
             dependencies: [
                 "ArchiveImport",
+                "Fixtures",
                 "CMalloc",
                 "ControlNode",
                 "HistoryStore",
@@ -195,11 +205,11 @@ let package = Package(
             name: "HistoryStoreTests",
             dependencies: ["HistoryStore", .product(name: "GRDB", package: "GRDB.swift")]
         ),
-        .testTarget(name: "ArchiveImportTests", dependencies: ["ArchiveImport", "ControlNode", "GroupKeys", .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "SyncEngineTests", dependencies: ["SyncEngine", "DemoNetwork", "LocalHTTPServer", "ControlNode", "HistoryStore", "GroupKeys", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "ArchiveImportTests", dependencies: ["ArchiveImport", "Fixtures", "ControlNode", "GroupKeys", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "SyncEngineTests", dependencies: ["SyncEngine", "SyncMachine", "Fixtures", "DemoNetwork", "LocalHTTPServer", "ControlNode", "HistoryStore", "GroupKeys", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
             name: "AgentTests",
-            dependencies: ["AgentService", "AgentAPI", "SyncEngine", "PeerHTTP", "DemoNetwork", "ControlNode",
+            dependencies: ["AgentService", "AgentAPI", "SyncEngine", "PeerHTTP", "DemoNetwork", "ControlNode", "Fixtures",
                            .product(name: "GRDB", package: "GRDB.swift"),
                            .product(name: "AsyncHTTPClient", package: "async-http-client"),
                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),

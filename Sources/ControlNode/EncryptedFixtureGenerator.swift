@@ -1,5 +1,5 @@
+import Fixtures
 import Foundation
-import ArchiveImport
 import StatusCrypto
 import StatusWire
 

@@ -1,6 +1,6 @@
-import ArchiveImport
 import CodexClient
 import ControlNode
+import Fixtures
 import Foundation
 import StatusCrypto
 import StatusWire

@@ -1,5 +1,6 @@
 import ArchiveImport
 import ControlNode
+import Fixtures
 import Foundation
 import StatusWire
 

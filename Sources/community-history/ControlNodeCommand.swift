@@ -1,6 +1,7 @@
 import ArchiveImport
 import ArgumentParser
 import ControlNode
+import Fixtures
 import Foundation
 import GroupKeys
 import HistoryStore

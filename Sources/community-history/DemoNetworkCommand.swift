@@ -2,6 +2,7 @@ import ArchiveImport
 import ArgumentParser
 import CodexClient
 import DemoNetwork
+import Fixtures
 import Foundation
 import LocalHTTPServer
 import Logging

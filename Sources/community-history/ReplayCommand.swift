@@ -1,5 +1,6 @@
 import ArchiveImport
 import ArgumentParser
+import Fixtures
 import Foundation
 import HistoryStore
 import Logging

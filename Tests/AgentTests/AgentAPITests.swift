@@ -5,6 +5,7 @@ import AsyncHTTPClient
 import CodexClient
 import ControlNode
 import DemoNetwork
+import Fixtures
 import Foundation
 import HistoryStore
 import Logging

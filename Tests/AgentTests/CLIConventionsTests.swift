@@ -1,4 +1,5 @@
 import ArchiveImport
+import Fixtures
 import Foundation
 import Testing
 

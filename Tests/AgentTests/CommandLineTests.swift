@@ -1,5 +1,6 @@
 import ArchiveImport
 import CodexClient
+import Fixtures
 import StatusWire
 import DemoNetwork
 import Foundation

@@ -1,4 +1,5 @@
 import ControlNode
+import Fixtures
 import Foundation
 import GroupKeys
 import HistoryStore

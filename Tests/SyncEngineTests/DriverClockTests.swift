@@ -2,6 +2,7 @@ import ArchiveImport
 import CodexClient
 import ControlNode
 import DemoNetwork
+import Fixtures
 import Foundation
 import HistoryStore
 import PeerHTTP

@@ -1,5 +1,6 @@
 import ArchiveImport
 import CodexClient
+import Fixtures
 import Foundation
 import GRDB
 import HistoryStore

@@ -3,6 +3,7 @@ import ArgumentParser
 import CodexClient
 import ControlNode
 import DemoNetwork
+import Fixtures
 import Foundation
 import GRDB
 import HistoryStore

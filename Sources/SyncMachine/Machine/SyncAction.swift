@@ -1,4 +1,3 @@
-import Foundation
 import StatusWire
 
 /// An archive file on disk, downloaded and not yet imported.

@@ -1,4 +1,3 @@
-import Foundation
 import StatusWire
 
 /// Which archives of an index a member wants (the spec's three options).
@@ -15,8 +14,7 @@ public enum ArchiveSelection: Sendable, Equatable, Codable, CustomStringConverti
         case .all: return "all"
         case .latest: return "latest"
         case .range(let from, let to):
-            let format = ISO8601DateFormatter()
-            return "range \(format.string(from: Date(timeIntervalSince1970: TimeInterval(from))))..<\(format.string(from: Date(timeIntervalSince1970: TimeInterval(to))))"
+            return "range \(UTCTimestamp(unixSeconds: from))..<\(UTCTimestamp(unixSeconds: to))"
         }
     }
 }
