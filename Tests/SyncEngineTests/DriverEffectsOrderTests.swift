@@ -93,6 +93,28 @@ import Testing
         #expect(effects.time(of: "fetch index 2") == .seconds(30))
     }
 
+    /// The loop is not blocked by a running import: an announcement is accepted (and persisted)
+    /// while the import of an earlier plan runs, and that import still ends as it would have.
+    @Test func anAnnouncementIsAcceptedWhileAnImportRuns() async throws {
+        let clock = ManualClock()
+        let effects = FakeEffects(clock: clock, indexes: [Machine.cid(1): [Self.archives[0]]], downloadTime: [0: .zero], importTime: .seconds(60))
+        let driver = driver(effects)
+        #expect(await driver.nextOutcome() == .nothingToDo)
+        driver.receive(Machine.announcement(clock: 1, cid: Machine.cid(1)))
+        try await clock.waitForSleepers(endingAt: .seconds(20))
+        clock.advance(by: .seconds(20))
+        try await clock.waitForSleepers(endingAt: .seconds(80))
+
+        driver.receive(Machine.announcement(clock: 2, cid: Machine.cid(2)))
+        try await effects.waitUntil { $0.contains("save clock 2") }
+        clock.advance(by: .seconds(60))
+        try await effects.waitUntil { $0.contains("imported 0") }
+        await driver.stop()
+
+        #expect(effects.order("import 0", "save clock 2", "imported 0"))
+        #expect(effects.time(of: "save clock 2") == .seconds(20), "accepted while the import ran, before it ended at 80 s")
+    }
+
     @Test func stoppingCancelsARunningImportAndRecordsNoOutcome() async throws {
         let clock = ManualClock()
         let effects = FakeEffects(clock: clock, indexes: [Machine.cid(1): [Self.archives[0]]], downloadTime: [0: .zero], importTime: .seconds(60))

@@ -310,13 +310,18 @@ import WakuClient
         let directory = network.codexNode.directory
         await network.codexNode.stop()
         try await network.publisher.announce(on: network.waku, clock: UInt64(Date().timeIntervalSince1970 * 1000))
+        // The node comes back once the first plan has failed for it (not after a fixed time).
+        let (failures, failed) = AsyncStream.makeStream(of: Void.self)
         let restarted = Task {
-            try await Task.sleep(for: .milliseconds(1500))
-            return try await DemoCodexNode.start(directory: directory, port: port)
+            for await _ in failures { return try await DemoCodexNode.start(directory: directory, port: port) }
+            throw CancellationError()
         }
         let report = try await Self.sync(network, database: try Self.database(network),
                                          codex: CodexClient(baseURL: URL(string: "http://127.0.0.1:\(port)")!, retry: Self.fastRetry),
-                                         retries: 10)
+                                         retries: 10) { event in
+            if case .finished(.failed) = event { failed.yield() }
+        }
+        failed.finish()
         await (try? restarted.value)?.stop()
         await network.wakuNode.stop()
         #expect(report.archives.imported == 9)
