@@ -68,10 +68,13 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // The failures every layer names (plain enums, no I/O): a database failure's kind.
+        .target(name: "Failures"),
         // SQLite schema and the hydration transaction. Knows nothing of the wire.
         .target(
             name: "HistoryStore",
             dependencies: [
+                "Failures",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 // SQLite's C API, for the import's per-message insert (ArchiveHydrationWriter).
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
@@ -118,7 +121,7 @@ let package = Package(
         .target(name: "WakuClient", dependencies: ["PeerHTTP", "StatusWire"]),
         // The per-community state machine and the planner: pure (events in, actions out), no
         // Foundation, no I/O. That it imports neither is checked by the build.
-        .target(name: "SyncMachine", dependencies: ["StatusWire", "StatusCrypto"]),
+        .target(name: "SyncMachine", dependencies: ["StatusWire", "StatusCrypto", "Failures"]),
         // The driver that runs the machine through its effects (clients, importer, store), the
         // announcement feed, one-shot sync and the peers' checks.
         .target(

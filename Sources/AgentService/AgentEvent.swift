@@ -80,8 +80,14 @@ public enum AgentEvent: Sendable {
                     "stored": result.counts.stored, "replaced": result.counts.replaced, "removed": result.counts.removed,
                     "rejected": result.rejected.values.reduce(0, +)]
         case .archiveFailed(let id, let failure):
-            return ["event": "archive.failed", "archiveID": id.string, "kind": failure.kind.rawValue, "retryable": failure.kind.isRetryable,
-                    "reason": failure.reason]
+            var fields: [String: any Sendable] = ["event": "archive.failed", "archiveID": id.string, "kind": failure.kind.rawValue,
+                                                  "retryable": failure.kind.isRetryable, "reason": failure.reason]
+            // Which failure of the database, and what fixes it (busy, full, read-only, damaged).
+            if let database = failure.database {
+                fields["database"] = database.rawValue
+                fields["fix"] = database.fix
+            }
+            return fields
         case .recordFailed(let what, let error): return ["event": "record.failed", "what": what, "error": error]
         case .heldMessagesReleased(let archives, let stored, let replaced):
             return ["event": "messages.released", "archives": archives, "stored": stored, "replaced": replaced]

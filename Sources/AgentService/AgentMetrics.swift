@@ -53,7 +53,7 @@ public final class AgentMetrics: Sendable {
                 c.messagesStored += result.counts.stored
                 c.messagesReplaced += result.counts.replaced
                 c.messagesRemoved += result.counts.removed
-                for (reason, count) in result.rejected { c.messagesRejected[reason, default: 0] += count }
+                for (reason, count) in result.rejected { c.messagesRejected[reason.rawValue, default: 0] += count }
                 c.state = "working"
             case .archiveFailed(_, let failure): c.archivesFailed[failure.kind.rawValue, default: 0] += 1
             case .finished(let outcome):

@@ -40,7 +40,7 @@ public struct ArchiveImportResult: Sendable, Codable, Equatable {
     public var entries: Int
     public var counts: HydrationCounts
     /// Messages not stored, by reason.
-    public var rejected: [String: Int]
+    public var rejected: [RejectionReason: Int]
 }
 
 /// Decodes, verifies and hydrates one archive: the whole pipeline for a file on disk.
@@ -168,8 +168,10 @@ public struct ArchiveImporter: Sendable {
 
     /// What decoding one archive found, beside the rows it wrote.
     struct Decoded: Sendable {
+        /// What the store records (reasons by name: the store knows nothing of the wire).
         var summary: ArchiveContentSummary
         var compression: ArchiveCompression
+        var rejected: [RejectionReason: Int]
     }
 
     /// Reads the archive one message at a time, verifies them a batch at a time (in parallel
@@ -185,7 +187,7 @@ public struct ArchiveImporter: Sendable {
         let verification = ParallelVerification(workers: options.verificationWorkers, communityKey: communityKey, keys: options.keys)
         var metadata: WireWakuMessageArchiveMetadata?
         var entries = 0
-        var rejected: [String: Int] = [:]
+        var rejected: [RejectionReason: Int] = [:]
         var batch: [ArchivedMessageUnwrapper.Assembled] = []
         batch.reserveCapacity(ParallelVerification.batchSize)
         // Encrypted messages whose key is not held: kept raw with the archive (`HeldMessages`).
@@ -198,11 +200,11 @@ public struct ArchiveImporter: Sendable {
                 case .message(let message) where !(entry.from..<entry.to).contains(message.timestamp):
                     // An archive is canonical for its range only; outside it, it could
                     // overwrite what another archive (or nobody) vouches for.
-                    rejected[RejectionReason.outsideArchiveRange.rawValue, default: 0] += 1
+                    rejected[.outsideArchiveRange, default: 0] += 1
                 case .message(let message):
                     try writer.write(StoredMessage(archived: message, communityID: communityID))
                 case .rejected(let reason):
-                    rejected[reason.rawValue, default: 0] += 1
+                    rejected[reason, default: 0] += 1
                     if reason == .encryptedKeyUnavailable, let key = assembled.hashRatchetKey {
                         let entry: [UInt8] = try assembled.archivedEntry.serializedBytes()
                         held.append(HeldMessage(entryID: Hex.encode(Keccak256.hash(entry), prefixed: true), groupID: key.groupID,
@@ -233,7 +235,7 @@ public struct ArchiveImporter: Sendable {
                     batch.append(message)
                     if batch.count == ParallelVerification.batchSize { try submitBatch() }
                 case .rejected(let reason):
-                    rejected[reason.rawValue, default: 0] += 1
+                    rejected[reason, default: 0] += 1
                 case .pending:
                     break
                 }
@@ -243,11 +245,12 @@ public struct ArchiveImporter: Sendable {
         if let (last, lastBatch) = verifying { try store(last, lastBatch) }
         guard metadata != nil else { throw ArchiveDecodingError.metadataMissing }
         let incomplete = unwrapper.incompleteSegmentedMessages()
-        if incomplete > 0 { rejected[RejectionReason.incompleteSegments.rawValue, default: 0] += incomplete }
+        if incomplete > 0 { rejected[.incompleteSegments, default: 0] += incomplete }
         return Decoded(
             summary: ArchiveContentSummary(from: entry.from, to: entry.to, contentTopics: entry.contentTopics.map(\.string),
-                                           entryCount: entries, rejections: rejected, held: held),
-            compression: compression)
+                                           entryCount: entries, rejections: Dictionary(uniqueKeysWithValues: rejected.map { ($0.key.rawValue, $0.value) }),
+                                           held: held),
+            compression: compression, rejected: rejected)
     }
 
     /// A hash-ratchet encrypted archive reads as malformed: say so instead.
@@ -283,7 +286,7 @@ public struct ArchiveImporter: Sendable {
     private func result(_ entry: ArchiveIndexEntry, _ decoded: Decoded, _ counts: HydrationCounts) -> ArchiveImportResult {
         ArchiveImportResult(
             archiveID: entry.id, cid: entry.cid.string, from: entry.from, to: entry.to, compression: decoded.compression,
-            entries: decoded.summary.entryCount, counts: counts, rejected: decoded.summary.rejections)
+            entries: decoded.summary.entryCount, counts: counts, rejected: decoded.rejected)
     }
 
     /// The archive must describe itself as its index entry does: the index entry is what the

@@ -88,7 +88,7 @@ public struct Replay {
                 report.messages.replaced += result.counts.replaced
                 report.messages.unchanged += result.counts.unchanged
                 report.messages.removed += result.counts.removed
-                for (reason, count) in result.rejected { report.messages.rejected[reason, default: 0] += count }
+                for (reason, count) in result.rejected { report.messages.rejected[reason.rawValue, default: 0] += count }
                 report.results.append(result)
             } catch let error as HistoryStoreError {
                 if case .alreadyImported = error { report.archives.skipped += 1; continue }

@@ -233,11 +233,6 @@ public enum HistoryStoreError: Error, CustomStringConvertible {
     /// publish them (its staging file looked abandoned): import the archive again.
     case pendingRowsTaken(archiveID: String)
 
-    /// Whether `error` came from SQLite (busy, full disk, corruption) rather than from the input.
-    public static func isDatabaseFailure(_ error: any Error) -> Bool {
-        error is DatabaseError || error is HistoryStoreError
-    }
-
     public var description: String {
         switch self {
         case .cannotOpen(let path, let reason):

@@ -63,8 +63,10 @@ struct ReplayCommand: AsyncParsableCommand {
         } catch let error as HistoryStoreError {
             printError(error.description)
             throw Exit.databaseError
-        } catch where HistoryStoreError.isDatabaseFailure(error) {
-            printError("database \(db): \(error)")
+        } catch let error where DatabaseFailure(error) != nil {
+            let failure = DatabaseFailure(error)!
+            printError("database \(db): \(failure): \(error)")
+            printError("fix: \(failure.fix)")
             throw Exit.databaseError
         } catch {
             printError("\(error)")

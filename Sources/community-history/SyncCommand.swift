@@ -169,8 +169,10 @@ struct SyncCommand: AsyncParsableCommand {
             printError(error.description)
             await printFixes(options: options, waku: waku, codex: codex)
             throw Exit.peerUnreachable
-        } catch where HistoryStoreError.isDatabaseFailure(error) {
-            printError("database: \(error)")
+        } catch {
+            guard let failure = DatabaseFailure(error) else { throw error }
+            printError("database: \(failure): \(error)")
+            printError("fix: \(failure.fix)")
             throw Exit.databaseError
         }
         print(json ? try ReportJSON.encode(Versioned(body: report)) : report.text)

@@ -71,7 +71,7 @@ import Testing
         let (entry, bytes) = try archive()
         let importer = ArchiveImporter(database: database, communityID: community.communityID)
         let first = try importer.importArchive(entry) { MemoryByteSource(bytes) }
-        #expect(first.counts.stored == 20 && first.rejected == ["encrypted-key-unavailable": 10])
+        #expect(first.counts.stored == 20 && first.rejected == [.encryptedKeyUnavailable: 10])
         let waits = try database.keyWaits(communityID: community.communityID.string)
         #expect(waits.map(\.kind) == [.messages] && waits.first?.messageCount == 10 && waits.first?.item == entry.id.string)
         #expect(waits.first?.keyID == Hex.encode(key.keyID, prefixed: true))

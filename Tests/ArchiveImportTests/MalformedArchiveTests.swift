@@ -61,7 +61,7 @@ import Testing
         let bytes = writer.bytes()
         let result = try importer.importArchive(entry(cid: try CID.codex(of: bytes).manifestCID)) { MemoryByteSource(bytes) }
         #expect(result.counts.stored == 2)
-        #expect(result.rejected == ["outside-archive-range": 2])
+        #expect(result.rejected == [.outsideArchiveRange: 2])
         #expect(try database.messages(communityID: community.communityID.string).map(\.text) == ["m0", "m3"])
     }
 
@@ -147,7 +147,7 @@ import Testing
         let without = try TestSupport.temporaryDatabase()
         let unread = try ArchiveImporter(database: without, communityID: community.communityID)
             .importArchive(entry, options: ArchiveImportOptions(verificationWorkers: workers)) { MemoryByteSource(bytes) }
-        #expect(unread.counts.stored == 0 && unread.rejected == ["encrypted-key-unavailable": 300])
+        #expect(unread.counts.stored == 0 && unread.rejected == [.encryptedKeyUnavailable: 300])
 
         let with = try TestSupport.temporaryDatabase()
         let keys = GroupKeyRing([GroupKey(groupID: community.communityID.publicKey.compressed, timestampMillis: 1_699_000_000_000, key: groupKey)])

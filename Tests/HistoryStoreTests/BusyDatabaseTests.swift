@@ -26,7 +26,7 @@ import Testing
         #expect {
             _ = try database.hydrate(archive: archive, mode: .replace, body: body)
         } throws: { error in
-            HistoryStoreError.isDatabaseFailure(error) && "\(error)".contains("locked")
+            DatabaseFailure(error) == .busy
         }
         try client.inDatabase { try $0.execute(sql: "ROLLBACK") }
 

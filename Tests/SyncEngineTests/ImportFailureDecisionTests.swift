@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import HistoryStore
 import StatusWire
 import Testing
@@ -77,5 +78,19 @@ import Testing
             guard case .unreadableFile(_, _, let code)? = error as? ArchiveDecodingError else { return false }
             return code == ENOENT && (error as? ArchiveDecodingError)?.isLocalFailure == true
         }
+    }
+
+    /// A database failure keeps the file, is never a rejection, and says which failure it was
+    /// (SQLite's result code), so the report can say what fixes it.
+    @Test func aDatabaseFailureKeepsTheFileAndSaysWhichItWas() async {
+        let recheck = Recheck(.matches)
+        let full = await ImportFailureDecision.decide(DatabaseError(resultCode: .SQLITE_FULL, message: "database or disk is full")) { await recheck() }
+        #expect(full == ImportFailureDecision(kind: .database, database: .full, forgetDownload: false))
+        let busy = await ImportFailureDecision.decide(DatabaseError(resultCode: .SQLITE_BUSY, message: "database is locked")) { await recheck() }
+        #expect(busy.database == .busy && busy.kind == .database)
+        #expect(recheck.asked == 0)
+        let failure = ArchiveFailure.database(.full, "import", DatabaseError(resultCode: .SQLITE_FULL, message: "database or disk is full"))
+        #expect(failure.kind == .database && failure.database == .full)
+        #expect(failure.reason.contains(DatabaseFailure.full.fix))
     }
 }

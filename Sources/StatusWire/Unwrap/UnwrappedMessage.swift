@@ -21,7 +21,7 @@ public struct UnwrappedMessage: Sendable {
 
 /// Why a single archived message was not stored. The raw values are stable: they appear in
 /// reports, JSON and the `--expect` files.
-public enum RejectionReason: String, Sendable, Codable, CaseIterable, Comparable {
+public enum RejectionReason: String, Sendable, Codable, CodingKeyRepresentable, CaseIterable, Comparable {
     case undecodablePayload = "undecodable-payload"
     case encryptedKeyUnavailable = "encrypted-key-unavailable"
     /// Hash-ratchet encrypted with a key the member holds, but it does not open (a wrong key,

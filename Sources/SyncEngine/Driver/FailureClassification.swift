@@ -93,6 +93,8 @@ enum CIDCheck: Equatable, Sendable {
 /// files, memory, permissions, a read-only or full disk) keeps the file for the retry.
 struct ImportFailureDecision: Equatable, Sendable {
     var kind: ArchiveFailureKind
+    /// For `.database`: which failure of the database.
+    var database: DatabaseFailure? = nil
     /// Whether the download is forgotten (file deleted, downloaded again next time).
     var forgetDownload: Bool
     /// What the decision adds to the error's own words.
@@ -120,7 +122,7 @@ struct ImportFailureDecision: Equatable, Sendable {
             }
         }
         // Busy past the timeout, disk full, read-only: the file is kept for the next attempt.
-        if HistoryStoreError.isDatabaseFailure(error) { return .init(kind: .database, forgetDownload: false) }
+        if let database = DatabaseFailure(error) { return .init(kind: .database, database: database, forgetDownload: false) }
         if LocalFailure.isLocal(error) { return .init(kind: .localResources, forgetDownload: false) }
         // Anything else about the file: download it again next time.
         return .init(kind: .unreadableFile, forgetDownload: true)

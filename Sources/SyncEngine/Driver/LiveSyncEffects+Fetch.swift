@@ -97,7 +97,7 @@ extension LiveSyncEffects {
             if Task.isCancelled { return .cancelled }
             // Most download failures are the node's and may heal; a Codex answer that says the
             // dataset can never be checked here (erasure-coded) will not.
-            let failure = ArchiveFailure(HistoryStoreError.isDatabaseFailure(error) ? .database : .ofFetch(error), "download: \(error)")
+            let failure = DatabaseFailure(error).map { .database($0, "download", error) } ?? ArchiveFailure(.ofFetch(error), "download: \(error)")
             logger.warning("archive download failed", metadata: ["archive": "\(entry.id)", "kind": "\(failure.kind.rawValue)", "error": "\(error)"])
             await recordFailure(entry.id, failure)
             return .failed(failure)

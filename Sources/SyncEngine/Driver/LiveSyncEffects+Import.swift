@@ -20,7 +20,7 @@ extension LiveSyncEffects {
             onEvent(.archiveImported(imported))
             // Messages it held for a key: if the ring has the key now (keys imported while it was
             // being decoded), they are stored at once rather than at the next key import.
-            if imported.rejected[RejectionReason.encryptedKeyUnavailable.rawValue] != nil, let keys = importOptions.keys, !keys.keyIDs.isEmpty {
+            if imported.rejected[.encryptedKeyUnavailable] != nil, let keys = importOptions.keys, !keys.keyIDs.isEmpty {
                 await releaseHeldMessages(keys)
             }
             return .succeeded(())
@@ -50,7 +50,8 @@ extension LiveSyncEffects {
             return .failed(ArchiveFailure(.waitingForKey, "import: waiting for key \(key.keyID) of group \(key.groupID)"))
         }
         let decision = await ImportFailureDecision.decide(error) { await Self.checkAgainstItsCID(archive) }
-        let failure = ArchiveFailure(decision.kind, "import: \(error)" + (decision.note.map { "; \($0)" } ?? ""))
+        let failure = decision.database.map { .database($0, "import", error) }
+            ?? ArchiveFailure(decision.kind, "import: \(error)" + (decision.note.map { "; \($0)" } ?? ""))
         switch decision.kind {
         case .rejected, .overLimit: logger.warning("archive not imported", metadata: ["archive": "\(id)", "kind": "\(decision.kind)", "reason": "\(failure.reason)"])
         default: logger.error("archive import failed", metadata: ["archive": "\(id)", "kind": "\(decision.kind)", "error": "\(failure.reason)"])

@@ -156,7 +156,7 @@ public struct SyncReport: Codable, Sendable, Equatable {
             messages.replaced += result.counts.replaced
             messages.unchanged += result.counts.unchanged
             messages.removed += result.counts.removed
-            for (reason, count) in result.rejected { messages.rejected[reason, default: 0] += count }
+            for (reason, count) in result.rejected { messages.rejected[reason.rawValue, default: 0] += count }
         case .archiveFailed(let id, let failure):
             if failure.kind.isRetryable { archives.failed[id.string] = failure.reason } else { archives.unimportable[id.string] = failure.reason }
         case .planned(_, let knownBad):

@@ -1,3 +1,4 @@
+import Failures
 import StatusWire
 
 /// Why one archive of a plan was not imported. Classified where the failure is known (the
@@ -47,11 +48,22 @@ public struct ArchiveFailure: Sendable, Equatable, CustomStringConvertible {
     public var reason: String
     /// False for archives a plan did not try, its failure budget being spent.
     public var attempted: Bool
+    /// For `.database`: which failure of the database (busy, full, read-only, damaged), from
+    /// SQLite's result code. Reports and events name it; its `fix` says what to do.
+    public var database: DatabaseFailure?
 
     public init(_ kind: ArchiveFailureKind, _ reason: String, attempted: Bool = true) {
         self.kind = kind
         self.reason = reason
         self.attempted = attempted
+    }
+
+    /// A failure of the history database while working on an archive (`what`: "import",
+    /// "download"): the archive is kept and tried again.
+    public static func database(_ failure: DatabaseFailure, _ what: String, _ error: any Error) -> ArchiveFailure {
+        var result = ArchiveFailure(.database, "\(what): \(failure): \(error); \(failure.fix)")
+        result.database = failure
+        return result
     }
 
     public var description: String { reason }
