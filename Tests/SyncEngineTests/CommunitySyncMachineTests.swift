@@ -240,7 +240,7 @@ import Testing
         // The retry re-plans what is still missing, but does not download the bad archive again.
         _ = machine.retryDue()
         let retry = machine.indexFetched(entries, generation: machine.generation)
-        #expect(retry.contains(.planned(archives: 2, knownBad: [entries[2].id: "import: truncated protobuf"])))
+        #expect(retry.contains(.planned(archives: 2, knownBad: [entries[2].id: ArchiveFailure(.rejected, "import: truncated protobuf")])))
         #expect(downloads(retry).map(\.id) == [entries[1].id])
     }
 
@@ -289,7 +289,7 @@ import Testing
         _ = restarted.started()
         let again = restarted.indexFetched(entries, generation: 1)
         #expect(downloads(again).isEmpty)
-        #expect(again == [.planned(archives: 1, knownBad: [entries[0].id: "import: encrypted"]),
+        #expect(again == [.planned(archives: 1, knownBad: [entries[0].id: failure]),
                           .finished(.completed(indexCID: Self.cid(1), imported: 0, unimportable: [entries[0].id: failure]))])
 
         // A newer index without the bad archive is marked processed.
@@ -349,10 +349,10 @@ import Testing
     @Test func rejectionsPersistedBeforeAreNotDownloadedAfterARestart() {
         let entries = Self.entries(2)
         var machine = CommunitySyncMachine(configuration: config, persisted: .init(
-            clock: 10, indexCID: Self.cid(1), rejected: [entries[1].id: "import: encrypted"]))
+            clock: 10, indexCID: Self.cid(1), rejected: [entries[1].id: ArchiveFailure(.rejected, "import: encrypted")]))
         #expect(machine.started() == [.fetchIndex(Self.cid(1), generation: 1)])
         let plan = machine.indexFetched(entries, generation: 1)
-        #expect(plan.contains(.planned(archives: 2, knownBad: [entries[1].id: "import: encrypted"])))
+        #expect(plan.contains(.planned(archives: 2, knownBad: [entries[1].id: ArchiveFailure(.rejected, "import: encrypted")])))
         #expect(downloads(plan).map(\.id) == [entries[0].id])
     }
 

@@ -52,7 +52,9 @@ extension LiveSyncEffects {
             processedIndexCID: rescan ? nil : state?.processedIndexCID.flatMap { try? CID($0) },
             processedSelection: state?.processedSelection.flatMap(ArchiveSelection.init(storageKey:)),
             imported: archiveIDs(saved.importedArchiveIDs), downloaded: downloaded,
-            rejected: Dictionary(uniqueKeysWithValues: saved.rejected.compactMap { key, reason in archiveIDs([key]).first.map { ($0, reason) } }))
+            rejected: Dictionary(uniqueKeysWithValues: saved.rejected.compactMap { key, reason in
+                archiveIDs([key]).first.map { ($0, ArchiveFailure(.rejected, reason)) }
+            }))
     }
 
     /// Archive IDs read back from the database (written from typed values); one that does not

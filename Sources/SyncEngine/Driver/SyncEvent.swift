@@ -8,9 +8,9 @@ public enum SyncEvent: Sendable {
     case announcementAccepted(clock: UInt64, indexCID: String)
     case announcementIgnored(IgnoredAnnouncement)
     case indexDownloaded(indexCID: String, archives: Int, rejectedEntries: Int)
-    /// The selected archives not imported yet; `knownBad` of them (archive ID → reason) failed
+    /// The selected archives not imported yet; `knownBad` of them (archive ID → failure) failed
     /// verification before and are not downloaded again.
-    case planned(archives: Int, knownBad: [ArchiveID: String])
+    case planned(archives: Int, knownBad: [ArchiveID: ArchiveFailure])
     case downloadStarted(archiveID: ArchiveID, cid: String)
     /// Bytes received so far of an archive being downloaded (at each 5 % of it, and at the end).
     case downloadProgress(archiveID: ArchiveID, bytes: Int64, totalBytes: Int64)

@@ -160,7 +160,7 @@ public struct SyncReport: Codable, Sendable, Equatable {
         case .archiveFailed(let id, let failure):
             if failure.kind.isRetryable { archives.failed[id.string] = failure.reason } else { archives.unimportable[id.string] = failure.reason }
         case .planned(_, let knownBad):
-            for (id, reason) in knownBad { archives.unimportable[id.string] = "\(reason) (rejected before; not downloaded again)" }
+            for (id, failure) in knownBad { archives.unimportable[id.string] = "\(failure.reason) (rejected before; not downloaded again)" }
         case .finished(.completed(_, _, let unimportable)):
             // Failed in an earlier attempt, then found unimportable: listed once, as unimportable.
             for (id, failure) in unimportable.map({ ($0.key.string, $0.value) }) where failure.kind != .waitingForKey {

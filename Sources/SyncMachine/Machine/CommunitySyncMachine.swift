@@ -71,10 +71,10 @@ public struct CommunitySyncMachine: Sendable {
         public var imported: Set<ArchiveID>
         public var downloaded: [DownloadedArchive]
         /// Archives that failed verification, with the failure as recorded (`import: …`): not downloaded again.
-        public var rejected: [ArchiveID: String]
+        public var rejected: [ArchiveID: ArchiveFailure]
 
         public init(clock: UInt64 = 0, indexCID: CID? = nil, processedIndexCID: CID? = nil, processedSelection: ArchiveSelection? = nil,
-                    imported: Set<ArchiveID> = [], downloaded: [DownloadedArchive] = [], rejected: [ArchiveID: String] = [:]) {
+                    imported: Set<ArchiveID> = [], downloaded: [DownloadedArchive] = [], rejected: [ArchiveID: ArchiveFailure] = [:]) {
             self.clock = clock
             self.indexCID = indexCID
             self.processedIndexCID = processedIndexCID
@@ -133,10 +133,10 @@ public struct CommunitySyncMachine: Sendable {
     /// Counts plans (index fetches); a result of an older generation is stale.
     public private(set) var generation = 0
     /// Archives that failed verification, with the failure (`import: …`): not planned again.
-    public private(set) var rejected: [ArchiveID: String] = [:]
+    public private(set) var rejected: [ArchiveID: ArchiveFailure] = [:]
     /// Downloaded archives encrypted with a key the member does not hold, with the failure: not
     /// imported again in this run (keys arriving restart the community's sync).
-    public private(set) var waitingForKey: [ArchiveID: String] = [:]
+    public private(set) var waitingForKey: [ArchiveID: ArchiveFailure] = [:]
 
     // The import lane is not part of a phase: an import publishes its archive all at once whatever
     // plan queued it (a newer announcement does not undo it), and a restart resumes imports
@@ -273,9 +273,9 @@ public struct CommunitySyncMachine: Sendable {
         let selected = ArchivePlanner.plan(entries, excluding: inProgress, selection: configuration.selection)
         var plan = Plan(pursuit: pursuit, pending: selected)
         // Archives that failed verification before count as failed again, without a download.
-        let knownBad = selected.reduce(into: [ArchiveID: String]()) { known, entry in known[entry.id] = rejected[entry.id] }
-        for (id, reason) in knownBad { plan.failures[id] = ArchiveFailure(.rejected, reason) }
-        for entry in selected { if let reason = waitingForKey[entry.id] { plan.failures[entry.id] = ArchiveFailure(.waitingForKey, reason) } }
+        let knownBad = selected.reduce(into: [ArchiveID: ArchiveFailure]()) { known, entry in known[entry.id] = rejected[entry.id] }
+        for (id, failure) in knownBad { plan.failures[id] = failure }
+        for entry in selected { if let failure = waitingForKey[entry.id] { plan.failures[entry.id] = failure } }
         // Archives already on disk go straight to the import queue (not those waiting for a key).
         importQueue = selected.filter { rejected[$0.id] == nil && waitingForKey[$0.id] == nil && downloaded[$0.id] != nil }.map(\.id)
         plan.pending.removeAll { rejected[$0.id] != nil || downloaded[$0.id] != nil }
@@ -315,7 +315,7 @@ public struct CommunitySyncMachine: Sendable {
         plan.downloading.remove(entry.id)
         plan.failures[entry.id] = failure
         if !failure.kind.isRetryable {
-            rejected[entry.id] = failure.reason
+            rejected[entry.id] = failure
         } else {
             plan.downloadFailuresInARow += 1
             if plan.downloadFailuresInARow >= configuration.maxConsecutiveDownloadFailures {
@@ -359,10 +359,10 @@ public struct CommunitySyncMachine: Sendable {
             break
         case .waitingForKey:
             // The file stays (imported once the key comes); not imported again in this run.
-            waitingForKey[archiveID] = failure.reason
+            waitingForKey[archiveID] = failure
         case .rejected, .overLimit:
             downloaded[archiveID] = nil
-            rejected[archiveID] = failure.reason
+            rejected[archiveID] = failure
         case .peerUnreachable, .download, .unreadableFile, .localDisk:
             downloaded[archiveID] = nil
         }

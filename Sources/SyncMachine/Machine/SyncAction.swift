@@ -51,9 +51,9 @@ public enum SyncAction: Sendable, Equatable {
     case cancelTimer
     case fetchIndex(CID, generation: Int)
     /// The index is diffed: `archives` are selected and not imported yet; `knownBad` of them
-    /// (archive ID → reason) failed verification before and are not downloaded again.
+    /// (archive ID → failure) failed verification before and are not downloaded again.
     /// Informational.
-    case planned(archives: Int, knownBad: [ArchiveID: String])
+    case planned(archives: Int, knownBad: [ArchiveID: ArchiveFailure])
     case download(ArchiveIndexEntry, generation: Int)
     /// Stop every download of that generation (a newer announcement arrived).
     case cancelDownloads(generation: Int)
