@@ -70,6 +70,9 @@ let package = Package(
         ),
         // The failures every layer names (plain enums, no I/O): a database failure's kind.
         .target(name: "Failures"),
+        // The one retry schedule (exponential, capped, jittered) of every retry, and SplitMix64:
+        // the sync machine's seeded jitter, the fixtures' seeded bytes.
+        .target(name: "Backoff"),
         // SQLite schema and the hydration transaction. Knows nothing of the wire.
         .target(
             name: "HistoryStore",
@@ -100,7 +103,7 @@ let package = Package(
         .target(
             name: "ControlNode",
             dependencies: [
-                "StatusWire", "StatusCrypto", "CZlib", "HistoryStore", "Fixtures",
+                "StatusWire", "StatusCrypto", "CZlib", "HistoryStore", "Fixtures", "Backoff",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),
@@ -109,6 +112,7 @@ let package = Package(
         .target(
             name: "PeerHTTP",
             dependencies: [
+                "Backoff",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -121,7 +125,7 @@ let package = Package(
         .target(name: "WakuClient", dependencies: ["PeerHTTP", "StatusWire"]),
         // The per-community state machine and the planner: pure (events in, actions out), no
         // Foundation, no I/O. That it imports neither is checked by the build.
-        .target(name: "SyncMachine", dependencies: ["StatusWire", "StatusCrypto", "Failures"]),
+        .target(name: "SyncMachine", dependencies: ["StatusWire", "StatusCrypto", "Failures", "Backoff"]),
         // The driver that runs the machine through its effects (clients, importer, store), the
         // announcement feed, one-shot sync and the peers' checks.
         .target(
@@ -209,7 +213,7 @@ let package = Package(
             dependencies: ["HistoryStore", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(name: "ArchiveImportTests", dependencies: ["ArchiveImport", "Fixtures", "ControlNode", "GroupKeys", .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "SyncEngineTests", dependencies: ["SyncEngine", "SyncMachine", "Fixtures", "DemoNetwork", "LocalHTTPServer", "ControlNode", "HistoryStore", "GroupKeys", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "SyncEngineTests", dependencies: ["SyncEngine", "SyncMachine", "Backoff", "Fixtures", "DemoNetwork", "LocalHTTPServer", "ControlNode", "HistoryStore", "GroupKeys", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
             name: "AgentTests",
             dependencies: ["AgentService", "AgentAPI", "SyncEngine", "PeerHTTP", "DemoNetwork", "ControlNode", "Fixtures",

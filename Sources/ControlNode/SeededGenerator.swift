@@ -1,18 +1,9 @@
-/// SplitMix64: a small, fast generator whose output depends only on its seed, so fixtures
-/// are byte-for-byte reproducible. Not for secrets.
-public struct SeededGenerator: RandomNumberGenerator, Sendable {
-    private var state: UInt64
+import Backoff
 
-    public init(seed: UInt64) { state = seed }
+/// The fixtures' seeded source: SplitMix64, so fixtures are byte-for-byte reproducible. Not for secrets.
+public typealias SeededGenerator = SplitMix64
 
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+extension SplitMix64 {
     public mutating func bytes(_ count: Int) -> [UInt8] {
         (0..<count).map { _ in UInt8.random(in: 0...255, using: &self) }
     }

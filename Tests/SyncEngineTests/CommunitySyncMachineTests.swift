@@ -201,7 +201,8 @@ import Testing
     // MARK: - Failures and backoff
 
     @Test func indexFailureBacksOffAndRetriesWithGrowingDelays() {
-        var machine = CommunitySyncMachine(configuration: .init(communityID: Self.communityID, retryInitialDelay: .seconds(5), retryMaxDelay: .seconds(30)))
+        var machine = CommunitySyncMachine(configuration: .init(communityID: Self.communityID, retryInitialDelay: .seconds(5), retryMaxDelay: .seconds(30),
+                                                                retryJitter: 0))
         _ = machine.announcementReceived(Self.announcement(clock: 1, cid: Self.cid(1)))
         var delays: [Duration] = []
         _ = machine.quietWindowElapsed()

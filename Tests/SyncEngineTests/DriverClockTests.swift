@@ -24,7 +24,7 @@ import Testing
         _ = try await codex.apiPrefix()
         let driver = RunningDriver(CommunitySyncDriver(
             configuration: .init(communityID: publisher.community.communityID, quietWindow: .seconds(20),
-                                 retryInitialDelay: .seconds(5), retryMaxDelay: .seconds(600)),
+                                 retryInitialDelay: .seconds(5), retryMaxDelay: .seconds(600), retryJitter: 0),
             database: try SyncIntegrationTests.database(network), codex: codex,
             archivesDirectory: network.scratch.appendingPathComponent("archives"), clock: clock))
         #expect(await driver.nextOutcome() == .nothingToDo)
@@ -75,7 +75,7 @@ import Testing
         let archives = network.scratch.appendingPathComponent("archives")
         let driver = RunningDriver(CommunitySyncDriver(
             configuration: .init(communityID: publisher.community.communityID, quietWindow: .seconds(20),
-                                 retryInitialDelay: .seconds(5), retryMaxDelay: .seconds(600)),
+                                 retryInitialDelay: .seconds(5), retryMaxDelay: .seconds(600), retryJitter: 0),
             database: database, codex: CodexClient(baseURL: network.codexNode.baseURL, retry: .none),
             archivesDirectory: archives, clock: clock, onEvent: events.record))
         #expect(await driver.nextOutcome() == .nothingToDo)
@@ -127,7 +127,7 @@ import Testing
         let database = try HistoryDatabase(path: scratch.appendingPathComponent("history.sqlite").path)
         let driver = RunningDriver(CommunitySyncDriver(
             configuration: .init(communityID: publisher.community.communityID, quietWindow: .seconds(20),
-                                 retryInitialDelay: .seconds(5), retryMaxDelay: .seconds(600)),
+                                 retryInitialDelay: .seconds(5), retryMaxDelay: .seconds(600), retryJitter: 0),
             database: database, codex: CodexClient(baseURL: codexNode.baseURL, retry: .none),
             archivesDirectory: scratch.appendingPathComponent("archives"), clock: clock))
         #expect(await driver.nextOutcome() == .nothingToDo)

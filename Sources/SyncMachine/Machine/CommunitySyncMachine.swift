@@ -1,3 +1,4 @@
+import Backoff
 import StatusCrypto
 import StatusWire
 
@@ -43,6 +44,12 @@ public struct CommunitySyncMachine: Sendable {
         public var maxConcurrentDownloads: Int
         public var retryInitialDelay: Duration
         public var retryMaxDelay: Duration
+        /// The share of a retry's delay taken off at random (`Backoff.jitter`; 0 in tests that
+        /// check the schedule itself).
+        public var retryJitter: Double
+        /// Seeds the machine's jitter: chosen at random unless a test fixes it (the machine
+        /// itself draws nothing at random: it stays a function of its events).
+        public var jitterSeed: UInt64
         /// A plan's failure budget: after this many downloads in a row failed in a way that may
         /// heal, the rest of the plan is not tried this time (it is retried after the backoff).
         /// An index of 100,000 CIDs no node has would otherwise take hours of lookups per plan.
@@ -50,7 +57,10 @@ public struct CommunitySyncMachine: Sendable {
 
         public init(communityID: CommunityID, selection: ArchiveSelection = .all, quietWindow: Duration = .seconds(20),
                     maxConcurrentDownloads: Int = 3, retryInitialDelay: Duration = .seconds(5), retryMaxDelay: Duration = .seconds(600),
+                    retryJitter: Double = Backoff.defaultJitter, jitterSeed: UInt64 = .random(in: .min ... .max),
                     maxConsecutiveDownloadFailures: Int = 10) {
+            self.retryJitter = retryJitter
+            self.jitterSeed = jitterSeed
             self.maxConsecutiveDownloadFailures = max(1, maxConsecutiveDownloadFailures)
             self.communityID = communityID
             self.selection = selection
@@ -157,9 +167,12 @@ public struct CommunitySyncMachine: Sendable {
     /// Archives whose download failed in the last plan: the retry tries the others first, so a
     /// run of archives no node has cannot keep older ones from ever being tried.
     private var failedLastPlan: Set<ArchiveID> = []
+    /// Draws each retry's jitter.
+    private var jitter: JitterSource
 
     public init(configuration: Configuration, persisted: Persisted = Persisted()) {
         self.configuration = configuration
+        jitter = JitterSource(seed: configuration.jitterSeed)
         storedClock = persisted.clock
         processedIndexCID = persisted.processedIndexCID
         processedSelection = persisted.processedSelection
@@ -443,10 +456,9 @@ public struct CommunitySyncMachine: Sendable {
         return processedSelection.covers(selection)
     }
 
-    /// Exponential: initial × 2^(attempt-1), capped.
-    public func retryDelay(attempt: Int) -> Duration {
-        var delay = configuration.retryInitialDelay
-        for _ in 1..<max(1, attempt) where delay < configuration.retryMaxDelay { delay = delay * 2 }
-        return min(delay, configuration.retryMaxDelay)
+    /// The project's backoff (`Backoff`): initial × 2^(attempt-1), capped, less its jitter.
+    private mutating func retryDelay(attempt: Int) -> Duration {
+        Backoff(initial: configuration.retryInitialDelay, maximum: configuration.retryMaxDelay, jitter: configuration.retryJitter)
+            .delay(afterAttempt: attempt, random: jitter.next())
     }
 }
