@@ -9,7 +9,7 @@ import StatusWire
 /// agent run when keys arrive: nothing is downloaded again.
 ///
 /// ```swift
-/// let released = try HeldMessageRelease(database: database, keys: ring).run()
+/// let released = try await HeldMessageRelease(database: database, keys: ring).run()
 /// print(released.stored)
 /// ```
 public struct HeldMessageRelease: Sendable {
@@ -37,8 +37,13 @@ public struct HeldMessageRelease: Sendable {
     }
 
     /// Throws a GRDB `DatabaseError` when the database cannot be read or written; archives
-    /// released before the failure stay released.
-    public func run() throws -> Result {
+    /// released before the failure stay released. Runs off Swift's cooperative pool (it reads
+    /// and writes the database).
+    public func run() async throws -> Result {
+        try await offCooperativePool { try self.release() }
+    }
+
+    private func release() throws -> Result {
         var result = Result()
         for archive in try database.heldArchives(keyIDs: keys.keyIDs, communityID: communityID) {
             let community = try CommunityID(archive.communityID)
@@ -73,13 +78,6 @@ public struct HeldMessageRelease: Sendable {
             result.rejected.merge(counts.rejected, uniquingKeysWith: +)
         }
         return result
-    }
-}
-
-extension HeldMessageRelease {
-    /// `run` without blocking a thread of Swift's cooperative pool (it reads and writes the database).
-    public func run() async throws -> Result {
-        try await offCooperativePool { try self.run() }
     }
 }
 

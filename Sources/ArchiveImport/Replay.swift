@@ -10,7 +10,7 @@ import StatusWire
 ///
 /// ```swift
 /// let fixture = try FixtureDirectory(url: URL(fileURLWithPath: "Fixtures/demo-community"))
-/// let report = try Replay(fixture: fixture, database: database).run()
+/// let report = try await Replay(fixture: fixture, database: database).run()
 /// print(report.text)
 /// ```
 public struct Replay {
@@ -27,7 +27,7 @@ public struct Replay {
         self.logger = logger
     }
 
-    public func run() throws -> ReplayReport {
+    public func run() async throws -> ReplayReport {
         let importer = ArchiveImporter(database: database, communityID: fixture.manifest.communityID)
         database.removeAbandonedStagingFiles()
         // The store keys rows by the canonical spelling.
@@ -41,13 +41,13 @@ public struct Replay {
         if try database.messageCount(communityID: communityID) == 0,
            try database.importedArchiveIDs(communityID: communityID).isEmpty {
             let local = try fixture.localMessages()
-            try database.insertLocalMessages(local)
+            try await database.insertLocalMessages(local)
             report.localMessagesSeeded = local.count
         }
 
         // Encrypted messages earlier replays held for keys now held: stored as their archives'.
         if let keys = options.keys {
-            let released = try HeldMessageRelease(database: database, keys: keys, communityID: communityID).run()
+            let released = try await HeldMessageRelease(database: database, keys: keys, communityID: communityID).run()
             if released.archives > 0 {
                 logger.info("held messages released", metadata: ["archives": "\(released.archives)",
                                                                 "stored": "\(released.stored + released.replaced)"])
@@ -58,7 +58,7 @@ public struct Replay {
             ?? CommunityIndexState(communityID: communityID, indexCID: nil, indexClock: 0, processedIndexCID: nil)
         state.indexCID = indexCID.string
         try database.saveIndexState(state)
-        try database.saveIndexEntries(communityID: communityID, indexCID: indexCID.string, entries: index.entries.map {
+        try await database.saveIndexEntries(communityID: communityID, indexCID: indexCID.string, entries: index.entries.map {
             IndexEntryRecord(archiveID: $0.id.string, cid: $0.cid.string, from: $0.from, to: $0.to)
         })
 
@@ -78,7 +78,7 @@ public struct Replay {
             }
             do {
                 let path = try fixture.verifiedBlobPath(entry.cid)
-                let result = try importer.importArchive(entry, path: path, options: options)
+                let result = try await importer.importArchive(entry, path: path, options: options)
                 logger.info("imported archive", metadata: [
                     "archive": "\(entry.id)", "stored": "\(result.counts.stored)",
                     "replaced": "\(result.counts.replaced)", "removed": "\(result.counts.removed)",

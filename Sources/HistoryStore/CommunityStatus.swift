@@ -95,11 +95,6 @@ extension HistoryDatabase {
     /// ```swift
     /// try await db.recordFailure(archiveID: id, communityID: community, reason: "download: HTTP 500", disposition: .retrying)
     /// ```
-    public func recordFailure(archiveID: String, communityID: String, reason: String, disposition: ArchiveFailureDisposition) throws {
-        try pool.write { db in try Self.recordFailure(db, archiveID, communityID, reason, disposition) }
-    }
-
-    /// `recordFailure` without blocking a cooperative thread.
     public func recordFailure(archiveID: String, communityID: String, reason: String, disposition: ArchiveFailureDisposition) async throws {
         try await pool.write { db in try Self.recordFailure(db, archiveID, communityID, reason, disposition) }
     }
@@ -138,11 +133,6 @@ extension HistoryDatabase {
 
     /// Records how the last plan ended: an error, or success (clears the error). Success means
     /// everything importable is in: archives that cannot be imported do not hold it back.
-    public func recordOutcome(communityID: String, error: String?) throws {
-        try pool.write { db in try Self.recordOutcome(db, communityID, error) }
-    }
-
-    /// `recordOutcome` without blocking a cooperative thread.
     public func recordOutcome(communityID: String, error: String?) async throws {
         try await pool.write { db in try Self.recordOutcome(db, communityID, error) }
     }

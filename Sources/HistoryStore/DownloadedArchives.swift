@@ -29,11 +29,7 @@ public struct DownloadedArchiveRecord: Sendable, Hashable, Codable {
 }
 
 extension HistoryDatabase {
-    public func recordDownloaded(_ archive: DownloadedArchiveRecord) throws {
-        try pool.write { db in try Self.recordDownloaded(db, archive) }
-    }
-
-    /// `recordDownloaded` without blocking a cooperative thread.
+    /// Records a downloaded archive's file, so the next start imports it instead of downloading it again.
     public func recordDownloaded(_ archive: DownloadedArchiveRecord) async throws {
         try await pool.write { db in try Self.recordDownloaded(db, archive) }
     }
@@ -49,11 +45,6 @@ extension HistoryDatabase {
 
     /// Forgets a download (its file is gone or goes). An archive waiting for a key with it no
     /// longer waits: it is downloaded again when planned.
-    public func removeDownloaded(archiveID: String) throws {
-        try pool.write { try Self.removeDownloaded($0, archiveID: archiveID) }
-    }
-
-    /// `removeDownloaded` without blocking a cooperative thread.
     public func removeDownloaded(archiveID: String) async throws {
         try await pool.write { try Self.removeDownloaded($0, archiveID: archiveID) }
     }

@@ -73,11 +73,6 @@ extension HistoryDatabase {
     /// An archive's held messages are one entry per key (`messages`, with their count).
     ///
     /// Throws a GRDB `DatabaseError` when the database cannot be read.
-    public func keyWaits(communityID: String? = nil) throws -> [KeyWait] {
-        try pool.read { db in try Self.keyWaits(db, communityID: communityID) }
-    }
-
-    /// `keyWaits` without blocking a cooperative thread.
     public func keyWaits(communityID: String? = nil) async throws -> [KeyWait] {
         try await pool.read { db in try Self.keyWaits(db, communityID: communityID) }
     }

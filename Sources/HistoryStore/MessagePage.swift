@@ -52,16 +52,11 @@ extension HistoryDatabase {
     /// appears when it is published).
     ///
     /// ```swift
-    /// var page = try database.messagePage(communityID: id, chatID: chat, position: .newest, limit: 50)
-    /// if let older = page.older { page = try database.messagePage(communityID: id, chatID: chat, position: .before(older), limit: 50) }
+    /// var page = try await database.messagePage(communityID: id, chatID: chat, position: .newest, limit: 50)
+    /// if let older = page.older { page = try await database.messagePage(communityID: id, chatID: chat, position: .before(older), limit: 50) }
     /// ```
     ///
     /// Throws a GRDB `DatabaseError` when the database cannot be read.
-    public func messagePage(communityID: String, chatID: String? = nil, position: PagePosition, limit: Int) throws -> MessagePage {
-        try pool.read { db in try Self.messagePage(db, communityID: communityID, chatID: chatID, position: position, limit: limit) }
-    }
-
-    /// `messagePage` without blocking a cooperative thread.
     public func messagePage(communityID: String, chatID: String? = nil, position: PagePosition, limit: Int) async throws -> MessagePage {
         try await pool.read { db in try Self.messagePage(db, communityID: communityID, chatID: chatID, position: position, limit: limit) }
     }

@@ -70,11 +70,6 @@ extension HistoryDatabase {
         try await pool.write { db in try Self.saveIndexEntries(db, communityID: communityID, indexCID: indexCID, entries: entries) }
     }
 
-    /// `saveIndexEntries` for a caller that is not async (`replay`).
-    public func saveIndexEntries(communityID: String, indexCID: String, entries: [IndexEntryRecord]) throws {
-        try pool.write { db in try Self.saveIndexEntries(db, communityID: communityID, indexCID: indexCID, entries: entries) }
-    }
-
     static func saveIndexEntries(_ db: Database, communityID: String, indexCID: String, entries: [IndexEntryRecord]) throws {
         try db.execute(sql: "DELETE FROM index_entry WHERE community_id = ?", arguments: [communityID])
         let insert = try db.makeStatement(sql: """

@@ -57,7 +57,7 @@ struct ControlNodeCommand: AsyncParsableCommand {
             logging.bootstrap()
             let url = URL(fileURLWithPath: out)
             try clear(url)
-            if encrypted { return try writeEncrypted(url) }
+            if encrypted { return try await writeEncrypted(url) }
             let generator = FixtureGenerator(configuration: .init(seed: seed ?? 1, weeks: weeks ?? 9, messagesPerWeek: messagesPerWeek ?? 600, layout: layout))
             let summary = try generator.write(to: url)
 
@@ -67,14 +67,14 @@ struct ControlNodeCommand: AsyncParsableCommand {
             try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: scratch) }
             let database = try HistoryDatabase(path: scratch.appendingPathComponent("replay.sqlite").path)
-            let report = try Replay(fixture: try FixtureDirectory(url: url), database: database).run()
+            let report = try await Replay(fixture: try FixtureDirectory(url: url), database: database).run()
             try Data(try ReportJSON.encode(report).utf8).write(to: url.appendingPathComponent("expected-report.json"))
             print("wrote \(out): \(summary.archives) archives + \(summary.encryptedArchives) encrypted, "
                   + "\(summary.validMessages) valid messages, index \(summary.indexCID) (\(layout) manifest layout)")
         }
 
         /// An encrypted community, and what a replay with its keys (keys.jsonl) prints.
-        private func writeEncrypted(_ url: URL) throws {
+        private func writeEncrypted(_ url: URL) async throws {
             let weeks = weeks ?? 4
             let generator = EncryptedFixtureGenerator(configuration: .init(
                 seed: seed ?? 3, weeks: weeks, messagesPerWeek: messagesPerWeek ?? 60, rotationWeek: weeks / 2, layout: layout))
@@ -84,7 +84,7 @@ struct ControlNodeCommand: AsyncParsableCommand {
             try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: scratch) }
             let database = try HistoryDatabase(path: scratch.appendingPathComponent("replay.sqlite").path)
-            let report = try Replay(fixture: try FixtureDirectory(url: url), database: database,
+            let report = try await Replay(fixture: try FixtureDirectory(url: url), database: database,
                                     options: ArchiveImportOptions(keys: GroupKeyRing(keys))).run()
             try Data(try ReportJSON.encode(report).utf8).write(to: url.appendingPathComponent("expected-report.json"))
             print("wrote \(out): \(summary.archiveKeys.count) encrypted archives, \(summary.validMessages) valid messages "

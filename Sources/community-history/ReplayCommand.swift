@@ -51,7 +51,7 @@ struct ReplayCommand: AsyncParsableCommand {
             let fixture = try FixtureDirectory(url: try directory.map { URL(fileURLWithPath: $0) } ?? BundledFixture.locate(scratch: scratch))
             let database = try HistoryDatabase(path: db)
             let options = ArchiveImportOptions(mode: mode, limits: limits.limits, force: force, keys: try KeysCommand.keyring(forDatabase: db))
-            report = try Replay(fixture: fixture, database: database, options: options).run()
+            report = try await Replay(fixture: fixture, database: database, options: options).run()
         } catch let error as ArchiveDecodingError {
             if case .waitingForKey = error {
                 // An encrypted community's index: nothing to replay until its key is imported.

@@ -33,9 +33,7 @@ import Testing
     }
 
     static func replay(_ community: Community, into database: HistoryDatabase, keys: [GroupKey]) async throws -> ReplayReport {
-        try await TestSupport.offPool {
-            try Replay(fixture: community.fixture, database: database, options: ArchiveImportOptions(keys: GroupKeyRing(keys))).run()
-        }
+        try await Replay(fixture: community.fixture, database: database, options: ArchiveImportOptions(keys: GroupKeyRing(keys))).run()
     }
 
     @Test func withItsKeysTheCommunityReplaysWithExactlyItsMessages() async throws {

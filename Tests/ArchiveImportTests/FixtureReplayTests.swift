@@ -8,20 +8,20 @@ import Testing
 
 /// The bundled fixture community, replayed through the whole offline pipeline.
 @Suite(.timeLimit(.minutes(5))) struct FixtureReplayTests {
-    @Test func bundledFixtureReplaysToItsExpectedReport() throws {
+    @Test func bundledFixtureReplaysToItsExpectedReport() async throws {
         let fixture = try FixtureDirectory(url: TestSupport.bundledFixture)
-        let report = try Replay(fixture: fixture, database: try TestSupport.temporaryDatabase()).run()
+        let report = try await Replay(fixture: fixture, database: try TestSupport.temporaryDatabase()).run()
         let data = try Data(contentsOf: TestSupport.bundledFixture.appendingPathComponent("expected-report.json"))
         let expected = try JSONDecoder().decode(ReplayReport.self, from: data)
         #expect(report == expected)
     }
 
-    @Test func replayFindsExactlyWhatTheControlNodePlanted() throws {
+    @Test func replayFindsExactlyWhatTheControlNodePlanted() async throws {
         // Regenerate with the bundled fixture's seed: the generator's summary is an
         // independent account of what the archives contain.
         let directory = try TestSupport.temporaryDirectory("fixture")
         let summary = try FixtureGenerator(configuration: .init(seed: 1)).write(to: directory)
-        let report = try Replay(fixture: try FixtureDirectory(url: directory), database: try TestSupport.temporaryDatabase()).run()
+        let report = try await Replay(fixture: try FixtureDirectory(url: directory), database: try TestSupport.temporaryDatabase()).run()
 
         #expect(summary.validMessages >= 5000)
         #expect(report.archives.imported == summary.archives)
@@ -37,7 +37,7 @@ import Testing
         #expect(Set(report.results.map(\.compression)) == [.none, .zlib, .gzip])
     }
 
-    @Test func bundledFixtureIsWhatTheGeneratorMakes() throws {
+    @Test func bundledFixtureIsWhatTheGeneratorMakes() async throws {
         let directory = try TestSupport.temporaryDirectory("fixture")
         try FixtureGenerator(configuration: .init(seed: 1)).write(to: directory)
         let names = try FileManager.default.contentsOfDirectory(atPath: directory.appendingPathComponent("blobs").path).sorted()
@@ -53,15 +53,15 @@ import Testing
     /// fixtures were before 2026) replays to the same history as the bundled one, whose CIDs are
     /// in the current layout: the bytes are the same, only their names differ (and with them
     /// the archive IDs, which hash the index entry and so its CID).
-    @Test func aFixtureOfEitherLayoutReplaysToTheSameHistory() throws {
+    @Test func aFixtureOfEitherLayoutReplaysToTheSameHistory() async throws {
         let directory = try TestSupport.temporaryDirectory("fixture-2025")
         try FixtureGenerator(configuration: .init(seed: 1, layout: .codex2025)).write(to: directory)
         let old = try FixtureDirectory(url: directory)
         let bundled = try FixtureDirectory(url: TestSupport.bundledFixture)
         #expect(old.layout == .codex2025 && bundled.layout == .current)
         #expect(old.manifest.indexCID != bundled.manifest.indexCID)
-        let oldReport = try Replay(fixture: old, database: try TestSupport.temporaryDatabase()).run()
-        let newReport = try Replay(fixture: bundled, database: try TestSupport.temporaryDatabase()).run()
+        let oldReport = try await Replay(fixture: old, database: try TestSupport.temporaryDatabase()).run()
+        let newReport = try await Replay(fixture: bundled, database: try TestSupport.temporaryDatabase()).run()
         #expect(oldReport.database.messageCount == newReport.database.messageCount)
         #expect(oldReport.archives.imported == newReport.archives.imported)
         #expect(oldReport.messages == newReport.messages)
@@ -69,7 +69,7 @@ import Testing
 
     /// Regression: `replay` used to import an archive blob without checking it is what its CID
     /// names. A blob whose bytes were changed is rejected and nothing of it is imported.
-    @Test func aBlobThatIsNotItsCIDIsRejected() throws {
+    @Test func aBlobThatIsNotItsCIDIsRejected() async throws {
         let directory = try TestSupport.temporaryDirectory("fixture").appendingPathComponent("copy")
         try FileManager.default.copyItem(at: TestSupport.bundledFixture, to: directory)
         let fixture = try FixtureDirectory(url: directory)
@@ -78,7 +78,7 @@ import Testing
         var bytes = try Data(contentsOf: URL(fileURLWithPath: fixture.blobPath(victim.cid)))
         bytes[bytes.count / 2] ^= 0x01
         try bytes.write(to: URL(fileURLWithPath: fixture.blobPath(victim.cid)))
-        let report = try Replay(fixture: fixture, database: try TestSupport.temporaryDatabase()).run()
+        let report = try await Replay(fixture: fixture, database: try TestSupport.temporaryDatabase()).run()
         #expect(report.archives.imported == 8)
         let rejection = try #require(report.archives.rejected.first { $0.id == victim.id.string })
         #expect(rejection.reason.contains("is not what that CID names"))
@@ -88,15 +88,15 @@ import Testing
         #expect(throws: FixtureError.self) { try fixture.readIndex() }
     }
 
-    @Test func replayingAgainChangesNothing() throws {
+    @Test func replayingAgainChangesNothing() async throws {
         let fixture = try FixtureDirectory(url: TestSupport.bundledFixture)
         let database = try TestSupport.temporaryDatabase()
-        let first = try Replay(fixture: fixture, database: database).run()
-        let second = try Replay(fixture: fixture, database: database).run()
+        let first = try await Replay(fixture: fixture, database: database).run()
+        let second = try await Replay(fixture: fixture, database: database).run()
         #expect(second.archives.imported == 0 && second.archives.skipped == first.archives.imported)
         #expect(first.database.digest != nil && second.database.digest == first.database.digest)
         // Forcing a re-import of every archive rewrites the same rows: same digest.
-        let forced = try Replay(fixture: fixture, database: database, options: .init(force: true)).run()
+        let forced = try await Replay(fixture: fixture, database: database, options: .init(force: true)).run()
         #expect(forced.archives.imported == first.archives.imported)
         #expect(forced.messages.stored == 0 && forced.messages.removed == 0)
         #expect(forced.database.digest == first.database.digest)
@@ -106,9 +106,9 @@ import Testing
         #expect(state?.processedIndexCID == nil)
     }
 
-    @Test func mergeModeKeepsLocalCopies() throws {
+    @Test func mergeModeKeepsLocalCopies() async throws {
         let fixture = try FixtureDirectory(url: TestSupport.bundledFixture)
-        let report = try Replay(fixture: fixture, database: try TestSupport.temporaryDatabase(), options: .init(mode: .merge)).run()
+        let report = try await Replay(fixture: fixture, database: try TestSupport.temporaryDatabase(), options: .init(mode: .merge)).run()
         #expect(report.messages.replaced == 0 && report.messages.removed == 0)
         #expect(report.messages.unchanged == 45)
         #expect(report.database.messageCount == report.messages.stored + report.localMessagesSeeded)

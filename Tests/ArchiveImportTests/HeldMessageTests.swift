@@ -51,11 +51,11 @@ import Testing
 
     /// What the chat client received live of encrypted message m3 (it could read it): its local
     /// copy, by the ID the archive's version has. Returns that ID.
-    func insertLiveCopyOfM3(_ database: HistoryDatabase) throws -> String {
+    func insertLiveCopyOfM3(_ database: HistoryDatabase) async throws -> String {
         let amm = try MessageFactory.chatMessage(author: community.members[0].key, chatID: community.channels[0].chatID, text: "m3",
                                                  clock: 3, timestampMillis: (from + 3) * 1000)
         let id = MessageID.compute(signer: community.members[0].key.publicKey, applicationMessage: amm)
-        try database.insertLocalMessages([StoredMessage(
+        try await database.insertLocalMessages([StoredMessage(
             id: id, communityID: community.communityID.string, chatID: community.channels[0].chatID,
             contentTopic: community.channels[0].topic.string, author: "0x02", type: 1, clock: 3, timestamp: Int64(from + 3) * 1000,
             payload: Data(), text: "m3 (live)", source: .local)])
@@ -66,39 +66,39 @@ import Testing
         Dictionary(uniqueKeysWithValues: try database.messages(communityID: community.communityID.string).map { ($0.text ?? "", $0.source) })
     }
 
-    @Test func heldMessagesAreStoredWhenTheirKeyComes() throws {
+    @Test func heldMessagesAreStoredWhenTheirKeyComes() async throws {
         let database = try TestSupport.temporaryDatabase()
         let (entry, bytes) = try archive()
         let importer = ArchiveImporter(database: database, communityID: community.communityID)
         let first = try importer.importArchive(entry) { MemoryByteSource(bytes) }
         #expect(first.counts.stored == 20 && first.rejected == [.encryptedKeyUnavailable: 10])
-        let waits = try database.keyWaits(communityID: community.communityID.string)
+        let waits = try await database.keyWaits(communityID: community.communityID.string)
         #expect(waits.map(\.kind) == [.messages] && waits.first?.messageCount == 10 && waits.first?.item == entry.id.string)
         #expect(waits.first?.keyID == Hex.encode(key.keyID, prefixed: true))
 
         // Another key changes nothing.
         let other = GroupKey(groupID: key.groupID, timestampMillis: keyTime + 1, key: groupKey)
-        #expect(try HeldMessageRelease(database: database, keys: GroupKeyRing([other])).run() == HeldMessageRelease.Result())
+        #expect(try await HeldMessageRelease(database: database, keys: GroupKeyRing([other])).run() == HeldMessageRelease.Result())
 
-        let released = try HeldMessageRelease(database: database, keys: GroupKeyRing([key])).run()
+        let released = try await HeldMessageRelease(database: database, keys: GroupKeyRing([key])).run()
         #expect(released.archives == 1 && released.stored == 10 && released.replaced == 0 && released.rejected.isEmpty)
         let after = try record(database, entry)
         #expect(after.rows == 30 && after.counted == 30 && after.rejections.isEmpty, "\(after)")
         let stored = try texts(database)
         #expect(stored.count == 30 && stored.values.allSatisfy { $0 == .archive })
-        #expect(try database.keyWaits(communityID: community.communityID.string).isEmpty)
-        let again = try HeldMessageRelease(database: database, keys: GroupKeyRing([key])).run()
+        #expect(try await database.keyWaits(communityID: community.communityID.string).isEmpty)
+        let again = try await HeldMessageRelease(database: database, keys: GroupKeyRing([key])).run()
         #expect(again == HeldMessageRelease.Result(), "released once")
         #expect(try database.messageCount(communityID: community.communityID.string) == 30)
     }
 
-    @Test func aReleaseReplacesTheLocalCopyOfAHeldMessage() throws {
+    @Test func aReleaseReplacesTheLocalCopyOfAHeldMessage() async throws {
         let database = try TestSupport.temporaryDatabase()
         let (entry, bytes) = try archive()
         let importer = ArchiveImporter(database: database, communityID: community.communityID)
         _ = try importer.importArchive(entry) { MemoryByteSource(bytes) }
-        let id = try insertLiveCopyOfM3(database)
-        let released = try HeldMessageRelease(database: database, keys: GroupKeyRing([key])).run()
+        let id = try await insertLiveCopyOfM3(database)
+        let released = try await HeldMessageRelease(database: database, keys: GroupKeyRing([key])).run()
         #expect(released.stored == 9 && released.replaced == 1)
         let m3 = try #require(try database.message(id: id))
         #expect(m3.source == .archive && m3.text == "m3" && m3.archiveID == entry.id.string)
@@ -109,13 +109,13 @@ import Testing
 
     /// Review: a release ignored merge mode (status-go's: change nothing stored), and replaced
     /// the local copy anyway.
-    @Test func inMergeModeAReleaseKeepsTheLocalCopy() throws {
+    @Test func inMergeModeAReleaseKeepsTheLocalCopy() async throws {
         let database = try TestSupport.temporaryDatabase()
         let (entry, bytes) = try archive()
         _ = try ArchiveImporter(database: database, communityID: community.communityID)
             .importArchive(entry, options: ArchiveImportOptions(mode: .merge)) { MemoryByteSource(bytes) }
-        let id = try insertLiveCopyOfM3(database)
-        let released = try HeldMessageRelease(database: database, keys: GroupKeyRing([key])).run()
+        let id = try await insertLiveCopyOfM3(database)
+        let released = try await HeldMessageRelease(database: database, keys: GroupKeyRing([key])).run()
         #expect(released.stored == 9 && released.replaced == 0)
         #expect(try database.message(id: id)?.text == "m3 (live)")
         let after = try record(database, entry)

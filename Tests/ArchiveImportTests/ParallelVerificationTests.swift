@@ -8,11 +8,11 @@ import Testing
 /// Verifying on several threads changes how fast an import is, never what it stores: the same
 /// rows, counts and rejections as one thread, in the same order, across batch boundaries.
 @Suite(.timeLimit(.minutes(5))) struct ParallelVerificationTests {
-    @Test func theBundledFixtureImportsTheSameWithOneOrManyWorkers() throws {
+    @Test func theBundledFixtureImportsTheSameWithOneOrManyWorkers() async throws {
         let fixture = try FixtureDirectory(url: TestSupport.bundledFixture)
-        let one = try Replay(fixture: fixture, database: try TestSupport.temporaryDatabase(),
+        let one = try await Replay(fixture: fixture, database: try TestSupport.temporaryDatabase(),
                              options: ArchiveImportOptions(verificationWorkers: 1)).run()
-        let many = try Replay(fixture: fixture, database: try TestSupport.temporaryDatabase(),
+        let many = try await Replay(fixture: fixture, database: try TestSupport.temporaryDatabase(),
                               options: ArchiveImportOptions(verificationWorkers: 4)).run()
         // Segmented messages, forged authors and encrypted entries are in the fixture.
         #expect(one.messages.rejectedTotal > 0 && one.archives.imported == 9)
@@ -20,7 +20,7 @@ import Testing
         #expect(one.database.digest != nil && many.database.digest == one.database.digest)
     }
 
-    @Test func anArchiveLongerThanABatchImportsTheSameWithOneOrManyWorkers() throws {
+    @Test func anArchiveLongerThanABatchImportsTheSameWithOneOrManyWorkers() async throws {
         let archive = BenchmarkArchive()
         let count = ParallelVerification.batchSize * 2 + 300
         var results: [(ArchiveImportResult, String)] = []
@@ -29,7 +29,7 @@ import Testing
             let database = try TestSupport.temporaryDatabase()
             let path = directory.appendingPathComponent("archive").path
             try archive.write(count: count, to: path, localCopiesIn: database)
-            let result = try ArchiveImporter(database: database, communityID: archive.community.communityID)
+            let result = try await ArchiveImporter(database: database, communityID: archive.community.communityID)
                 .importArchive(archive.entry, path: path, options: ArchiveImportOptions(verificationWorkers: workers))
             results.append((result, try database.messageDigest()))
         }

@@ -19,33 +19,33 @@ import GRDB
                       author: "0x02bb", type: 1, clock: UInt64(ms), timestamp: ms, payload: Data(id.utf8), text: id, source: .local)
     }
 
-    @Test func pagesGoNewestFirstAndTheCursorsWalkTheWholeChannelOnce() throws {
+    @Test func pagesGoNewestFirstAndTheCursorsWalkTheWholeChannelOnce() async throws {
         let db = try temporaryDatabase()
         // Three messages share a timestamp: the ID orders them, and no page boundary loses one.
         var all = (0..<7).map { message(String(format: "0x%02d", $0), ms: 1000 + Int64($0) * 10) }
         all += ["0x90", "0x91", "0x92"].map { message($0, ms: 1030) }
         all.append(message("0xother", chat: "chat-b", ms: 1035))
-        try db.insertLocalMessages(all)
+        try await db.insertLocalMessages(all)
 
         var seen: [String] = []
-        var page = try db.messagePage(communityID: community, chatID: "chat-a", position: .newest, limit: 3)
+        var page = try await db.messagePage(communityID: community, chatID: "chat-a", position: .newest, limit: 3)
         #expect(page.messages.map(\.id) == ["0x06", "0x05", "0x04"])
         seen += page.messages.map(\.id)
         while let older = page.older {
-            page = try db.messagePage(communityID: community, chatID: "chat-a", position: .before(older), limit: 3)
+            page = try await db.messagePage(communityID: community, chatID: "chat-a", position: .before(older), limit: 3)
             seen += page.messages.map(\.id)
         }
         #expect(seen == ["0x06", "0x05", "0x04", "0x92", "0x91", "0x90", "0x03", "0x02", "0x01", "0x00"])
 
         // After a cursor: the messages just newer, still newest first.
-        let newer = try db.messagePage(communityID: community, chatID: "chat-a", position: .after(MessageCursor(timestamp: 1030, id: "0x90")), limit: 3)
+        let newer = try await db.messagePage(communityID: community, chatID: "chat-a", position: .after(MessageCursor(timestamp: 1030, id: "0x90")), limit: 3)
         #expect(newer.messages.map(\.id) == ["0x04", "0x92", "0x91"])
         #expect(newer.older == MessageCursor(timestamp: 1030, id: "0x91"))
 
         // The whole community interleaves its channels.
-        let everything = try db.messagePage(communityID: community, position: .newest, limit: 2)
+        let everything = try await db.messagePage(communityID: community, position: .newest, limit: 2)
         #expect(everything.messages.map(\.id) == ["0x06", "0x05"])
-        let next = try db.messagePage(communityID: community, position: .before(try #require(everything.older)), limit: 2)
+        let next = try await db.messagePage(communityID: community, position: .before(try #require(everything.older)), limit: 2)
         #expect(next.messages.map(\.id) == ["0x04", "0xother"])
     }
 

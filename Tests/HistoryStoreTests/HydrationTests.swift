@@ -219,16 +219,16 @@ import GRDB
         #expect(try db.messageDigest() == digest)
     }
 
-    @Test func digestSeesEveryColumn() throws {
+    @Test func digestSeesEveryColumn() async throws {
         let db = try temporaryDatabase()
-        try db.insertLocalMessages([message("0x01", seconds: 1, text: "a", source: .local)])
+        try await db.insertLocalMessages([message("0x01", seconds: 1, text: "a", source: .local)])
         let first = try db.messageDigest()
         let other = try temporaryDatabase()
-        try other.insertLocalMessages([message("0x01", seconds: 1, text: "b", source: .local)])
+        try await other.insertLocalMessages([message("0x01", seconds: 1, text: "b", source: .local)])
         #expect(try other.messageDigest() != first)
     }
 
-    @Test func databaseIsInWALModeWithMigrations() throws {
+    @Test func databaseIsInWALModeWithMigrations() async throws {
         let db = try temporaryDatabase()
         #expect(try db.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") } == "wal")
         #expect(try db.appliedMigrations() == ["v1-history", "v2-downloads", "v3-agent-status", "v4-permanent-rejections",
@@ -237,11 +237,11 @@ import GRDB
                                                "v12-channel-names", "v13-key-waits", "v14-held-messages"])
     }
 
-    @Test func rejectedArchivesAreRememberedUntilTheDecoderChanges() throws {
+    @Test func rejectedArchivesAreRememberedUntilTheDecoderChanges() async throws {
         let db = try temporaryDatabase()
-        try db.recordFailure(archiveID: "0xbad", communityID: community, reason: "encrypted", disposition: .rejected(decoderRevision: 1))
-        try db.recordFailure(archiveID: "0xcut", communityID: community, reason: "download: cut", disposition: .retrying)   // may heal: not a rejection
-        try db.recordFailure(archiveID: "0xother", communityID: "0x03cc", reason: "encrypted", disposition: .rejected(decoderRevision: 1))
+        try await db.recordFailure(archiveID: "0xbad", communityID: community, reason: "encrypted", disposition: .rejected(decoderRevision: 1))
+        try await db.recordFailure(archiveID: "0xcut", communityID: community, reason: "download: cut", disposition: .retrying)   // may heal: not a rejection
+        try await db.recordFailure(archiveID: "0xother", communityID: "0x03cc", reason: "encrypted", disposition: .rejected(decoderRevision: 1))
         #expect(try db.rejectedArchives(communityID: community, decoderRevision: 1) == ["0xbad": "encrypted"])
         // A newer decoder may read it: the rejection no longer counts.
         #expect(try db.rejectedArchives(communityID: community, decoderRevision: 2).isEmpty)

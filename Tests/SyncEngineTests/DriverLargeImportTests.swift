@@ -20,7 +20,7 @@ import Testing
         let community: DemoCommunity
         let events = EventRecorder()
 
-        init() throws {
+        init() async throws {
             scratch = FileManager.default.temporaryDirectory.appendingPathComponent("driver-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: scratch.appendingPathComponent("archives"), withIntermediateDirectories: true)
             database = try HistoryDatabase(path: scratch.appendingPathComponent("history.sqlite").path)
@@ -29,7 +29,7 @@ import Testing
             community = benchmark.community
             let path = scratch.appendingPathComponent("archives").appendingPathComponent(entry.cid.string).path
             try benchmark.write(count: 6_000, to: path, localCopiesIn: try HistoryDatabase(path: scratch.appendingPathComponent("unused.sqlite").path))
-            try database.recordDownloaded(DownloadedArchiveRecord(
+            try await database.recordDownloaded(DownloadedArchiveRecord(
                 id: entry.id.string, communityID: community.communityID.string, cid: entry.cid.string, path: path, from: entry.from, to: entry.to,
                 contentTopics: entry.contentTopics.map { Hex.encode($0.bytes, prefixed: true) }))
         }
@@ -58,7 +58,7 @@ import Testing
     static func imported(_ event: SyncEvent) -> Bool { if case .archiveImported = event { true } else { false } }
 
     @Test func anAnnouncementIsTakenWhileALargeImportRuns() async throws {
-        let setup = try Setup()
+        let setup = try await Setup()
         let driver = try setup.startDriver()
         try await setup.waitFor(Self.importing)
 
@@ -77,7 +77,7 @@ import Testing
     }
 
     @Test func stopRollsBackARunningImportAndTheNextStartImportsIt() async throws {
-        let setup = try Setup()
+        let setup = try await Setup()
         let communityID = setup.community.communityID.string
         let first = try setup.startDriver()
         try await setup.waitFor(Self.progress)

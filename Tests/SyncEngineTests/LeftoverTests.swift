@@ -22,13 +22,13 @@ import Testing
         DownloadedArchiveRecord(id: id, communityID: Self.communityID.string, cid: cid.string, path: path.path, from: 0, to: 604_800, contentTopics: [])
     }
 
-    @Test func anImportCommitsItsDownloadRecordAndFailureAway() throws {
+    @Test func anImportCommitsItsDownloadRecordAndFailureAway() async throws {
         let directory = try scratch()
         let database = try HistoryDatabase(path: directory.appendingPathComponent("history.sqlite").path)
         let cid = try CID.codex(of: Array("week".utf8)).manifestCID
-        try database.recordDownloaded(record("0xweek", cid: cid, path: directory.appendingPathComponent(cid.string)))
-        try database.recordFailure(archiveID: "0xweek", communityID: Self.communityID.string, reason: "download: HTTP 500", disposition: .retrying)
-        _ = try database.hydrate(archive: ArchiveRecord(id: "0xweek", communityID: Self.communityID.string, cid: cid.string), mode: .replace) { _ in
+        try await database.recordDownloaded(record("0xweek", cid: cid, path: directory.appendingPathComponent(cid.string)))
+        try await database.recordFailure(archiveID: "0xweek", communityID: Self.communityID.string, reason: "download: HTTP 500", disposition: .retrying)
+        _ = try await database.hydrate(archive: ArchiveRecord(id: "0xweek", communityID: Self.communityID.string, cid: cid.string), mode: .replace) { _ in
             ArchiveContentSummary(from: 0, to: 604_800, contentTopics: [], entryCount: 0, rejections: [:])
         }
         #expect(try database.downloadedArchives(communityID: Self.communityID.string).isEmpty)

@@ -158,7 +158,7 @@ import WakuClient
         // The same archives as an offline replay of the fixture (without its local copies).
         let replayed = try HistoryDatabase(path: network.scratch.appendingPathComponent("replay.sqlite").path)
         let fixture = try FixtureDirectory(url: Self.fixtureURL)
-        _ = try Replay(fixture: FixtureDirectoryWithoutLocalCopies.make(from: fixture, in: network.scratch), database: replayed).run()
+        _ = try await Replay(fixture: FixtureDirectoryWithoutLocalCopies.make(from: fixture, in: network.scratch), database: replayed).run()
         #expect(try replayed.messageDigest() == database.messageDigest())
     }
 

@@ -101,15 +101,7 @@ public struct LiveSyncEffects: SyncEffects {
     /// Stores the community's messages held for keys the ring holds; a failure is logged and
     /// reported (the next key import or sync releases them).
     func releaseHeldMessages(_ keys: any HashRatchetKeyring) async {
-        do {
-            let released = try await HeldMessageRelease(database: database, keys: keys, communityID: communityID.string).run()
-            if released.archives > 0 {
-                onEvent(.heldMessagesReleased(archives: released.archives, stored: released.stored, replaced: released.replaced))
-            }
-        } catch {
-            logger.warning("held messages were not stored", metadata: ["error": "\(error)"])
-            onEvent(.recordFailed(what: "the messages held for a key", error: "\(error)"))
-        }
+        await HeldMessageRelease(database: database, keys: keys, communityID: communityID.string).runReporting(logger: logger, report: onEvent)
     }
 
     /// Records what waits for which key (for `status` and the API) and says so.

@@ -105,18 +105,7 @@ public struct OneShotSync: Sendable {
         // Encrypted messages that imported archives held for keys now held: stored first.
         // A failure is recorded and the sync goes on (the next run releases them).
         if let keys = options.keys {
-            do {
-                let released = try await HeldMessageRelease(database: database, keys: keys, communityID: communityID.string).run()
-                if released.archives > 0 {
-                    logger.info("held messages released", metadata: ["archives": "\(released.archives)", "stored": "\(released.stored)",
-                                                                    "replaced": "\(released.replaced)"])
-                    let event = SyncEvent.heldMessagesReleased(archives: released.archives, stored: released.stored, replaced: released.replaced)
-                    collector.record(event)
-                    onEvent(event)
-                }
-            } catch {
-                logger.warning("held messages were not stored", metadata: ["error": "\(error)"])
-                let event = SyncEvent.recordFailed(what: "the messages held for a key", error: "\(error)")
+            await HeldMessageRelease(database: database, keys: keys, communityID: communityID.string).runReporting(logger: logger) { event in
                 collector.record(event)
                 onEvent(event)
             }
