@@ -397,7 +397,7 @@ import WakuClient
         try process.run()
         defer { process.terminate(); process.waitUntilExit() }
         // Until the index stream is open (the manifest, then the stream: two requests).
-        while await codex.requestCount() < 2 { try await Task.sleep(for: .milliseconds(20)) }
+        try await AgentTests.waitUntil { await codex.requestCount() >= 2 }
         // Windows of 1 s, up to 10: the sync's own start-up work (key derivation, the store
         // query for channel names) may spill into the first ones on a loaded machine, but a
         // waiting process then has a quiet window, and a spinning one (~100 ticks a second at

@@ -93,17 +93,23 @@ import Testing
         #expect(effects.time(of: "fetch index 2") == .seconds(30))
     }
 
-    /// The loop is not blocked by a running import: an announcement is accepted (and persisted)
-    /// while the import of an earlier plan runs, and that import still ends as it would have.
-    @Test func anAnnouncementIsAcceptedWhileAnImportRuns() async throws {
+    /// A driver whose plan (index 1, one archive) is importing from 20 s, for `importTime`.
+    func importing(for importTime: Duration) async throws -> (ManualClock, FakeEffects, RunningDriver) {
         let clock = ManualClock()
-        let effects = FakeEffects(clock: clock, indexes: [Machine.cid(1): [Self.archives[0]]], downloadTime: [0: .zero], importTime: .seconds(60))
+        let effects = FakeEffects(clock: clock, indexes: [Machine.cid(1): [Self.archives[0]]], downloadTime: [0: .zero], importTime: importTime)
         let driver = driver(effects)
         #expect(await driver.nextOutcome() == .nothingToDo)
         driver.receive(Machine.announcement(clock: 1, cid: Machine.cid(1)))
         try await clock.waitForSleepers(endingAt: .seconds(20))
         clock.advance(by: .seconds(20))
-        try await clock.waitForSleepers(endingAt: .seconds(80))
+        try await clock.waitForSleepers(endingAt: .seconds(20) + importTime)
+        return (clock, effects, driver)
+    }
+
+    /// The loop is not blocked by a running import: an announcement is accepted (and persisted)
+    /// while the import of an earlier plan runs, and that import still ends as it would have.
+    @Test func anAnnouncementIsAcceptedWhileAnImportRuns() async throws {
+        let (clock, effects, driver) = try await importing(for: .seconds(60))
 
         driver.receive(Machine.announcement(clock: 2, cid: Machine.cid(2)))
         try await effects.waitUntil { $0.contains("save clock 2") }
@@ -116,14 +122,7 @@ import Testing
     }
 
     @Test func stoppingCancelsARunningImportAndRecordsNoOutcome() async throws {
-        let clock = ManualClock()
-        let effects = FakeEffects(clock: clock, indexes: [Machine.cid(1): [Self.archives[0]]], downloadTime: [0: .zero], importTime: .seconds(60))
-        let driver = driver(effects)
-        #expect(await driver.nextOutcome() == .nothingToDo)
-        driver.receive(Machine.announcement(clock: 1, cid: Machine.cid(1)))
-        try await clock.waitForSleepers(endingAt: .seconds(20))
-        clock.advance(by: .seconds(20))
-        try await clock.waitForSleepers(endingAt: .seconds(80))
+        let (_, effects, driver) = try await importing(for: .seconds(60))
         await driver.stop()
 
         #expect(effects.order("import 0", "import cancelled 0"))
@@ -158,13 +157,10 @@ final class FakeEffects: SyncEffects {
         return true
     }
 
-    /// Waits (on real time, a few milliseconds at a time, at most 2 minutes: the whole suite shares two threads with every other suite) until the calls satisfy `condition`.
-    func waitUntil(_ condition: ([String]) -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(120)
-        while !condition(calls) {
-            try #require(ContinuousClock.now < deadline, "waited 2 minutes for the driver; calls: \(calls)")
-            try await Task.sleep(for: .milliseconds(2))
-        }
+    /// Waits (on real time, at most 2 minutes: the whole suite shares two threads with every
+    /// other suite) until the calls satisfy `condition`.
+    func waitUntil(_ condition: @escaping ([String]) -> Bool) async throws {
+        try await SyncEngineTests.waitUntil("the driver's calls; calls so far: \(calls)") { condition(self.calls) }
     }
 
     private func record(_ call: String) { log.withLock { $0.append((call, clock.now.offset)) } }

@@ -45,11 +45,7 @@ import Testing
 
         /// Waits (a few milliseconds at a time, at most 2 minutes) for an event.
         func waitFor(_ matches: @escaping (SyncEvent) -> Bool) async throws {
-            let deadline = ContinuousClock.now + .seconds(120)
-            while count(matches) == 0 {
-                try #require(ContinuousClock.now < deadline, "waited 2 minutes for an event of the driver")
-                try await Task.sleep(for: .milliseconds(10))
-            }
+            try await waitUntil("an event of the driver") { count(matches) > 0 }
         }
     }
 

@@ -18,10 +18,8 @@ import Testing
             archivesDirectory: network.scratch.appendingPathComponent("archives"), onEvent: events.record))
         driver.receive(CommunitySyncMachineTests.announcement(
             clock: 1, cid: try CID(publisher.indexCID), signer: publisher.community.communityKey))
-        // The whole plan ends before anyone asks for its outcome (bounded by the suite's time limit).
-        while !events.all.contains(where: { if case .finished = $0 { true } else { false } }) {
-            try await Task.sleep(for: .milliseconds(20))
-        }
+        // The whole plan ends before anyone asks for its outcome.
+        try await waitUntil("the plan to finish") { events.all.contains { if case .finished = $0 { true } else { false } } }
         // (Before the announcement, the driver had nothing to do, and said so.)
         var outcome = await driver.nextOutcome()
         if outcome == .nothingToDo { outcome = await driver.nextOutcome() }

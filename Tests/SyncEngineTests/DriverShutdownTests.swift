@@ -27,7 +27,7 @@ import Testing
         let requestsBefore = await network.codexNode.requestCount()
         driver.receive(CommunitySyncMachineTests.announcement(
             clock: 1, cid: try CID(publisher.indexCID), signer: publisher.community.communityKey))
-        while await network.codexNode.requestCount() == requestsBefore { try await Task.sleep(for: .milliseconds(20)) }
+        try await waitUntil("the index fetch to reach the node") { await network.codexNode.requestCount() > requestsBefore }
 
         let answeredBefore = await network.codexNode.answeredCount()
         await driver.stop()

@@ -60,10 +60,10 @@ final class ManualClock: Clock, Sendable {
         for sleeper in due { sleeper.continuation.resume() }
     }
 
-    /// Waits (on real time, a few milliseconds at a time) until `count` tasks sleep on this clock;
-    /// the suite's time limit bounds it.
+    /// Waits (on real time, a few milliseconds at a time, at most 2 minutes) until `count` tasks
+    /// sleep on this clock.
     func waitForSleepers(_ count: Int = 1) async throws {
-        while sleeperCount < count { try await Task.sleep(for: .milliseconds(5)) }
+        try await waitUntil("\(count) task(s) to sleep on the manual clock") { sleeperCount >= count }
     }
 
     /// Waits (on real time, a few milliseconds at a time, at most 2 minutes) until `count` tasks sleep
