@@ -17,7 +17,10 @@ enum ChildProcess {
     }
 
     static func run(_ executable: String, _ arguments: [String], stdout: String, stderr: String) async throws -> Finished {
-        for path in [stdout, stderr] { FileManager.default.createFile(atPath: path, contents: nil) }
+        for path in [stdout, stderr] where !FileManager.default.createFile(atPath: path, contents: nil) {
+            // Said here: FileHandle's error below would not name the cause (a full disk, no permission).
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path, NSLocalizedDescriptionKey: "cannot create \(path)"])
+        }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
