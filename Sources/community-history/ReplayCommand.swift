@@ -63,14 +63,14 @@ struct ReplayCommand: AsyncParsableCommand {
         } catch let error as HistoryStoreError {
             printError(error.description)
             throw Exit.databaseError
-        } catch let error where DatabaseFailure(error) != nil {
-            let failure = DatabaseFailure(error)!
+        } catch {
+            guard let failure = DatabaseFailure(error) else {
+                printError("\(error)")
+                throw Exit.badInput
+            }
             printError("database \(db): \(failure): \(error)")
             printError("fix: \(failure.fix)")
             throw Exit.databaseError
-        } catch {
-            printError("\(error)")
-            throw Exit.badInput
         }
 
         print(json ? try ReportJSON.encode(report) : report.text)

@@ -137,11 +137,12 @@ final class CommunityRoster: Service, Sendable {
             reply(.success(reload(configuration, members: &members, group: &group)))
         case .followerStopped(let id, let generation):
             guard let pending = members.afterStop[id], pending.generation == generation else { return }
+            // Nothing published changes by forgetting a stop that starts nothing: the follower left
+            // the published list when it was stopped (`stop`), and only `.start` shows as restarting.
             members.afterStop[id] = nil
             switch pending.then {
             case .nothing:
                 context.metrics.unregister(id.string)
-                publish(members)
             case .start(let follower):
                 start(follower, members: &members, group: &group)
             case .leave(let purge, let restore, let reply):
@@ -150,7 +151,6 @@ final class CommunityRoster: Service, Sendable {
                     start(restore, members: &members, group: &group)  // as before the request: a retry can work
                 } else {
                     context.metrics.unregister(id.string)
-                    publish(members)
                 }
                 reply(result)
             }
