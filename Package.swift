@@ -92,6 +92,7 @@ let package = Package(
         .target(
             name: "ArchiveImport",
             dependencies: [
+                "Failures",
                 "StatusWire",
                 "HistoryStore",
                 "Fixtures",

@@ -82,6 +82,9 @@ public enum AgentEvent: Sendable {
         case .archiveFailed(let id, let failure):
             var fields: [String: any Sendable] = ["event": "archive.failed", "archiveID": id.string, "kind": failure.kind.rawValue,
                                                   "retryable": failure.kind.isRetryable, "reason": failure.reason]
+            // The step that failed, and what rejected bytes proved to be.
+            if let step = failure.step { fields["step"] = step.rawValue }
+            if let rejection = failure.rejection { fields["rejection"] = rejection.rawValue }
             // Which failure of the database, and what fixes it (busy, full, read-only, damaged).
             if let database = failure.database {
                 fields["database"] = database.rawValue

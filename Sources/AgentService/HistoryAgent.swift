@@ -23,7 +23,7 @@ import WakuClient
 /// it), and returns. `join`, `leave`, `rescan` and `reload` are requests to the roster's loop.
 ///
 /// ```swift
-/// let agent = try HistoryAgent(configuration: config, events: EventLog(path: "events.jsonl"))
+/// let agent = try await HistoryAgent(configuration: config, events: EventLog(path: "events.jsonl"))
 /// let group = ServiceGroup(services: [agent], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
 /// try await group.run()
 /// // elsewhere, while it runs:
@@ -48,7 +48,7 @@ public final class HistoryAgent: Service, Sendable {
 
     public init(configuration: AgentConfiguration, events: EventLog = EventLog(), metrics: AgentMetrics = AgentMetrics(),
                 logger: Logger = Logger(label: "community-history.agent"), startRetry: RetryPolicy = HistoryAgent.defaultStartRetry,
-                hub: EventHub = EventHub(), onEvent: @escaping @Sendable (String, SyncEvent) -> Void = { _, _ in }) throws {
+                hub: EventHub = EventHub(), onEvent: @escaping @Sendable (String, SyncEvent) -> Void = { _, _ in }) async throws {
         try configuration.validate()
         self.configuration = configuration
         self.metrics = metrics
@@ -65,7 +65,7 @@ public final class HistoryAgent: Service, Sendable {
             keys: CurrentKeyring(), events: events, metrics: metrics, logger: logger)
         Self.loadKeys(context)
         let factory = FollowerFactory(context: context, onEvent: onEvent)
-        let initial = Self.initialFollowers(context, factory)
+        let initial = await Self.initialFollowers(context, factory)
         let (subscribers, changes) = AsyncStream.makeStream(of: [FeedSubscriber].self, bufferingPolicy: .bufferingNewest(1))
         roster = CommunityRoster(context: context, factory: factory, initial: initial, startRetry: startRetry, subscribers: changes)
         feed = AnnouncementFeedService(context: context, shards: Set(initial.map(\.subscriber.pubsubTopic)).sorted(), subscribers: subscribers)
@@ -149,11 +149,11 @@ public final class HistoryAgent: Service, Sendable {
 
     /// The configuration file's communities, then those joined through the API (a row that no
     /// longer parses is logged and skipped: the API wrote it, from checked settings).
-    private static func initialFollowers(_ context: AgentContext, _ factory: FollowerFactory) -> [Follower] {
+    private static func initialFollowers(_ context: AgentContext, _ factory: FollowerFactory) async -> [Follower] {
         let (configuration, logger) = (context.configuration, context.logger)
         var followers = configuration.communities.map { factory.make($0, origin: .configuration) }
         let joined: [FollowedCommunity]
-        do { joined = try context.database.followedCommunities() } catch {
+        do { joined = try await context.database.followedCommunities() } catch {
             logger.error("cannot read the communities joined through the API; following the configuration's only", metadata: ["error": "\(error)"])
             return followers
         }

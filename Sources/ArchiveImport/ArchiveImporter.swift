@@ -52,7 +52,7 @@ public struct ArchiveImportResult: Sendable, Codable, Equatable {
 ///
 /// ```swift
 /// let importer = ArchiveImporter(database: database, communityID: try CommunityID("0x02…"))
-/// let result = try importer.importArchive(entry, path: "blobs/\(entry.cid)")
+/// let result = try await importer.importArchive(entry, path: "blobs/\(entry.cid)")
 /// ```
 public struct ArchiveImporter: Sendable {
     public let database: HistoryDatabase
@@ -76,55 +76,19 @@ public struct ArchiveImporter: Sendable {
     /// How many archived entries are read between two calls of an import's `progress`.
     public static let progressInterval = 1_000
 
-    /// `progress` is called with the number of archived entries read so far, every
-    /// `progressInterval` entries (for a progress bar). An error it throws aborts the import:
-    /// nothing of the archive becomes visible and the error is rethrown.
-    public func importArchive(
-        _ entry: ArchiveIndexEntry, path: String, options: ArchiveImportOptions = .init(), progress: (Int) throws -> Void = { _ in }
-    ) throws -> ArchiveImportResult {
-        try importArchive(entry, options: options, progress: progress) { try FileByteSource(path: path) }
-    }
-
-    /// `open` returns the archive's bytes as stored (raw, zlib or gzip, or hash-ratchet
-    /// encrypted: then opened with `options.keys`); it is called again to classify a failure
-    /// and to read an encrypted archive whole.
+    /// Imports the archive in the file at `path`: the import on the database's writer,
+    /// suspending instead of blocking a thread of Swift's cooperative pool.
     ///
-    /// Throws `ArchiveDecodingError.waitingForKey` for an encrypted archive whose key the
-    /// member does not hold (nothing is stored; import it again once the key is imported),
-    /// `.decryptionFailed` when the key held does not open it.
-    public func importArchive(
-        _ entry: ArchiveIndexEntry, options: ArchiveImportOptions = .init(), progress: (Int) throws -> Void = { _ in },
-        open: () throws -> any ByteSource
-    ) throws -> ArchiveImportResult {
-        do { return try importPlaintext(entry, options: options, progress: progress, open: open) } catch ArchiveDecodingError.encrypted {
-            let archive = try EncryptedArchive.open(try open(), limits: options.limits, keys: options.keys)
-            do { return try importPlaintext(entry, options: options, progress: progress) { MemoryByteSource(archive) } } catch ArchiveDecodingError.encrypted {
-                throw ArchiveDecodingError.malformed(context: "the decrypted archive is not an archive")
-            }
-        }
-    }
-
-    private func importPlaintext(
-        _ entry: ArchiveIndexEntry, options: ArchiveImportOptions, progress: (Int) throws -> Void, open: () throws -> any ByteSource
-    ) throws -> ArchiveImportResult {
-        let record = ArchiveRecord(id: entry.id.string, communityID: communityID.string, cid: entry.cid.string)
-        var decoded: Decoded?
-        let counts = try classifyingEncryption(options: options, open: open) {
-            try database.hydrate(archive: record, mode: options.mode, force: options.force) { writer in
-                let result = try decode(entry, into: writer, options: options, progress: progress, open: open)
-                decoded = result
-                return result.summary
-            }
-        }
-        return result(entry, decoded!, counts)
-    }
-
-    /// The import on the database's writer, suspending instead of blocking a thread of Swift's
-    /// cooperative pool. Cancelling the calling task stops it within a few hundred messages:
-    /// nothing of the archive becomes visible and this throws `CancellationError` (how stopping
-    /// a sync ends a long import at once).
-    /// `verified` is called when every message is decoded and verified, before the rows are
-    /// written into the history database (the caller may start verifying the next archive).
+    /// `progress` is called with the number of archived entries read so far, every
+    /// `progressInterval` entries (for a progress bar). `verified` is called when every message
+    /// is decoded and verified, before the rows are written into the history database (the
+    /// caller may start verifying the next archive). Cancelling the calling task stops the
+    /// import within a few hundred messages: nothing of the archive becomes visible.
+    ///
+    /// Throws `ArchiveImportFailure`, which says what a retry can do and whether the file is
+    /// worth keeping: `.waitingForKey` for an encrypted archive whose key the member does not
+    /// hold (nothing is stored; import it again once the key is imported), `.rejected` only for
+    /// bytes that were read again and are what the entry's CID names, `.cancelled` when stopped.
     ///
     /// ```swift
     /// let result = try await importer.importArchive(entry, path: file.path) { entries in print(entries) }
@@ -132,8 +96,34 @@ public struct ArchiveImporter: Sendable {
     public func importArchive(
         _ entry: ArchiveIndexEntry, path: String, options: ArchiveImportOptions = .init(),
         verified: @escaping @Sendable () -> Void = {}, progress: @escaping @Sendable (Int) -> Void = { _ in }
+    ) async throws(ArchiveImportFailure) -> ArchiveImportResult {
+        try await importArchive(entry, options: options, verified: verified, progress: progress,
+                                recheck: { await CIDCheck.file(at: path, against: entry.cid) }) { try FileByteSource(path: path) }
+    }
+
+    /// Imports the archive whose bytes `open` returns as stored (raw, zlib or gzip, or
+    /// hash-ratchet encrypted: then opened with `options.keys`); `open` is called again to
+    /// classify a failure and to read an encrypted archive whole. `recheck` reads the bytes
+    /// again against the entry's CID when they fail to decode (by default: `open`'s bytes,
+    /// hashed as a storage node would).
+    public func importArchive(
+        _ entry: ArchiveIndexEntry, options: ArchiveImportOptions = .init(),
+        verified: @escaping @Sendable () -> Void = {}, progress: @escaping @Sendable (Int) -> Void = { _ in },
+        recheck: (@Sendable () async -> CIDCheck)? = nil, open: @escaping @Sendable () throws -> any ByteSource
+    ) async throws(ArchiveImportFailure) -> ArchiveImportResult {
+        do {
+            return try await importEitherForm(entry, options: options, verified: verified, progress: progress, open: open)
+        } catch {
+            let recheck = recheck ?? { await CIDCheck.bytes(open, against: entry.cid) }
+            throw await ArchiveImportFailure.classify(error, recheck: recheck)
+        }
+    }
+
+    private func importEitherForm(
+        _ entry: ArchiveIndexEntry, options: ArchiveImportOptions,
+        verified: @escaping @Sendable () -> Void, progress: @escaping @Sendable (Int) -> Void,
+        open: @escaping @Sendable () throws -> any ByteSource
     ) async throws -> ArchiveImportResult {
-        let open: @Sendable () throws -> any ByteSource = { try FileByteSource(path: path) }
         do {
             return try await importPlaintext(entry, options: options, verified: verified, progress: progress, open: open)
         } catch ArchiveDecodingError.encrypted {
@@ -254,13 +244,6 @@ public struct ArchiveImporter: Sendable {
     }
 
     /// A hash-ratchet encrypted archive reads as malformed: say so instead.
-    private func classifyingEncryption<T>(options: ArchiveImportOptions, open: () throws -> any ByteSource,
-                                          _ work: () throws -> T) throws -> T {
-        do { return try work() } catch let error as ArchiveDecodingError {
-            throw reclassified(error, options: options, open: open)
-        }
-    }
-
     private func classifyingEncryption<T>(options: ArchiveImportOptions, open: () throws -> any ByteSource,
                                           _ work: () async throws -> T) async throws -> T {
         do { return try await work() } catch let error as ArchiveDecodingError {

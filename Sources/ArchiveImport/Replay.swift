@@ -90,23 +90,26 @@ public struct Replay {
                 report.messages.removed += result.counts.removed
                 for (reason, count) in result.rejected { report.messages.rejected[reason.rawValue, default: 0] += count }
                 report.results.append(result)
-            } catch let error as HistoryStoreError {
-                if case .alreadyImported = error { report.archives.skipped += 1; continue }
-                throw error
-            } catch ArchiveDecodingError.waitingForKey(_, let key) {
-                logger.info("archive waits for a key", metadata: ["archive": "\(entry.id)", "keyID": "\(key.keyID)"])
-                // Reported, not recorded: a key wait in the database stands for a kept download
-                // (sync's), and a replay's archive is the fixture's blob.
-                report.archives.waitingForKey.append(.init(id: entry.id.string, groupID: key.groupID, keyID: key.keyID))
-                archiveLeftOut = true
-            } catch let error as ArchiveDecodingError where error.isLocalFailure {
-                // This machine could not read the blob (open files, memory, permissions): that
-                // says nothing of the archive, so it is not reported as rejected; the replay fails.
-                throw error
-            } catch let error as ArchiveDecodingError {
-                logger.warning("archive rejected", metadata: ["archive": "\(entry.id)", "reason": "\(error)"])
-                report.archives.rejected.append(.init(id: entry.id.string, reason: error.description))
-                archiveLeftOut = true
+            } catch let failure as ArchiveImportFailure {
+                switch failure {
+                case .alreadyImported:
+                    report.archives.skipped += 1
+                case .waitingForKey(let key):
+                    logger.info("archive waits for a key", metadata: ["archive": "\(entry.id)", "keyID": "\(key.keyID)"])
+                    // Reported, not recorded: a key wait in the database stands for a kept download
+                    // (sync's), and a replay's archive is the fixture's blob.
+                    report.archives.waitingForKey.append(.init(id: entry.id.string, groupID: key.groupID, keyID: key.keyID))
+                    archiveLeftOut = true
+                case .rejected(_, let detail), .overLimit(let detail):
+                    logger.warning("archive rejected", metadata: ["archive": "\(entry.id)", "reason": "\(detail)"])
+                    report.archives.rejected.append(.init(id: entry.id.string, reason: detail))
+                    archiveLeftOut = true
+                case .unreadableFile, .localResources, .database, .cancelled:
+                    // This machine could not read the blob (open files, memory, permissions), the
+                    // database refused, or the replay was stopped: that says nothing of the
+                    // archive, so it is not reported as rejected; the replay fails.
+                    throw failure
+                }
             } catch let error as FixtureError {
                 report.archives.rejected.append(.init(id: entry.id.string, reason: error.description))
                 archiveLeftOut = true

@@ -21,8 +21,10 @@ public struct BenchmarkArchive {
 
     /// Writes `count` signed chat messages to `path`; every second one also goes to
     /// `database` as a local copy (with different text, so the import replaces it).
-    public func write(count: Int, to path: String, localCopiesIn database: HistoryDatabase) throws {
-        _ = FileManager.default.createFile(atPath: path, contents: nil)
+    public func write(count: Int, to path: String, localCopiesIn database: HistoryDatabase) async throws {
+        guard FileManager.default.createFile(atPath: path, contents: nil) else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
+        }
         let file = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
         defer { try? file.close() }
         var writer = try ArchiveWriter(from: from, to: to, contentTopics: community.channels.map(\.topic), file: file)
@@ -46,12 +48,12 @@ public struct BenchmarkArchive {
                     author: Hex.encode(member.key.publicKey.compressed, prefixed: true), type: 1, clock: time * 1000,
                     timestamp: Int64(time) * 1000, payload: Data(), text: text + " (local)", source: .local))
                 if pendingLocal.count == 10_000 {
-                    try database.insertLocalMessages(pendingLocal)
+                    try await database.insertLocalMessages(pendingLocal)
                     pendingLocal.removeAll(keepingCapacity: true)
                 }
             }
         }
-        try database.insertLocalMessages(pendingLocal)
+        try await database.insertLocalMessages(pendingLocal)
         try writer.finish()
     }
 }

@@ -182,26 +182,18 @@ extension HistoryDatabase {
     /// (a local copy it had replaced stays a local copy, with the archive's version of it).
     ///
     /// ```swift
-    /// let counts = try database.hydrate(archive: record, mode: .replace) { writer in
+    /// let counts = try await database.hydrate(archive: record, mode: .replace) { writer in
     ///     for message in decoded { try writer.write(message) }
     ///     return ArchiveContentSummary(from: from, to: to, contentTopics: topics, entryCount: n, rejections: [:])
     /// }
     /// ```
     ///
-    /// The apply step runs on a thread of its own while `body` stages on the calling thread.
+    /// It never blocks a thread of Swift's cooperative pool: `body` stages on a thread of its
+    /// own while the apply step runs on another. Cancelling the calling task stops it within
+    /// `cancellationCheckInterval` messages or one chunk: nothing is visible and this throws
+    /// `CancellationError`, so a shutdown never waits for a large archive to finish.
     /// Throws `HistoryStoreError.alreadyImported` unless `force`, what `body` throws, and
     /// `DatabaseError` (busy past the timeout, disk full).
-    public func hydrate(
-        archive: ArchiveRecord, mode: HydrationMode, force: Bool = false,
-        body: (ArchiveHydrationWriter) throws -> ArchiveContentSummary
-    ) throws -> HydrationCounts {
-        try runImport(archive: archive, mode: mode, force: force, progress: StagingProgress(), body: body)
-    }
-
-    /// `hydrate` without blocking a thread of Swift's cooperative pool (it runs on a thread of
-    /// its own). Cancelling the calling task stops it within `cancellationCheckInterval`
-    /// messages or one chunk: nothing is visible and this throws `CancellationError`, so a
-    /// shutdown never waits for a large archive to finish.
     public func hydrate(
         archive: ArchiveRecord, mode: HydrationMode, force: Bool = false,
         body: @escaping @Sendable (ArchiveHydrationWriter) throws -> ArchiveContentSummary

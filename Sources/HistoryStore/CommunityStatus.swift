@@ -49,8 +49,8 @@ public enum ArchiveFailureDisposition: Sendable, Equatable {
 
 extension HistoryDatabase {
     /// Every community the database knows (from any table), with its status.
-    public func communityStatuses() throws -> [CommunityStatus] {
-        try pool.read { db in
+    public func communityStatuses() async throws -> [CommunityStatus] {
+        try await pool.read { db in
             let ids = try String.fetchAll(db, sql: """
                 SELECT community_id FROM community_index_state
                 UNION SELECT community_id FROM imported_archive

@@ -19,11 +19,6 @@ public struct FollowedCommunity: Sendable, Equatable {
 
 extension HistoryDatabase {
     /// The communities joined through the API, in the order they were joined.
-    public func followedCommunities() throws -> [FollowedCommunity] {
-        try pool.read(Self.followedCommunities)
-    }
-
-    /// `followedCommunities` without blocking a cooperative thread.
     public func followedCommunities() async throws -> [FollowedCommunity] {
         try await pool.read(Self.followedCommunities)
     }

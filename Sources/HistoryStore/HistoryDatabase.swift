@@ -13,7 +13,7 @@ import Glibc
 ///
 /// ```swift
 /// let database = try HistoryDatabase(path: "history.sqlite")
-/// let counts = try database.hydrate(archive: record, mode: .replace) { writer in
+/// let counts = try await database.hydrate(archive: record, mode: .replace) { writer in
 ///     try writer.write(message)
 ///     return range
 /// }

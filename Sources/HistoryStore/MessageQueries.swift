@@ -14,12 +14,6 @@ extension HistoryDatabase {
     ///
     /// Throws a GRDB `DatabaseError` (nothing of the batch is stored).
     @discardableResult
-    public func insertLocalMessages(_ messages: [StoredMessage]) throws -> LocalCopiesResult {
-        try pool.write { db in try Self.insertLocalMessages(messages, db) }
-    }
-
-    /// `insertLocalMessages` without blocking a cooperative thread.
-    @discardableResult
     public func insertLocalMessages(_ messages: [StoredMessage]) async throws -> LocalCopiesResult {
         try await pool.write { db in try Self.insertLocalMessages(messages, db) }
     }

@@ -61,7 +61,7 @@ struct AgentCommand: AsyncParsableCommand {
         do {
             // Events on standard output go through the printer, so they do not tear the live block.
             eventLog = try events.map { try EventLog(path: $0) } ?? EventLog(writer: progress.standardOutput)
-            agent = try HistoryAgent(configuration: configuration, events: eventLog,
+            agent = try await HistoryAgent(configuration: configuration, events: eventLog,
                                      logger: Logger(label: "community-history.agent"),
                                      onEvent: { community, event in progress.show(event, community: community) })
         } catch let error as SyncLockError {

@@ -60,6 +60,17 @@ struct ReplayCommand: AsyncParsableCommand {
             }
             printError("the fixture's index: \(error)")
             throw Exit.badInput
+        } catch let failure as ArchiveImportFailure {
+            // The replay stopped at an archive for a reason that is not the archive's.
+            switch failure {
+            case .database(let database, let detail):
+                printError("database \(db): \(database): \(detail)")
+                printError("fix: \(database.fix)")
+                throw Exit.databaseError
+            default:
+                printError("an archive of the fixture could not be imported: \(failure)")
+                throw Exit.badInput
+            }
         } catch let error as HistoryStoreError {
             printError(error.description)
             throw Exit.databaseError

@@ -37,7 +37,9 @@ struct StatusCommand: AsyncParsableCommand {
         let communities: [Community]
         do {
             let history = try HistoryDatabase(path: db, readOnly: true)
-            communities = try history.communityStatuses().map { Community(status: $0, weeks: try history.weekCoverage(communityID: $0.communityID, decoderRevision: ArchiveImporter.decoderRevision)) }
+            communities = try await history.communityStatuses().map {
+                Community(status: $0, weeks: try history.weekCoverage(communityID: $0.communityID, decoderRevision: ArchiveImporter.decoderRevision))
+            }
         } catch {
             printError("\(error)")
             throw Exit.databaseError

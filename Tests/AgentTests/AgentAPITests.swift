@@ -34,7 +34,7 @@ import WakuClient
 
     /// The agent and its API in one service group, as `community-history agent` runs them.
     static func start(_ configuration: AgentConfiguration, events: EventLog = EventLog(), extra: [any Service] = []) async throws -> Running {
-        let agent = try HistoryAgent(configuration: configuration, events: events)
+        let agent = try await HistoryAgent(configuration: configuration, events: events)
         let server = LocalAPIServer(api: AgentAPI(agent: agent, heartbeat: .milliseconds(200)), socketPath: configuration.apiSocketPath,
                                     port: configuration.apiPort, cookiePath: configuration.cookiePath)
         let services: [any Service] = [server] + extra + [agent]
@@ -327,7 +327,7 @@ import WakuClient
         let events = EventLog(writer: { lines.append($0) })
         // SIGHUP is trapped before anything is started, as the command does.
         let hangups = await UnixSignalsSequence(trapping: .sighup)
-        let agent = try HistoryAgent(configuration: configuration, events: events)
+        let agent = try await HistoryAgent(configuration: configuration, events: events)
         let server = LocalAPIServer(api: AgentAPI(agent: agent), socketPath: configuration.apiSocketPath, port: nil, cookiePath: configuration.cookiePath)
         let reloader = ConfigurationReloader(path: file.path, agent: agent, events: events, signals: hangups)
         let group = ServiceGroup(services: [server, reloader, agent], gracefulShutdownSignals: [], logger: Logger(label: "test"))

@@ -85,7 +85,7 @@ import WakuClient
             storageURL: codexNode.baseURL.absoluteString, wakuURL: wakuNode.baseURL.absoluteString,
             database: scratch.appendingPathComponent("history.sqlite").path, relayPollSeconds: 0.1, storeCatchUpSeconds: 2,
             diskMarginBytes: 0, communities: [.init(id: publisher.community.communityID.string, settleSeconds: 0.3)])
-        let agent = try HistoryAgent(configuration: configuration)
+        let agent = try await HistoryAgent(configuration: configuration)
         let running = Task { try await agent.run() }
         let database = try HistoryDatabase(path: configuration.database!)
         try await Self.waitUntil { try database.importedArchiveIDs(communityID: publisher.community.communityID.string).count == 6 }
@@ -103,7 +103,7 @@ import WakuClient
 
         let eventsPath = setup.scratch.appendingPathComponent("events.jsonl").path
         let configuration = setup.configuration()
-        let agent = try HistoryAgent(configuration: configuration, events: try EventLog(path: eventsPath))
+        let agent = try await HistoryAgent(configuration: configuration, events: try EventLog(path: eventsPath))
         let running = Task { try await agent.run() }
         let database = try HistoryDatabase(path: configuration.database!)
         let firstID = setup.first.community.communityID.string, secondID = setup.second.community.communityID.string
@@ -162,7 +162,7 @@ import WakuClient
         #expect(events.first?["event"] as? String == "agent.started")
         #expect(events.last?["event"] as? String == "agent.stopped")
 
-        let statuses = try database.communityStatuses()
+        let statuses = try await database.communityStatuses()
         let second = try #require(statuses.first { $0.communityID == secondID })
         #expect(second.indexCID == setup.second.indexCID && second.archivesImported == 6)
         #expect(second.archivesUnimportable == 0 && second.archivesFailed == 0)
@@ -177,7 +177,7 @@ import WakuClient
         var configuration = setup.configuration(metricsPort: nil)
         configuration.communities = [configuration.communities[1]]
         configuration.storeCatchUpSeconds = 3600  // only the relay can deliver the announcement
-        let agent = try HistoryAgent(configuration: configuration)
+        let agent = try await HistoryAgent(configuration: configuration)
         let running = Task { try await agent.run() }
         let shard = WakuClient.defaultPubsubTopic
         try await Self.waitUntil { await setup.wakuNode.isSubscribed(pubsubTopic: shard) }
@@ -214,7 +214,7 @@ import WakuClient
         func startFailures() -> Int {
             ((try? String(contentsOfFile: eventsPath, encoding: .utf8)) ?? "").components(separatedBy: "\"community.start-failed\"").count - 1
         }
-        let agent = try HistoryAgent(
+        let agent = try await HistoryAgent(
             configuration: configuration, events: try EventLog(path: eventsPath),
             startRetry: RetryPolicy(maxAttempts: .max, initialDelay: .milliseconds(50), multiplier: 2, maxDelay: .milliseconds(200)))
         let running = Task { try await agent.run() }
@@ -222,7 +222,7 @@ import WakuClient
 
         try await Self.waitUntil { startFailures() >= 2 }
         let database = try HistoryDatabase(path: configuration.database!)
-        #expect(try database.communityStatuses().first { $0.communityID == communityID }?.lastError?.contains("cannot start") == true)
+        #expect(try await database.communityStatuses().first { $0.communityID == communityID }?.lastError?.contains("cannot start") == true)
         #expect(try database.importedArchiveIDs(communityID: communityID).isEmpty)
 
         try FileManager.default.removeItem(at: blocker)
@@ -241,7 +241,7 @@ import WakuClient
         var configuration = setup.configuration(metricsPort: nil)
         configuration.communities = [configuration.communities[1]]
         configuration.storeCatchUpSeconds = 1
-        let agent = try HistoryAgent(configuration: configuration)
+        let agent = try await HistoryAgent(configuration: configuration)
         let running = Task { try await agent.run() }
         try await Self.waitUntil { await setup.wakuNode.isSubscribed(pubsubTopic: "/waku/2/rs/16/32") }
         try await setup.second.announce(on: setup.waku, clock: UInt64(Date().timeIntervalSince1970 * 1000),
@@ -279,7 +279,7 @@ import WakuClient
             codexURL: codexNode.baseURL.absoluteString, wakuURL: wakuNode.baseURL.absoluteString,
             database: scratch.appendingPathComponent("history.sqlite").path, relayPollSeconds: 0.1, storeCatchUpSeconds: 3600,
             diskMarginBytes: 0, communities: publishers.map { .init(id: $0.community.communityID.string, settleSeconds: 0.2) })
-        let agent = try HistoryAgent(configuration: configuration)
+        let agent = try await HistoryAgent(configuration: configuration)
         let running = Task { try await agent.run() }
         let database = try HistoryDatabase(path: configuration.database!)
         try await Self.waitUntil {

@@ -117,7 +117,7 @@ import Glibc
         let (base, waku, storage) = try await nodes("flood")
         var configuration = base
         configuration.apiPort = 0
-        let agent = try HistoryAgent(configuration: configuration)
+        let agent = try await HistoryAgent(configuration: configuration)
         let server = LocalAPIServer(api: AgentAPI(agent: agent), socketPath: configuration.apiSocketPath, port: 0,
                                     cookiePath: configuration.cookiePath,
                                     limits: .init(idleTimeout: .milliseconds(300), maxConnections: 4))

@@ -70,7 +70,7 @@ import Testing
         let database = try TestSupport.temporaryDatabase()
         let (entry, bytes) = try archive()
         let importer = ArchiveImporter(database: database, communityID: community.communityID)
-        let first = try importer.importArchive(entry) { MemoryByteSource(bytes) }
+        let first = try await importer.importArchive(entry) { MemoryByteSource(bytes) }
         #expect(first.counts.stored == 20 && first.rejected == [.encryptedKeyUnavailable: 10])
         let waits = try await database.keyWaits(communityID: community.communityID.string)
         #expect(waits.map(\.kind) == [.messages] && waits.first?.messageCount == 10 && waits.first?.item == entry.id.string)
@@ -96,7 +96,7 @@ import Testing
         let database = try TestSupport.temporaryDatabase()
         let (entry, bytes) = try archive()
         let importer = ArchiveImporter(database: database, communityID: community.communityID)
-        _ = try importer.importArchive(entry) { MemoryByteSource(bytes) }
+        _ = try await importer.importArchive(entry) { MemoryByteSource(bytes) }
         let id = try await insertLiveCopyOfM3(database)
         let released = try await HeldMessageRelease(database: database, keys: GroupKeyRing([key])).run()
         #expect(released.stored == 9 && released.replaced == 1)
@@ -112,7 +112,7 @@ import Testing
     @Test func inMergeModeAReleaseKeepsTheLocalCopy() async throws {
         let database = try TestSupport.temporaryDatabase()
         let (entry, bytes) = try archive()
-        _ = try ArchiveImporter(database: database, communityID: community.communityID)
+        _ = try await ArchiveImporter(database: database, communityID: community.communityID)
             .importArchive(entry, options: ArchiveImportOptions(mode: .merge)) { MemoryByteSource(bytes) }
         let id = try await insertLiveCopyOfM3(database)
         let released = try await HeldMessageRelease(database: database, keys: GroupKeyRing([key])).run()
@@ -124,19 +124,19 @@ import Testing
 
     /// Review: a purge between reading what is held and storing it brought the messages back
     /// without their archive. The archive's record is checked inside the write.
-    @Test func aReleaseOfAnArchiveNoLongerImportedStoresNothing() throws {
+    @Test func aReleaseOfAnArchiveNoLongerImportedStoresNothing() async throws {
         let database = try TestSupport.temporaryDatabase()
         let (entry, bytes) = try archive()
-        _ = try ArchiveImporter(database: database, communityID: community.communityID).importArchive(entry) { MemoryByteSource(bytes) }
+        _ = try await ArchiveImporter(database: database, communityID: community.communityID).importArchive(entry) { MemoryByteSource(bytes) }
         let held = try #require(try database.heldArchives(keyIDs: [Hex.encode(key.keyID, prefixed: true)]).first)
-        try database.pool.write { db in
+        try await database.pool.write { db in
             try db.execute(sql: "DELETE FROM imported_archive WHERE id = ?", arguments: [entry.id.string])
         }
         let counts = try database.releaseHeld(held, opened: [(held.messages[0].entryID, .rejected(reason: "test"))])
         #expect(counts == HistoryDatabase.ReleaseCounts())
         // And an entry another release took already is not counted twice.
         let again = try TestSupport.temporaryDatabase()
-        _ = try ArchiveImporter(database: again, communityID: community.communityID).importArchive(entry) { MemoryByteSource(bytes) }
+        _ = try await ArchiveImporter(database: again, communityID: community.communityID).importArchive(entry) { MemoryByteSource(bytes) }
         let heldAgain = try #require(try again.heldArchives(keyIDs: [Hex.encode(key.keyID, prefixed: true)]).first)
         let first = try again.releaseHeld(heldAgain, opened: [(heldAgain.messages[0].entryID, .rejected(reason: "test"))])
         let second = try again.releaseHeld(heldAgain, opened: [(heldAgain.messages[0].entryID, .rejected(reason: "test"))])

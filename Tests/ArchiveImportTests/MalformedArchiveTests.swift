@@ -33,12 +33,12 @@ import Testing
     }
 
     /// A database holding one good archive and a local copy in the bad archive's range.
-    func populatedDatabase() throws -> (HistoryDatabase, ArchiveImporter) {
+    func populatedDatabase() async throws -> (HistoryDatabase, ArchiveImporter) {
         let database = try TestSupport.temporaryDatabase()
         let importer = ArchiveImporter(database: database, communityID: community.communityID)
         let good = try archiveBytes(messages: 20, from: from - 604_800)
-        _ = try importer.importArchive(entry(cid: (try! CID.codex(of: good)).manifestCID, from: from - 604_800)) { MemoryByteSource(good) }
-        try database.insertLocalMessages([StoredMessage(
+        _ = try await importer.importArchive(entry(cid: (try! CID.codex(of: good)).manifestCID, from: from - 604_800)) { MemoryByteSource(good) }
+        try await database.insertLocalMessages([StoredMessage(
             id: "0xlocal", communityID: community.communityID.string, chatID: nil, contentTopic: community.channels[0].topic.string,
             author: "0x02", type: 1, clock: 1, timestamp: Int64(from + 10) * 1000, payload: Data(), text: "live", source: .local)])
         return (database, importer)
@@ -46,7 +46,7 @@ import Testing
 
     /// Regression (issue 9, defect 2): messages outside the archive's `[from, to)` were stored;
     /// they are rejected and counted.
-    @Test func messagesOutsideTheArchiveRangeAreRejected() throws {
+    @Test func messagesOutsideTheArchiveRangeAreRejected() async throws {
         let database = try TestSupport.temporaryDatabase()
         let importer = ArchiveImporter(database: database, communityID: community.communityID)
         var writer = try ArchiveWriter(from: from, to: from + 604_800, contentTopics: [community.channels[0].topic])
@@ -59,7 +59,7 @@ import Testing
                 timestamp: seconds, topic: community.channels[0].topic, padding: [0], hash: []))
         }
         let bytes = writer.bytes()
-        let result = try importer.importArchive(entry(cid: try CID.codex(of: bytes).manifestCID)) { MemoryByteSource(bytes) }
+        let result = try await importer.importArchive(entry(cid: try CID.codex(of: bytes).manifestCID)) { MemoryByteSource(bytes) }
         #expect(result.counts.stored == 2)
         #expect(result.rejected == [.outsideArchiveRange: 2])
         #expect(try database.messages(communityID: community.communityID.string).map(\.text) == ["m0", "m3"])
@@ -76,35 +76,45 @@ import Testing
     ]
 
     @Test(arguments: corruptions.map(\.0))
-    func corruptArchiveLeavesTheDatabaseUnchanged(name: String) throws {
+    func corruptArchiveLeavesTheDatabaseUnchanged(name: String) async throws {
         let corrupt = try Self.corruptions.first { $0.0 == name }!.1(try archiveBytes(messages: 30))
-        let (database, importer) = try populatedDatabase()
+        let (database, importer) = try await populatedDatabase()
         let before = try database.messageDigest()
         let archive = entry(cid: try CID.codex(of: Array(name.utf8)).manifestCID)  // a label: the bytes may be empty
-        #expect(throws: ArchiveDecodingError.self) {
-            _ = try importer.importArchive(archive) { MemoryByteSource(corrupt) }
+        // Bytes that are what the CID names (the re-check says so): rejected when they do not
+        // decode, over the limit for a field too large, waiting for a key when encrypted.
+        await #expect {
+            _ = try await importer.importArchive(archive, recheck: { .matches }) { MemoryByteSource(corrupt) }
+        } throws: { error in
+            switch error as? ArchiveImportFailure {
+            case .rejected?: return name != "oversized field" && name != "encrypted"
+            case .overLimit?: return name == "oversized field"
+            case .waitingForKey?: return name == "encrypted"
+            default: return false
+            }
         }
         #expect(try database.messageDigest() == before)
         #expect(try !database.isImported(archiveID: archive.id.string))
     }
 
-    @Test func errorsSayWhatHappened() throws {
-        let (_, importer) = try populatedDatabase()
+    @Test func errorsSayWhatHappened() async throws {
+        let (_, importer) = try await populatedDatabase()
         let encrypted = try MessageFactory.hashRatchetProtocolMessage(groupID: [1], keyID: [2], ciphertext: [3])
         // An encrypted community's archive, without its key: waiting for that key, not malformed.
-        #expect(throws: ArchiveDecodingError.waitingForKey(what: "archive", key: HashRatchetKeyReference(groupID: [1], keyID: [2]))) {
-            _ = try importer.importArchive(entry(cid: (try! CID.codex(of: encrypted)).manifestCID)) { MemoryByteSource(encrypted) }
+        await #expect(throws: ArchiveImportFailure.waitingForKey(HashRatchetKeyReference(groupID: [1], keyID: [2]))) {
+            _ = try await importer.importArchive(entry(cid: (try! CID.codex(of: encrypted)).manifestCID)) { MemoryByteSource(encrypted) }
         }
         let bytes = try archiveBytes(messages: 3)
-        #expect {
-            _ = try importer.importArchive(entry(cid: (try! CID.codex(of: bytes)).manifestCID, from: from + 1)) { MemoryByteSource(bytes) }
+        await #expect {
+            _ = try await importer.importArchive(entry(cid: (try! CID.codex(of: bytes)).manifestCID, from: from + 1)) { MemoryByteSource(bytes) }
         } throws: { error in
-            "\(error)".contains("does not match its index entry")
+            guard case .rejected(.metadataMismatch, let detail)? = error as? ArchiveImportFailure else { return false }
+            return detail.contains("does not match its index entry")
         }
     }
 
-    @Test func bombIsRejectedWithinTheLimitAndNothingIsStored() throws {
-        let (database, importer) = try populatedDatabase()
+    @Test func bombIsRejectedWithinTheLimitAndNothingIsStored() async throws {
+        let (database, importer) = try await populatedDatabase()
         let before = try database.messageDigest()
         // Valid archive whose entries are 1 MiB of zeros each: tiny compressed, huge inflated.
         var writer = try ArchiveWriter(from: from, to: from + 604_800, contentTopics: [community.channels[0].topic])
@@ -114,8 +124,8 @@ import Testing
         for _ in 0..<40 { try writer.append(big) }
         let bomb = try Deflate.compress(writer.bytes(), format: .gzip, level: 9)
         let options = ArchiveImportOptions(limits: DecodingLimits(maxInflatedBytes: 8 << 20, maxMessageBytes: 2 << 20))
-        #expect(throws: ArchiveDecodingError.inflatedSizeExceeded(limit: 8 << 20)) {
-            _ = try importer.importArchive(entry(cid: (try! CID.codex(of: bomb)).manifestCID), options: options) { MemoryByteSource(bomb) }
+        await #expect(throws: ArchiveImportFailure.overLimit(detail: ArchiveDecodingError.inflatedSizeExceeded(limit: 8 << 20).description)) {
+            _ = try await importer.importArchive(entry(cid: (try! CID.codex(of: bomb)).manifestCID), options: options) { MemoryByteSource(bomb) }
         }
         #expect(try database.messageDigest() == before)
     }
@@ -129,7 +139,7 @@ import Testing
     let from: UInt64 = 1_700_000_000
     let groupKey = [UInt8](repeating: 0x42, count: 32)
 
-    @Test(arguments: [1, 2]) func encryptedMessagesAreStoredWithTheKeyAndCountedWithoutIt(workers: Int) throws {
+    @Test(arguments: [1, 2]) func encryptedMessagesAreStoredWithTheKeyAndCountedWithoutIt(workers: Int) async throws {
         let channel = community.channels[0], member = community.members[0]
         var writer = try ArchiveWriter(from: from, to: from + 604_800, contentTopics: [channel.topic])
         for i in 0..<300 {
@@ -145,13 +155,13 @@ import Testing
                                       from: from, to: from + 604_800, contentTopics: [channel.topic])
 
         let without = try TestSupport.temporaryDatabase()
-        let unread = try ArchiveImporter(database: without, communityID: community.communityID)
+        let unread = try await ArchiveImporter(database: without, communityID: community.communityID)
             .importArchive(entry, options: ArchiveImportOptions(verificationWorkers: workers)) { MemoryByteSource(bytes) }
         #expect(unread.counts.stored == 0 && unread.rejected == [.encryptedKeyUnavailable: 300])
 
         let with = try TestSupport.temporaryDatabase()
         let keys = GroupKeyRing([GroupKey(groupID: community.communityID.publicKey.compressed, timestampMillis: 1_699_000_000_000, key: groupKey)])
-        let read = try ArchiveImporter(database: with, communityID: community.communityID)
+        let read = try await ArchiveImporter(database: with, communityID: community.communityID)
             .importArchive(entry, options: ArchiveImportOptions(verificationWorkers: workers, keys: keys)) { MemoryByteSource(bytes) }
         #expect(read.counts.stored == 300 && read.rejected.isEmpty)
         #expect(try with.messages(communityID: community.communityID.string).map(\.text).contains("secret 299"))

@@ -28,7 +28,7 @@ import Testing
             let directory = try TestSupport.temporaryDirectory("parallel")
             let database = try TestSupport.temporaryDatabase()
             let path = directory.appendingPathComponent("archive").path
-            try archive.write(count: count, to: path, localCopiesIn: database)
+            try await archive.write(count: count, to: path, localCopiesIn: database)
             let result = try await ArchiveImporter(database: database, communityID: archive.community.communityID)
                 .importArchive(archive.entry, path: path, options: ArchiveImportOptions(verificationWorkers: workers))
             results.append((result, try database.messageDigest()))

@@ -57,9 +57,9 @@ import GRDB
     }
 
     /// "Serve every listing from an index": the plans of both listings, read from SQLite.
-    @Test func listingsAreServedFromAnIndexNotASortOfTheHistory() throws {
+    @Test func listingsAreServedFromAnIndexNotASortOfTheHistory() async throws {
         let db = try temporaryDatabase()
-        try db.insertLocalMessages([message("0x01", ms: 1)])
+        try await db.insertLocalMessages([message("0x01", ms: 1)])
         func plan(_ sql: String) throws -> String {
             try db.read { db in try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql).map { $0["detail"] as String }.joined(separator: "; ") }
         }
@@ -95,7 +95,7 @@ import GRDB
         #expect(try await db.followedCommunities().isEmpty)
         #expect(try db.messageCount(communityID: community) == 0)
         #expect(try db.messageCount(communityID: "0x02cc") == 1)
-        #expect(try db.communityStatuses().map(\.communityID) == ["0x02cc"])
+        #expect(try await db.communityStatuses().map(\.communityID) == ["0x02cc"])
     }
 }
 

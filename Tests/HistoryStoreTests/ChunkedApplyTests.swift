@@ -53,7 +53,7 @@ import Testing
     /// In each pause between chunks a chat client (its own connection, no busy timeout: it fails
     /// at once if the lock is held) stores a live message and reads the view. Before this change
     /// the whole archive was one transaction: no pause, so no write could land before the commit.
-    @Test func aChatClientWritesBetweenChunksAndNeverSeesHalfAnArchive() throws {
+    @Test func aChatClientWritesBetweenChunksAndNeverSeesHalfAnArchive() async throws {
         struct Seen: Sendable {
             var writes = 0
             var archivedRowsVisible: [Int] = []
@@ -90,8 +90,8 @@ import Testing
             }
         })
         path.withLock { $0 = db.path }
-        try db.insertLocalMessages([message("0x5", seconds: 1005, text: "live 5", source: .local)])
-        let counts = try db.hydrate(archive: archive, mode: .replace) { writer in
+        try await db.insertLocalMessages([message("0x5", seconds: 1005, text: "live 5", source: .local)])
+        let counts = try await db.hydrate(archive: archive, mode: .replace) { writer in
             for n in 0..<10 { try writer.write(message("0x\(n)", seconds: 1000 + Int64(n), text: "archived \(n)")) }
             return summary(entries: 10)
         }
@@ -112,17 +112,17 @@ import Testing
     /// The rules of one transaction hold across chunks: a local copy is replaced, a message held
     /// twice counts once and the later copy wins (the first in merge mode), another archive's
     /// row is left as it is, and importing again with `force` changes nothing and counts it so.
-    @Test func theImportRulesHoldAcrossChunkBoundaries() throws {
+    @Test func theImportRulesHoldAcrossChunkBoundaries() async throws {
         let db = try temporaryDatabase(pacing: Self.pacing(rows: 2))
-        try db.insertLocalMessages([message("0x01", seconds: 1100, text: "live", source: .local),
+        try await db.insertLocalMessages([message("0x01", seconds: 1100, text: "live", source: .local),
                                     message("0x09", seconds: 1900, text: "live, never archived", source: .local)])
         let other = ArchiveRecord(id: "0xother", communityID: community, cid: "zO")
-        _ = try db.hydrate(archive: other, mode: .replace) { writer in
+        _ = try await db.hydrate(archive: other, mode: .replace) { writer in
             try writer.write(message("0x05", seconds: 2500, text: "the other archive's"))
             return ArchiveContentSummary(from: 2000, to: 3000, contentTopics: [topic], entryCount: 1, rejections: [:])
         }
-        func importArchive(force: Bool) throws -> HydrationCounts {
-            try db.hydrate(archive: archive, mode: .replace, force: force) { writer in
+        func importArchive(force: Bool) async throws -> HydrationCounts {
+            try await db.hydrate(archive: archive, mode: .replace, force: force) { writer in
                 try writer.write(message("0x01", seconds: 1100, text: "first copy"))
                 try writer.write(message("0x02", seconds: 1200, text: "new"))
                 try writer.write(message("0x05", seconds: 2500, text: "not this archive's to change"))
@@ -131,16 +131,16 @@ import Testing
                 return summary(entries: 5)
             }
         }
-        #expect(try importArchive(force: false) == HydrationCounts(stored: 2, replaced: 1, unchanged: 2, removed: 1))
+        #expect(try await importArchive(force: false) == HydrationCounts(stored: 2, replaced: 1, unchanged: 2, removed: 1))
         #expect(try db.message(id: "0x01")?.text == "second copy")
         #expect(try db.message(id: "0x05")?.text == "the other archive's")
         #expect(try db.message(id: "0x05")?.archiveID == other.id)
         #expect(try db.message(id: "0x09") == nil)
         let before = try db.messages(communityID: community)
-        #expect(try importArchive(force: true) == HydrationCounts(stored: 0, replaced: 0, unchanged: 5, removed: 0))
+        #expect(try await importArchive(force: true) == HydrationCounts(stored: 0, replaced: 0, unchanged: 5, removed: 0))
         #expect(try db.messages(communityID: community) == before)
 
-        let merged = try db.hydrate(archive: ArchiveRecord(id: "0xmerged", communityID: community, cid: "zM"), mode: .merge) { writer in
+        let merged = try await db.hydrate(archive: ArchiveRecord(id: "0xmerged", communityID: community, cid: "zM"), mode: .merge) { writer in
             try writer.write(message("0x07", seconds: 1300, text: "first"))
             try writer.write(message("0x01", seconds: 1100, text: "not taken"))
             try writer.write(message("0x07", seconds: 1300, text: "second"))
@@ -193,7 +193,7 @@ import Testing
     /// import is writing turned the archive's hidden row into a local copy, which publishing
     /// then deleted as a local copy the archive does not hold: the message was lost. Now the
     /// client's copy is skipped while the archive is pending, and the archive's row stays.
-    @Test func aClientsInsertOrReplaceDuringAnImportLosesNothing() throws {
+    @Test func aClientsInsertOrReplaceDuringAnImportLosesNothing() async throws {
         let path = Mutex<String?>(nil)
         let replaced = Mutex(false)
         let db = try temporaryDatabase(pacing: Self.pacing(rows: 2) { _ in
@@ -211,7 +211,7 @@ import Testing
             }
         })
         path.withLock { $0 = db.path }
-        let counts = try db.hydrate(archive: archive, mode: .replace) { writer in
+        let counts = try await db.hydrate(archive: archive, mode: .replace) { writer in
             for n in 0..<5 { try writer.write(message("0x\(n)", seconds: 1000 + Int64(n), text: "archived \(n)")) }
             return summary(entries: 5)
         }
@@ -225,7 +225,7 @@ import Testing
     /// Regression (review of this change): publishing did not check that the import's pending
     /// reference was still its own. If another process's sweep took the rows back (it thought
     /// the import had ended), the archive was recorded as imported with none of its rows.
-    @Test func anImportWhoseRowsWereTakenBackIsNotRecorded() throws {
+    @Test func anImportWhoseRowsWereTakenBackIsNotRecorded() async throws {
         let path = Mutex<String?>(nil)
         let pauses = Mutex(0)
         let db = try temporaryDatabase(pacing: Self.pacing(rows: 2) { _ in
@@ -244,15 +244,15 @@ import Testing
             }
         })
         path.withLock { $0 = db.path }
-        #expect(throws: HistoryStoreError.self) {
-            try db.hydrate(archive: archive, mode: .replace) { writer in
+        await #expect(throws: HistoryStoreError.self) {
+            try await db.hydrate(archive: archive, mode: .replace) { writer in
                 for n in 0..<3 { try writer.write(message("0x\(n)", seconds: 1000 + Int64(n), text: "archived \(n)")) }
                 return summary(entries: 3)
             }
         }
         #expect(try db.isImported(archiveID: archive.id) == false)
         path.withLock { $0 = nil }
-        #expect(try db.hydrate(archive: archive, mode: .replace) { writer in
+        #expect(try await db.hydrate(archive: archive, mode: .replace) { writer in
             for n in 0..<3 { try writer.write(message("0x\(n)", seconds: 1000 + Int64(n), text: "archived \(n)")) }
             return summary(entries: 3)
         } == HydrationCounts(stored: 3, replaced: 0, unchanged: 0, removed: 0))
@@ -331,17 +331,17 @@ import Testing
 
     /// Hidden rows whose import has ended (its staging file is gone, or unlocked) are removed by
     /// the next import; those of an import still running (its file locked) are left alone.
-    @Test func hiddenRowsAreRemovedOnlyWhenTheirImportHasEnded() throws {
+    @Test func hiddenRowsAreRemovedOnlyWhenTheirImportHasEnded() async throws {
         let db = try temporaryDatabase(pacing: Self.pacing(rows: 2))
         let running = db.path + ".running-import"
         #expect(FileManager.default.createFile(atPath: running, contents: Data("x".utf8)))
         let held = open(running, O_RDWR)
         defer { close(held) }
         #expect(flock(held, LOCK_EX | LOCK_NB) == 0)
-        try db.insertLocalMessages([message("0xlocal", seconds: 1500, text: "live", source: .local),
+        try await db.insertLocalMessages([message("0xlocal", seconds: 1500, text: "live", source: .local),
                                     message("0xcopy", seconds: 1600, text: "live", source: .local)])
         // What a killed import and a running one leave: hidden rows under a pending reference.
-        try DatabaseQueue(path: db.path).write { db in
+        try await DatabaseQueue(path: db.path).write { db in
             for (owner, ids) in [("/nonexistent/killed-import.sqlite", ["0xk1", "0xk2", "0xk3"]), (running, ["0xr1"])] {
                 try db.execute(sql: "INSERT INTO archive_ref (value, pending_owner) VALUES (?, ?)", arguments: ["pending: " + owner, owner])
                 let ref = db.lastInsertedRowID
@@ -362,7 +362,7 @@ import Testing
         }
         #expect(try db.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM message") } == 2)
 
-        _ = try db.hydrate(archive: archive, mode: .merge) { writer in
+        _ = try await db.hydrate(archive: archive, mode: .merge) { writer in
             try writer.write(message("0xk2", seconds: 1200, text: "archived"))
             return summary(entries: 1)
         }

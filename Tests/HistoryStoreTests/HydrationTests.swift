@@ -26,8 +26,8 @@ import GRDB
         ArchiveContentSummary(from: 1000, to: 2000, contentTopics: [topicA], entryCount: entries, rejections: [:])
     }
 
-    func seedLocalCopies(_ db: HistoryDatabase) throws {
-        try db.insertLocalMessages([
+    func seedLocalCopies(_ db: HistoryDatabase) async throws {
+        try await db.insertLocalMessages([
             message("0x01", seconds: 1100, text: "local draft of 1", source: .local),   // replaced
             message("0x02", seconds: 1200, text: "spam never archived", source: .local), // removed
             message("0x03", seconds: 2000, text: "at `to`: outside", source: .local),   // kept (half-open)
@@ -37,10 +37,10 @@ import GRDB
         ])
     }
 
-    @Test func replaceModeMakesTheArchiveCanonicalForItsRange() throws {
+    @Test func replaceModeMakesTheArchiveCanonicalForItsRange() async throws {
         let db = try temporaryDatabase()
-        try seedLocalCopies(db)
-        let counts = try db.hydrate(archive: archive, mode: .replace) { writer in
+        try await seedLocalCopies(db)
+        let counts = try await db.hydrate(archive: archive, mode: .replace) { writer in
             try writer.write(message("0x01", seconds: 1100, text: "archived 1", source: .archive))
             try writer.write(message("0x10", seconds: 1500, text: "archived 10", source: .archive))
             return summary(entries: 2)
@@ -56,15 +56,16 @@ import GRDB
 
     /// Regression (issue 9, defect 2): `message.id` alone was the key, so importing community B
     /// moved a Discord-style ID out of community A.
-    @Test func oneCommunityNeverRewritesAnothersMessage() throws {
+    @Test func oneCommunityNeverRewritesAnothersMessage() async throws {
         let db = try temporaryDatabase()
-        _ = try db.hydrate(archive: archive, mode: .replace) { writer in
+        _ = try await db.hydrate(archive: archive, mode: .replace) { writer in
             try writer.write(message("discord-900002", seconds: 1100, text: "said in A", source: .archive))
             return summary(entries: 1)
         }
-        var other = message("discord-900002", seconds: 1100, text: "said in B", source: .archive)
-        other.communityID = "0x03bb"
-        _ = try db.hydrate(archive: ArchiveRecord(id: "0xarchiveB", communityID: "0x03bb", cid: "zB"), mode: .replace) { writer in
+        var said = message("discord-900002", seconds: 1100, text: "said in B", source: .archive)
+        said.communityID = "0x03bb"
+        let other = said
+        _ = try await db.hydrate(archive: ArchiveRecord(id: "0xarchiveB", communityID: "0x03bb", cid: "zB"), mode: .replace) { writer in
             try writer.write(other)
             return ArchiveContentSummary(from: 1000, to: 2000, contentTopics: [topicA], entryCount: 1, rejections: [:])
         }
@@ -75,13 +76,13 @@ import GRDB
 
     /// Regression (issue 9, defect 2): an archive took over rows another archive of the same
     /// community had stored.
-    @Test func anArchiveNeverTakesOverAnotherArchivesRows() throws {
+    @Test func anArchiveNeverTakesOverAnotherArchivesRows() async throws {
         let db = try temporaryDatabase()
-        _ = try db.hydrate(archive: archive, mode: .replace) { writer in
+        _ = try await db.hydrate(archive: archive, mode: .replace) { writer in
             try writer.write(message("0x10", seconds: 1500, text: "first archive's", source: .archive))
             return summary(entries: 1)
         }
-        let counts = try db.hydrate(archive: ArchiveRecord(id: "0xsecond", communityID: community, cid: "z2"), mode: .replace) { writer in
+        let counts = try await db.hydrate(archive: ArchiveRecord(id: "0xsecond", communityID: community, cid: "z2"), mode: .replace) { writer in
             try writer.write(message("0x10", seconds: 1500, text: "rewritten", source: .archive))
             return summary(entries: 1)
         }
@@ -111,7 +112,7 @@ import GRDB
 
     /// v8 stores community, chat, topic and archive as references; the `message` view must
     /// show every row of a v7 database exactly as it was, and take a chat client's inserts.
-    @Test func theCompactSchemaShowsEveryRowAsBefore() throws {
+    @Test func theCompactSchemaShowsEveryRowAsBefore() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("migrate-v8-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let path = directory.appendingPathComponent("history.sqlite").path
@@ -138,7 +139,7 @@ import GRDB
         // A chat client inserting into `message` as before: a plain INSERT of a new copy works
         // (its community and chat already named), a copy already there is refused or ignored.
         let client = try DatabaseQueue(path: path)
-        try client.write { clientDB in
+        try await client.write { clientDB in
             try clientDB.execute(sql: """
                 INSERT INTO message (id, community_id, chat_id, content_topic, author, type, timestamp, payload, source)
                 VALUES ('0x09', '0x02aa', '0x02aa-chat1', '/waku/1/0x09/rfc26', '0x03bb', 1, 9000, x'', 'local')
@@ -160,17 +161,17 @@ import GRDB
                     """)
             }
         }
-        try db.insertLocalMessages([StoredMessage(id: "0x09", communityID: "0x02aa", chatID: nil, contentTopic: "/waku/1/0x09/rfc26",
+        try await db.insertLocalMessages([StoredMessage(id: "0x09", communityID: "0x02aa", chatID: nil, contentTopic: "/waku/1/0x09/rfc26",
                                                   author: "0x03bb", type: 1, clock: nil, timestamp: 1, payload: Data(), text: "again", source: .local)])
         let copy = try #require(try db.message(id: "0x09", communityID: "0x02aa"))
         #expect(copy.chatID == "0x02aa-chat1" && copy.contentTopic == "/waku/1/0x09/rfc26" && copy.source == .local && copy.timestamp == 9000)
         #expect(try db.messageCount(communityID: "0x02aa") == 4)
     }
 
-    @Test func mergeModeAddsOnlyWhatIsMissing() throws {
+    @Test func mergeModeAddsOnlyWhatIsMissing() async throws {
         let db = try temporaryDatabase()
-        try seedLocalCopies(db)
-        let counts = try db.hydrate(archive: archive, mode: .merge) { writer in
+        try await seedLocalCopies(db)
+        let counts = try await db.hydrate(archive: archive, mode: .merge) { writer in
             try writer.write(message("0x01", seconds: 1100, text: "archived 1", source: .archive))
             try writer.write(message("0x10", seconds: 1500, text: "archived 10", source: .archive))
             return summary(entries: 2)
@@ -180,13 +181,13 @@ import GRDB
         #expect(try db.messageCount() == 7)
     }
 
-    @Test func aFailingImportLeavesTheDatabaseAsItWas() throws {
+    @Test func aFailingImportLeavesTheDatabaseAsItWas() async throws {
         let db = try temporaryDatabase()
-        try seedLocalCopies(db)
+        try await seedLocalCopies(db)
         let before = try db.messageDigest()
         struct Boom: Error {}
-        #expect(throws: Boom.self) {
-            try db.hydrate(archive: archive, mode: .replace) { writer in
+        await #expect(throws: Boom.self) {
+            try await db.hydrate(archive: archive, mode: .replace) { writer in
                 try writer.write(message("0x01", seconds: 1100, text: "archived 1", source: .archive))
                 try writer.write(message("0x11", seconds: 1600, text: "archived 11", source: .archive))
                 throw Boom()
@@ -195,7 +196,7 @@ import GRDB
         #expect(try db.messageDigest() == before)
         #expect(try !db.isImported(archiveID: archive.id))
         // And the next attempt starts clean (no leftovers in the seen-set).
-        let counts = try db.hydrate(archive: archive, mode: .replace) { writer in
+        let counts = try await db.hydrate(archive: archive, mode: .replace) { writer in
             try writer.write(message("0x10", seconds: 1500, text: "archived 10", source: .archive))
             return summary(entries: 1)
         }
@@ -203,18 +204,18 @@ import GRDB
         #expect(try db.message(id: "0x11") == nil)
     }
 
-    @Test func reimportingTheSameArchiveChangesNothing() throws {
+    @Test func reimportingTheSameArchiveChangesNothing() async throws {
         let db = try temporaryDatabase()
-        try seedLocalCopies(db)
-        let body: (ArchiveHydrationWriter) throws -> ArchiveContentSummary = { writer in
+        try await seedLocalCopies(db)
+        let body: @Sendable (ArchiveHydrationWriter) throws -> ArchiveContentSummary = { writer in
             try writer.write(message("0x01", seconds: 1100, text: "archived 1", source: .archive))
             try writer.write(message("0x10", seconds: 1500, text: "archived 10", source: .archive))
             return summary(entries: 2)
         }
-        _ = try db.hydrate(archive: archive, mode: .replace, body: body)
+        _ = try await db.hydrate(archive: archive, mode: .replace, body: body)
         let digest = try db.messageDigest()
-        #expect(throws: HistoryStoreError.self) { try db.hydrate(archive: archive, mode: .replace, body: body) }
-        let again = try db.hydrate(archive: archive, mode: .replace, force: true, body: body)
+        await #expect(throws: HistoryStoreError.self) { try await db.hydrate(archive: archive, mode: .replace, body: body) }
+        let again = try await db.hydrate(archive: archive, mode: .replace, force: true, body: body)
         #expect(again == HydrationCounts(stored: 0, replaced: 0, unchanged: 2, removed: 0))
         #expect(try db.messageDigest() == digest)
     }

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 import Testing
 @testable import HistoryStore
 
@@ -29,12 +30,12 @@ import Testing
     /// A chat client (another connection, no busy timeout) writes while the archive is being
     /// decoded. Before, decoding ran inside `BEGIN IMMEDIATE` and the client's write failed with
     /// SQLITE_BUSY; now it succeeds, and the import's own replace rules then apply to it.
-    @Test func aChatClientWritesWhileAnArchiveIsDecoded() throws {
+    @Test func aChatClientWritesWhileAnArchiveIsDecoded() async throws {
         let db = try temporaryDatabase()
         var clientConfiguration = Configuration()
         clientConfiguration.busyMode = .immediateError
         let client = try DatabaseQueue(path: db.path, configuration: clientConfiguration)
-        let counts = try db.hydrate(archive: archive, mode: .replace) { writer in
+        let counts = try await db.hydrate(archive: archive, mode: .replace) { writer in
             try writer.write(message("0x01", seconds: 1100, text: "archived 1", source: .archive))
             // Mid-decode: the client stores two live messages, one the archive holds.
             try client.write { clientDB in
@@ -54,10 +55,10 @@ import Testing
     }
 
     /// A message an archive holds twice counts once as stored; the later copy is the one kept.
-    @Test func aMessageHeldTwiceIsStoredOnceAndTheLaterCopyWins() throws {
+    @Test func aMessageHeldTwiceIsStoredOnceAndTheLaterCopyWins() async throws {
         let db = try temporaryDatabase()
-        try db.insertLocalMessages([message("0x01", seconds: 1100, text: "live", source: .local)])
-        let counts = try db.hydrate(archive: archive, mode: .replace) { writer in
+        try await db.insertLocalMessages([message("0x01", seconds: 1100, text: "live", source: .local)])
+        let counts = try await db.hydrate(archive: archive, mode: .replace) { writer in
             try writer.write(message("0x01", seconds: 1100, text: "first copy", source: .archive))
             try writer.write(message("0x02", seconds: 1200, text: "new", source: .archive))
             try writer.write(message("0x01", seconds: 1100, text: "second copy", source: .archive))
@@ -66,7 +67,7 @@ import Testing
         #expect(counts == HydrationCounts(stored: 1, replaced: 1, unchanged: 1, removed: 0))
         #expect(try db.message(id: "0x01")?.text == "second copy")
 
-        let merged = try db.hydrate(archive: ArchiveRecord(id: "0xmerged", communityID: community, cid: "zM"), mode: .merge) { writer in
+        let merged = try await db.hydrate(archive: ArchiveRecord(id: "0xmerged", communityID: community, cid: "zM"), mode: .merge) { writer in
             try writer.write(message("0x03", seconds: 1300, text: "first", source: .archive))
             try writer.write(message("0x03", seconds: 1300, text: "second", source: .archive))
             try writer.write(message("0x01", seconds: 1100, text: "not taken", source: .archive))
@@ -80,7 +81,7 @@ import Testing
     /// The staging insert binds through SQLite's C API: every column must come back as it went in,
     /// empty values included (an empty text or payload is not NULL), and a clock above Int64.max, through
     /// rows on both sides of the writer's cancellation check (every `cancellationCheckInterval` rows).
-    @Test func everyColumnSurvivesStaging() throws {
+    @Test func everyColumnSurvivesStaging() async throws {
         let db = try temporaryDatabase()
         let messages = [
             StoredMessage(id: "0x01", communityID: community, chatID: "chat-é", contentTopic: topic, author: "0x02bb", type: 1,
@@ -92,7 +93,7 @@ import Testing
                           clock: 0, timestamp: 1_300_000, payload: Data(repeating: 7, count: 70_000), text: "héllo 👋 tail",
                           thirdPartyID: "", source: .archive),
         ]
-        _ = try db.hydrate(archive: archive, mode: .replace) { writer in
+        _ = try await db.hydrate(archive: archive, mode: .replace) { writer in
             // So that the second lands on the write that checks for cancellation.
             for n in 0..<(ArchiveHydrationWriter.cancellationCheckInterval - 2) {
                 try writer.write(message("0xfill\(n)", seconds: 1500, text: "filler", source: .archive))
@@ -111,26 +112,27 @@ import Testing
 
     /// The staging file goes when the import ends, committed or not; a killed process's file is
     /// removed by the next start, a running process's file is not.
-    @Test func stagingFilesDoNotOutliveTheirImport() throws {
+    @Test func stagingFilesDoNotOutliveTheirImport() async throws {
         let db = try temporaryDatabase()
         let directory = HistoryDatabase.stagingDirectory(historyPath: db.path)
         // Each import's database, without its WAL (`-wal`, `-shm`), which goes with it.
-        func stagingFiles() throws -> [String] {
+        @Sendable func stagingFiles() throws -> [String] {
             FileManager.default.fileExists(atPath: directory)
                 ? try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".sqlite") } : []
         }
-        var seenDuringImport: [String] = []
-        _ = try db.hydrate(archive: archive, mode: .replace) { writer in
+        let seenDuringImport = Mutex<[String]>([])
+        _ = try await db.hydrate(archive: archive, mode: .replace) { writer in
             try writer.write(message("0x01", seconds: 1100, text: "a", source: .archive))
-            seenDuringImport = try stagingFiles()
+            let files = try stagingFiles()
+            seenDuringImport.withLock { $0 = files }
             return summary
         }
-        #expect(seenDuringImport.count == 1)
+        #expect(seenDuringImport.withLock { $0.count } == 1)
         #expect(try stagingFiles().isEmpty)
 
         struct Failure: Error {}
-        #expect(throws: Failure.self) {
-            try db.hydrate(archive: ArchiveRecord(id: "0xother", communityID: community, cid: "z2"), mode: .replace) { _ in throw Failure() }
+        await #expect(throws: Failure.self) {
+            try await db.hydrate(archive: ArchiveRecord(id: "0xother", communityID: community, cid: "z2"), mode: .replace) { _ in throw Failure() }
         }
         #expect(try stagingFiles().isEmpty)
 

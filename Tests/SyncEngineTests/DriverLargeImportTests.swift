@@ -28,7 +28,7 @@ import Testing
             entry = benchmark.entry
             community = benchmark.community
             let path = scratch.appendingPathComponent("archives").appendingPathComponent(entry.cid.string).path
-            try benchmark.write(count: 6_000, to: path, localCopiesIn: try HistoryDatabase(path: scratch.appendingPathComponent("unused.sqlite").path))
+            try await benchmark.write(count: 6_000, to: path, localCopiesIn: try HistoryDatabase(path: scratch.appendingPathComponent("unused.sqlite").path))
             try await database.recordDownloaded(DownloadedArchiveRecord(
                 id: entry.id.string, communityID: community.communityID.string, cid: entry.cid.string, path: path, from: entry.from, to: entry.to,
                 contentTopics: entry.contentTopics.map { Hex.encode($0.bytes, prefixed: true) }))

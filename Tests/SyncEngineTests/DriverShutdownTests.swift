@@ -46,6 +46,6 @@ import Testing
         #expect(state?.indexCID == publisher.indexCID)
         #expect(state?.processedIndexCID == nil)
         // A fetch cancelled by the shutdown is not a failure of the node.
-        #expect(try database.communityStatuses().first?.lastError == nil)
+        #expect(try await database.communityStatuses().first?.lastError == nil)
     }
 }

@@ -32,7 +32,7 @@ import Testing
             ArchiveContentSummary(from: 0, to: 604_800, contentTopics: [], entryCount: 0, rejections: [:])
         }
         #expect(try database.downloadedArchives(communityID: Self.communityID.string).isEmpty)
-        #expect(try database.communityStatuses().first?.archivesFailed == 0)
+        #expect(try await database.communityStatuses().first?.archivesFailed == 0)
     }
 
     @Test(.timeLimit(.minutes(5)))

@@ -280,14 +280,14 @@ import WakuClient
         #expect(!overLimit.isEmpty)
         // `status` says they wait for a raised limit: not "failed (retried)", which they are not
         // (issue 9: they were counted there), and not rejected.
-        let waiting = try #require(try database.communityStatuses().first)
+        let waiting = try #require(try await database.communityStatuses().first)
         #expect(waiting.archivesOverLimit == overLimit.count && waiting.archivesFailed == 0)
         #expect(waiting.archivesUnimportable == tight.archives.unimportable.count - overLimit.count)
         let raised = try await run(.default)
         await network.stop()
         for id in overLimit.keys { #expect(try database.isImported(archiveID: id)) }
         #expect(raised.archives.imported == overLimit.count)
-        #expect(try database.communityStatuses().first?.archivesOverLimit == 0)
+        #expect(try await database.communityStatuses().first?.archivesOverLimit == 0)
     }
 
     /// Regression (issue 9, defect 1): the archives directory was made only at start; removed

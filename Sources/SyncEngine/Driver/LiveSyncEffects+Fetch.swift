@@ -16,7 +16,7 @@ extension LiveSyncEffects {
             let manifest = try await codex.manifest(cid)
             guard manifest.manifest.datasetSize <= Int64(importOptions.limits.maxInflatedBytes) else {
                 let limit = ArchiveDecodingError.inflatedSizeExceeded(limit: importOptions.limits.maxInflatedBytes)
-                return indexFailed(cid, ArchiveFailure(.overLimit, "\(limit)"))
+                return indexFailed(cid, ArchiveFailure(.overLimit, step: .index, "\(limit)"))
             }
             // Under one of the agent's download permits, like an archive: 200 communities
             // starting at once do not open 200 index downloads.
@@ -27,7 +27,7 @@ extension LiveSyncEffects {
         } catch {
             // Cancelled by stopping: not a failure of the node, nothing to report or back off from.
             if Task.isCancelled { return .cancelled }
-            return indexFailed(cid, ArchiveFailure(.ofFetch(error), "\(error)"))
+            return indexFailed(cid, ArchiveFailure(.ofFetch(error), step: .index, "\(error)"))
         }
         defer { remove(file, what: "the downloaded index") }
         let index: ArchiveIndex
@@ -36,9 +36,10 @@ extension LiveSyncEffects {
         } catch ArchiveDecodingError.waitingForKey(_, let key) {
             // An encrypted community's index, with a key not imported yet: recorded, not retried.
             await waitForKey(.index, item: cid.string, key)
-            return indexFailed(cid, ArchiveFailure(.waitingForKey, "index: waiting for key \(key.keyID) of group \(key.groupID)"))
+            return indexFailed(cid, ArchiveFailure(.waitingForKey, step: .index, "waiting for key \(key.keyID) of group \(key.groupID)"))
         } catch {
-            return indexFailed(cid, ArchiveFailure(.ofIndexDecoding(error), "\(error)"))
+            return indexFailed(cid, ArchiveFailure(.ofIndexDecoding(error), step: .index, "\(error)",
+                                                   rejection: (error as? ArchiveDecodingError)?.rejection))
         }
         await write("the end of the index's wait for a key") {
             try await database.clearIndexKeyWaits(communityID: communityID.string)
@@ -97,7 +98,8 @@ extension LiveSyncEffects {
             if Task.isCancelled { return .cancelled }
             // Most download failures are the node's and may heal; a Codex answer that says the
             // dataset can never be checked here (erasure-coded) will not.
-            let failure = DatabaseFailure(error).map { .database($0, "download", error) } ?? ArchiveFailure(.ofFetch(error), "download: \(error)")
+            let failure = DatabaseFailure(error).map { .database($0, step: .download, error) }
+                ?? ArchiveFailure(.ofFetch(error), step: .download, "\(error)", rejection: .ofFetch(error))
             logger.warning("archive download failed", metadata: ["archive": "\(entry.id)", "kind": "\(failure.kind.rawValue)", "error": "\(error)"])
             await recordFailure(entry.id, failure)
             return .failed(failure)

@@ -42,29 +42,58 @@ public enum ArchiveFailureKind: String, Sendable, Equatable, Codable, CaseIterab
     }
 }
 
-/// One archive's failure: what kind (for decisions) and what happened (for people).
+/// The step of an archive's sync that failed.
+public enum ArchiveStep: String, Sendable, Equatable, Codable, CustomStringConvertible {
+    /// Fetching or reading the community's index.
+    case index
+    /// Downloading the archive from the storage node.
+    case download
+    /// Decoding, verifying and storing the archive.
+    case `import`
+
+    public var description: String { rawValue }
+}
+
+/// One archive's failure: what kind (for decisions), at which step, and what happened (for
+/// people). Decisions read `kind` (and `rejection`, `database`), never `reason`.
 public struct ArchiveFailure: Sendable, Equatable, CustomStringConvertible {
     public var kind: ArchiveFailureKind
-    public var reason: String
+    /// What happened, in the failure's own words.
+    public var detail: String
     /// False for archives a plan did not try, its failure budget being spent.
     public var attempted: Bool
+    /// The step that failed; nil for a failure recorded by an earlier run (read back from the store).
+    public var step: ArchiveStep?
+    /// For `.rejected`: what the bytes proved to be (nil when recorded by an earlier run).
+    public var rejection: ArchiveRejection?
     /// For `.database`: which failure of the database (busy, full, read-only, damaged), from
     /// SQLite's result code. Reports and events name it; its `fix` says what to do.
     public var database: DatabaseFailure?
 
-    public init(_ kind: ArchiveFailureKind, _ reason: String, attempted: Bool = true) {
+    /// A failure known by its words alone (one recorded by an earlier run, a test's).
+    public init(_ kind: ArchiveFailureKind, _ detail: String, attempted: Bool = true) {
         self.kind = kind
-        self.reason = reason
+        self.detail = detail
         self.attempted = attempted
     }
 
-    /// A failure of the history database while working on an archive (`what`: "import",
-    /// "download"): the archive is kept and tried again.
-    public static func database(_ failure: DatabaseFailure, _ what: String, _ error: any Error) -> ArchiveFailure {
-        var result = ArchiveFailure(.database, "\(what): \(failure): \(error); \(failure.fix)")
-        result.database = failure
-        return result
+    /// A failure at `step`.
+    public init(_ kind: ArchiveFailureKind, step: ArchiveStep, _ detail: String,
+                rejection: ArchiveRejection? = nil, database: DatabaseFailure? = nil) {
+        self.init(kind, detail)
+        self.step = step
+        self.rejection = rejection
+        self.database = database
     }
+
+    /// A failure of the history database while working on an archive: the archive is kept and
+    /// tried again.
+    public static func database(_ failure: DatabaseFailure, step: ArchiveStep, _ error: any Error) -> ArchiveFailure {
+        ArchiveFailure(.database, step: step, "\(failure): \(error); \(failure.fix)", database: failure)
+    }
+
+    /// What happened, for people: "step: detail".
+    public var reason: String { step.map { "\($0): \(detail)" } ?? detail }
 
     public var description: String { reason }
 }
@@ -104,7 +133,7 @@ public enum PlanFailure: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .index(let cid, let failure): return "index \(cid): \(failure.reason)"
+        case .index(let cid, let failure): return "index \(cid): \(failure.detail)"
         case .archives(let failures):
             // Tried ones first; at most five named (an index may list 100,000 archives).
             let ordered = failures.sorted { a, b in

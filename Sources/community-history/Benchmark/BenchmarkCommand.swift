@@ -115,7 +115,7 @@ struct BenchmarkCommand: AsyncParsableCommand {
 
         func run() async throws {
             let database = try HistoryDatabase(path: dir + "/history.sqlite")
-            try BenchmarkArchive().write(count: messages, to: dir + "/archive.bin", localCopiesIn: database)
+            try await BenchmarkArchive().write(count: messages, to: dir + "/archive.bin", localCopiesIn: database)
         }
     }
 
@@ -130,12 +130,10 @@ struct BenchmarkCommand: AsyncParsableCommand {
             let importer = ArchiveImporter(database: database, communityID: BenchmarkArchive().community.communityID)
             let path = dir + "/archive.bin"
             let clock = ContinuousClock()
-            var result: ArchiveImportResult?
-            let elapsed = try clock.measure {
-                result = try importer.importArchive(BenchmarkArchive().entry, path: path,
-                                                    options: ArchiveImportOptions(verificationWorkers: workers))
-            }
-            guard let result else { return }
+            let started = clock.now
+            let result = try await importer.importArchive(BenchmarkArchive().entry, path: path,
+                                                          options: ArchiveImportOptions(verificationWorkers: workers))
+            let elapsed = clock.now - started
             let seconds = elapsed.inSeconds
             let archiveBytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
             let output = BenchmarkResult(

@@ -3,13 +3,13 @@ import GRDB
 import HistoryStore
 import StatusWire
 import Testing
-@testable import SyncEngine
+@testable import ArchiveImport
 
 /// Issue 27: following 200 communities with a desktop's 1,024 open files, the agent recorded
 /// good archives as unimportable for good: a file it could not open read as bad content, and
 /// the re-check (run once descriptors were free again) found the bytes were what the CID
 /// names, so the archive was rejected. Only bytes that were read and proved bad may reject.
-@Suite struct ImportFailureDecisionTests {
+@Suite struct ArchiveImportFailureTests {
     /// The re-check a decision may ask for; counts whether it was asked.
     final class Recheck: @unchecked Sendable {
         let answer: CIDCheck
@@ -41,17 +41,17 @@ import Testing
     ])
     func aFailureOfTheMachineIsRetriedAndKeepsTheFile(_ cause: Cause) async {
         let recheck = Recheck(.matches)
-        let decision = await ImportFailureDecision.decide(cause.error) { await recheck() }
-        #expect(decision.kind == .localResources || decision.kind == .database, "\(decision)")
-        #expect(decision.kind.isRetryable && !decision.forgetDownload)
+        let failure = await ArchiveImportFailure.classify(cause.error) { await recheck() }
+        guard case .localResources = failure else { Issue.record("\(failure)"); return }
+        #expect(failure.keepsDownload)
         #expect(recheck.asked == 0, "nothing read: nothing to re-check")
     }
 
     /// A downloaded file that vanished (ENOENT) is downloaded again, not rejected.
     @Test func aVanishedFileIsDownloadedAgain() async {
         let recheck = Recheck(.matches)
-        let decision = await ImportFailureDecision.decide(ArchiveDecodingError.unreadableFile(path: "a", reason: "No such file or directory", errno: ENOENT)) { await recheck() }
-        #expect(decision == ImportFailureDecision(kind: .unreadableFile, forgetDownload: true))
+        let failure = await ArchiveImportFailure.classify(ArchiveDecodingError.unreadableFile(path: "a", reason: "No such file or directory", errno: ENOENT)) { await recheck() }
+        #expect(failure == .unreadableFile(detail: "cannot read a: No such file or directory") && !failure.keepsDownload)
         #expect(recheck.asked == 0)
     }
 
@@ -59,15 +59,19 @@ import Testing
     /// what the CID names; damaged on disk, downloaded again; a second read that fails decides nothing.
     @Test func onlyBytesProvedBadAreRejected() async {
         let bad = ArchiveDecodingError.malformed(context: "field 3")
-        #expect(await ImportFailureDecision.decide(bad) { .matches } == ImportFailureDecision(kind: .rejected, forgetDownload: true))
-        #expect(await ImportFailureDecision.decide(bad) { .differs }.kind == .unreadableFile)
-        let unreadable = await ImportFailureDecision.decide(bad) { .unreadable("Too many open files") }
-        #expect(unreadable.kind == .localResources && !unreadable.forgetDownload)
+        #expect(await ArchiveImportFailure.classify(bad) { .matches } == .rejected(.malformed, detail: "malformed protobuf: field 3"))
+        let differs = await ArchiveImportFailure.classify(bad) { .differs }
+        guard case .unreadableFile = differs else { Issue.record("\(differs)"); return }
+        #expect(!differs.keepsDownload)
+        let unreadable = await ArchiveImportFailure.classify(bad) { .unreadable("Too many open files") }
+        guard case .localResources = unreadable else { Issue.record("\(unreadable)"); return }
+        #expect(unreadable.keepsDownload)
     }
 
     @Test func overALimitIsNotRemembered() async {
-        let decision = await ImportFailureDecision.decide(ArchiveDecodingError.inflatedSizeExceeded(limit: 10)) { .matches }
-        #expect(decision.kind == .overLimit)
+        let failure = await ArchiveImportFailure.classify(ArchiveDecodingError.inflatedSizeExceeded(limit: 10)) { .matches }
+        guard case .overLimit = failure else { Issue.record("\(failure)"); return }
+        #expect(!failure.keepsDownload)
     }
 
     /// The file the decoder opens says why it cannot: the errno travels in the typed error.
@@ -84,13 +88,28 @@ import Testing
     /// (SQLite's result code), so the report can say what fixes it.
     @Test func aDatabaseFailureKeepsTheFileAndSaysWhichItWas() async {
         let recheck = Recheck(.matches)
-        let full = await ImportFailureDecision.decide(DatabaseError(resultCode: .SQLITE_FULL, message: "database or disk is full")) { await recheck() }
-        #expect(full == ImportFailureDecision(kind: .database, database: .full, forgetDownload: false))
-        let busy = await ImportFailureDecision.decide(DatabaseError(resultCode: .SQLITE_BUSY, message: "database is locked")) { await recheck() }
-        #expect(busy.database == .busy && busy.kind == .database)
+        let full = await ArchiveImportFailure.classify(DatabaseError(resultCode: .SQLITE_FULL, message: "database or disk is full")) { await recheck() }
+        guard case .database(.full, _) = full else { Issue.record("\(full)"); return }
+        #expect(full.keepsDownload)
+        #expect("\(full)".contains(DatabaseFailure.full.fix))
+        let busy = await ArchiveImportFailure.classify(DatabaseError(resultCode: .SQLITE_BUSY, message: "database is locked")) { await recheck() }
+        guard case .database(.busy, _) = busy else { Issue.record("\(busy)"); return }
         #expect(recheck.asked == 0)
-        let failure = ArchiveFailure.database(.full, "import", DatabaseError(resultCode: .SQLITE_FULL, message: "database or disk is full"))
-        #expect(failure.kind == .database && failure.database == .full)
-        #expect(failure.reason.contains(DatabaseFailure.full.fix))
+    }
+
+    /// Imported before, or stopped: neither is a failure of the archive, and a stop keeps the file.
+    @Test func alreadyImportedAndCancelledAreNotTheArchives() async {
+        let recheck = Recheck(.matches)
+        #expect(await ArchiveImportFailure.classify(HistoryStoreError.alreadyImported(archiveID: "0x01")) { await recheck() } == .alreadyImported)
+        let cancelled = await ArchiveImportFailure.classify(CancellationError()) { await recheck() }
+        #expect(cancelled == .cancelled && cancelled.keepsDownload)
+        #expect(recheck.asked == 0)
+    }
+
+    /// A Foundation file error carries its errno underneath; it is found without reading a domain string.
+    @Test func aFoundationFileErrorsErrnoIsFound() {
+        let error = CocoaError(.fileReadNoPermission, userInfo: [NSUnderlyingErrorKey: POSIXError(.EACCES)])
+        #expect(LocalFailure.errno(of: error) == EACCES)
+        #expect(LocalFailure.isLocal(error))
     }
 }
