@@ -73,11 +73,13 @@ let package = Package(
         // The one retry schedule (exponential, capped, jittered) of every retry, and SplitMix64:
         // the sync machine's seeded jitter, the fixtures' seeded bytes.
         .target(name: "Backoff"),
-        // SQLite schema and the hydration transaction. Knows nothing of the wire.
+        // SQLite schema and the hydration transaction. Knows the wire's identifiers, not its codecs.
         .target(
             name: "HistoryStore",
             dependencies: [
                 "Failures",
+                // The wire's identifiers (archive ID, CID, content topic), stored and read back typed.
+                "StatusWire", "StatusCrypto",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 // SQLite's C API, for the import's per-message insert (ArchiveHydrationWriter).
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
@@ -211,7 +213,7 @@ let package = Package(
         ),
         .testTarget(
             name: "HistoryStoreTests",
-            dependencies: ["HistoryStore", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["HistoryStore", "StatusWire", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(name: "ArchiveImportTests", dependencies: ["ArchiveImport", "Fixtures", "ControlNode", "GroupKeys", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "SyncEngineTests", dependencies: ["SyncEngine", "SyncMachine", "Backoff", "Fixtures", "DemoNetwork", "LocalHTTPServer", "ControlNode", "HistoryStore", "GroupKeys", .product(name: "GRDB", package: "GRDB.swift")]),

@@ -120,11 +120,16 @@ extension HistoryDatabase {
     }
 
     static func rejectedArchives(_ db: Database, communityID: String, decoderRevision: Int) throws -> [String: String] {
-            let rows = try Row.fetchAll(db, sql: """
-                SELECT id, reason FROM archive_failure
-                WHERE community_id = ? AND permanent = 1 AND decoder_revision >= ?
-                """, arguments: [communityID, decoderRevision])
-            return Dictionary(uniqueKeysWithValues: rows.map { ($0["id"] as String, $0["reason"] as String) })
+        Dictionary(uniqueKeysWithValues: try rejectedArchiveRows(db, communityID: communityID, decoderRevision: decoderRevision)
+            .map { ($0["id"] as String, $0["reason"] as String) })
+    }
+
+    /// `id` and `reason` of each archive rejected by `decoderRevision` or a newer one.
+    static func rejectedArchiveRows(_ db: Database, communityID: String, decoderRevision: Int) throws -> [Row] {
+        try Row.fetchAll(db, sql: """
+            SELECT id, reason FROM archive_failure
+            WHERE community_id = ? AND permanent = 1 AND decoder_revision >= ?
+            """, arguments: [communityID, decoderRevision])
     }
 
     public func clearFailure(archiveID: String) throws {

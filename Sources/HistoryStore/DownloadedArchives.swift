@@ -1,23 +1,21 @@
 import Foundation
 import GRDB
+import StatusCrypto
+import StatusWire
 
-/// An archive file downloaded but not yet imported (the sync agent's resume list).
-public struct DownloadedArchiveRecord: Sendable, Hashable, Codable {
-    public var id: String
+/// An archive file downloaded but not yet imported (the sync agent's resume list): its index
+/// entry, and where the file is.
+public struct DownloadedArchiveRecord: Sendable, Hashable {
+    public var id: ArchiveID
     public var communityID: String
-    public var cid: String
+    public var cid: CID
     public var path: String
     /// Unix seconds, `[from, to)`.
     public var from: UInt64
     public var to: UInt64
-    /// `0x` + 8 hex digits each.
-    public var contentTopics: [String]
-    /// Whether the stored topics did not read (a damaged row): the record cannot stand for
-    /// its index entry, and `[]` must not (it would make a good archive fail its metadata
-    /// check, and be rejected for good). Its reader downloads the archive again.
-    public var contentTopicsUnreadable = false
+    public var contentTopics: [ContentTopic]
 
-    public init(id: String, communityID: String, cid: String, path: String, from: UInt64, to: UInt64, contentTopics: [String]) {
+    public init(id: ArchiveID, communityID: String, cid: CID, path: String, from: UInt64, to: UInt64, contentTopics: [ContentTopic]) {
         self.id = id
         self.communityID = communityID
         self.cid = cid
@@ -25,6 +23,17 @@ public struct DownloadedArchiveRecord: Sendable, Hashable, Codable {
         self.from = from
         self.to = to
         self.contentTopics = contentTopics
+    }
+
+    /// The download of the archive `entry` names, in the file at `path`.
+    public init(_ entry: ArchiveIndexEntry, communityID: String, path: String) {
+        self.init(id: entry.id, communityID: communityID, cid: entry.cid, path: path, from: entry.from, to: entry.to,
+                  contentTopics: entry.contentTopics)
+    }
+
+    /// The index entry it stands for.
+    public var entry: ArchiveIndexEntry {
+        ArchiveIndexEntry(id: id, cid: cid, from: from, to: to, contentTopics: contentTopics)
     }
 }
 
@@ -35,18 +44,22 @@ extension HistoryDatabase {
     }
 
     static func recordDownloaded(_ db: Database, _ archive: DownloadedArchiveRecord) throws {
-        let topics = String(decoding: try JSONEncoder().encode(archive.contentTopics), as: UTF8.self)
             try db.execute(sql: """
                 INSERT OR REPLACE INTO downloaded_archive (id, community_id, cid, path, from_time, to_time, content_topics, downloaded_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [archive.id, archive.communityID, archive.cid, archive.path, Int64(archive.from), Int64(archive.to),
-                                 topics, Int64(Date().timeIntervalSince1970 * 1000)])
+                                 StoredContentTopics(topics: archive.contentTopics), Int64(Date().timeIntervalSince1970 * 1000)])
     }
 
     /// Forgets a download (its file is gone or goes). An archive waiting for a key with it no
     /// longer waits: it is downloaded again when planned.
-    public func removeDownloaded(archiveID: String) async throws {
-        try await pool.write { try Self.removeDownloaded($0, archiveID: archiveID) }
+    public func removeDownloaded(archiveID: ArchiveID) async throws {
+        try await pool.write { try Self.removeDownloaded($0, archiveID: archiveID.string) }
+    }
+
+    /// Forgets a download by its key as stored (a row whose ID does not read: `UnreadableRecord.key`).
+    public func removeDownloaded(storedID: String) async throws {
+        try await pool.write { try Self.removeDownloaded($0, archiveID: storedID) }
     }
 
     static func removeDownloaded(_ db: Database, archiveID: String) throws {
@@ -54,20 +67,34 @@ extension HistoryDatabase {
         try db.execute(sql: "DELETE FROM key_wait WHERE kind = 'archive' AND item = ?", arguments: [archiveID])
     }
 
+    /// This community's downloads not yet imported, newest first. A row that does not read back
+    /// (a damaged database) is not among them: `SyncResumeState.unreadable` lists it.
     public func downloadedArchives(communityID: String) throws -> [DownloadedArchiveRecord] {
-        try pool.read { db in try Self.downloadedArchives(db, communityID: communityID) }
+        try pool.read { db in try Self.downloadedArchives(db, communityID: communityID).records }
     }
 
-    static func downloadedArchives(_ db: Database, communityID: String) throws -> [DownloadedArchiveRecord] {
-            try Row.fetchAll(db, sql: "SELECT * FROM downloaded_archive WHERE community_id = ? ORDER BY from_time DESC",
-                             arguments: [communityID]).map { row in
-                let topics = try? JSONDecoder().decode([String].self, from: Data((row["content_topics"] as String).utf8))
-                var record = DownloadedArchiveRecord(
-                    id: row["id"], communityID: row["community_id"], cid: row["cid"], path: row["path"],
-                    from: UInt64(row["from_time"] as Int64), to: UInt64(row["to_time"] as Int64), contentTopics: topics ?? [])
-                record.contentTopicsUnreadable = topics == nil
-                return record
+    /// Each row read back typed; one whose ID, CID or content topics do not read is returned as
+    /// unreadable (its stored key: forget it with `removeDownloaded(storedID:)`). Its topics must
+    /// not become `[]`: that would fail the archive's metadata check and reject a good archive
+    /// for good.
+    static func downloadedArchives(_ db: Database, communityID: String)
+        throws -> (records: [DownloadedArchiveRecord], unreadable: [UnreadableRecord]) {
+        var records: [DownloadedArchiveRecord] = []
+        var unreadable: [UnreadableRecord] = []
+        let rows = try Row.fetchCursor(db, sql: "SELECT * FROM downloaded_archive WHERE community_id = ? ORDER BY from_time DESC",
+                                       arguments: [communityID])
+        while let row = try rows.next() {
+            do {
+                records.append(DownloadedArchiveRecord(
+                    id: try row.decode(forColumn: "id"), communityID: try row.decode(forColumn: "community_id"),
+                    cid: try row.decode(forColumn: "cid"), path: try row.decode(forColumn: "path"),
+                    from: UInt64(try row.decode(Int64.self, forColumn: "from_time")), to: UInt64(try row.decode(Int64.self, forColumn: "to_time")),
+                    contentTopics: try row.decode(StoredContentTopics.self, forColumn: "content_topics").topics))
+            } catch let error as RowDecodingError {
+                unreadable.append(UnreadableRecord(table: .downloadedArchive, key: row["id"] ?? "?", error: "\(error)"))
             }
+        }
+        return (records, unreadable)
     }
 
     /// The files every community's downloaded archives wait in (those an archives-directory

@@ -1,4 +1,5 @@
 import Foundation
+import StatusWire
 import Testing
 @testable import HistoryStore
 import GRDB
@@ -103,15 +104,17 @@ extension ChatViewReadsTests {
     /// `status`'s weeks: each archive of the index by what became of it.
     @Test func weekCoverageSaysWhatBecameOfEachArchive() async throws {
         let db = try temporaryDatabase()
-        let entries = (0..<6).map { IndexEntryRecord(archiveID: "0xa\($0)", cid: "zC\($0)", from: UInt64($0) * 604_800, to: UInt64($0 + 1) * 604_800) }
+        let ids = (0..<6).map { ArchiveID(hashing: [UInt8($0)]) }
+        let cids = try (0..<6).map { try CID.codex(of: [UInt8($0)]).manifestCID }
+        let entries = (0..<6).map { IndexEntryRecord(archiveID: ids[$0].string, cid: cids[$0].string, from: UInt64($0) * 604_800, to: UInt64($0 + 1) * 604_800) }
         try await db.saveIndexEntries(communityID: community, indexCID: "zIndex", entries: entries)
-        _ = try await db.hydrate(archive: ArchiveRecord(id: "0xa0", communityID: community, cid: "zC0"), mode: .replace) { _ in
+        _ = try await db.hydrate(archive: ArchiveRecord(id: ids[0].string, communityID: community, cid: cids[0].string), mode: .replace) { _ in
             ArchiveContentSummary(from: 0, to: 604_800, contentTopics: [], entryCount: 0, rejections: [:])
         }
-        try await db.recordDownloaded(DownloadedArchiveRecord(id: "0xa1", communityID: community, cid: "zC1", path: "/nowhere", from: 604_800, to: 1_209_600, contentTopics: []))
-        try await db.recordFailure(archiveID: "0xa2", communityID: community, reason: "HTTP 500", disposition: .retrying)
-        try await db.recordFailure(archiveID: "0xa3", communityID: community, reason: "too big", disposition: .overLimit)
-        try await db.recordFailure(archiveID: "0xa4", communityID: community, reason: "bad signature", disposition: .rejected(decoderRevision: 1))
+        try await db.recordDownloaded(DownloadedArchiveRecord(id: ids[1], communityID: community, cid: cids[1], path: "/nowhere", from: 604_800, to: 1_209_600, contentTopics: []))
+        try await db.recordFailure(archiveID: ids[2].string, communityID: community, reason: "HTTP 500", disposition: .retrying)
+        try await db.recordFailure(archiveID: ids[3].string, communityID: community, reason: "too big", disposition: .overLimit)
+        try await db.recordFailure(archiveID: ids[4].string, communityID: community, reason: "bad signature", disposition: .rejected(decoderRevision: 1))
         let states = try db.weekCoverage(communityID: community, decoderRevision: 1).map(\.state)
         #expect(states == [.present, .pending, .failed, .overLimit, .unreadable, .missing])
         // A newer decoder reads a rejected archive again: it is not "never".

@@ -109,7 +109,7 @@ import Testing
         // Waiting, with its file and download record kept for the key.
         let waits = try await database.keyWaits(communityID: publisher.community.communityID.string).filter { $0.kind == .archive }
         #expect(waits.map(\.item) == [encrypted.string] && waits.first?.kind == .archive)
-        #expect(try database.downloadedArchives(communityID: publisher.community.communityID.string).map(\.id) == [encrypted.string])
+        #expect(try database.downloadedArchives(communityID: publisher.community.communityID.string).map(\.id.string) == [encrypted.string])
         await driver.stop()
     }
 

@@ -29,9 +29,7 @@ import Testing
             community = benchmark.community
             let path = scratch.appendingPathComponent("archives").appendingPathComponent(entry.cid.string).path
             try await benchmark.write(count: 6_000, to: path, localCopiesIn: try HistoryDatabase(path: scratch.appendingPathComponent("unused.sqlite").path))
-            try await database.recordDownloaded(DownloadedArchiveRecord(
-                id: entry.id.string, communityID: community.communityID.string, cid: entry.cid.string, path: path, from: entry.from, to: entry.to,
-                contentTopics: entry.contentTopics.map { Hex.encode($0.bytes, prefixed: true) }))
+            try await database.recordDownloaded(DownloadedArchiveRecord(entry, communityID: community.communityID.string, path: path))
         }
 
         func startDriver() throws -> RunningDriver {
@@ -83,7 +81,7 @@ import Testing
         #expect(setup.count(Self.imported) == 0)
         #expect(try setup.database.importedArchiveIDs(communityID: communityID).isEmpty)
         #expect(try setup.database.messageCount(communityID: communityID) == 0)
-        #expect(try setup.database.downloadedArchives(communityID: communityID).map(\.id) == [setup.entry.id.string])
+        #expect(try setup.database.downloadedArchives(communityID: communityID).map(\.id) == [setup.entry.id])
 
         let second = try setup.startDriver()
         try await setup.waitFor(Self.imported)

@@ -33,9 +33,7 @@ import Testing
                                       from: 1_700_000_000, to: 1_700_604_800, contentTopics: community.channels.map(\.topic))
         let file = directory.appendingPathComponent(entry.cid.string)
         try Data(bytes).write(to: file)
-        try await database.recordDownloaded(DownloadedArchiveRecord(
-            id: entry.id.string, communityID: community.communityID.string, cid: entry.cid.string, path: file.path,
-            from: entry.from, to: entry.to, contentTopics: entry.contentTopics.map { Hex.encode($0.bytes, prefixed: true) }))
+        try await database.recordDownloaded(DownloadedArchiveRecord(entry, communityID: community.communityID.string, path: file.path))
         let events = EventRecorder()
         let effects = LiveSyncEffects(
             communityID: community.communityID, database: database, codex: CodexClient(baseURL: URL(string: "http://127.0.0.1:9")!),

@@ -18,17 +18,20 @@ import Testing
         return url
     }
 
-    func record(_ id: String, cid: CID, path: URL) -> DownloadedArchiveRecord {
-        DownloadedArchiveRecord(id: id, communityID: Self.communityID.string, cid: cid.string, path: path.path, from: 0, to: 604_800, contentTopics: [])
+    /// The archive ID of a test archive named `name`.
+    static func id(_ name: String) -> ArchiveID { ArchiveID(hashing: Array(name.utf8)) }
+
+    func record(_ name: String, cid: CID, path: URL) -> DownloadedArchiveRecord {
+        DownloadedArchiveRecord(id: Self.id(name), communityID: Self.communityID.string, cid: cid, path: path.path, from: 0, to: 604_800, contentTopics: [])
     }
 
     @Test func anImportCommitsItsDownloadRecordAndFailureAway() async throws {
         let directory = try scratch()
         let database = try HistoryDatabase(path: directory.appendingPathComponent("history.sqlite").path)
         let cid = try CID.codex(of: Array("week".utf8)).manifestCID
-        try await database.recordDownloaded(record("0xweek", cid: cid, path: directory.appendingPathComponent(cid.string)))
-        try await database.recordFailure(archiveID: "0xweek", communityID: Self.communityID.string, reason: "download: HTTP 500", disposition: .retrying)
-        _ = try await database.hydrate(archive: ArchiveRecord(id: "0xweek", communityID: Self.communityID.string, cid: cid.string), mode: .replace) { _ in
+        try await database.recordDownloaded(record("week", cid: cid, path: directory.appendingPathComponent(cid.string)))
+        try await database.recordFailure(archiveID: Self.id("week").string, communityID: Self.communityID.string, reason: "download: HTTP 500", disposition: .retrying)
+        _ = try await database.hydrate(archive: ArchiveRecord(id: Self.id("week").string, communityID: Self.communityID.string, cid: cid.string), mode: .replace) { _ in
             ArchiveContentSummary(from: 0, to: 604_800, contentTopics: [], entryCount: 0, rejections: [:])
         }
         #expect(try database.downloadedArchives(communityID: Self.communityID.string).isEmpty)
@@ -49,16 +52,16 @@ import Testing
             return url
         }
         // Killed after the import's commit, before its clean-up (as the old code left it).
-        _ = try await database.hydrate(archive: ArchiveRecord(id: "0ximported", communityID: Self.communityID.string, cid: imported.string), mode: .replace) { _ in
+        _ = try await database.hydrate(archive: ArchiveRecord(id: Self.id("imported").string, communityID: Self.communityID.string, cid: imported.string), mode: .replace) { _ in
             ArchiveContentSummary(from: 0, to: 604_800, contentTopics: [], entryCount: 0, rejections: [:])
         }
         let importedFile = try file(imported.string)
-        try await database.recordDownloaded(record("0ximported", cid: imported, path: importedFile))
+        try await database.recordDownloaded(record("imported", cid: imported, path: importedFile))
         // Killed mid-download and mid-index-fetch; one archive still waits for its import.
         let partial = try file(".\(pending.string).partial")
         let index = try file("index-\(imported.string)")
         let waiting = try file(pending.string)
-        try await database.recordDownloaded(record("0xpending", cid: pending, path: waiting))
+        try await database.recordDownloaded(record("pending", cid: pending, path: waiting))
         let unrelated = try file("notes.txt")
 
         let driver = RunningDriver(CommunitySyncDriver(
@@ -74,6 +77,6 @@ import Testing
         #expect(exists(unrelated), "a file the driver did not write is left alone")
         // The imported archive's stale record is gone. (The waiting one went to its import, which
         // fails here and discards it: its bytes are not what its CID names.)
-        #expect(!(try database.downloadedArchives(communityID: Self.communityID.string).map(\.id).contains("0ximported")))
+        #expect(!(try database.downloadedArchives(communityID: Self.communityID.string).map(\.id).contains(Self.id("imported"))))
     }
 }

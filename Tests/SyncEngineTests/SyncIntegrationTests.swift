@@ -96,9 +96,7 @@ import WakuClient
         try FileManager.default.createDirectory(at: archives, withIntermediateDirectories: true)
         let file = archives.appendingPathComponent(entry.cid.string)
         try FileManager.default.copyItem(atPath: fixture.blobPath(entry.cid), toPath: file.path)
-        try await database.recordDownloaded(DownloadedArchiveRecord(
-            id: entry.id.string, communityID: network.publisher.community.communityID.string, cid: entry.cid.string, path: file.path,
-            from: entry.from, to: entry.to, contentTopics: entry.contentTopics.map { Hex.encode($0.bytes, prefixed: true) }))
+        try await database.recordDownloaded(DownloadedArchiveRecord(entry, communityID: network.publisher.community.communityID.string, path: file.path))
         try await database.pool.write { try $0.execute(sql: "UPDATE downloaded_archive SET content_topics = 'not json'") }
 
         try await network.publisher.announce(on: network.waku, clock: UInt64(Date().timeIntervalSince1970 * 1000))
@@ -250,9 +248,7 @@ import WakuClient
         let damaged = archives.appendingPathComponent(victim.cid.string)
         let whole = try Data(contentsOf: URL(fileURLWithPath: FixtureDirectory(url: Self.fixtureURL).blobPath(victim.cid)))
         try whole.prefix(whole.count / 2).write(to: damaged)
-        try await database.recordDownloaded(DownloadedArchiveRecord(
-            id: victim.id.string, communityID: network.publisher.community.communityID.string, cid: victim.cid.string, path: damaged.path,
-            from: victim.from, to: victim.to, contentTopics: victim.contentTopics.map { Hex.encode($0.bytes, prefixed: true) }))
+        try await database.recordDownloaded(DownloadedArchiveRecord(victim, communityID: network.publisher.community.communityID.string, path: damaged.path))
         try await network.publisher.announce(on: network.waku, clock: UInt64(Date().timeIntervalSince1970 * 1000))
         let report = try await Self.sync(network, database: database, retries: 1)
         await network.stop()

@@ -90,9 +90,7 @@ extension LiveSyncEffects {
                 if steps.advance(to: received) { onEvent(.downloadProgress(archiveID: entry.id, bytes: received, totalBytes: total)) }
             }
             onEvent(.archiveDownloaded(archiveID: entry.id, from: entry.from, to: entry.to, bytes: bytes))
-            try await database.recordDownloaded(DownloadedArchiveRecord(
-                id: entry.id.string, communityID: communityID.string, cid: entry.cid.string, path: destination.path,
-                from: entry.from, to: entry.to, contentTopics: entry.contentTopics.map { Hex.encode($0.bytes, prefixed: true) }))
+            try await database.recordDownloaded(DownloadedArchiveRecord(entry, communityID: communityID.string, path: destination.path))
             return .succeeded(DownloadedArchive(entry: entry, path: destination.path))
         } catch {
             if Task.isCancelled { return .cancelled }

@@ -7,8 +7,8 @@ import StatusWire
 extension LiveSyncEffects {
     public func resume(rescan: Bool) async throws -> CommunitySyncMachine.Persisted {
         try FileManager.default.createDirectory(at: archivesDirectory, withIntermediateDirectories: true)
-        let communityID = communityID.string
-        let saved = try await database.resumeState(communityID: communityID, decoderRevision: ArchiveImporter.decoderRevision)
+        let saved = try await database.resumeState(communityID: communityID.string, decoderRevision: ArchiveImporter.decoderRevision)
+        await report(saved.unreadable)
         // Download records of archives imported since (the import's transaction removes them
         // now; older runs did not) or whose file is gone.
         let stale = saved.downloaded.filter { saved.importedArchiveIDs.contains($0.id) || !FileManager.default.fileExists(atPath: $0.path) }
@@ -21,50 +21,31 @@ extension LiveSyncEffects {
         // Once per process, before its first import: a sweep at every community's start took
         // the file another community's import was creating (issue 27).
         database.removeAbandonedStagingFilesOnce()
-        var downloaded: [DownloadedArchive] = []
-        for record in saved.downloaded where !stale.contains(where: { $0.id == record.id }) {
-            // Written by this program from typed values; a row that does not parse is left for the sweep.
-            guard let id = try? ArchiveID(record.id), let cid = try? CID(record.cid) else {
-                logger.warning("ignoring an unreadable download record", metadata: ["archive": "\(record.id)", "cid": "\(record.cid)"])
-                continue
-            }
-            // Topics that do not read cannot stand for the index entry's (an empty list would fail
-            // the archive's metadata check and reject a good archive for good): the record is
-            // forgotten and the archive downloaded again.
-            let parsed = record.contentTopics.compactMap { (try? Hex.decode($0)).flatMap(ContentTopic.init(bytes:)) }
-            guard !record.contentTopicsUnreadable, parsed.count == record.contentTopics.count else {
-                logger.warning("a download record's content topics do not read; the archive is downloaded again",
-                               metadata: ["archive": "\(record.id)"])
-                onEvent(.recordFailed(what: "the download record of archive \(record.id)", error: "its content topics do not read; it is downloaded again"))
-                try await database.removeDownloaded(archiveID: record.id)
-                continue
-            }
-            downloaded.append(DownloadedArchive(entry: ArchiveIndexEntry(id: id, cid: cid, from: record.from, to: record.to, contentTopics: parsed),
-                                                path: record.path))
-        }
-        let state = saved.indexState
+        let downloaded = saved.downloaded.filter { record in !stale.contains { $0.id == record.id } }
+            .map { DownloadedArchive(entry: $0.entry, path: $0.path) }
         // A database from before v11 has no record of the index's archives (status's weeks):
         // the processed index is read once more, which records them (nothing is imported again).
         var rescan = rescan
-        if state?.processedIndexCID != nil, try await !database.hasIndexEntries(communityID: communityID) { rescan = true }
+        if saved.processedIndexCID != nil, try await !database.hasIndexEntries(communityID: communityID.string) { rescan = true }
         return CommunitySyncMachine.Persisted(
-            clock: state?.indexClock ?? 0, indexCID: state?.indexCID.flatMap { try? CID($0) },
-            processedIndexCID: rescan ? nil : state?.processedIndexCID.flatMap { try? CID($0) },
-            processedSelection: state?.processedSelection.flatMap(ArchiveSelection.init(storageKey:)),
-            imported: archiveIDs(saved.importedArchiveIDs), downloaded: downloaded,
-            rejected: Dictionary(uniqueKeysWithValues: saved.rejected.compactMap { key, reason in
-                archiveIDs([key]).first.map { ($0, ArchiveFailure(.rejected, reason)) }
-            }))
+            clock: saved.indexClock, indexCID: saved.indexCID,
+            processedIndexCID: rescan ? nil : saved.processedIndexCID,
+            processedSelection: saved.processedSelection.flatMap(ArchiveSelection.init(storageKey:)),
+            imported: saved.importedArchiveIDs, downloaded: downloaded,
+            rejected: saved.rejected.mapValues { ArchiveFailure(.rejected, $0) })
     }
 
-    /// Archive IDs read back from the database (written from typed values); one that does not
-    /// parse is logged and left out, as if it were not recorded.
-    private func archiveIDs(_ stored: some Sequence<String>) -> Set<ArchiveID> {
-        Set(stored.compactMap { text in
-            do { return try ArchiveID(text) } catch {
-                logger.warning("ignoring an unreadable archive ID in the database", metadata: ["archive": "\(text)"])
-                return nil
+    /// Reports each row that did not read back (a damaged database). A download whose record
+    /// does not read is forgotten: its topics cannot stand for the index entry's (an empty list
+    /// would fail the archive's metadata check and reject a good archive for good), so the
+    /// archive is downloaded again. Any other such row is left out, as if not recorded.
+    private func report(_ unreadable: [UnreadableRecord]) async {
+        for row in unreadable {
+            logger.warning("a stored row does not read; left out", metadata: ["table": "\(row.table.rawValue)", "key": "\(row.key)", "error": "\(row.error)"])
+            onEvent(.recordFailed(what: "the \(row.table.rawValue) row \(row.key)", error: "it does not read (\(row.error)); it is left out"))
+            if row.table == .downloadedArchive {
+                await write("the removal of an unreadable download record") { try await database.removeDownloaded(storedID: row.key) }
             }
-        })
+        }
     }
 }

@@ -128,7 +128,7 @@ public struct LiveSyncEffects: SyncEffects {
 
     /// Removes an archive's download record and its file.
     func forget(_ archive: DownloadedArchive) async {
-        await write("the removal of a download record") { try await database.removeDownloaded(archiveID: archive.entry.id.string) }
+        await write("the removal of a download record") { try await database.removeDownloaded(archiveID: archive.entry.id) }
         remove(URL(fileURLWithPath: archive.path), what: "a downloaded archive")
     }
 
