@@ -129,8 +129,8 @@ let package = Package(
         // The per-community state machine and the planner: pure (events in, actions out), no
         // Foundation, no I/O. That it imports neither is checked by the build.
         .target(name: "SyncMachine", dependencies: ["StatusWire", "StatusCrypto", "Failures", "Backoff"]),
-        // The driver that runs the machine through its effects (clients, importer, store), the
-        // announcement feed, one-shot sync and the peers' checks.
+        // The driver that runs the machine through its effects (clients, importer, store), and
+        // the announcement feed (relay and store intake) that hands it announcements.
         .target(
             name: "SyncEngine",
             dependencies: [
@@ -138,12 +138,29 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Above the engine: one-shot `sync` (the feed's catch-up, one driver, a report).
+        .target(
+            name: "OneShot",
+            dependencies: [
+                "SyncEngine", "ChannelNameFeed", "CodexClient", "WakuClient", "PeerHTTP", "ArchiveImport", "HistoryStore", "StatusWire", "StatusCrypto",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Above the engine: channel names, from the community's signed description (a companion
+        // of the announcement feed).
+        .target(
+            name: "ChannelNameFeed",
+            dependencies: ["SyncEngine", "WakuClient", "HistoryStore", "StatusWire", "StatusCrypto", .product(name: "Logging", package: "swift-log")]
+        ),
+        // Above the engine: `doctor`'s checks of the storage and Waku nodes, the database and the disk.
+        .target(name: "PeerDoctor", dependencies: ["SyncEngine", "CodexClient", "WakuClient", "PeerHTTP", "HistoryStore"]),
         // The long-running agent above the engine: its configuration file, the relay and store
         // polling that feeds the drivers, events, metrics and the health endpoint.
         .target(
             name: "AgentService",
             dependencies: [
-                "SyncEngine", "CodexClient", "WakuClient", "PeerHTTP", "ArchiveImport", "HistoryStore", "StatusWire", "LocalHTTPServer", "GroupKeys",
+                "SyncEngine", "ChannelNameFeed", "PeerDoctor", "CodexClient", "WakuClient", "PeerHTTP", "ArchiveImport", "HistoryStore", "StatusWire",
+                "LocalHTTPServer", "GroupKeys",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -191,6 +208,8 @@ let package = Package(
                 "ControlNode",
                 "HistoryStore",
                 "SyncEngine",
+                "OneShot",
+                "PeerDoctor",
                 "AgentService",
                 "AgentAPI",
                 "GroupKeys",
@@ -216,10 +235,10 @@ let package = Package(
             dependencies: ["HistoryStore", "StatusWire", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(name: "ArchiveImportTests", dependencies: ["ArchiveImport", "Fixtures", "ControlNode", "GroupKeys", .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "SyncEngineTests", dependencies: ["SyncEngine", "SyncMachine", "Backoff", "Fixtures", "DemoNetwork", "LocalHTTPServer", "ControlNode", "HistoryStore", "GroupKeys", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "SyncEngineTests", dependencies: ["SyncEngine", "OneShot", "ChannelNameFeed", "PeerDoctor", "SyncMachine", "Backoff", "Fixtures", "DemoNetwork", "LocalHTTPServer", "ControlNode", "HistoryStore", "GroupKeys", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
             name: "AgentTests",
-            dependencies: ["AgentService", "AgentAPI", "SyncEngine", "PeerHTTP", "DemoNetwork", "ControlNode", "Fixtures",
+            dependencies: ["AgentService", "AgentAPI", "SyncEngine", "OneShot", "PeerDoctor", "PeerHTTP", "DemoNetwork", "ControlNode", "Fixtures",
                            .product(name: "GRDB", package: "GRDB.swift"),
                            .product(name: "AsyncHTTPClient", package: "async-http-client"),
                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CodexClient
 import Foundation
+import PeerDoctor
 import SyncEngine
 import WakuClient
 

@@ -5,6 +5,7 @@ import ControlNode
 import Foundation
 import GroupKeys
 import HistoryStore
+import OneShot
 import SyncEngine
 import WakuClient
 

@@ -4,6 +4,8 @@ import ArgumentParser
 import CodexClient
 import Foundation
 import HistoryStore
+import OneShot
+import PeerDoctor
 import PeerHTTP
 import StatusWire
 import SyncEngine

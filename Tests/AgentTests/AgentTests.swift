@@ -9,6 +9,7 @@ import FoundationNetworking
 #endif
 import GRDB
 import HistoryStore
+import OneShot
 import PeerHTTP
 import StatusWire
 import AgentService

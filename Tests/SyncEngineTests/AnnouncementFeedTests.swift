@@ -28,7 +28,7 @@ import WakuClient
         let heard = Heard()
         func subscriber(run: Int) throws -> FeedSubscriber {
             FeedSubscriber(run: run, communityID: publisher.community.communityID, pubsubTopic: WakuClient.defaultPubsubTopic,
-                           channel: try ArchiveChannel(communityID: publisher.community.communityID), naming: nil,
+                           channel: try ArchiveChannel(communityID: publisher.community.communityID),
                            deliver: { heard.add($0, run: run) })
         }
         func storeQueries() async -> Int { await network.wakuNode.storeQueryCount() }

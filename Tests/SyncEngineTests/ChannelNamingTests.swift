@@ -1,3 +1,4 @@
+import ChannelNameFeed
 import CodexClient
 import ControlNode
 import Foundation

@@ -4,6 +4,7 @@ import Foundation
 import GRDB
 import HistoryStore
 import LocalHTTPServer
+import PeerDoctor
 import SyncEngine
 import Testing
 import WakuClient

@@ -6,6 +6,7 @@ import Fixtures
 import Foundation
 import GroupKeys
 import HistoryStore
+import OneShot
 import StatusWire
 import Testing
 import WakuClient

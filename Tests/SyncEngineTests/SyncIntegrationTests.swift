@@ -5,6 +5,7 @@ import DemoNetwork
 import Fixtures
 import Foundation
 @testable import HistoryStore
+import OneShot
 import PeerHTTP
 import StatusCrypto
 import StatusWire

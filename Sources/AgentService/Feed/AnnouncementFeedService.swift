@@ -1,4 +1,5 @@
 import Logging
+import PeerDoctor
 import PeerHTTP
 import ServiceLifecycle
 import SyncEngine

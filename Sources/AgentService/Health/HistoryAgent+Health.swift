@@ -1,3 +1,4 @@
+import PeerDoctor
 import SyncEngine
 
 extension HistoryAgent {

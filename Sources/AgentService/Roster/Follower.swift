@@ -1,4 +1,5 @@
 import ArchiveImport
+import ChannelNameFeed
 import Foundation
 import Logging
 import PeerHTTP
@@ -78,7 +79,7 @@ final class FollowerFactory: Sendable {
         let generation = generations.add(1, ordering: .relaxed).newValue
         let subscriber = FeedSubscriber(
             run: generation, communityID: communityID, pubsubTopic: configuration.pubsubTopic(of: community),
-            channel: try! ArchiveChannel(communityID: communityID), naming: try! ChannelNaming(communityID: communityID),
+            channel: try! ArchiveChannel(communityID: communityID), companion: try! ChannelNaming(communityID: communityID),
             deliver: { feed.yield($0) }, rejected: { metrics.rejectedAnnouncement($0.rawValue, community: label) })
         return Follower(communityID: communityID, origin: origin, settings: community, generation: generation, driver: driver,
                         subscriber: subscriber, rescan: rescan, announcements: announcements, feed: feed, stopSignal: stopSignal, stop: stop)

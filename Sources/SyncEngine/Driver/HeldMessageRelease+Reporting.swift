@@ -6,7 +6,7 @@ extension HeldMessageRelease {
     /// driver: `.heldMessagesReleased` when an archive's messages were stored, `.recordFailed`
     /// when the database refused (logged; the next key import or sync releases them). Never
     /// throws: a sync goes on whatever this does.
-    func runReporting(logger: Logger, report: (SyncEvent) -> Void) async {
+    public func runReporting(logger: Logger, report: (SyncEvent) -> Void) async {
         do {
             let released = try await run()
             guard released.archives > 0 else { return }

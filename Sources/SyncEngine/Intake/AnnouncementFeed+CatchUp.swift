@@ -60,15 +60,9 @@ extension AnnouncementFeed {
     func route(_ message: WakuMessage, pubsubTopic: String, to subscribers: [FeedSubscriber], seen: inout SeenMessages) async {
         let hash = message.hash(pubsubTopic: pubsubTopic)
         for subscriber in subscribers where subscriber.pubsubTopic == pubsubTopic {
-            if let naming = subscriber.naming, naming.contentTopic == message.contentTopic {
+            if let companion = subscriber.companion, companion.contentTopic == message.contentTopic {
                 guard seen.insert("\(subscriber.run)/\(hash)") else { continue }
-                let logger = logger.with(community: subscriber.communityID)
-                let reading = naming.read([message])
-                if let names = reading.names {
-                    _ = await naming.record(names, into: database, logger: logger)
-                } else if reading.rejected[.notSignedByCommunity] != nil {
-                    logger.warning("channel names: ignored a description not signed by the community")
-                }
+                await companion.receive(message, into: database, logger: logger.with(community: subscriber.communityID))
             } else if subscriber.channel.contentTopics.contains(message.contentTopic) {
                 guard seen.insert("\(subscriber.run)/\(hash)") else { continue }
                 switch subscriber.channel.decode(payload: [UInt8](message.payload), contentTopic: message.contentTopic) {

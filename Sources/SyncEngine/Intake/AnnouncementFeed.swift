@@ -128,7 +128,7 @@ public struct AnnouncementFeed<C: Clock>: Sendable where C.Duration == Duration 
             guard let caughtUp = try? await catchUp(hours: settings.firstCatchUpHours, subscribers: fresh, seen: &state.seen) else { return }
             state.uncaught.subtract(caughtUp.answered)
             // Channel names: the newest description in the store; later ones come by relay.
-            await refreshNames(of: fresh)
+            await catchUpCompanions(of: fresh)
         }
         await pollRelay(shards, state: &state)
         if state.lastCatchUp.duration(to: clock.now) >= settings.catchUpEvery {
@@ -139,7 +139,7 @@ public struct AnnouncementFeed<C: Clock>: Sendable where C.Duration == Duration 
             let current = subscribers.filter { !state.uncaught.contains($0.run) }
             guard (try? await catchUp(hours: settings.catchUpHours, subscribers: current, seen: &state.seen)) != nil else { return }
             // Names again too (a small page each): renames the relay missed while it was down.
-            await refreshNames(of: current)
+            await catchUpCompanions(of: current)
             state.lastCatchUp = clock.now
         }
     }
@@ -148,7 +148,7 @@ public struct AnnouncementFeed<C: Clock>: Sendable where C.Duration == Duration 
     private func subscribe(_ shards: [String]) async {
         do { try await waku.subscribe(pubsubTopics: shards) } catch {
             logger.warning("relay subscription failed; relying on store catch-up", metadata: [
-                "error": "\(error)", "fix": "\(PeerCheck.relayFix(shards))",
+                "error": "\(error)", "fix": "\(RelayFix.subscribe(shards: shards))",
             ])
         }
     }
@@ -173,10 +173,10 @@ public struct AnnouncementFeed<C: Clock>: Sendable where C.Duration == Duration 
         await subscribe(shards)
     }
 
-    private func refreshNames(of subscribers: [FeedSubscriber]) async {
+    private func catchUpCompanions(of subscribers: [FeedSubscriber]) async {
         for subscriber in subscribers {
-            await subscriber.naming?.refresh(from: waku, days: Int(settings.firstCatchUpHours / 24), pubsubTopic: subscriber.pubsubTopic,
-                                             peerAddr: settings.storePeer, into: database, logger: logger.with(community: subscriber.communityID))
+            await subscriber.companion?.catchUp(from: waku, days: Int(settings.firstCatchUpHours / 24), pubsubTopic: subscriber.pubsubTopic,
+                                                storePeer: settings.storePeer, into: database, logger: logger.with(community: subscriber.communityID))
         }
     }
 }

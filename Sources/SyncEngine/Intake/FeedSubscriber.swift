@@ -11,21 +11,21 @@ public struct FeedSubscriber: Sendable {
     /// The shard the community publishes on.
     public let pubsubTopic: String
     public let channel: ArchiveChannel
-    /// Reads the community's descriptions for its channels' names; nil: names are not followed.
-    public let naming: ChannelNaming?
+    /// Reads one more topic of the community (its description, for channel names); nil: none.
+    public let companion: (any FeedCompanion)?
     /// Hears each community-channel announcement once (signature checks are the machine's).
     public let deliver: @Sendable (ArchiveAnnouncement) -> Void
     /// Hears why a message on the channel was not an announcement.
     public let rejected: @Sendable (AnnouncementRejection) -> Void
 
-    public init(run: Int, communityID: CommunityID, pubsubTopic: String, channel: ArchiveChannel, naming: ChannelNaming?,
+    public init(run: Int, communityID: CommunityID, pubsubTopic: String, channel: ArchiveChannel, companion: (any FeedCompanion)? = nil,
                 deliver: @escaping @Sendable (ArchiveAnnouncement) -> Void,
                 rejected: @escaping @Sendable (AnnouncementRejection) -> Void = { _ in }) {
         self.run = run
         self.communityID = communityID
         self.pubsubTopic = pubsubTopic
         self.channel = channel
-        self.naming = naming
+        self.companion = companion
         self.deliver = deliver
         self.rejected = rejected
     }

@@ -3,6 +3,7 @@ import ArgumentParser
 import ControlNode
 import Foundation
 import HistoryStore
+import OneShot
 import PeerHTTP
 import SyncEngine
 

@@ -7,6 +7,7 @@ import Fixtures
 import Foundation
 import GRDB
 import HistoryStore
+import OneShot
 import PeerHTTP
 import SyncEngine
 import WakuClient

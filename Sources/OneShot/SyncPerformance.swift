@@ -1,6 +1,7 @@
 import ArchiveImport
 import Foundation
 import PeerHTTP
+import SyncEngine
 
 /// How long a sync's steps took, in seconds, and the memory it used (for people, and for `benchmark sync`).
 public struct SyncPerformance: Codable, Sendable, Equatable {

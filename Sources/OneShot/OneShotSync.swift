@@ -1,10 +1,12 @@
 import ArchiveImport
+import ChannelNameFeed
 import CodexClient
 import Foundation
 import HistoryStore
 import Logging
 import PeerHTTP
 import StatusCrypto
+import SyncEngine
 import Synchronization
 import StatusWire
 import WakuClient
@@ -94,7 +96,7 @@ public struct OneShotSync: Sendable {
         settings.storePeer = options.storePeer
         let feed = AnnouncementFeed(waku: waku, database: database, settings: settings, clock: ContinuousClock(), logger: logger)
         let heard = Mutex<[ArchiveAnnouncement]>([])
-        let subscriber = FeedSubscriber(run: 0, communityID: communityID, pubsubTopic: options.pubsubTopic, channel: channel, naming: nil,
+        let subscriber = FeedSubscriber(run: 0, communityID: communityID, pubsubTopic: options.pubsubTopic, channel: channel,
                                         deliver: { announcement in heard.withLock { $0.append(announcement) } },
                                         rejected: { reason in collector.ignored(reason.rawValue) })
         let caughtUp = try await feed.catchUp(hours: Double(options.storeDays) * 24, subscribers: [subscriber])

@@ -1,6 +1,7 @@
 import Foundation
 import HistoryStore
 import Logging
+import SyncEngine
 import StatusCrypto
 import StatusWire
 import WakuClient
@@ -123,6 +124,22 @@ public struct ChannelNaming: Sendable {
         } catch {
             logger.warning("channel names were not recorded", metadata: ["error": "\(error)"])
             return false
+        }
+    }
+}
+
+extension ChannelNaming: FeedCompanion {
+    public func catchUp(from waku: WakuClient, days: Int, pubsubTopic: String, storePeer: String?,
+                        into database: HistoryDatabase, logger: Logger) async {
+        await refresh(from: waku, days: days, pubsubTopic: pubsubTopic, peerAddr: storePeer, into: database, logger: logger)
+    }
+
+    public func receive(_ message: WakuMessage, into database: HistoryDatabase, logger: Logger) async {
+        let reading = read([message])
+        if let names = reading.names {
+            _ = await record(names, into: database, logger: logger)
+        } else if reading.rejected[.notSignedByCommunity] != nil {
+            logger.warning("channel names: ignored a description not signed by the community")
         }
     }
 }

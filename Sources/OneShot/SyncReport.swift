@@ -1,5 +1,6 @@
 import ArchiveImport
 import Foundation
+import SyncEngine
 
 /// What a one-shot sync did, for people (`text`) and scripts (JSON).
 public struct SyncReport: Codable, Sendable, Equatable {

@@ -1,6 +1,7 @@
 import CodexClient
 import Foundation
 import HistoryStore
+import SyncEngine
 import PeerHTTP
 import WakuClient
 
@@ -98,14 +99,8 @@ public struct PeerCheck: Sendable {
             try await waku.subscribe(pubsubTopics: [pubsubTopic])
             return .pass(name, "POST /relay/v1/subscriptions accepted \(pubsubTopic)")
         } catch {
-            return .fail(name, "\(error)", fix: Self.relayFix([pubsubTopic]))
+            return .fail(name, "\(error)", fix: RelayFix.subscribe(shards: [pubsubTopic]))
         }
-    }
-
-    public static func relayFix(_ shards: [String]) -> String {
-        let shardFlags = shards.compactMap { $0.split(separator: "/").last.map { "--shard=\($0)" } }.joined(separator: " ")
-        return "start nwaku with --relay=true --cluster-id=16 \(shardFlags) and a --rest-relay-cache-capacity of a few hundred; "
-            + "set the community's pubsub topic (--pubsub-topic, agent: \"pubsubTopic\") to the shard it publishes on"
     }
 
     /// A one-message query on an archive-channel-shaped topic: answers only when a store peer is set.
