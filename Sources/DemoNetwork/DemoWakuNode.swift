@@ -4,8 +4,8 @@ import WakuClient
 
 /// A loopback nwaku node configured as Status runs one (static sharding, cluster 16), with
 /// the REST API's store v3, relay and health backed by an in-memory message list. Where a
-/// client can tell, it behaves as nwaku `7d1c6aba` does (`../shared/reference/real-peers.md`
-/// §2 and §4; file and line in each comment):
+/// client can tell, it behaves as nwaku `7d1c6aba` does (waku-org/nwaku; file and line in
+/// each comment):
 ///
 /// - relay works by pubsub topic only; the autosharding API answers 500 / 400;
 /// - one relay cache for the whole node, 50 messages by default, oldest dropped first, drained

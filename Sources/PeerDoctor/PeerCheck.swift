@@ -25,7 +25,7 @@ public struct CheckResult: Sendable, Codable, Equatable {
 }
 
 /// The checks of the peers and the database a member's agent needs, each against the real
-/// node's behaviour (`../shared/reference/real-peers.md`): `doctor` runs them all; `sync` and
+/// node's behaviour (nwaku and logos-storage-nim, as docs/real-network.md lists them): `doctor` runs them all; `sync` and
 /// `agent` run them when a peer fails, to print the fix.
 ///
 /// ```swift

@@ -3,7 +3,7 @@ import PeerHTTP
 
 /// A client of an nwaku node's REST API as Status runs it (static sharding, cluster 16): store
 /// v3 queries, relay by pubsub topic, health. Behaviour of the real node is cited from nwaku
-/// `7d1c6aba` (`../shared/reference/real-peers.md` §2).
+/// `7d1c6aba` (waku-org/nwaku, `waku/waku_api/rest/`; docs/real-network.md lists the versions read).
 ///
 /// ```swift
 /// let waku = WakuClient(baseURL: URL(string: "http://127.0.0.1:8645")!)

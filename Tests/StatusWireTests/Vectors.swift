@@ -1,8 +1,8 @@
 import Foundation
 import StatusCrypto
 
-/// `vectors.json` from ../shared/reference (copied into the test bundle): byte-level
-/// vectors produced by an independent Python generator from status-go's formats.
+/// `Resources/vectors.json` (in this repository): byte-level vectors produced by an
+/// independent Python generator from status-go's formats, for every layer this package decodes.
 enum Vectors {
     nonisolated(unsafe) static let root: [String: Any] = {
         let url = Bundle.module.url(forResource: "vectors", withExtension: "json", subdirectory: "Resources")!

@@ -4,7 +4,7 @@ import Crypto
 /// downloads against the CID it asked for, and the control-node tool can name blobs the way a
 /// real node will.
 ///
-/// A Codex node (nim-codex / logos-storage-nim, see `../shared/reference/codex-cid.md`) cuts an
+/// A Codex node (codex-storage/nim-codex, logos-storage/logos-storage-nim) cuts an
 /// upload into `blockSize` blocks (64 KiB), zero-pads the last one (`codex/chunker.nim:52-98`),
 /// hashes each with SHA-256, builds a Merkle tree over those digests
 /// (`codex/merkletree/merkletree.nim:125-153`), and writes a manifest protobuf that names the tree

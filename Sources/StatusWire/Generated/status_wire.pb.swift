@@ -9,7 +9,7 @@
 //   https://github.com/apple/swift-protobuf/
 
 /// Wire schemas shared with status-go (field numbers are what matter; names follow
-/// status-go where they exist). See ../shared/reference/status-wire.md for sources.
+/// status-go where they exist): status-im/status-go `protocol/protobuf/`.
 /// Regenerate the Swift code with scripts/generate-protos.sh.
 
 #if canImport(FoundationEssentials)
