@@ -238,7 +238,7 @@ let package = Package(
         .testTarget(name: "SyncEngineTests", dependencies: ["SyncEngine", "OneShot", "ChannelNameFeed", "PeerDoctor", "SyncMachine", "Backoff", "Fixtures", "DemoNetwork", "LocalHTTPServer", "ControlNode", "HistoryStore", "GroupKeys", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
             name: "AgentTests",
-            dependencies: ["AgentService", "AgentAPI", "SyncEngine", "OneShot", "PeerDoctor", "PeerHTTP", "DemoNetwork", "ControlNode", "Fixtures",
+            dependencies: ["AgentService", "AgentAPI", "SyncEngine", "OneShot", "PeerDoctor", "ArchiveImport", "PeerHTTP", "DemoNetwork", "ControlNode", "Fixtures",
                            .product(name: "GRDB", package: "GRDB.swift"),
                            .product(name: "AsyncHTTPClient", package: "async-http-client"),
                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),

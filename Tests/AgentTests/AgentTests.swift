@@ -148,6 +148,12 @@ import WakuClient
         // The events stream has the moments a chat client follows, per community.
         let lines = try String(contentsOfFile: eventsPath, encoding: .utf8).split(separator: "\n")
         let events = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        // Each is what the event schema documents (docs/events.schema.json).
+        let schema = try OpenAPIContract.events()
+        for line in lines {
+            let problems = schema.problems(of: try JSONDecoder().decode(JSONValue.self, from: Data(line.utf8)))
+            #expect(problems.isEmpty, "\(line): \(problems)")
+        }
         func names(_ community: String) -> [String] { events.filter { $0["community"] as? String == community }.compactMap { $0["event"] as? String } }
         for name in ["announcement.accepted", "index.downloaded", "download.started", "archive.downloaded", "archive.importing", "archive.imported"] {
             #expect(names(firstID).contains(name), "\(name)")

@@ -4,7 +4,8 @@ import Testing
 /// `docs/agent-api.openapi.json`, read for the tests: which routes it has, and whether a
 /// response is one it allows. The checker knows the JSON Schema keywords the document uses and
 /// no others; `checkedKeywordsOnly` fails when the document starts using another one, so a
-/// response is never passed because a keyword was ignored.
+/// response is never passed because a keyword was ignored. The same checker reads the event
+/// stream's schema, `docs/events.schema.json` (`OpenAPIContract.events()`).
 struct OpenAPIContract {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let path = root.appendingPathComponent("docs/agent-api.openapi.json")
@@ -14,9 +15,29 @@ struct OpenAPIContract {
     static let documentary: Set<String> = ["description", "default", "format"]
 
     let document: [String: Any]
+    /// Where the document keeps its named schemas (`$ref` targets).
+    let definitionsKey: [String]
 
-    init() throws {
-        document = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: Self.path)) as? [String: Any])
+    init(path: URL = Self.path, definitionsKey: [String] = ["components", "schemas"]) throws {
+        document = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: path)) as? [String: Any])
+        self.definitionsKey = definitionsKey
+    }
+
+    /// The event stream's schema: every event type, as a JSON Schema with `$defs`.
+    static func events() throws -> OpenAPIContract {
+        try OpenAPIContract(path: root.appendingPathComponent("docs/events.schema.json"), definitionsKey: ["$defs"])
+    }
+
+    /// The named schemas.
+    var definitions: [String: Any] {
+        var node: Any = document
+        for key in definitionsKey { node = (node as? [String: Any])?[key] ?? [:] }
+        return node as? [String: Any] ?? [:]
+    }
+
+    /// Problems with `value` against the document's top-level schema (the event schema's `oneOf`).
+    func problems(of value: JSONValue) -> [String] {
+        validate(value, against: document, at: "$")
     }
 
     /// Every `METHOD /path` the document describes.
@@ -37,7 +58,7 @@ struct OpenAPIContract {
             if let items = schema["items"] { walkSchema(items) }
             (schema["oneOf"] as? [Any])?.forEach(walkSchema)
         }
-        ((document["components"] as? [String: Any])?["schemas"] as? [String: Any])?.values.forEach(walkSchema)
+        definitions.values.forEach(walkSchema)
         return found
     }
 
@@ -77,7 +98,7 @@ struct OpenAPIContract {
         guard var schema = schema as? [String: Any] else { return ["\(location): schema is not an object"] }
         if let reference = schema["$ref"] as? String {
             let name = String(reference.split(separator: "/").last!)
-            guard let resolved = ((document["components"] as? [String: Any])?["schemas"] as? [String: Any])?[name] else {
+            guard let resolved = definitions[name] else {
                 return ["\(location): unknown $ref \(reference)"]
             }
             schema = resolved as? [String: Any] ?? [:]
