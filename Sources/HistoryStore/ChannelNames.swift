@@ -92,6 +92,22 @@ extension HistoryDatabase {
     /// The community's channel names (`ChannelNames.none` before any description).
     ///
     /// Throws a GRDB `DatabaseError` when the database cannot be read.
+    /// The chat IDs that hold at least one of the community's messages (a channel given by UUID
+    /// or chat ID is one of the community's when it is among them or named by its description).
+    ///
+    /// ```swift
+    /// let chats = try await db.chatIDs(communityID: id)   // ["0x02…<uuid>", …]
+    /// ```
+    public func chatIDs(communityID: String) async throws -> Set<String> {
+        try await pool.read { db in
+            Set(try String.fetchAll(db, sql: """
+                SELECT h.value FROM chat_ref AS h
+                WHERE EXISTS (SELECT 1 FROM message_row AS m
+                              WHERE m.community_ref = (SELECT ref FROM community_ref WHERE value = ?) AND m.chat_ref = h.ref)
+                """, arguments: [communityID]))
+        }
+    }
+
     public func channelNames(communityID: String) async throws -> ChannelNames {
         try await pool.read { db in try Self.channelNames(db, communityID: communityID) }
     }

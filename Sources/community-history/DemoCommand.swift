@@ -95,6 +95,9 @@ struct DemoCommand: AsyncParsableCommand {
             } else {
                 // The bundled fixture's encrypted archive waits for a key the demo does not have.
                 try await SyncCommand.runSync(options: options, waku: waku, codex: codex, database: database, json: json, progress: progress)
+                progress.line("keys: the archive waiting for a key stands for an encrypted channel whose key this demo community does not "
+                              + "publish; `community-history demo --encrypted` shows archives that wait for keys imported, with no new "
+                              + "download, as `keys import` brings the keys (its fixture's keys.jsonl)")
             }
             if !json {
                 progress.line("read it: community-history messages --community \(publisher.community.communityID) --db \(db) --limit 20")

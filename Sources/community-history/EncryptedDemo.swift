@@ -34,7 +34,8 @@ extension DemoCommand {
             progress.line("encrypted demo, step \(step.title)")
             if !step.keys.isEmpty {
                 let added = try store.add(step.keys).added
-                progress.line("keys import: \(added) key(s) added to \(store.path)")
+                progress.line("keys import: \(added) key(s) added to \(store.path) "
+                              + "(as `community-history keys import \(keysFile.path) --db \(db)` does with the fixture's keys)")
             }
             var stepOptions = options
             stepOptions.keys = try KeysCommand.keyring(forDatabase: db)

@@ -66,7 +66,13 @@ struct MessagesCommand: AsyncParsableCommand {
             let names = try await history.channelNames(communityID: communityID)
             var chatID: String?
             if let channel {
-                do { chatID = try names.chatID(for: channel, communityID: communityID) } catch let error as AmbiguousChannelName {
+                do {
+                    chatID = try names.knownChatID(for: channel, communityID: communityID,
+                                                   chatsWithMessages: try await history.chatIDs(communityID: communityID))
+                } catch let error as AmbiguousChannelName {
+                    printError(error.description)
+                    throw Exit.badInput
+                } catch let error as UnknownChannel {
                     printError(error.description)
                     throw Exit.badInput
                 }

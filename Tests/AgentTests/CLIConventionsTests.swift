@@ -194,6 +194,17 @@ import Testing
         let uuid = try #require(objects.first?["channel"] as? String)
         let byUUID = try await Self.run(["messages", "--community", Self.communityID, "--db", db, "--channel", uuid, "--limit", "20"])
         #expect(byUUID.stdout == dev.stdout)
+
+        // Issue 23: a channel the community does not have is an error that lists its channels,
+        // with the nearest one, not an empty list (exit 3).
+        for (given, suggested) in [("nonexist", nil), ("#devv", "#dev"), ("Genral", "#general")] as [(String, String?)] {
+            let unknown = try await Self.run(["messages", "--community", Self.communityID, "--db", db, "--channel", given])
+            #expect(unknown.status == 3 && unknown.stdout.isEmpty, "\(given): \(unknown.status) \(unknown.stdout)")
+            #expect(unknown.stderr.contains("no channel \(given) in this community"), "\(unknown.stderr)")
+            #expect(["#general", "#dev", "#random"].allSatisfy(unknown.stderr.contains), "\(unknown.stderr)")
+            if let suggested { #expect(unknown.stderr.contains("did you mean \(suggested)?"), "\(unknown.stderr)") }
+            else { #expect(!unknown.stderr.contains("did you mean"), "\(unknown.stderr)") }
+        }
     }
 
     /// Issue 12: the encrypted community's demo shows its index waiting for a key, the older
