@@ -167,11 +167,12 @@ let package = Package(
             ]
         ),
         // The local API a chat client uses (Hummingbird, on a Unix socket and optionally on
-        // 127.0.0.1 with a bearer token): communities, messages, local copies, events, health.
+        // 127.0.0.1 with a bearer token): communities, messages, local copies, events, health; and
+        // the status page a person looks at (StatusPage/).
         .target(
             name: "AgentAPI",
             dependencies: [
-                "AgentService", "HistoryStore", "SyncEngine", "StatusCrypto", "StatusWire", "GroupKeys",
+                "AgentService", "HistoryStore", "SyncEngine", "ArchiveImport", "PeerDoctor", "StatusCrypto", "StatusWire", "GroupKeys",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -53,6 +53,9 @@ public struct AgentAPI: Sendable {
         APIRoute(method: "POST", path: "/v1/keys"),
     ]
 
+    /// The status page and its forms (`StatusPage`), served beside the API.
+    public static var pageRoutes: [APIRoute] { StatusPage.routes }
+
     typealias Handler = @Sendable (Request, BasicRequestContext) async throws -> Response
 
     /// Each route's handler, in `routes`' order.
@@ -72,14 +75,17 @@ public struct AgentAPI: Sendable {
         ]
     }
 
-    /// A router serving every route; with `token`, each request must carry `Authorization: Bearer <token>`.
+    /// A router serving every route and the status page; with `token` (the TCP listener), each
+    /// request must carry `Authorization: Bearer <token>` or the status page's session
+    /// (`LocalAccessMiddleware`).
     public func router(token: String? = nil) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
-        if let token { router.add(middleware: BearerTokenMiddleware(token: token)) }
+        if let token { router.add(middleware: LocalAccessMiddleware(token: token)) }
         let handlers = self.handlers
         for route in Self.routes {
             router.on(RouterPath(route.path), method: HTTPRequest.Method(route.method)!, use: handlers[route]!)
         }
+        StatusPage(agent: agent, token: token).add(to: router)
         return router
     }
 

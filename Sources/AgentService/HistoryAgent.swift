@@ -73,6 +73,8 @@ public final class HistoryAgent: Service, Sendable {
 
     /// The history database the agent writes (the local API reads pages and writes local copies here).
     public var history: HistoryDatabase { context.database }
+    /// The IDs of the group keys held (`keys import`, `POST /v1/keys`): identifiers, never key bytes.
+    public var heldKeyIDs: [String] { context.keys.keyIDs.sorted() }
 
     public func run() async throws {
         var services: [any Service] = []

@@ -101,6 +101,8 @@ struct DemoCommand: AsyncParsableCommand {
             }
             if !json {
                 progress.line("read it: community-history messages --community \(publisher.community.communityID) --db \(db) --limit 20")
+                progress.line("watch it: `community-history demo-network`, then `community-history agent --config demo-agent.json`, "
+                              + "and open the status page, http://127.0.0.1:8790/ (the token is in demo-agent-history.sqlite.cookie)")
             }
         } catch {
             await codexNode.stop()

@@ -46,12 +46,16 @@ struct DemoNetworkCommand: AsyncParsableCommand {
     @Option(help: "The database the written agent configuration names.")
     var agentDb: String = "demo-agent-history.sqlite"
 
+    @Option(help: "The port the written agent configuration serves its API and status page on (127.0.0.1).")
+    var statusPort: Int = 8790
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
         guard (0...65_535).contains(codexPort), (0...65_535).contains(wakuPort) else {
             throw ValidationError("ports must be between 0 and 65535")
         }
+        guard (1...65_535).contains(statusPort) else { throw ValidationError("--status-port must be between 1 and 65535") }
     }
 
     func run() async throws {
@@ -101,6 +105,7 @@ struct DemoNetworkCommand: AsyncParsableCommand {
               community-history agent --config \(agentConfig)
               community-history sync --community \(publishers[0].community.communityID) --storage-url \(codexNode.baseURL) --waku-url \(wakuNode.baseURL) --settle 3
               community-history doctor --storage-url \(codexNode.baseURL) --waku-url \(wakuNode.baseURL)
+            status page   http://127.0.0.1:\(statusPort)/ once the agent runs (sign in with the token in \(agentDb).cookie)
             serving until Ctrl-C
             """)
         // Now, even into a pipe or a file (block-buffered there): a script waits for these lines.
@@ -125,7 +130,7 @@ struct DemoNetworkCommand: AsyncParsableCommand {
     private func writeAgentConfiguration(communities: [String], codex: URL, waku: URL) throws {
         let configuration = AgentConfiguration(
             storageURL: codex.absoluteString, wakuURL: waku.absoluteString, database: agentDb, relayPollSeconds: 1,
-            metricsPort: 0, communities: communities.map { .init(id: $0, settleSeconds: 3) })
+            metricsPort: 0, apiPort: statusPort, communities: communities.map { .init(id: $0, settleSeconds: 3) })
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         try encoder.encode(configuration).write(to: URL(fileURLWithPath: agentConfig))
