@@ -6,9 +6,9 @@ Prints what it saw; exits 1 with the reason when something a person would notice
 
     status-page-browser-check.py URL TOKEN_FILE SCREENSHOT EXPECT_JSON
 
-EXPECT_JSON: {"<community id>": {"present": 9, "waitingForKey": 1} | {"error": "<text>"}, ...}
+EXPECT_JSON: {"<community id>": {"present": 9, "waiting-for-key": 1} | {"error": "<text>"}, ...}
 """
-import base64, fcntl, json, os, shutil, subprocess, sys, tempfile, time
+import base64, fcntl, json, os, select, shutil, subprocess, sys, tempfile, time
 
 
 class Browser:
@@ -48,6 +48,9 @@ class Browser:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             while b"\0" not in self.buffer:
+                # Waits no longer than the command's deadline for chromium to say something.
+                if not select.select([self.read_end], [], [], max(0.0, deadline - time.monotonic()))[0]:
+                    sys.exit(f"FAIL: {method}: no answer in {timeout} s")
                 chunk = os.read(self.read_end, 1 << 20)
                 if not chunk:
                     sys.exit("FAIL: chromium closed the pipe")

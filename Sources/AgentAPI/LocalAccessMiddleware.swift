@@ -8,22 +8,26 @@ import Hummingbird
 /// user can read the cookie file that holds the token (as bitcoind's `.cookie`). The Unix socket
 /// needs none of this: its mode is 0600 and no browser reaches it.
 ///
-/// A request passes with `Authorization: Bearer <token>`, or, from the status page in a browser,
-/// with the session cookie that `POST /login` (the token typed into a form, never in a URL) sets.
-/// Either way it must name this machine in `Host` (a page elsewhere cannot rebind its own name
-/// to 127.0.0.1), and a cookie's request that changes something must come from the page itself
-/// (`Origin`), so another site cannot submit a form here. (HTTP/1.1's `Host` is the request's
-/// `authority` in swift-http-types.) Otherwise: 401 for the API, the login
-/// form for the page, 403 for a foreign `Host` or `Origin`.
+/// - `Authorization: Bearer <token>` opens everything.
+/// - The status page's session cookie (set by `POST /login`, the token typed into a form, never in
+///   a URL) opens only the page, its forms and the event stream the page reads; the rest of the
+///   API (keys, purges, messages) wants the token. A browser sends a cookie to every port of
+///   127.0.0.1, so the cookie is named after the port and is worth no more than that.
+/// - A request must name this machine in `Host` (HTTP/1.1's `Host` is swift-http-types'
+///   `authority`): a page elsewhere cannot rebind its own name to 127.0.0.1.
+/// - A session's request must come from the page itself: `Sec-Fetch-Site` same-origin (or none: a
+///   typed address), and an `Origin` of this server on anything that changes something.
+///
+/// Otherwise: 401 for the API, the sign-in form for the page, 403 for a foreign `Host` or origin.
 struct LocalAccessMiddleware: RouterMiddleware {
     typealias Context = BasicRequestContext
     let token: String
 
-    /// The session cookie's name and value: derived from the token, so it changes at each start
-    /// (a new token) and the agent keeps no session table.
-    static let cookieName = "community-history-session"
-    var sessionValue: String { Self.session(for: token) }
+    /// The session cookie's name on the listener at `port`.
+    static func cookieName(port: Int?) -> String { "community-history-session-\(port ?? 80)" }
 
+    /// The session cookie's value: derived from the token, so it changes at each start (a new
+    /// token) and the agent keeps no session table.
     static func session(for token: String) -> String {
         let mac = HMAC<SHA256>.authenticationCode(for: Data("status page session".utf8), using: SymmetricKey(data: Data(token.utf8)))
         return Data(mac).map { String(format: "%02x", $0) }.joined()
@@ -34,19 +38,21 @@ struct LocalAccessMiddleware: RouterMiddleware {
             throw APIError(status: .forbidden, code: "foreign-host", message: "the local API answers only requests for 127.0.0.1 or localhost")
         }
         if hasBearerToken(request) { return try await next(request, context) }
-        let path = request.uri.path
+        let path = request.uri.path, changes = request.method != .get && request.method != .head
         if StatusPage.isPublic(method: request.method, path: path) {
-            try requireSameOrigin(request)
+            if changes { try requireSameOrigin(request) }
             return try await next(request, context)
         }
-        guard hasSession(request) else {
-            // A person at the page gets the form that asks for the token; a program, a 401.
-            if request.method == .get, path == StatusPage.path { return StatusPage.loginPage(failed: false) }
-            throw APIError(status: .unauthorized, code: "unauthorized",
-                           message: "send Authorization: Bearer <the token in the agent's cookie file>")
+        let session = hasSession(request)
+        if session, StatusPage.sessionMayUse(method: request.method, path: path) {
+            try requireSameSite(request)
+            if changes { try requireSameOrigin(request) }
+            return try await next(request, context)
         }
-        if request.method != .get && request.method != .head { try requireSameOrigin(request) }
-        return try await next(request, context)
+        // A person at the page gets the form that asks for the token; a program, a 401.
+        if !session, request.method == .get, path == StatusPage.path { return StatusPage.loginPage(failed: false) }
+        throw APIError(status: .unauthorized, code: "unauthorized",
+                       message: "send Authorization: Bearer <the token in the agent's cookie file>")
     }
 
     private func hasBearerToken(_ request: Request) -> Bool {
@@ -57,19 +63,38 @@ struct LocalAccessMiddleware: RouterMiddleware {
 
     private func hasSession(_ request: Request) -> Bool {
         guard let cookies = request.headers[.cookie] else { return false }
-        let expected = sessionValue
+        let name = Self.cookieName(port: request.head.authority.flatMap(Self.port(of:)))
+        let expected = Self.session(for: token)
         return cookies.split(separator: ";").contains { pair in
             let parts = pair.trimmingCharacters(in: .whitespaces).split(separator: "=", maxSplits: 1)
-            return parts.count == 2 && parts[0] == Self.cookieName && Self.equalInConstantTime(String(parts[1]), expected)
+            return parts.count == 2 && parts[0] == name && Self.equalInConstantTime(String(parts[1]), expected)
         }
     }
 
-    /// A browser names the page that sent a form in `Origin`: it must be this server's own.
-    private func requireSameOrigin(_ request: Request) throws {
-        guard let origin = request.headers[.origin] else { return }  // not a browser's cross-site request
-        guard let host = request.head.authority, origin == "http://\(host)" else {
-            throw APIError(status: .forbidden, code: "cross-origin", message: "requests from another origin (\(origin)) are refused")
+    /// A browser says where a request comes from (`Sec-Fetch-Site`): a session's must be the
+    /// page's own, or the person's typing. Another port of 127.0.0.1 is the same *site* (so a
+    /// SameSite cookie goes with it) but not the same origin.
+    private func requireSameSite(_ request: Request) throws {
+        guard let site = request.headers[Self.fetchSite] else { return }  // not a browser
+        guard site == "same-origin" || site == "none" else {
+            throw APIError(status: .forbidden, code: "cross-origin", message: "requests from another origin (\(site)) are refused")
         }
+    }
+
+    /// A request that changes something must name this server as its `Origin`.
+    private func requireSameOrigin(_ request: Request) throws {
+        guard let origin = request.headers[.origin], let host = request.head.authority, origin == "http://\(host)" else {
+            throw APIError(status: .forbidden, code: "cross-origin",
+                           message: "a form must come from the status page itself (Origin \(request.headers[.origin] ?? "missing"))")
+        }
+    }
+
+    static let fetchSite = HTTPField.Name("Sec-Fetch-Site")!
+
+    /// The port an `authority` names (`127.0.0.1:8790` → 8790; none: 80).
+    static func port(of authority: String) -> Int? {
+        guard let colon = authority.lastIndex(of: ":"), !authority[colon...].contains("]") else { return nil }
+        return Int(authority[authority.index(after: colon)...])
     }
 
     /// `Host` is 127.0.0.1, localhost or [::1], with any port (the bound port is the listener's).

@@ -91,7 +91,7 @@ extension HistoryDatabase {
                     from: UInt64(try row.decode(Int64.self, forColumn: "from_time")), to: UInt64(try row.decode(Int64.self, forColumn: "to_time")),
                     contentTopics: try row.decode(StoredContentTopics.self, forColumn: "content_topics").topics))
             } catch let error as RowDecodingError {
-                unreadable.append(UnreadableRecord(table: .downloadedArchive, key: row["id"] ?? "?", error: "\(error)"))
+                unreadable.append(UnreadableRecord(table: .downloadedArchive, key: UnreadableRecord.key(row), error: "\(error)"))
             }
         }
         return (records, unreadable)

@@ -56,4 +56,10 @@ public struct UnreadableRecord: Sendable, Equatable, CustomStringConvertible {
     public var error: String
 
     public var description: String { "\(table.rawValue) row \(key): \(error)" }
+
+    /// A row's `id` as stored, whatever its type (a damaged row may hold a number or NULL there).
+    static func key(_ row: Row) -> String {
+        let value = row["id"] as DatabaseValue
+        return String.fromDatabaseValue(value) ?? value.description
+    }
 }

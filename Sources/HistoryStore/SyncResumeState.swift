@@ -48,11 +48,11 @@ extension HistoryDatabase {
                 try typed(.communityIndexState, communityID) { try row.decode(CID?.self, forColumn: "processed_index_cid") } ?? nil
             }
             let imported = try Row.fetchAll(db, sql: "SELECT id FROM imported_archive WHERE community_id = ?", arguments: [communityID])
-                .compactMap { row in try typed(.importedArchive, row["id"] ?? "?") { try row.decode(ArchiveID.self, forColumn: "id") } }
+                .compactMap { row in try typed(.importedArchive, UnreadableRecord.key(row)) { try row.decode(ArchiveID.self, forColumn: "id") } }
             var rejected: [ArchiveID: String] = [:]
             for row in try Self.rejectedArchiveRows(db, communityID: communityID, decoderRevision: decoderRevision) {
-                if let id = try typed(.archiveFailure, row["id"] ?? "?", { try row.decode(ArchiveID.self, forColumn: "id") }) {
-                    rejected[id] = row["reason"]
+                if let id = try typed(.archiveFailure, UnreadableRecord.key(row), { try row.decode(ArchiveID.self, forColumn: "id") }) {
+                    rejected[id] = String.fromDatabaseValue(row["reason"] as DatabaseValue) ?? "(no reason recorded)"
                 }
             }
             let downloads = try Self.downloadedArchives(db, communityID: communityID)

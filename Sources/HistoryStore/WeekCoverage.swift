@@ -84,8 +84,8 @@ extension HistoryDatabase {
     /// community's index. Archives imported under an older index that the newest no longer
     /// lists are included as present. Empty when no index was recorded and nothing imported.
     /// A rejection by a decoder older than `decoderRevision` is `failed`: this one tries again.
-    public func weekCoverage(communityID: String, decoderRevision: Int) throws -> [ArchiveWeek] {
-        try pool.read { db in
+    public func weekCoverage(communityID: String, decoderRevision: Int) async throws -> [ArchiveWeek] {
+        try await pool.read { db in
             // A database from before v13, opened read-only (not migrated), has no key waits.
             let waiting = try db.tableExists("key_wait")
                 ? "EXISTS (SELECT 1 FROM key_wait WHERE community_id = e.community_id AND kind = 'archive' AND item = e.archive_id)"

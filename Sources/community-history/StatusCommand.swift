@@ -37,9 +37,12 @@ struct StatusCommand: AsyncParsableCommand {
         let communities: [Community]
         do {
             let history = try HistoryDatabase(path: db, readOnly: true)
-            communities = try await history.communityStatuses().map {
-                Community(status: $0, weeks: try history.weekCoverage(communityID: $0.communityID, decoderRevision: ArchiveImporter.decoderRevision))
+            var read: [Community] = []
+            for status in try await history.communityStatuses() {
+                read.append(Community(status: status, weeks: try await history.weekCoverage(communityID: status.communityID,
+                                                                                          decoderRevision: ArchiveImporter.decoderRevision)))
             }
+            communities = read
         } catch {
             printError("\(error)")
             throw Exit.databaseError

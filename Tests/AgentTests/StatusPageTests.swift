@@ -27,12 +27,13 @@ import Testing
         init(port: Int) { self.port = port }
 
         func send(_ method: HTTPMethod, _ path: String, host: String? = nil, origin: String? = nil, cookie: String? = nil,
-                  form: String? = nil) async throws -> Answer {
+                  site: String? = nil, form: String? = nil) async throws -> Answer {
             var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
             request.method = method
             if let host { request.headers.replaceOrAdd(name: "Host", value: host) }
             if let origin { request.headers.add(name: "Origin", value: origin) }
             if let cookie { request.headers.add(name: "Cookie", value: cookie) }
+            if let site { request.headers.add(name: "Sec-Fetch-Site", value: site) }
             if let form {
                 request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
                 request.body = .bytes(ByteBuffer(string: form))
@@ -80,6 +81,7 @@ import Testing
         #expect(signedIn.status == 303 && signedIn.headers["location"] == "/")
         let setCookie = try #require(signedIn.headers["set-cookie"])
         #expect(setCookie.contains("HttpOnly") && setCookie.contains("SameSite=Strict") && !setCookie.contains(token))
+        #expect(setCookie.hasPrefix("community-history-session-\(port)="), "named after the port: \(setCookie)")
         let cookie = String(setCookie.split(separator: ";")[0])
 
         // The page: the community, one strip cell per week, progress complete, the waiting archive.
@@ -92,18 +94,23 @@ import Testing
         #expect(page.body.contains("<li class=\"week waiting-for-key\""))
         #expect(page.body.contains("value=\"100\" data-progress") && page.body.contains("up to date"))
         #expect(!page.body.contains("<script>"), "no inline script: the policy forbids it")
-        // The session authorizes the API's reads too (the page's event stream).
-        #expect(try await browser.send(.GET, "/v1/communities", cookie: cookie).status == 200)
+        // The session opens the page (and its event stream), not the rest of the API: that wants the token.
+        #expect(try await browser.send(.GET, "/v1/communities", cookie: cookie).status == 401)
+        #expect(try await browser.send(.GET, "/", cookie: cookie, site: "same-site").status == 403, "another port of 127.0.0.1")
+        #expect(try await browser.send(.GET, "/", cookie: cookie, site: "none").status == 200, "an address typed in")
 
         // Another name for this machine (DNS rebinding) is refused, session or not.
         #expect(try await browser.send(.GET, "/", host: "evil.example:\(port)", cookie: cookie).status == 403)
         // A form posted from another origin does nothing; from the page, it rescans.
         #expect(try await browser.send(.POST, "/communities/\(communityID)/rescan", origin: "http://evil.example", cookie: cookie).status == 403)
+        #expect(try await browser.send(.POST, "/communities/\(communityID)/rescan", cookie: cookie).status == 403, "no Origin")
         let rescan = try await browser.send(.POST, "/communities/\(communityID)/rescan", origin: origin, cookie: cookie)
         #expect(rescan.status == 303 && rescan.headers["location"] == "/")
         // A bad join says why, on the page.
         let badJoin = try await browser.send(.POST, "/communities", origin: origin, cookie: cookie, form: "id=0xnot-a-community&mode=all")
         #expect(badJoin.status == 400 && badJoin.body.contains("cannot join 0xnot-a-community"), "\(badJoin.body)")
+        let damaged = try await browser.send(.POST, "/communities", origin: origin, cookie: cookie, form: "id=%zz&mode=all")
+        #expect(damaged.status == 400 && damaged.body.contains("encoding is damaged"), "\(damaged.body)")
 
         try await browser.shutdown()
         try await running.stop()

@@ -82,7 +82,7 @@ import Testing
         let waits = try await database.keyWaits()
         #expect(waits.allSatisfy { $0.kind == .messages && $0.keyID == community.summary.keyIDs[2] })
         #expect(waits.compactMap(\.messageCount).reduce(0, +) == community.summary.channelKeyMessages / 2)
-        #expect(try database.weekCoverage(communityID: community.summary.communityID, decoderRevision: ArchiveImporter.decoderRevision)
+        #expect(try await database.weekCoverage(communityID: community.summary.communityID, decoderRevision: ArchiveImporter.decoderRevision)
                     .map(\.state.symbol) == [".", ".", "#", "#"])
 
         let all = try await Self.replay(community, into: database, keys: community.keys)

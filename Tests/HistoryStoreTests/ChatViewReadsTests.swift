@@ -115,10 +115,10 @@ extension ChatViewReadsTests {
         try await db.recordFailure(archiveID: ids[2].string, communityID: community, reason: "HTTP 500", disposition: .retrying)
         try await db.recordFailure(archiveID: ids[3].string, communityID: community, reason: "too big", disposition: .overLimit)
         try await db.recordFailure(archiveID: ids[4].string, communityID: community, reason: "bad signature", disposition: .rejected(decoderRevision: 1))
-        let states = try db.weekCoverage(communityID: community, decoderRevision: 1).map(\.state)
+        let states = try await db.weekCoverage(communityID: community, decoderRevision: 1).map(\.state)
         #expect(states == [.present, .pending, .failed, .overLimit, .unreadable, .missing])
         // A newer decoder reads a rejected archive again: it is not "never".
-        #expect(try db.weekCoverage(communityID: community, decoderRevision: 2).map(\.state)[4] == .failed)
+        await #expect(try db.weekCoverage(communityID: community, decoderRevision: 2).map(\.state)[4] == .failed)
         #expect(try await db.hasIndexEntries(communityID: community))
         #expect(try await !db.hasIndexEntries(communityID: "0x02cc"))
     }

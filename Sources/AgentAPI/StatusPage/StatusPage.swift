@@ -35,6 +35,17 @@ struct StatusPage: Sendable {
         (method == .post && path == loginPath) || (method == .get && (path == stylesheetPath || path == scriptPath))
     }
 
+    /// What the session cookie opens: the page, its forms, and the event stream its script reads.
+    static func sessionMayUse(method: HTTPRequest.Method, path: String) -> Bool {
+        switch method {
+        case .get: return path == Self.path || path == "/v1/events"
+        case .post:
+            let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+            return path == "/communities" || (parts.count == 4 && parts[1] == "communities" && (parts[3] == "rescan" || parts[3] == "leave"))
+        default: return false
+        }
+    }
+
     /// The page's and forms' routes (listed beside the API's in `docs/agent-api.openapi.json`).
     static let routes: [APIRoute] = [
         APIRoute(method: "GET", path: path),
@@ -68,7 +79,7 @@ struct StatusPage: Sendable {
         var communities: [StatusPageView.Community] = []
         for community in followed {
             do {
-                let weeks = try agent.history.weekCoverage(communityID: community.communityID, decoderRevision: ArchiveImporter.decoderRevision)
+                let weeks = try await agent.history.weekCoverage(communityID: community.communityID, decoderRevision: ArchiveImporter.decoderRevision)
                 communities.append(.init(status: community, weeks: weeks))
             } catch {
                 communities.append(.init(status: community, weeks: []))
@@ -93,7 +104,10 @@ struct StatusPage: Sendable {
             return Self.loginPage(failed: true)
         }
         var response = Self.redirect(to: Self.path)
-        response.headers[.setCookie] = "\(LocalAccessMiddleware.cookieName)=\(LocalAccessMiddleware.session(for: token)); HttpOnly; SameSite=Strict; Path=/"
+        // Named after the port: a browser sends a cookie to every port of 127.0.0.1, and two
+        // agents must not overwrite each other's session.
+        let name = LocalAccessMiddleware.cookieName(port: request.head.authority.flatMap(LocalAccessMiddleware.port(of:)))
+        response.headers[.setCookie] = "\(name)=\(LocalAccessMiddleware.session(for: token)); HttpOnly; SameSite=Strict; Path=/"
         return response
     }
 
@@ -156,12 +170,18 @@ struct StatusPage: Sendable {
         do { body = try await request.body.collect(upTo: 64 << 10) } catch {
             throw APIError(status: .contentTooLarge, code: "too-large", message: "a form's body is at most 64 KiB")
         }
+        guard request.headers[.contentType]?.hasPrefix("application/x-www-form-urlencoded") == true else {
+            throw APIError(status: .unsupportedMediaType, code: "not-a-form", message: "send the form as application/x-www-form-urlencoded")
+        }
         var fields: [String: String] = [:]
-        for pair in String(buffer: body).split(separator: "&") {
-            let parts = pair.split(separator: "=", maxSplits: 1).map {
-                $0.replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? ""
+        for pair in String(buffer: body).split(separator: "&", omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+            // '+' is a space in a form's encoding; then the percent escapes.
+            guard let key = parts[0].replacingOccurrences(of: "+", with: " ").removingPercentEncoding,
+                  let value = (parts.count > 1 ? parts[1] : "").replacingOccurrences(of: "+", with: " ").removingPercentEncoding else {
+                throw APIError.badRequest("the form's encoding is damaged (a % not followed by two hex digits)")
             }
-            if let key = parts.first { fields[key] = parts.count > 1 ? parts[1] : "" }
+            fields[key] = value
         }
         return fields
     }

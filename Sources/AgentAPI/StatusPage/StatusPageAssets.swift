@@ -80,8 +80,9 @@ enum StatusPageAssets {
           on("finished", (e) => {
             plans.delete(e.community);
             show(e.community, 100, e.outcome === "completed" ? `complete: ${e.imported} archive(s) imported` : "nothing new");
-            // Then the page again, a moment later: its counts, state and weeks as the plan left them.
-            setTimeout(() => location.reload(), 1500);
+            // Then the page again, a moment later: its counts, state and weeks as the plan left them;
+            // not while the person is typing into a form, and never by posting a form again.
+            setTimeout(() => { if (!document.activeElement || !document.activeElement.closest("form")) location.assign("/"); }, 1500);
           });
           on("failed", (e) => {
             show(e.community, 0, `failed: ${e.reason}`);

@@ -105,9 +105,7 @@ struct StatusPageView {
     }
 
     static func day(_ seconds: UInt64) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withFullDate]
-        return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(seconds)))
+        Date(timeIntervalSince1970: TimeInterval(seconds)).formatted(Date.ISO8601FormatStyle().year().month().day())
     }
 
     /// The token form, for a browser on the TCP listener. The token is posted, never put in a URL.
