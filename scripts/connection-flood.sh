@@ -12,39 +12,12 @@ cd "$(dirname "$0")/.."
 bin=${1:-.build/debug/community-history}
 connections=${CONNECTIONS:-300}
 nofile=${NOFILE:-256}
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  # Not waited for without a bound: one that ignores SIGTERM gets SIGKILL after 10 s.
-  for _ in $(seq 1 100); do
-    alive=""
-    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=yes; done
-    [ -z "$alive" ] && break
-    sleep 0.1
-  done
-  for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; echo "--- agent log"; tail -40 "$work/agent.log" || true; exit 1; }
+source scripts/demo-agent.sh
 
-"$bin" demo-network --agent-config "$work/agent.json" --agent-db "$work/history.sqlite" > "$work/network.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 1 600); do [ -s "$work/agent.json" ] && break; sleep 0.1; done
-sleep 0.3
-[ -s "$work/agent.json" ] || { cat "$work/network.log"; fail "demo-network did not start"; }
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-python3 - "$work/agent.json" "$port" <<'PY'
-import json, sys
-path, port = sys.argv[1], int(sys.argv[2])
-config = json.load(open(path))
-config["apiPort"] = port
-json.dump(config, open(path, "w"), indent=2)
-PY
-
-prlimit --nofile="$nofile:$nofile" "$bin" agent --config "$work/agent.json" > "$work/agent.log" 2>&1 &
-pids+=($!)
+start_demo_network
+port=$(free_port)
+set_api_port "$port"
+start_agent prlimit --nofile="$nofile:$nofile"
 socket="$work/history.sqlite.sock"
 for _ in $(seq 1 600); do [ -S "$socket" ] && [ -s "$work/history.sqlite.cookie" ] && break; sleep 0.1; done
 [ -S "$socket" ] || fail "the agent's socket did not appear"
