@@ -23,8 +23,10 @@ struct LocalAccessMiddleware: RouterMiddleware {
     typealias Context = BasicRequestContext
     let token: String
 
-    /// The session cookie's name on the listener at `port`.
-    static func cookieName(port: Int?) -> String { "community-history-session-\(port ?? 80)" }
+    /// The session cookie's name on the listener `request` reached (its port, from `Host`).
+    static func cookieName(for request: Request) -> String {
+        "community-history-session-\(request.head.authority.flatMap(port(of:)) ?? 80)"
+    }
 
     /// The session cookie's value: derived from the token, so it changes at each start (a new
     /// token) and the agent keeps no session table.
@@ -63,7 +65,7 @@ struct LocalAccessMiddleware: RouterMiddleware {
 
     private func hasSession(_ request: Request) -> Bool {
         guard let cookies = request.headers[.cookie] else { return false }
-        let name = Self.cookieName(port: request.head.authority.flatMap(Self.port(of:)))
+        let name = Self.cookieName(for: request)
         let expected = Self.session(for: token)
         return cookies.split(separator: ";").contains { pair in
             let parts = pair.trimmingCharacters(in: .whitespaces).split(separator: "=", maxSplits: 1)

@@ -104,15 +104,12 @@ extension ArchiveImportFailure {
             case .unreadable(let why): return .localResources(detail: "\(error); re-checking the file: \(why)", errno: nil)
             }
         }
-        switch error {
-        case .waitingForKey(_, let key): return .waitingForKey(key)
-        case .inflatedSizeExceeded, .fieldTooLarge: return .overLimit(detail: "\(error)")
-        case .unreadableFile(_, _, let code) where code == ENOENT:
-            // A file that is gone is downloaded again; one that is there is imported again.
-            return .unreadableFile(detail: "\(error)")
-        case .unreadableFile(_, _, let code): return .localResources(detail: "\(error)", errno: code == 0 ? nil : code)
-        default: return .localResources(detail: "\(error)", errno: nil)
-        }
+        if case .waitingForKey(_, let key) = error { return .waitingForKey(key) }
+        if error.isOverLimit { return .overLimit(detail: "\(error)") }
+        // The rest is this machine's: a file that is gone is downloaded again; one that is there
+        // (out of files or memory, no permission) is imported again.
+        if error.isMissingFile { return .unreadableFile(detail: "\(error)") }
+        return .localResources(detail: "\(error)", errno: LocalFailure.errno(of: error))
     }
 }
 

@@ -89,9 +89,6 @@ extension HistoryDatabase {
         }
     }
 
-    /// The community's channel names (`ChannelNames.none` before any description).
-    ///
-    /// Throws a GRDB `DatabaseError` when the database cannot be read.
     /// The chat IDs that hold at least one of the community's messages (a channel given by UUID
     /// or chat ID is one of the community's when it is among them or named by its description).
     ///
@@ -108,6 +105,9 @@ extension HistoryDatabase {
         }
     }
 
+    /// The community's channel names (`ChannelNames.none` before any description).
+    ///
+    /// Throws a GRDB `DatabaseError` when the database cannot be read.
     public func channelNames(communityID: String) async throws -> ChannelNames {
         try await pool.read { db in try Self.channelNames(db, communityID: communityID) }
     }

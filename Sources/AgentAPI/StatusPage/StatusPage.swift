@@ -106,8 +106,7 @@ struct StatusPage: Sendable {
         var response = Self.redirect(to: Self.path)
         // Named after the port: a browser sends a cookie to every port of 127.0.0.1, and two
         // agents must not overwrite each other's session.
-        let name = LocalAccessMiddleware.cookieName(port: request.head.authority.flatMap(LocalAccessMiddleware.port(of:)))
-        response.headers[.setCookie] = "\(name)=\(LocalAccessMiddleware.session(for: token)); HttpOnly; SameSite=Strict; Path=/"
+        response.headers[.setCookie] = "\(LocalAccessMiddleware.cookieName(for: request))=\(LocalAccessMiddleware.session(for: token)); HttpOnly; SameSite=Strict; Path=/"
         return response
     }
 

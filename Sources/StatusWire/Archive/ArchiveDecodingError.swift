@@ -45,6 +45,15 @@ public enum ArchiveDecodingError: Error, Equatable, CustomStringConvertible {
         }
     }
 
+    /// Whether the failure is a limit the user sets (`DecodingLimits`), not something of the
+    /// bytes: a run with a raised limit reads them.
+    public var isOverLimit: Bool {
+        switch self {
+        case .inflatedSizeExceeded, .fieldTooLarge: return true
+        default: return false
+        }
+    }
+
     /// Whether the file the failure names is gone (ENOENT): it must be downloaded again.
     public var isMissingFile: Bool {
         if case .unreadableFile(_, _, let code) = self { return code == ENOENT }

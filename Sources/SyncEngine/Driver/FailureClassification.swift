@@ -50,21 +50,12 @@ extension ArchiveFailureKind {
 
     /// A failure to read a fetched index: over a limit the user sets, or content that does not decode.
     static func ofIndexDecoding(_ error: any Error) -> ArchiveFailureKind {
-        if let decoding = error as? ArchiveDecodingError, isOverLimit(decoding) { return .overLimit }
+        if let decoding = error as? ArchiveDecodingError, decoding.isOverLimit { return .overLimit }
         // Out of memory or files while reading it: nothing is known of the index.
         if LocalFailure.isLocal(error) { return .localResources }
         return .rejected
     }
-
-    /// Whether a decoding failure came from a limit the user sets, not from the bytes.
-    static func isOverLimit(_ error: ArchiveDecodingError) -> Bool {
-        switch error {
-        case .inflatedSizeExceeded, .fieldTooLarge: return true
-        default: return false
-        }
-    }
 }
-
 
 extension ArchiveRejection {
     /// What a fetch that can never succeed proved of the dataset (nil for every other failure).
