@@ -43,10 +43,14 @@ public final class DemoWakuNode: Sendable {
         var relayCache: [Entry] = []
         let relayCacheCapacity: Int
         var storeQueries = 0
+        /// `GET /relay/v1/messages/{topic}` requests (a count for benchmarks; it changes no answer).
+        var relayReads = 0
         var subscribeCalls = 0
         let maxPageSize: Int
         var storeNode: String?
         var health = "READY"
+        /// How long the remote store peer takes to answer (`delayStoreQueries`).
+        var storeDelay: Duration = .zero
 
         init(maxPageSize: Int, relayCacheCapacity: Int, storeNode: String?) {
             self.maxPageSize = maxPageSize
@@ -115,6 +119,7 @@ public final class DemoWakuNode: Sendable {
 
         /// The cached messages of `pubsubTopic`, removed from the cache (relay/handlers.nim:121-141).
         func drain(_ pubsubTopic: String) -> [WakuMessage]? {
+            relayReads += 1
             guard subscriptions.contains(pubsubTopic) else { return nil }
             let drained = relayCache.filter { $0.pubsubTopic == pubsubTopic }
             relayCache.removeAll { $0.pubsubTopic == pubsubTopic }
@@ -122,6 +127,7 @@ public final class DemoWakuNode: Sendable {
         }
 
         func isSubscribed(_ pubsubTopic: String) -> Bool { subscriptions.contains(pubsubTopic) }
+        func setStoreDelay(_ delay: Duration) { storeDelay = delay }
         func setHealth(_ value: String) { health = value }
         func forget() { subscriptions.removeAll(); relayCache.removeAll() }
     }
@@ -155,8 +161,16 @@ public final class DemoWakuNode: Sendable {
 
     public func storeQueryCount() async -> Int { await state.storeQueries }
 
+    /// Relay cache reads so far (`GET /relay/v1/messages/{topic}`).
+    public func relayReadCount() async -> Int { await state.relayReads }
+
     /// Whether the node relays `pubsubTopic` into its REST cache.
     public func isSubscribed(pubsubTopic: String) async -> Bool { await state.isSubscribed(pubsubTopic) }
+
+    /// Every store query from now on is answered after `delay`, as when the remote store peer is
+    /// slow: the REST node is a store client and waits for the peer's answer, up to 5 s
+    /// (`store/handlers.nim:22, 34-37`; real-peers.md W12). The query is counted on arrival.
+    public func delayStoreQueries(by delay: Duration) async { await state.setStoreDelay(min(delay, .seconds(5))) }
 
     /// `nodeHealth` from now on (`INITIALIZING`, `NOT_READY`, …).
     public func setHealth(_ value: String) async { await state.setHealth(value) }
@@ -174,6 +188,8 @@ public final class DemoWakuNode: Sendable {
             return .json(HealthReport(nodeHealth: health, protocolsHealth: [["Relay": health], ["Store": health]]))
         case ("GET", ["store", "v3", "messages"]):
             let (status, page, text) = await state.store(request.query)
+            let delay = await state.storeDelay
+            if delay > .zero { try? await Task.sleep(for: delay) }
             if let page { return .json(page, status: status) }
             return .text(text, status: status)
         case ("POST", ["relay", "v1", "subscriptions"]):

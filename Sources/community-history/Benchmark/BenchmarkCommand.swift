@@ -19,7 +19,7 @@ struct BenchmarkCommand: AsyncParsableCommand {
         commandName: "benchmark",
         abstract: "Measure the import (`run`: one generated archive, half of it already stored as local copies) and a whole `sync` from the demo nodes (`sync`).",
         discussion: "Build with -c release for meaningful figures. The import child is pinned to one core when taskset is available.",
-        subcommands: [Run.self, SyncBenchmarkCommand.self, Prepare.self, Import.self],
+        subcommands: [Run.self, SyncBenchmarkCommand.self, AgentBenchmarkCommand.self, Prepare.self, Import.self],
         defaultSubcommand: Run.self
     )
 
