@@ -12,7 +12,7 @@ import WakuClient
 /// logged and never stops a sync.
 ///
 /// ```swift
-/// let naming = try ChannelNaming(communityID: id)
+/// let naming = ChannelNaming(communityID: id)
 /// await naming.refresh(from: waku, days: 30, pubsubTopic: shard, peerAddr: nil, into: database, logger: logger)
 /// // and for each message the relay delivers on `naming.contentTopic`:
 /// if let names = naming.read([message]).names { await naming.record(names, into: database, logger: logger) }
@@ -29,8 +29,8 @@ public struct ChannelNaming: Sendable {
 
     public let chat: CommunityDescriptionChannel
 
-    public init(communityID: CommunityID) throws {
-        chat = try CommunityDescriptionChannel(communityID: communityID)
+    public init(communityID: CommunityID) {
+        chat = CommunityDescriptionChannel(communityID: communityID)
     }
 
     public var contentTopic: String { chat.topic.string }
@@ -129,17 +129,18 @@ public struct ChannelNaming: Sendable {
 }
 
 extension ChannelNaming: FeedCompanion {
-    public func catchUp(from waku: WakuClient, days: Int, pubsubTopic: String, storePeer: String?,
-                        into database: HistoryDatabase, logger: Logger) async {
-        await refresh(from: waku, days: days, pubsubTopic: pubsubTopic, peerAddr: storePeer, into: database, logger: logger)
-    }
+    public var chatIDs: [String] { [chat.chatID] }
 
-    public func receive(_ message: WakuMessage, into database: HistoryDatabase, logger: Logger) async {
+    @discardableResult
+    public func receive(_ message: WakuMessage, into database: HistoryDatabase, logger: Logger) async -> Bool {
         let reading = read([message])
         if let names = reading.names {
             _ = await record(names, into: database, logger: logger)
-        } else if reading.rejected[.notSignedByCommunity] != nil {
+            return true
+        }
+        if reading.rejected[.notSignedByCommunity] != nil {
             logger.warning("channel names: ignored a description not signed by the community")
         }
+        return false
     }
 }

@@ -54,7 +54,7 @@ extension HistoryDatabase {
                 deleted = db.changesCount
             }
             for table in ["imported_archive", "downloaded_archive", "archive_failure", "community_index_state", "index_entry",
-                          "channel_directory", "channel_name", "key_wait", "held_message"] {
+                          "channel_directory", "channel_name", "key_wait", "held_message", "store_catch_up"] {
                 try db.execute(sql: "DELETE FROM \(table) WHERE community_id = ?", arguments: [communityID])
             }
             return deleted

@@ -320,6 +320,29 @@ enum Schema {
                 CREATE INDEX held_message_by_key ON held_message(key_id);
                 """)
         }
+        migrator.registerMigration("v15-chat-keys") { db in
+            // The symmetric keys of the public chats the agent hears (each community's archive
+            // channels and its own chat): PBKDF2 of the chat ID, 65,356 rounds, three per
+            // community. Derived once and kept, so that a start with a thousand communities
+            // derives none. They protect nothing the chat ID does not give away (anyone can
+            // derive them), so they are kept as they are.
+            try db.execute(sql: """
+                CREATE TABLE chat_key (
+                    chat_id TEXT PRIMARY KEY NOT NULL,
+                    key BLOB NOT NULL
+                );
+                """)
+        }
+        migrator.registerMigration("v16-store-catch-up") { db in
+            // Where each community's last store catch-up that answered in full ended (Unix
+            // milliseconds): a restart asks the store from there, not for 30 days again.
+            try db.execute(sql: """
+                CREATE TABLE store_catch_up (
+                    community_id TEXT PRIMARY KEY NOT NULL,
+                    caught_up_to INTEGER NOT NULL
+                );
+                """)
+        }
         return migrator
     }
 

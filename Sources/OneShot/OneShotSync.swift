@@ -86,7 +86,7 @@ public struct OneShotSync: Sendable {
 
     public func run(onEvent: @escaping @Sendable (SyncEvent) -> Void = { _ in }) async throws -> SyncReport {
         let communityID = options.communityID
-        let channel = try ArchiveChannel(communityID: communityID)
+        let channel = ArchiveChannel(communityID: communityID)
         let collector = ReportCollector(SyncReport(communityID: communityID.string, selection: options.selection.description))
 
         // 1. The archive channels' history from the store (all pages), newest first, read by the
@@ -115,13 +115,9 @@ public struct OneShotSync: Sendable {
 
         // The channels' names, from the community's newest signed description (for display:
         // a failure is logged and the sync goes on).
-        do {
-            try await ChannelNaming(communityID: communityID).refresh(
-                from: waku, days: options.storeDays, pubsubTopic: options.pubsubTopic, peerAddr: options.storePeer,
-                into: database, logger: logger)
-        } catch {
-            logger.warning("channel names: the community chat's key could not be derived", metadata: ["error": "\(error)"])
-        }
+        await ChannelNaming(communityID: communityID).refresh(
+            from: waku, days: options.storeDays, pubsubTopic: options.pubsubTopic, peerAddr: options.storePeer,
+            into: database, logger: logger)
 
         // 2. The machine decides; the driver acts.
         let configuration = CommunitySyncMachine.Configuration(

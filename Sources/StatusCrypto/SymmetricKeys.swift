@@ -13,8 +13,9 @@ public enum ChatSymmetricKey {
     public static let rounds = 65356
 
     /// Derived once per chat ID and process: 65,356 rounds cost tens of milliseconds, and an
-    /// agent rebuilds a community's channels at every join, rescan, leave and reload (issue 29:
-    /// 94 % of its start-up CPU). The keys protect nothing the chat ID does not give away.
+    /// agent following a thousand communities needs three keys each (issue 29: 94 % of its
+    /// start-up CPU). The keys protect nothing the chat ID does not give away, so an agent also
+    /// keeps them on disk and hands them back at its next start (`remember`).
     private static let derived = Mutex<[String: SymmetricKey]>([:])
 
     public static func derive(chatID: String) throws -> SymmetricKey {
@@ -24,6 +25,27 @@ public enum ChatSymmetricKey {
             outputByteCount: 32, unsafeUncheckedRounds: rounds)
         derived.withLock { $0[chatID] = key }
         return key
+    }
+
+    /// Whether `chatID`'s key is known to this process (derived, or remembered): `derive` then
+    /// costs a dictionary lookup.
+    public static func isKnown(chatID: String) -> Bool {
+        derived.withLock { $0[chatID] != nil }
+    }
+
+    /// Takes keys derived earlier (by this code, kept by the caller): `derive` returns them
+    /// without deriving. A value that is not 32 bytes is ignored, and is derived when asked for.
+    public static func remember(_ keys: [String: [UInt8]]) {
+        derived.withLock { known in
+            for (chatID, bytes) in keys where bytes.count == 32 && known[chatID] == nil {
+                known[chatID] = SymmetricKey(data: bytes)
+            }
+        }
+    }
+
+    /// The key's 32 bytes, derived if need be: what a caller keeps to `remember` later.
+    public static func bytes(chatID: String) throws -> [UInt8] {
+        try derive(chatID: chatID).withUnsafeBytes { Array($0) }
     }
 }
 

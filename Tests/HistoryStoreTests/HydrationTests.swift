@@ -235,7 +235,7 @@ import GRDB
         #expect(try db.appliedMigrations() == ["v1-history", "v2-downloads", "v3-agent-status", "v4-permanent-rejections",
                                                "v5-message-per-community", "v6-processed-selection", "v7-failure-disposition",
                                                "v8-compact-messages", "v9-pending-archive-rows", "v10-chat-view-and-followed", "v11-index-entries",
-                                               "v12-channel-names", "v13-key-waits", "v14-held-messages"])
+                                               "v12-channel-names", "v13-key-waits", "v14-held-messages", "v15-chat-keys", "v16-store-catch-up"])
     }
 
     @Test func rejectedArchivesAreRememberedUntilTheDecoderChanges() async throws {

@@ -192,7 +192,7 @@ import WakuClient
         let node = try await DemoWakuNode.start()
         defer { Task { await node.stop() } }
         let community = DemoCommunity(seed: 3, memberCount: 1)
-        let channel = try ArchiveChannel(communityID: community.communityID)
+        let channel = ArchiveChannel(communityID: community.communityID)
         let cid = (try! CID.codex(of: [1, 2, 3])).manifestCID
         var random = SeededGenerator(seed: 1)
         for (chatID, signer) in [(CommunityChatID.memberUpdate(community.communityID), community.communityKey),

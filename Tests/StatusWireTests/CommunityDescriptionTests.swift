@@ -8,7 +8,7 @@ import Testing
 /// community's own chat; only the community key may name channels.
 @Suite struct CommunityDescriptionTests {
     static let community = DemoCommunity(seed: 1)
-    static let chat = try! CommunityDescriptionChannel(communityID: community.communityID)
+    static let chat = CommunityDescriptionChannel(communityID: community.communityID)
     static var channels: [(uuid: String, name: String)] { community.channels.map { (uuid: $0.uuid, name: $0.name) } }
 
     static func payload(clock: UInt64, channels: [(uuid: String, name: String)] = CommunityDescriptionTests.channels,

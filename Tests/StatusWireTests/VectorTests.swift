@@ -47,6 +47,20 @@ import Testing
         #expect(ContentTopic(chatID: "test-chat").string == Vectors.string("simple", "content_topic('test-chat')"))
     }
 
+    /// Issue 29: keys kept from an earlier start are taken as they are (none is derived again),
+    /// and a kept value that is not a key is ignored: the key is derived when asked for.
+    @Test func rememberedChatKeysAreUsedAndDamagedOnesDerivedAgain() throws {
+        let kept = "remembered-\(UUID().uuidString)"
+        let damaged = "damaged-\(UUID().uuidString)"
+        #expect(!ChatSymmetricKey.isKnown(chatID: kept))
+        ChatSymmetricKey.remember([kept: [UInt8](repeating: 7, count: 32), damaged: [1, 2, 3]])
+        #expect(ChatSymmetricKey.isKnown(chatID: kept) && !ChatSymmetricKey.isKnown(chatID: damaged))
+        #expect(try ChatSymmetricKey.bytes(chatID: kept) == [UInt8](repeating: 7, count: 32))
+        // Derived (what `simple` checks against the vector), not the damaged bytes.
+        let derived = try ChatSymmetricKey.bytes(chatID: damaged)
+        #expect(derived.count == 32 && ChatSymmetricKey.isKnown(chatID: damaged))
+    }
+
     @Test func announcementLayersEncodeByteExact() throws {
         let v = Self.announcement
         let fields = Vectors.value(v, "CommunityMessageArchiveIndexCid{clock,cid}") as! [String: Any]
@@ -216,7 +230,7 @@ import Testing
 extension VectorTests {
     @Test func archiveChannelDecodesTheVectorAnnouncement() throws {
         let v = Self.announcement
-        let channel = try ArchiveChannel(communityID: try CommunityID(Vectors.string("keys", "community_id_string")))
+        let channel = ArchiveChannel(communityID: try CommunityID(Vectors.string("keys", "community_id_string")))
         #expect(channel.contentTopics.contains(Vectors.string(v, "content_topic")))
         guard case .announcement(let announcement) = channel.decode(payload: Vectors.bytes(v, "waku_payload = ct||tag16||nonce12"),
                                                                      contentTopic: Vectors.string(v, "content_topic")) else {

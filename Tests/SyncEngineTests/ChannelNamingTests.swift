@@ -26,7 +26,7 @@ import WakuClient
                                          timestamp: now.addingTimeInterval(Double(n - 60)))
         }
         let database = try SyncIntegrationTests.database(network)
-        let naming = try ChannelNaming(communityID: publisher.community.communityID)
+        let naming = ChannelNaming(communityID: publisher.community.communityID)
         let recorded = await naming.refresh(from: network.waku, days: 30, pubsubTopic: nil, peerAddr: nil, into: database,
                                             logger: Logger(label: "test"))
         #expect(recorded)
@@ -41,7 +41,7 @@ import WakuClient
         let waku = network.waku
         let communityID = network.publisher.community.communityID
         await network.stop()
-        let naming = try ChannelNaming(communityID: communityID)
+        let naming = ChannelNaming(communityID: communityID)
         #expect(await !naming.refresh(from: WakuClient(baseURL: waku.baseURL, retry: .none), days: 30, pubsubTopic: nil, peerAddr: nil,
                                       into: database, logger: Logger(label: "test")))
         #expect(try await database.channelNames(communityID: communityID.string) == .none)

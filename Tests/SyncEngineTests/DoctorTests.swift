@@ -134,7 +134,7 @@ import WakuClient
         _ = try HistoryDatabase(path: path)
         let good = PeerCheck.database(path: path, minimumFreeBytes: 0)
         #expect(failed(good).isEmpty)
-        #expect(good.first { $0.name == "database schema" }?.detail.contains("v14-held-messages") == true)
+        #expect(good.first { $0.name == "database schema" }?.detail.contains("v16-store-catch-up") == true)
 
         // Regression: a fresh machine's default data directory does not exist yet; sync and the
         // agent create it, so doctor says it will be created (it failed "database writable").

@@ -178,7 +178,7 @@ import WakuClient
 
     @Test func storePaginationAcrossManyPages() async throws {
         let network = try await Self.network(maxPageSize: 2)
-        let channel = try ArchiveChannel(communityID: network.publisher.community.communityID)
+        let channel = ArchiveChannel(communityID: network.publisher.community.communityID)
         let now = Date()
         for n in 0..<15 {
             // Traffic on the archive channel that is not an announcement (wrong key, random bytes).
@@ -258,6 +258,22 @@ import WakuClient
         #expect(try database.rejectedArchives(communityID: network.publisher.community.communityID.string,
                                               decoderRevision: ArchiveImporter.decoderRevision)[victim.id.string] == nil)
         #expect(report.archives.failed.isEmpty && Array(report.archives.waitingForKey.keys) == [Self.encryptedArchive])
+    }
+
+    /// Regression (issue 29): an index whose only open archive waits for a key was not recorded
+    /// as processed, so every later run (each agent start) fetched the index again and tried the
+    /// archive again. Now the next run asks the storage node for nothing.
+    @Test func anIndexWhoseOnlyOpenArchiveWaitsForAKeyIsNotFetchedAgain() async throws {
+        let network = try await Self.network()
+        defer { Task { await network.stop() } }
+        try await network.publisher.announce(on: network.waku, clock: UInt64(Date().timeIntervalSince1970 * 1000))
+        let database = try Self.database(network)
+        let first = try await Self.sync(network, database: database)
+        #expect(Array(first.archives.waitingForKey.keys) == [Self.encryptedArchive])
+        let before = await network.codexNode.requestCount()
+        let again = try await Self.sync(network, database: database)
+        #expect(await network.codexNode.requestCount() == before)
+        #expect(again.archives.imported == 0 && again.archives.downloaded == 0)
     }
 
     /// Regression (issue 9, defect 1): an archive over --max-archive-bytes was remembered as bad,

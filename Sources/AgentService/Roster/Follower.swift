@@ -79,7 +79,7 @@ final class FollowerFactory: Sendable {
         let generation = generations.add(1, ordering: .relaxed).newValue
         let subscriber = FeedSubscriber(
             run: generation, communityID: communityID, pubsubTopic: configuration.pubsubTopic(of: community),
-            channel: try! ArchiveChannel(communityID: communityID), companion: try! ChannelNaming(communityID: communityID),
+            channel: ArchiveChannel(communityID: communityID), companion: ChannelNaming(communityID: communityID), fromScratch: rescan,
             deliver: { feed.yield($0) }, rejected: { metrics.rejectedAnnouncement($0.rawValue, community: label) })
         return Follower(communityID: communityID, origin: origin, settings: community, generation: generation, driver: driver,
                         subscriber: subscriber, rescan: rescan, announcements: announcements, feed: feed, stopSignal: stopSignal, stop: stop)

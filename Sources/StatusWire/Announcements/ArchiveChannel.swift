@@ -8,7 +8,7 @@ import SwiftProtobuf
 /// symmetric keys, and the decoder that turns a Waku payload on them into an announcement.
 ///
 /// ```swift
-/// let channel = try ArchiveChannel(communityID: try CommunityID("0x02…"))
+/// let channel = ArchiveChannel(communityID: try CommunityID("0x02…"))
 /// switch channel.decode(payload: message.payload, contentTopic: message.contentTopic) {
 /// case .announcement(let announcement): …
 /// case .rejected(let reason): …
@@ -24,26 +24,29 @@ public struct ArchiveChannel: Sendable {
     public struct Chat: Sendable {
         public let chatID: String
         public let topic: ContentTopic
-        let key: SymmetricKey
     }
 
     public let communityID: CommunityID
     public let chats: [Chat]
 
     public var contentTopics: [String] { chats.map(\.topic.string) }
+    /// The chats whose keys `decode` uses (derive them ahead with `ChatSymmetricKey`).
+    public var chatIDs: [String] { chats.map(\.chatID) }
 
-    /// Derives the keys (PBKDF2, 65356 rounds each: do this once per community).
-    public init(communityID: CommunityID) throws {
+    /// Names the chats and their topics. The keys (PBKDF2, 65,356 rounds each) are derived when
+    /// first used, once per process (`ChatSymmetricKey`): building a channel costs nothing.
+    public init(communityID: CommunityID) {
         self.communityID = communityID
-        chats = try [CommunityChatID.magnetlinks(communityID), CommunityChatID.memberUpdate(communityID)].map {
-            Chat(chatID: $0, topic: ContentTopic(chatID: $0), key: try ChatSymmetricKey.derive(chatID: $0))
+        chats = [CommunityChatID.magnetlinks(communityID), CommunityChatID.memberUpdate(communityID)].map {
+            Chat(chatID: $0, topic: ContentTopic(chatID: $0))
         }
     }
 
     /// Decrypts with the key of every chat on `contentTopic`, unwraps to the AMM, recovers the
     /// signer and reads `{clock, link}`.
     public func decode(payload: [UInt8], contentTopic: String) -> AnnouncementDecoding {
-        let keys = chats.filter { $0.topic.string == contentTopic }.map(\.key)
+        // Deriving fails only for parameters this code never passes (PBKDF2 of a chat ID).
+        let keys = chats.filter { $0.topic.string == contentTopic }.compactMap { try? ChatSymmetricKey.derive(chatID: $0.chatID) }
         switch PublicChatMessage.open(payload, keys: keys) {
         case .success(let message): return Self.announcement(in: message, contentTopic: contentTopic)
         case .failure(let failure): return .rejected(AnnouncementRejection(failure))

@@ -9,7 +9,7 @@ import SwiftProtobuf
 /// hold only the channel and universal topics, so names come from here, not from archives.
 ///
 /// ```swift
-/// let chat = try CommunityDescriptionChannel(communityID: id)
+/// let chat = CommunityDescriptionChannel(communityID: id)
 /// if case .directory(let directory) = chat.decode(payload: message.payload, contentTopic: message.contentTopic) {
 ///     print(directory.channels.map(\.name))   // ["general", "dev", "random"]
 /// }
@@ -21,14 +21,13 @@ public struct CommunityDescriptionChannel: Sendable {
     public let communityID: CommunityID
     public let chatID: String
     public let topic: ContentTopic
-    let key: SymmetricKey
 
-    /// Derives the chat's key (PBKDF2, 65356 rounds: do this once per community).
-    public init(communityID: CommunityID) throws {
+    /// Names the chat and its topic. Its key (PBKDF2, 65,356 rounds) is derived when first
+    /// used, once per process (`ChatSymmetricKey`).
+    public init(communityID: CommunityID) {
         self.communityID = communityID
         chatID = communityID.string
         topic = ContentTopic(chatID: chatID)
-        key = try ChatSymmetricKey.derive(chatID: chatID)
     }
 
     public enum Decoding: Sendable, Equatable {
@@ -52,6 +51,8 @@ public struct CommunityDescriptionChannel: Sendable {
     /// Opens a Waku payload from the chat and reads the channel names, if the community signed it.
     public func decode(payload: [UInt8], contentTopic: String) -> Decoding {
         guard contentTopic == topic.string else { return .rejected(.otherTopic) }
+        // Deriving fails only for parameters this code never passes (PBKDF2 of a chat ID).
+        guard let key = try? ChatSymmetricKey.derive(chatID: chatID) else { return .rejected(.undecryptable) }
         switch PublicChatMessage.open(payload, keys: [key]) {
         case .failure(.undecryptable): return .rejected(.undecryptable)
         case .failure(.malformedEnvelope): return .rejected(.malformedEnvelope)

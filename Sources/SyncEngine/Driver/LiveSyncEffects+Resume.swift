@@ -27,12 +27,23 @@ extension LiveSyncEffects {
         // the processed index is read once more, which records them (nothing is imported again).
         var rescan = rescan
         if saved.processedIndexCID != nil, try await !database.hasIndexEntries(communityID: communityID.string) { rescan = true }
+        // An index processed with archives waiting for a key: read again once a waited key is
+        // held (imported while this community's sync was not running); otherwise not at all.
+        if saved.processedIndexCID != nil, !rescan, try await waitedKeyIsHeld() { rescan = true }
         return CommunitySyncMachine.Persisted(
             clock: saved.indexClock, indexCID: saved.indexCID,
             processedIndexCID: rescan ? nil : saved.processedIndexCID,
             processedSelection: saved.processedSelection.flatMap(ArchiveSelection.init(storageKey:)),
             imported: saved.importedArchiveIDs, downloaded: downloaded,
             rejected: saved.rejected.mapValues { ArchiveFailure(.rejected, $0) })
+    }
+
+    /// Whether the member now holds a key an archive of this community waits for (messages
+    /// held for a key are released by `HeldMessageRelease`, without the index).
+    private func waitedKeyIsHeld() async throws -> Bool {
+        guard let held = importOptions.keys?.keyIDs.map({ $0.lowercased() }), !held.isEmpty else { return false }
+        let waits = try await database.keyWaits(communityID: communityID.string)
+        return waits.contains { $0.kind != .messages && held.contains($0.keyID.lowercased()) }
     }
 
     /// Reports each row that did not read back (a damaged database). A download whose record

@@ -3,6 +3,7 @@ import HistoryStore
 import Logging
 import PeerHTTP
 import StatusWire
+import Synchronization
 import WakuClient
 
 /// Hears archive announcements for the communities it serves: the relay's cache of each shard,
@@ -45,6 +46,8 @@ public struct AnnouncementFeed<C: Clock>: Sendable where C.Duration == Duration 
     let logger: Logger
     /// A store query that did not answer in full (the feed logs it and tries again later).
     let onStoreFailure: @Sendable (StoreError, _ pubsubTopic: String) -> Void
+    /// The chats whose keys the database keeps (read at start, added to as they are kept).
+    let keptChatKeys = KeptChatKeys()
 
     public init(waku: WakuClient, database: HistoryDatabase, settings: Settings, clock: C,
                 logger: Logger = Logger(label: "community-history.feed"),
@@ -60,15 +63,18 @@ public struct AnnouncementFeed<C: Clock>: Sendable where C.Duration == Duration 
     /// What the loop keeps between turns. Only `run`'s loop touches it.
     struct State {
         var subscribers: [FeedSubscriber] = []
-        /// Runs whose first (30-day) catch-up has not answered in full yet.
+        /// Runs whose first catch-up has not answered in full yet.
         var uncaught: Set<Int> = []
         /// Runs whose first catch-up was tried at once: a failed one is asked again at the
         /// periodic catch-up's pace, not at every poll.
         var tried: Set<Int> = []
         var subscribed: Set<String> = []
-        var seen = SeenMessages()
+        /// Shared with the catch-up running beside the polls.
+        let seen = SharedSeenMessages()
         var lastCatchUp: C.Instant
         var lastResubscribe: C.Instant?
+        /// A catch-up is running (at most one at a time).
+        var catchingUp = false
 
         /// Takes the roster's new list: a run not seen before is not caught up yet.
         mutating func serve(_ new: [FeedSubscriber]) {
@@ -80,14 +86,26 @@ public struct AnnouncementFeed<C: Clock>: Sendable where C.Duration == Duration 
         }
     }
 
+    /// A catch-up that ended: which runs it answered for, and whether it was the periodic one.
+    struct CatchUpOutcome: Sendable {
+        var answered: Set<Int>
+        var periodic: Bool
+        /// Cancelled before it ended: nothing is recorded.
+        var cancelled: Bool
+    }
+
     private enum Mail: Sendable {
         case subscribers([FeedSubscriber])
         case turnDue
+        case caughtUp(CatchUpOutcome)
     }
 
-    /// Polls and catches up until the calling task is cancelled. The roster's changes and the
-    /// poll timer come to one loop, which owns the state; a change takes effect at the next turn.
+    /// Polls and catches up until the calling task is cancelled. The roster's changes, the poll
+    /// timer and the catch-ups' outcomes come to one loop, which owns the state; a change takes
+    /// effect at the next turn. A store catch-up runs as a child task beside the polls (a
+    /// thousand communities' catch-up is hundreds of queries; the relay is read meanwhile).
     public func run(subscribers changes: AsyncStream<[FeedSubscriber]>) async {
+        await rememberKeptChatKeys()
         let (mailbox, post) = AsyncStream.makeStream(of: Mail.self)
         var state = State(lastCatchUp: clock.now)
         await withDiscardingTaskGroup { group in
@@ -101,47 +119,67 @@ public struct AnnouncementFeed<C: Clock>: Sendable where C.Duration == Duration 
                     if !started { post.yield(.turnDue) }
                     started = true
                 case .turnDue:
-                    await turn(&state)
+                    // Subscribed before the store is asked: nothing published between the two is missed.
+                    await subscribeNewShards(&state)
+                    if let catchUp = startCatchUp(&state) {
+                        group.addTask { post.yield(.caughtUp(await catchUp())) }
+                    }
+                    await pollRelay(Set(state.subscribers.map(\.pubsubTopic)).sorted(), state: &state)
                     group.addTask {
                         do { try await clock.sleep(for: settings.pollEvery) } catch { return }
                         post.yield(.turnDue)
                     }
+                case .caughtUp(let outcome):
+                    state.catchingUp = false
+                    guard !outcome.cancelled else { continue }
+                    state.uncaught.subtract(outcome.answered)
+                    if outcome.periodic { state.lastCatchUp = clock.now }
                 }
             }
             group.cancelAll()
         }
     }
 
-    /// One turn: subscribe to new shards, give new runs their first catch-up, read the relay,
-    /// and catch everyone up when it is time.
-    private func turn(_ state: inout State) async {
-        let subscribers = state.subscribers
-        let shards = Set(subscribers.map(\.pubsubTopic)).sorted()
-        let newShards = shards.filter { !state.subscribed.contains($0) }
-        if !newShards.isEmpty {
-            await subscribe(newShards)
-            state.subscribed.formUnion(newShards)
-        }
-        let fresh = subscribers.filter { state.uncaught.contains($0.run) && !state.tried.contains($0.run) }
+    /// The catch-up due now, if none is running: the first one of new runs (30 days, or from
+    /// where their community's last one ended), else the periodic one when it is time.
+    private func startCatchUp(_ state: inout State) -> (@Sendable () async -> CatchUpOutcome)? {
+        guard !state.catchingUp else { return nil }
+        let seen = state.seen
+        let fresh = state.subscribers.filter { state.uncaught.contains($0.run) && !state.tried.contains($0.run) }
         if !fresh.isEmpty {
             state.tried.formUnion(fresh.map(\.run))
-            guard let caughtUp = try? await catchUp(hours: settings.firstCatchUpHours, subscribers: fresh, seen: &state.seen) else { return }
-            state.uncaught.subtract(caughtUp.answered)
-            // Channel names: the newest description in the store; later ones come by relay.
-            await catchUpCompanions(of: fresh)
+            state.catchingUp = true
+            return { [self] in
+                do {
+                    let result = try await catchUp(hours: settings.firstCatchUpHours, subscribers: fresh, seen: seen, resume: true)
+                    return CatchUpOutcome(answered: result.answered, periodic: false, cancelled: false)
+                } catch {
+                    return CatchUpOutcome(answered: [], periodic: false, cancelled: true)
+                }
+            }
         }
-        await pollRelay(shards, state: &state)
-        if state.lastCatchUp.duration(to: clock.now) >= settings.catchUpEvery {
-            // Those whose 30-day query failed get it again; the others the usual window.
-            let behind = subscribers.filter { state.uncaught.contains($0.run) }
-            guard let caughtUp = try? await catchUp(hours: settings.firstCatchUpHours, subscribers: behind, seen: &state.seen) else { return }
-            state.uncaught.subtract(caughtUp.answered)
-            let current = subscribers.filter { !state.uncaught.contains($0.run) }
-            guard (try? await catchUp(hours: settings.catchUpHours, subscribers: current, seen: &state.seen)) != nil else { return }
-            // Names again too (a small page each): renames the relay missed while it was down.
-            await catchUpCompanions(of: current)
-            state.lastCatchUp = clock.now
+        guard state.lastCatchUp.duration(to: clock.now) >= settings.catchUpEvery else { return nil }
+        // Those whose first query failed get it again; the others the usual window.
+        let behind = state.subscribers.filter { state.uncaught.contains($0.run) }
+        let current = state.subscribers.filter { !state.uncaught.contains($0.run) }
+        state.catchingUp = true
+        return { [self] in
+            do {
+                var answered = try await catchUp(hours: settings.firstCatchUpHours, subscribers: behind, seen: seen, resume: true).answered
+                answered.formUnion(try await catchUp(hours: settings.catchUpHours, subscribers: current, seen: seen, resume: false).answered)
+                return CatchUpOutcome(answered: answered, periodic: true, cancelled: false)
+            } catch {
+                return CatchUpOutcome(answered: [], periodic: true, cancelled: true)
+            }
         }
+    }
+
+    /// Subscribes the relay to the shards no subscriber needed before.
+    private func subscribeNewShards(_ state: inout State) async {
+        let newShards = Set(state.subscribers.map(\.pubsubTopic)).subtracting(state.subscribed).sorted()
+        guard !newShards.isEmpty else { return }
+        await subscribe(newShards)
+        state.subscribed.formUnion(newShards)
     }
 
     /// Subscribes the node's relay to the shards (`POST /relay/v1/subscriptions`).
@@ -159,7 +197,7 @@ public struct AnnouncementFeed<C: Clock>: Sendable where C.Duration == Duration 
         for shard in shards {
             do {
                 for message in try await waku.relayMessages(pubsubTopic: shard) {
-                    await route(message, pubsubTopic: shard, to: state.subscribers, seen: &state.seen)
+                    await route(message, pubsubTopic: shard, to: state.subscribers, seen: state.seen)
                 }
             } catch {
                 failed = true
@@ -172,11 +210,11 @@ public struct AnnouncementFeed<C: Clock>: Sendable where C.Duration == Duration 
         state.lastResubscribe = clock.now
         await subscribe(shards)
     }
+}
 
-    private func catchUpCompanions(of subscribers: [FeedSubscriber]) async {
-        for subscriber in subscribers {
-            await subscriber.companion?.catchUp(from: waku, days: Int(settings.firstCatchUpHours / 24), pubsubTopic: subscriber.pubsubTopic,
-                                                storePeer: settings.storePeer, into: database, logger: logger.with(community: subscriber.communityID))
-        }
-    }
+/// The chat IDs whose keys the database keeps, as far as this feed knows.
+final class KeptChatKeys: Sendable {
+    private let kept = Mutex<Set<String>>([])
+    var chatIDs: Set<String> { kept.withLock { $0 } }
+    func add<S: Sequence>(_ chatIDs: S) where S.Element == String { kept.withLock { $0.formUnion(chatIDs) } }
 }

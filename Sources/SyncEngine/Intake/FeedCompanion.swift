@@ -3,16 +3,18 @@ import Logging
 import WakuClient
 
 /// A reader of one more content topic of a community's shard, beside its announcements (the
-/// community's signed description, for its channels' names: `ChannelNaming`). The feed reads
-/// that topic from the store when the run first catches up, and hands it each message the relay
-/// or the store delivers on it, once per run. What it reads is for display: it never stops a sync.
+/// community's signed description, for its channels' names: `ChannelNaming`). The feed asks the
+/// store for that topic when the run catches up, batched with other communities' topics (newest
+/// first, until each companion found what it reads), and hands it each message the relay or the
+/// store delivers on it, once per run. What it reads is for display: it never stops a sync.
 public protocol FeedCompanion: Sendable {
     /// The content topic it reads.
     var contentTopic: String { get }
+    /// The public chats whose keys reading needs (the feed derives and keeps them ahead).
+    var chatIDs: [String] { get }
 
-    /// Reads the topic's last `days` from the store (through `storePeer` when set) into `database`.
-    func catchUp(from waku: WakuClient, days: Int, pubsubTopic: String, storePeer: String?, into database: HistoryDatabase, logger: Logger) async
-
-    /// One message on its topic.
-    func receive(_ message: WakuMessage, into database: HistoryDatabase, logger: Logger) async
+    /// One message on its topic. Returns whether it was what the companion reads (a description
+    /// the community signed), recorded or not: a catch-up stops paging back for it then.
+    @discardableResult
+    func receive(_ message: WakuMessage, into database: HistoryDatabase, logger: Logger) async -> Bool
 }

@@ -1,4 +1,5 @@
 import StatusCrypto
+import Synchronization
 import StatusWire
 
 /// One run of one community, as the announcement feed serves it: which shard and channels to
@@ -17,10 +18,14 @@ public struct FeedSubscriber: Sendable {
     public let deliver: @Sendable (ArchiveAnnouncement) -> Void
     /// Hears why a message on the channel was not an announcement.
     public let rejected: @Sendable (AnnouncementRejection) -> Void
+    /// Asks the store for the whole first window (30 days) even where an earlier run caught up
+    /// (a rescan): otherwise a run's first catch-up starts where the last one that answered ended.
+    public let fromScratch: Bool
 
     public init(run: Int, communityID: CommunityID, pubsubTopic: String, channel: ArchiveChannel, companion: (any FeedCompanion)? = nil,
-                deliver: @escaping @Sendable (ArchiveAnnouncement) -> Void,
+                fromScratch: Bool = false, deliver: @escaping @Sendable (ArchiveAnnouncement) -> Void,
                 rejected: @escaping @Sendable (AnnouncementRejection) -> Void = { _ in }) {
+        self.fromScratch = fromScratch
         self.run = run
         self.communityID = communityID
         self.pubsubTopic = pubsubTopic
@@ -29,6 +34,15 @@ public struct FeedSubscriber: Sendable {
         self.deliver = deliver
         self.rejected = rejected
     }
+}
+
+/// What the relay polls and a store catch-up running beside them both mark: each run gets a
+/// message once, whichever delivers it first.
+final class SharedSeenMessages: Sendable {
+    private let seen = Mutex(SeenMessages())
+
+    /// False when already seen.
+    func insert(_ key: String) -> Bool { seen.withLock { $0.insert(key) } }
 }
 
 /// Message hashes already handed to a run (relay and store deliver the same messages). Keeps

@@ -431,14 +431,19 @@ public struct CommunitySyncMachine: Sendable {
             return enterBackoff(plan.pursuit, .archives(plan.failures))
         }
         failedLastPlan = []
-        // Everything importable is in. Only a plan without failures is persisted as processed:
-        // a restart fetches the index once more, so an archive over a since-raised limit is
-        // imported then; in this run the index counts as processed (not fetched again).
+        // Everything importable is in. Persisted as processed only when nothing a restart could
+        // change is left: a restart fetches the index once more, so an archive over a
+        // since-raised limit, or rejected by an older decoder, is imported then; in this run the
+        // index counts as processed (not fetched again). Archives waiting for a key do not hold
+        // it back (issue 29: a restart fetched the index and tried them again, every time): a
+        // key that comes restarts the community, and a start that finds a waited key held does
+        // not resume from the processed index (`LiveSyncEffects.resume`).
         phase = .idle
         processedIndexCID = plan.indexCID
         processedSelection = configuration.selection
         let outcome = SyncOutcome.completed(indexCID: plan.indexCID, imported: plan.importedCount, unimportable: plan.failures)
-        return (plan.failures.isEmpty ? [.markProcessed(plan.indexCID, selection: configuration.selection)] : []) + [.finished(outcome)]
+        let persist = plan.failures.values.allSatisfy { $0.kind == .waitingForKey }
+        return (persist ? [.markProcessed(plan.indexCID, selection: configuration.selection)] : []) + [.finished(outcome)]
     }
 
     private mutating func enterBackoff(_ pursuit: Pursuit, _ failure: PlanFailure) -> [SyncAction] {
