@@ -123,7 +123,11 @@ public struct Versioned<Body: Encodable>: Encodable {
     }
 }
 
-struct CommunityList: Encodable { var communities: [CommunityView] }
+struct CommunityList: Encodable {
+    var communities: [CommunityView]
+    /// The `after` of the next page; absent on the last one.
+    var next: String?
+}
 
 struct JoinResult: Encodable {
     var outcome: String

@@ -64,7 +64,7 @@ public struct AgentAPI: Sendable {
             Self.routes[0]: { _, _ in try await health() },
             Self.routes[1]: { _, _ in metrics() },
             Self.routes[2]: { request, _ in events(request) },
-            Self.routes[3]: { _, _ in try await listCommunities() },
+            Self.routes[3]: { request, _ in try await listCommunities(request) },
             Self.routes[4]: { request, _ in try await join(request) },
             Self.routes[5]: { _, context in try await community(try communityID(context)) },
             Self.routes[6]: { request, context in try await leave(try communityID(context), request) },
@@ -101,9 +101,30 @@ public struct AgentAPI: Sendable {
                  body: .init(byteBuffer: ByteBuffer(string: agent.prometheusText())))
     }
 
-    private func listCommunities() async throws -> Response {
-        let followed = try await followedCommunities()
-        return try JSONResponse(Versioned(body: CommunityList(communities: followed)))
+    /// `?limit=&after=`: a page in ID order, with `next` when more follow; without `limit`, all
+    /// of them (a thousand communities' statuses take a while: page them).
+    private func listCommunities(_ request: Request) async throws -> Response {
+        let query = request.uri.queryParameters
+        var limit: Int?
+        if let text = query["limit"] {
+            guard let value = Int(text), (1...Self.maxPageSize).contains(value) else {
+                throw APIError.badRequest("limit must be 1...\(Self.maxPageSize), not \(text)")
+            }
+            limit = value
+        }
+        var after: CommunityID?
+        if let text = query["after"] {
+            guard let id = try? CommunityID(String(text)) else {
+                throw APIError.badRequest("after must be a community ID as the API returns it (0x + 66 hex digits), not \(text)")
+            }
+            after = id
+        }
+        let page: FollowedCommunitiesPage
+        do { page = try await agent.followedCommunities(after: after, limit: limit) } catch {
+            throw APIError(status: .serviceUnavailable, code: "database", message: "cannot read the communities' status: \(error)", retryable: true)
+        }
+        let views = page.communities.map { CommunityView(followed: $0, pubsubTopic: agent.configuration.pubsubTopic(of: $0.settings)) }
+        return try JSONResponse(Versioned(body: CommunityList(communities: views, next: page.next?.string)))
     }
 
     private func community(_ id: CommunityID) async throws -> Response {

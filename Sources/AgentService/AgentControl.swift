@@ -79,6 +79,13 @@ public struct FollowedCommunityStatus: Sendable, Codable, Equatable {
     public var history: CommunityStatus?
 }
 
+/// A page of the followed communities (`HistoryAgent.followedCommunities(after:limit:)`).
+public struct FollowedCommunitiesPage: Sendable {
+    public var communities: [FollowedCommunityStatus]
+    /// Where the next page starts (its `after`); nil on the last page.
+    public var next: CommunityID?
+}
+
 /// A request to the agent's loop, with the way to answer it.
 enum AgentCommand: Sendable {
     case join(AgentConfiguration.Community, reply: @Sendable (Result<JoinOutcome, AgentControlError>) -> Void)

@@ -129,16 +129,47 @@ public final class HistoryAgent: Service, Sendable {
     /// A community stopping to start again (a rescan, new settings) is listed, with state `restarting`.
     /// `only`: that community alone (its status is read, not every community's).
     public func followedCommunities(only: CommunityID? = nil) async throws -> [FollowedCommunityStatus] {
+        try await followedCommunities(only: only, after: nil, limit: nil).communities
+    }
+
+    /// A page of the followed communities, in ID order: those after `after` (exclusive), at most
+    /// `limit` (nil: all), with `next`, the `after` of the next page when there is one. Only the
+    /// page's communities are read from the database.
+    ///
+    /// ```swift
+    /// var page = try await agent.followedCommunities(after: nil, limit: 50)
+    /// while let next = page.next { page = try await agent.followedCommunities(after: next, limit: 50) }
+    /// ```
+    ///
+    /// Throws `DatabaseError` when the database cannot be read.
+    public func followedCommunities(after: CommunityID?, limit: Int?) async throws -> FollowedCommunitiesPage {
+        try await followedCommunities(only: nil, after: after, limit: limit)
+    }
+
+    private func followedCommunities(only: CommunityID?, after: CommunityID?, limit: Int?) async throws -> FollowedCommunitiesPage {
         let snapshot = roster.snapshot
-        let all = (snapshot.followers.map { ($0, false) } + snapshot.restarting.map { ($0, true) })
+        var all = (snapshot.followers.map { ($0, false) } + snapshot.restarting.map { ($0, true) })
             .filter { only == nil || $0.0.communityID == only }
+            .filter { after == nil || $0.0.communityID.string > after!.string }
             .sorted { $0.0.communityID.string < $1.0.communityID.string }
+        var next: CommunityID?
+        if let limit, all.count > limit {
+            all = Array(all.prefix(limit))
+            next = all.last?.0.communityID
+        }
         let statuses = try await context.database.communityStatuses(communityIDs: all.map(\.0.communityID.string))
-        return all.map { follower, isRestarting in
+        let communities = all.map { follower, isRestarting in
             FollowedCommunityStatus(communityID: follower.communityID.string, origin: follower.origin, settings: follower.settings,
                                     state: isRestarting ? "restarting" : metrics.state(of: follower.communityID.string) ?? "idle",
                                     history: statuses[follower.communityID.string])
         }
+        return FollowedCommunitiesPage(communities: communities, next: next)
+    }
+
+    /// How many communities are followed (running or restarting), from memory.
+    public var followedCount: Int {
+        let snapshot = roster.snapshot
+        return snapshot.followers.count + snapshot.restarting.count
     }
 
     /// Whether `communityID` is followed (running or restarting), from memory: no database read.

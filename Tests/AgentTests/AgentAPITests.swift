@@ -254,6 +254,30 @@ import WakuClient
         await setup.stop()
     }
 
+    /// Issue 29: the community list comes a page at a time (`limit`, `after`, `next`), in ID order:
+    /// a chat client beside a thousand communities reads fifty, not every status.
+    @Test func theCommunityListIsPaged() async throws {
+        let setup = try await AgentTests.setUp()
+        let configuration = setup.configuration(metricsPort: nil)
+        let running = try await Self.start(configuration)
+        let client = APIClient(http: HTTPClient.shared, socketPath: configuration.apiSocketPath!, contract: try OpenAPIContract())
+        let ids = [setup.first.community.communityID.string, setup.second.community.communityID.string].sorted()
+
+        let first = try await client.request(.GET, "/v1/communities?limit=1")
+        #expect(first.status == 200 && first.json?["communities"]?.arrayValue?.map { $0["communityID"]?.stringValue } == [ids[0]])
+        #expect(first.json?["next"]?.stringValue == ids[0])
+        let second = try await client.request(.GET, "/v1/communities?limit=1&after=\(ids[0])")
+        #expect(second.json?["communities"]?.arrayValue?.map { $0["communityID"]?.stringValue } == [ids[1]])
+        #expect(second.json?["next"] == nil, "the last page says no next")
+        #expect(try await client.request(.GET, "/v1/communities").json?["communities"]?.arrayValue?.count == 2, "no limit: all")
+        for bad in ["limit=0", "limit=1001", "limit=x", "after=0x02"] {
+            let answer = try await client.request(.GET, "/v1/communities?\(bad)")
+            #expect(answer.status == 400 && answer.json?["error"]?["code"]?.stringValue == "bad-request", "\(bad): \(answer.text)")
+        }
+        try await running.stop()
+        await setup.stop()
+    }
+
     /// Issue 12: the chat client hands the agent an encrypted community's keys through the API;
     /// the community, waiting for them (not retrying), imports its history at once.
     @Test func keysPostedThroughTheAPIImportAWaitingEncryptedCommunity() async throws {

@@ -329,6 +329,33 @@ import Testing
         #expect(try pendingReferences(db) == 0)
     }
 
+    /// Issue 29: the status's message count (now read from the rows' index, not through the
+    /// view) is what a reader of the view sees while an import's rows are hidden: its new
+    /// messages are left out, the local copy it replaced still counts (as the local copy).
+    @Test func theStatusCountsWhatAReaderSeesWhileAnImportIsHidden() async throws {
+        let db = try temporaryDatabase(pacing: Self.pacing(rows: 2))
+        try await db.insertLocalMessages([message("0xlocal", seconds: 1500, text: "live", source: .local),
+                                          message("0xcopy", seconds: 1600, text: "live", source: .local)])
+        try await DatabaseQueue(path: db.path).write { db in
+            try db.execute(sql: "INSERT INTO archive_ref (value, pending_owner) VALUES ('pending: x', '/somewhere/import.sqlite')")
+            let ref = db.lastInsertedRowID
+            try db.execute(sql: "UPDATE message_row SET is_archived = 1, archive_ref = ?, replaced_local = 1 WHERE id = '0xcopy'", arguments: [ref])
+            for id in ["0xh1", "0xh2", "0xh3"] {
+                try db.execute(sql: """
+                    INSERT INTO message_row (community_ref, id, chat_ref, topic_ref, author, type, clock, timestamp,
+                                             payload, text, third_party_id, is_archived, archive_ref)
+                    SELECT community_ref, ?, chat_ref, topic_ref, author, type, clock, timestamp, payload, 'hidden', NULL, 1, ?
+                    FROM message_row WHERE id = '0xlocal'
+                    """, arguments: [id, ref])
+            }
+        }
+        let visible = try db.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM message WHERE community_id = ?", arguments: [community]) }
+        #expect(visible == 2)
+        #expect(try await db.communityStatuses(communityIDs: [community])[community]?.messageCount == visible)
+        #expect(try await db.communityStatuses().first { $0.communityID == community }?.messageCount == visible)
+        #expect(try await db.communityStatuses(communityIDs: ["0x03unknown"])["0x03unknown"]?.messageCount == 0)
+    }
+
     /// Hidden rows whose import has ended (its staging file is gone, or unlocked) are removed by
     /// the next import; those of an import still running (its file locked) are left alone.
     @Test func hiddenRowsAreRemovedOnlyWhenTheirImportHasEnded() async throws {

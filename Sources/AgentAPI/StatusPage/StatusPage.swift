@@ -58,7 +58,10 @@ struct StatusPage: Sendable {
     ]
 
     func add(to router: Router<BasicRequestContext>) {
-        router.get(RouterPath(Self.path)) { _, _ in try await page() }
+        router.get(RouterPath(Self.path)) { request, _ in
+            // A link of this page's own: anything else is the first page.
+            try await page(after: request.uri.queryParameters["after"].flatMap { try? CommunityID(String($0)) })
+        }
         router.post(RouterPath(Self.loginPath)) { request, _ in try await login(request) }
         router.get(RouterPath(Self.stylesheetPath)) { _, _ in Self.asset(StatusPageAssets.stylesheet, type: "text/css; charset=utf-8") }
         router.get(RouterPath(Self.scriptPath)) { _, _ in Self.asset(StatusPageAssets.script, type: "text/javascript; charset=utf-8") }
@@ -69,10 +72,18 @@ struct StatusPage: Sendable {
 
     // MARK: Pages
 
-    func page(notice: String? = nil, status: HTTPResponse.Status = .ok) async throws -> Response {
+    /// Communities on one page: each costs its statuses and weeks, and a thousand on one page
+    /// took seconds to read and to look through.
+    static let communitiesPerPage = 50
+
+    func page(notice: String? = nil, status: HTTPResponse.Status = .ok, after: CommunityID? = nil) async throws -> Response {
         var problems: [String] = notice.map { [$0] } ?? []
         let followed: [FollowedCommunityStatus]
-        do { followed = try await agent.followedCommunities() } catch {
+        var next: CommunityID?
+        do {
+            let page = try await agent.followedCommunities(after: after, limit: Self.communitiesPerPage)
+            (followed, next) = (page.communities, page.next)
+        } catch {
             followed = []
             problems.append("cannot read the communities' status: \(error)")
         }
@@ -87,7 +98,8 @@ struct StatusPage: Sendable {
             }
         }
         let view = StatusPageView(health: await agent.health(), communities: communities, heldKeyIDs: agent.heldKeyIDs,
-                                  problems: problems, databasePath: agent.history.path)
+                                  problems: problems, databasePath: agent.history.path, followedCount: agent.followedCount,
+                                  after: after?.string, next: next?.string)
         return Self.html(view.render(), status: status)
     }
 

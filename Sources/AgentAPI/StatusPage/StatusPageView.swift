@@ -17,6 +17,11 @@ struct StatusPageView {
     /// What went wrong with the last form, or reading the database.
     var problems: [String]
     var databasePath: String
+    /// The page's place in the list: how many are followed, where this page starts (nil: at the
+    /// first), and where the next one does (nil: this is the last).
+    var followedCount = 0
+    var after: String?
+    var next: String?
 
     func render() -> String {
         var body = "<header><h1>community-history</h1>"
@@ -34,7 +39,13 @@ struct StatusPageView {
             body += "</ul></section>"
         }
         body += "<section id=\"communities\"><h2>Communities</h2>"
-        if communities.isEmpty { body += "<p class=\"empty\">No community is followed yet: join one below.</p>" }
+        if communities.isEmpty && after == nil { body += "<p class=\"empty\">No community is followed yet: join one below.</p>" }
+        if after != nil || next != nil {
+            body += "<p class=\"paging\">\(communities.count) of \(followedCount) communities shown"
+            if after != nil { body += " · <a href=\"/\">first page</a>" }
+            if let next { body += " · <a href=\"/?after=\(escape(next))\" rel=\"next\">next page</a>" }
+            body += "</p>"
+        }
         for community in communities { body += render(community) }
         body += "</section>"
         body += """
