@@ -24,12 +24,17 @@ struct ArchivesDirectorySweep {
         }
         // Compared by name within this directory, resolved: a directory spelled differently
         // from one run to the next (relative, through a symlink) must not lose a pending file.
+        // Only the references whose name is one of this directory's files are resolved (each
+        // resolution is a few system calls, and `referenced` holds every community's downloads:
+        // resolving them all, at each community's start, grew with the square of their number).
         let here = directory.resolvingSymlinksInPath().standardizedFileURL.path
+        let driverFiles = Set(names.filter(Self.isDriverFile))
         let kept = Set(referenced.compactMap { path -> String? in
             let file = URL(fileURLWithPath: path)
+            guard driverFiles.contains(file.lastPathComponent) else { return nil }
             return file.deletingLastPathComponent().resolvingSymlinksInPath().standardizedFileURL.path == here ? file.lastPathComponent : nil
         })
-        for name in names where Self.isDriverFile(name) && !kept.contains(name) {
+        for name in driverFiles.sorted() where !kept.contains(name) {
             let path = directory.appendingPathComponent(name).path
             do {
                 try FileManager.default.removeItem(atPath: path)
