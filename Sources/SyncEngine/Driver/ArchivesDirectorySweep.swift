@@ -30,9 +30,12 @@ struct ArchivesDirectorySweep {
         let here = directory.resolvingSymlinksInPath().standardizedFileURL.path
         let driverFiles = Set(names.filter(Self.isDriverFile))
         let kept = Set(referenced.compactMap { path -> String? in
-            let file = URL(fileURLWithPath: path)
-            guard driverFiles.contains(file.lastPathComponent) else { return nil }
-            return file.deletingLastPathComponent().resolvingSymlinksInPath().standardizedFileURL.path == here ? file.lastPathComponent : nil
+            // The name by plain string work first: a URL made from a path stats the file, and
+            // only a name this directory holds is worth one.
+            let name = path.lastIndex(of: "/").map { String(path[path.index(after: $0)...]) } ?? path
+            guard driverFiles.contains(name) else { return nil }
+            let file = URL(fileURLWithPath: path, isDirectory: false)
+            return file.deletingLastPathComponent().resolvingSymlinksInPath().standardizedFileURL.path == here ? name : nil
         })
         for name in driverFiles.sorted() where !kept.contains(name) {
             let path = directory.appendingPathComponent(name).path

@@ -6,6 +6,10 @@ import StatusWire
 
 extension LiveSyncEffects {
     public func resume(rescan: Bool) async throws -> CommunitySyncMachine.Persisted {
+        try await (budget?.starts).withPermit { try await resumeNow(rescan: rescan) }
+    }
+
+    private func resumeNow(rescan: Bool) async throws -> CommunitySyncMachine.Persisted {
         try FileManager.default.createDirectory(at: archivesDirectory, withIntermediateDirectories: true)
         let saved = try await database.resumeState(communityID: communityID.string, decoderRevision: ArchiveImporter.decoderRevision)
         await report(saved.unreadable)

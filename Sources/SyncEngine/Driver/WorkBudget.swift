@@ -13,15 +13,20 @@ import Synchronization
 public struct WorkBudget: Sendable {
     public let downloads: Permits
     public let imports: Permits
+    /// Communities reading their saved state at once (`resume`: a few database reads and a look
+    /// at their archives directory). A thousand starting together took the CPU a chat client's
+    /// first request to the agent needed (issue 29); one after the other they are as quick.
+    public let starts: Permits
 
     /// What the agent allows at once, whatever the number of communities: a few downloads
     /// (the node serves them in parallel) and two imports (one applies while the next verifies:
     /// there is one SQLite writer).
-    public static let agentDefault = (downloads: 6, imports: 2)
+    public static let agentDefault = (downloads: 6, imports: 2, starts: 2)
 
-    public init(downloads: Int = agentDefault.downloads, imports: Int = agentDefault.imports) {
+    public init(downloads: Int = agentDefault.downloads, imports: Int = agentDefault.imports, starts: Int = agentDefault.starts) {
         self.downloads = Permits(downloads)
         self.imports = Permits(imports)
+        self.starts = Permits(starts)
     }
 }
 
