@@ -28,6 +28,33 @@ extension HistoryDatabase {
         }
     }
 
+    /// Where a community's next first catch-up may start (Unix milliseconds), for each of
+    /// `communityIDs` that has one: its last full catch-up's end, but no later than the clock
+    /// (milliseconds) of the newest announcement its sync accepted. A catch-up's end says the
+    /// store was asked, not that the announcements it returned were kept: a run stopped (a
+    /// leave, new settings, the agent's stop) before its sync took them loses them, and the next
+    /// run must ask again from the last one its sync recorded. A community whose sync recorded
+    /// no announcement has no point: it asks for the whole window.
+    ///
+    /// Throws `DatabaseError` when the database cannot be read.
+    public func storeCatchUpResumePoints(of communityIDs: [String]) async throws -> [String: Int64] {
+        guard !communityIDs.isEmpty else { return [:] }
+        return try await pool.read { db in
+            var points: [String: Int64] = [:]
+            for slice in stride(from: 0, to: communityIDs.count, by: 500).map({ communityIDs[$0..<min($0 + 500, communityIDs.count)] }) {
+                let marks = slice.map { _ in "?" }.joined(separator: ", ")
+                for row in try Row.fetchAll(db, sql: """
+                    SELECT s.community_id, min(s.caught_up_to, st.index_clock) AS point
+                    FROM store_catch_up AS s JOIN community_index_state AS st ON st.community_id = s.community_id
+                    WHERE st.index_cid IS NOT NULL AND s.community_id IN (\(marks))
+                    """, arguments: StatementArguments(Array(slice))) {
+                    points[row["community_id"]] = row["point"]
+                }
+            }
+            return points
+        }
+    }
+
     /// Records that the store answered in full for `communityIDs` up to `end` (Unix
     /// milliseconds); an end already later is kept. Throws `DatabaseError` (disk full, busy).
     public func recordStoreCatchUp(of communityIDs: [String], to end: Int64) async throws {

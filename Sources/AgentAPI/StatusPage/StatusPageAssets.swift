@@ -82,7 +82,9 @@ enum StatusPageAssets {
             show(e.community, 100, e.outcome === "completed" ? `complete: ${e.imported} archive(s) imported` : "nothing new");
             // Then the page again, a moment later: its counts, state and weeks as the plan left them;
             // not while the person is typing into a form, and never by posting a form again.
-            setTimeout(() => { if (!document.activeElement || !document.activeElement.closest("form")) location.assign("/"); }, 1500);
+            // Only for a community on this page, and this page again (its place in the list kept).
+            if (!card(e.community)) return;
+            setTimeout(() => { if (!document.activeElement || !document.activeElement.closest("form")) location.assign(location.pathname + location.search); }, 1500);
           });
           on("failed", (e) => {
             show(e.community, 0, `failed: ${e.reason}`);

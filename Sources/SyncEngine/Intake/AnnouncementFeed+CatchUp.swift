@@ -28,23 +28,24 @@ extension AnnouncementFeed {
     /// One store catch-up over the archive channels of `subscribers` for the last `hours` (`sync`
     /// makes one; the agent's loop makes them). Throws only when cancelled.
     public func catchUp(hours: Double, subscribers: [FeedSubscriber]) async throws -> CatchUpResult {
-        try await catchUp(hours: hours, subscribers: subscribers, seen: SharedSeenMessages(), resume: false)
+        try await catchUp(hours: hours, subscribers: subscribers, seen: SharedSeenMessages(), resume: false, record: false)
     }
 
     /// Asks the store for every topic the subscribers follow, ten topics a query (the most
     /// nwaku serves past the first page), a community's topics in one query: its archive
     /// channels whole, oldest handed on first, so what came before a failure, which is used,
     /// holds the announcements that count; its companion's topic newest first until it finds
-    /// what it reads. `resume`: a run starts where its community's last full catch-up ended
-    /// (less `resumeOverlap`; the whole window for a `fromScratch` run), and where this one
-    /// answered in full is recorded. Throws only when cancelled.
-    func catchUp(hours: Double, subscribers: [FeedSubscriber], seen: SharedSeenMessages, resume: Bool) async throws -> CatchUpResult {
+    /// what it reads. `resume`: a run starts where its community may start again
+    /// (`storeCatchUpResumePoints`, less `resumeOverlap`; the whole window for a `fromScratch`
+    /// run). `record`: where this one answered in full is recorded (the agent's catch-ups, whose
+    /// windows follow each other while it runs). Throws only when cancelled.
+    func catchUp(hours: Double, subscribers: [FeedSubscriber], seen: SharedSeenMessages, resume: Bool, record: Bool) async throws -> CatchUpResult {
         var result = CatchUpResult()
         guard !subscribers.isEmpty else { return result }
         await prepareChatKeys(for: subscribers)
         let end = Date()
         let endNanos = Int64(end.timeIntervalSince1970 * 1e9)
-        let starts = await startTimes(of: subscribers, windowStart: endNanos - Int64(hours * 3600 * 1e9), resume: resume)
+        let starts = await startTimes(of: subscribers, windowStart: endNanos - Int64(hours * 3600 * 1e9), end: endNanos, resume: resume)
         var incomplete: Set<Int> = []
         for (shard, group) in Dictionary(grouping: subscribers, by: \.pubsubTopic).sorted(by: { $0.key < $1.key }) {
             // Oldest start first, so that the runs sharing a query have about the same window.
@@ -60,7 +61,7 @@ extension AnnouncementFeed {
             }
         }
         result.answered = Set(subscribers.map(\.run)).subtracting(incomplete)
-        if resume { await recordCatchUp(of: subscribers.filter { result.answered.contains($0.run) }, to: end) }
+        if record { await recordCatchUp(of: subscribers.filter { result.answered.contains($0.run) }, to: end) }
         return result
     }
 
@@ -90,8 +91,9 @@ extension AnnouncementFeed {
                                ascending: false, peerAddr: settings.storePeer)
         let history = try await waku.storeAll(query)
         result.received += history.messages.count
-        // Fetched newest first; handed over oldest first, as they were published, so older
-        // announcements are not reported as ignored for being older than the newest.
+        // Fetched newest first; handed over oldest first, as they were published, so the store's
+        // older announcements are not reported as ignored for being older than its newest. (One
+        // the relay delivered meanwhile may still come first: the machine ignores the older.)
         for item in history.messages.sorted(by: { ($0.message?.timestamp ?? 0) < ($1.message?.timestamp ?? 0) }) {
             guard let message = item.message else { continue }
             await route(message, pubsubTopic: item.pubsubTopic ?? shard, to: batch, seen: seen)
@@ -127,7 +129,10 @@ extension AnnouncementFeed {
                 guard let message = item.message else { continue }
                 let hash = message.hash(pubsubTopic: item.pubsubTopic ?? shard)
                 for subscriber in batch where waiting.contains(subscriber.run) && subscriber.companion?.contentTopic == message.contentTopic {
-                    guard let companion = subscriber.companion, seen.insert("\(subscriber.run)/\(hash)") else { continue }
+                    guard let companion = subscriber.companion else { continue }
+                    // Read even when the relay handed it on already: receiving is idempotent (the
+                    // newest names are kept), and a description found ends this run's paging.
+                    _ = seen.insert("\(subscriber.run)/\(hash)")
                     if await companion.receive(message, into: database, logger: logger.with(community: subscriber.communityID)) {
                         waiting.remove(subscriber.run)
                     }
@@ -138,19 +143,23 @@ extension AnnouncementFeed {
         }
     }
 
-    /// Where each run's query starts, in Unix nanoseconds.
-    private func startTimes(of subscribers: [FeedSubscriber], windowStart: Int64, resume: Bool) async -> [Int: Int64] {
-        var starts = Dictionary(uniqueKeysWithValues: subscribers.map { ($0.run, windowStart) })
+    /// Where each run's query starts, in Unix nanoseconds: the window's start, or, resuming,
+    /// where its community may start again (`storeCatchUpResumePoints`) less `resumeOverlap`,
+    /// never past `end` (a clock that went back, a database from a host ahead in time).
+    private func startTimes(of subscribers: [FeedSubscriber], windowStart: Int64, end: Int64, resume: Bool) async -> [Int: Int64] {
+        var starts = Dictionary(subscribers.map { ($0.run, windowStart) }, uniquingKeysWith: { first, _ in first })
         guard resume else { return starts }
-        let ends: [String: Int64]
-        do { ends = try await database.storeCatchUpEnds(of: subscribers.filter { !$0.fromScratch }.map(\.communityID.string)) } catch {
+        let points: [String: Int64]
+        do { points = try await database.storeCatchUpResumePoints(of: subscribers.filter { !$0.fromScratch }.map(\.communityID.string)) } catch {
             logger.warning("cannot read where the last store catch-up ended; asking for the whole window", metadata: ["error": "\(error)"])
             return starts
         }
         let overlap = Self.resumeOverlap.components.seconds * 1_000_000_000
         for subscriber in subscribers where !subscriber.fromScratch {
-            guard let ended = ends[subscriber.communityID.string] else { continue }
-            starts[subscriber.run] = max(windowStart, ended * 1_000_000 - overlap)
+            guard let point = points[subscriber.communityID.string] else { continue }
+            let (nanos, overflow) = point.multipliedReportingOverflow(by: 1_000_000)
+            guard !overflow else { continue }
+            starts[subscriber.run] = min(end, max(windowStart, nanos - overlap))
         }
         return starts
     }
@@ -164,7 +173,7 @@ extension AnnouncementFeed {
     }
 
     /// Keeps in the database the keys of the subscribers' chats not kept yet, deriving those
-    /// this process does not know (PBKDF2, a few milliseconds each), here beside the relay polls:
+    /// this process does not know (PBKDF2, milliseconds each), here beside the relay polls:
     /// the next start derives none. A failed write is logged: they are derived again next time.
     func prepareChatKeys(for subscribers: [FeedSubscriber]) async {
         let needed = Set(subscribers.flatMap { $0.channel.chatIDs + ($0.companion?.chatIDs ?? []) }).subtracting(keptChatKeys.chatIDs)

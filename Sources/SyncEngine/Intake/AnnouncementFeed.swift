@@ -7,8 +7,9 @@ import Synchronization
 import WakuClient
 
 /// Hears archive announcements for the communities it serves: the relay's cache of each shard,
-/// polled, and store queries that find what the relay missed (30 days for a community it has not
-/// caught up yet, then the last `catchUpHours` periodically). Each run of a community gets a
+/// polled, and store queries that find what the relay missed (for a community not caught up yet
+/// in this run, 30 days, or since where its last run's catch-up ended; then the last
+/// `catchUpHours` periodically), run beside the polls. Each run of a community gets a
 /// message once, though relay and store both deliver it. Channel names come the same way.
 ///
 /// The agent runs `run(subscribers:)`, and tells it who to serve by sending the whole list on
@@ -29,7 +30,8 @@ public struct AnnouncementFeed<C: Clock>: Sendable where C.Duration == Duration 
         public var catchUpEvery: Duration = .seconds(300)
         /// What a periodic catch-up asks the store for.
         public var catchUpHours: Double = 24
-        /// What a community not caught up yet (new, joined, restarted) asks the store for.
+        /// What a community not caught up yet (new, joined, restarted) asks the store for, at most
+        /// (a run resumes where its community's last one ended: `storeCatchUpResumePoints`).
         public var firstCatchUpHours: Double = 24 * 30
         /// A node that forgot the relay subscription (it restarted) is asked again at most this often.
         public var resubscribeEvery: Duration = .seconds(30)
@@ -151,7 +153,7 @@ public struct AnnouncementFeed<C: Clock>: Sendable where C.Duration == Duration 
             state.catchingUp = true
             return { [self] in
                 do {
-                    let result = try await catchUp(hours: settings.firstCatchUpHours, subscribers: fresh, seen: seen, resume: true)
+                    let result = try await catchUp(hours: settings.firstCatchUpHours, subscribers: fresh, seen: seen, resume: true, record: true)
                     return CatchUpOutcome(answered: result.answered, periodic: false, cancelled: false)
                 } catch {
                     return CatchUpOutcome(answered: [], periodic: false, cancelled: true)
@@ -165,8 +167,8 @@ public struct AnnouncementFeed<C: Clock>: Sendable where C.Duration == Duration 
         state.catchingUp = true
         return { [self] in
             do {
-                var answered = try await catchUp(hours: settings.firstCatchUpHours, subscribers: behind, seen: seen, resume: true).answered
-                answered.formUnion(try await catchUp(hours: settings.catchUpHours, subscribers: current, seen: seen, resume: false).answered)
+                var answered = try await catchUp(hours: settings.firstCatchUpHours, subscribers: behind, seen: seen, resume: true, record: true).answered
+                answered.formUnion(try await catchUp(hours: settings.catchUpHours, subscribers: current, seen: seen, resume: false, record: true).answered)
                 return CatchUpOutcome(answered: answered, periodic: true, cancelled: false)
             } catch {
                 return CatchUpOutcome(answered: [], periodic: true, cancelled: true)
