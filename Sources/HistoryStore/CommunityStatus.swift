@@ -86,7 +86,7 @@ extension HistoryDatabase {
         return hidden
     }
 
-    static func status(of id: String, _ db: Database, hidden: [Int64: Int]? = nil) throws -> CommunityStatus {
+    static func status(of id: String, _ db: Database, hidden: [Int64: Int]) throws -> CommunityStatus {
         // Cached statements: a page of the list reads fifty communities with the same SQL, and
         // compiling it again for each was a tenth of the page's time (issue 29).
         func one<T: DatabaseValueConvertible & StatementColumnConvertible>(_ type: T.Type, _ sql: String, _ arguments: StatementArguments) throws -> T? {
@@ -106,7 +106,7 @@ extension HistoryDatabase {
             archivesOverLimit: try failures(.overLimit),
             archivesUnimportable: try failures(.rejected(decoderRevision: 0)),
             coveredFrom: (archives["f"] as Int64?).map { UInt64($0) }, coveredTo: (archives["t"] as Int64?).map { UInt64($0) },
-            messageCount: try messageCount(of: id, db, hidden: hidden ?? hiddenPendingRows(db)),
+            messageCount: try messageCount(of: id, db, hidden: hidden),
             lastError: state?["last_error"], lastSuccessAt: state?["last_success_at"],
             keyWaits: try keyWaits(db, communityID: id))
     }

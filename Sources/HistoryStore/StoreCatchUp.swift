@@ -13,18 +13,8 @@ extension HistoryDatabase {
     ///
     /// Throws `DatabaseError` when the database cannot be read.
     public func storeCatchUpEnds(of communityIDs: [String]) async throws -> [String: Int64] {
-        guard !communityIDs.isEmpty else { return [:] }
-        return try await pool.read { db in
-            var ends: [String: Int64] = [:]
-            // In slices: SQLite bounds a statement's parameters (32,766 here, 999 in old builds).
-            for slice in stride(from: 0, to: communityIDs.count, by: 500).map({ communityIDs[$0..<min($0 + 500, communityIDs.count)] }) {
-                let marks = slice.map { _ in "?" }.joined(separator: ", ")
-                for row in try Row.fetchAll(db, sql: "SELECT community_id, caught_up_to FROM store_catch_up WHERE community_id IN (\(marks))",
-                                            arguments: StatementArguments(Array(slice))) {
-                    ends[row["community_id"]] = row["caught_up_to"]
-                }
-            }
-            return ends
+        try await valueByCommunity(communityIDs, column: "caught_up_to") { marks in
+            "SELECT community_id, caught_up_to FROM store_catch_up WHERE community_id IN (\(marks))"
         }
     }
 
@@ -38,20 +28,29 @@ extension HistoryDatabase {
     ///
     /// Throws `DatabaseError` when the database cannot be read.
     public func storeCatchUpResumePoints(of communityIDs: [String]) async throws -> [String: Int64] {
+        try await valueByCommunity(communityIDs, column: "point") { marks in
+            """
+            SELECT s.community_id, min(s.caught_up_to, st.index_clock) AS point
+            FROM store_catch_up AS s JOIN community_index_state AS st ON st.community_id = s.community_id
+            WHERE st.index_cid IS NOT NULL AND s.community_id IN (\(marks))
+            """
+        }
+    }
+
+    /// `column` of the rows `sql` selects for `communityIDs` (its `IN (…)` filled with `marks`),
+    /// by `community_id`. In slices: SQLite bounds a statement's parameters (32,766 here, 999 in
+    /// old builds).
+    private func valueByCommunity(_ communityIDs: [String], column: String, sql: @escaping @Sendable (_ marks: String) -> String) async throws -> [String: Int64] {
         guard !communityIDs.isEmpty else { return [:] }
         return try await pool.read { db in
-            var points: [String: Int64] = [:]
-            for slice in stride(from: 0, to: communityIDs.count, by: 500).map({ communityIDs[$0..<min($0 + 500, communityIDs.count)] }) {
-                let marks = slice.map { _ in "?" }.joined(separator: ", ")
-                for row in try Row.fetchAll(db, sql: """
-                    SELECT s.community_id, min(s.caught_up_to, st.index_clock) AS point
-                    FROM store_catch_up AS s JOIN community_index_state AS st ON st.community_id = s.community_id
-                    WHERE st.index_cid IS NOT NULL AND s.community_id IN (\(marks))
-                    """, arguments: StatementArguments(Array(slice))) {
-                    points[row["community_id"]] = row["point"]
+            var values: [String: Int64] = [:]
+            for start in stride(from: 0, to: communityIDs.count, by: 500) {
+                let slice = Array(communityIDs[start..<min(start + 500, communityIDs.count)])
+                for row in try Row.fetchAll(db, sql: sql(slice.map { _ in "?" }.joined(separator: ", ")), arguments: StatementArguments(slice)) {
+                    values[row["community_id"]] = row[column]
                 }
             }
-            return points
+            return values
         }
     }
 
