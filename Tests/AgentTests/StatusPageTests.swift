@@ -98,6 +98,9 @@ import Testing
         #expect(try await browser.send(.GET, "/v1/communities", cookie: cookie).status == 401)
         #expect(try await browser.send(.GET, "/", cookie: cookie, site: "same-site").status == 403, "another port of 127.0.0.1")
         #expect(try await browser.send(.GET, "/", cookie: cookie, site: "none").status == 200, "an address typed in")
+        // A page position that is not a community ID is said, not silently taken for the first page.
+        let badPage = try await browser.send(.GET, "/?after=0xnope", cookie: cookie)
+        #expect(badPage.status == 400 && badPage.body.contains("0xnope is not a community ID") && badPage.body.contains("data-community=\"\(communityID)\""))
 
         // Another name for this machine (DNS rebinding) is refused, session or not.
         #expect(try await browser.send(.GET, "/", host: "evil.example:\(port)", cookie: cookie).status == 403)

@@ -59,8 +59,12 @@ struct StatusPage: Sendable {
 
     func add(to router: Router<BasicRequestContext>) {
         router.get(RouterPath(Self.path)) { request, _ in
-            // A link of this page's own: anything else is the first page.
-            try await page(after: request.uri.queryParameters["after"].flatMap { try? CommunityID(String($0)) })
+            // `after` comes from this page's own "next page" link: anything else is said, with the first page.
+            guard let text = request.uri.queryParameters["after"] else { return try await page() }
+            guard let after = try? CommunityID(String(text)) else {
+                return try await page(notice: "\(text) is not a community ID: the first page is shown", status: .badRequest)
+            }
+            return try await page(after: after)
         }
         router.post(RouterPath(Self.loginPath)) { request, _ in try await login(request) }
         router.get(RouterPath(Self.stylesheetPath)) { _, _ in Self.asset(StatusPageAssets.stylesheet, type: "text/css; charset=utf-8") }
