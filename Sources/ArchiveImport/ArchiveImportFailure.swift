@@ -28,7 +28,7 @@ public enum ArchiveImportFailure: Error, Sendable, Equatable, CustomStringConver
     case waitingForKey(HashRatchetKeyReference)
     /// The downloaded file is gone, or no longer hashes to its CID (damaged on disk): download it again.
     case unreadableFile(detail: String)
-    /// This machine could not read the file or make the import's staging file (out of open
+    /// This machine could not read the file or make the import's claim file (out of open
     /// files or memory, no permission, a full or read-only disk; `errno` when known). Nothing
     /// is known of the bytes: the file is kept and imported again.
     case localResources(detail: String, errno: Int32?)

@@ -45,10 +45,10 @@ public struct ArchiveImportResult: Sendable, Codable, Equatable {
 
 /// Decodes, verifies and hydrates one archive: the whole pipeline for a file on disk.
 ///
-/// Decoding and verifying run before the store's write transaction, one archived message at a
-/// time into a staging file (`HistoryDatabase.hydrate`), so memory does not grow with the
-/// archive, a chat client's writes wait only for the short transaction that applies the
-/// archive, and any failure leaves the database untouched.
+/// Decoding and verifying run outside the store's write transactions, one archived message at
+/// a time, handed a chunk at a time to the thread that applies them (`HistoryDatabase.hydrate`),
+/// so memory does not grow with the archive, a chat client's writes wait only for one short
+/// transaction, and any failure leaves nothing visible.
 ///
 /// ```swift
 /// let importer = ArchiveImporter(database: database, communityID: try CommunityID("0x02…"))

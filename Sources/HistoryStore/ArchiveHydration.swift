@@ -77,104 +77,54 @@ public struct HydrationCounts: Sendable, Equatable, Codable {
     }
 }
 
-/// Writes one archive's messages to its staging table (`ArchiveStaging`). Only valid inside the
-/// `hydrate` body that handed it out. Nothing is decided here: which rows are new, replace a
-/// local copy or belong to another archive is settled when the staged rows are applied.
-///
-/// This runs once per archived message on the thread that reads the archive, which the
-/// verification workers wait for, so it binds straight into the prepared statement through
-/// SQLite's C API: no argument array, no value boxing (`StatementArguments` cost a few
-/// microseconds a message, on the one thread that cannot be parallel).
+/// Hands one archive's messages to the import's apply thread, a chunk at a time
+/// (`ImportHandoff`). Only valid inside the `hydrate` body that handed it out. Nothing is decided
+/// here: which rows are new, replace a local copy or belong to another archive is settled when
+/// the apply thread writes them.
 public final class ArchiveHydrationWriter {
-    private let db: Database
-    private let insert: Statement
-    private let connection: SQLiteConnection?
-    private let commitEvery: Int64
-    private let progress: StagingProgress
-    /// Messages staged so far (each one's `seq`).
+    private let chunkRows: Int
+    private let handoff: ImportHandoff
+    private var chunk: [StoredMessage] = []
+    /// Messages handed over or in the chunk being filled.
     private(set) var written: Int64 = 0
 
     /// Every this many messages the writer checks whether the import was asked to stop (its
-    /// task cancelled), and throws `CancellationError` then.
+    /// task cancelled, or the apply thread failed), and throws `CancellationError` then.
     static let cancellationCheckInterval: Int64 = 256
 
-    init(db: Database, commitEvery: Int64, progress: StagingProgress) throws {
-        self.db = db
-        self.commitEvery = commitEvery
-        self.progress = progress
-        insert = try db.makeStatement(sql: """
-            INSERT INTO staged_message (id, community_id, chat_id, content_topic, author, type, clock, timestamp,
-                                        payload, text, third_party_id)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """)
-        connection = db.sqliteConnection
+    init(chunkRows: Int64, handoff: ImportHandoff) {
+        self.chunkRows = Int(chunkRows)
+        self.handoff = handoff
+        chunk.reserveCapacity(self.chunkRows)
     }
 
-    /// Stages one archive message (its `source` and `archiveID` are set when it is applied).
-    /// Throws `DatabaseError` (disk full, a value too large for SQLite), or `CancellationError`
-    /// when the import was asked to stop.
+    /// Adds one archive message (its `source` and `archiveID` are set when it is applied). Waits
+    /// while the apply thread is `ImportHandoff.capacity` chunks behind. Throws
+    /// `CancellationError` when the import was asked to stop.
     public func write(_ message: StoredMessage) throws {
-        if (written + 1) % Self.cancellationCheckInterval == 0 && progress.isStopped { throw CancellationError() }
-        let statement = insert.sqliteStatement
-        sqlite3_reset(statement)
-        try check(bind(message.id, at: 1))
-        try check(bind(message.communityID, at: 2))
-        try check(bind(message.chatID, at: 3))
-        try check(bind(message.contentTopic, at: 4))
-        try check(bind(message.author, at: 5))
-        try check(sqlite3_bind_int64(statement, 6, Int64(message.type)))
-        try check(message.clock.map { sqlite3_bind_int64(statement, 7, Int64(bitPattern: $0)) } ?? sqlite3_bind_null(statement, 7))
-        try check(sqlite3_bind_int64(statement, 8, message.timestamp))
-        try check(message.payload.withUnsafeBytes { bytes in
-            // A non-null pointer even for an empty payload: NULL would store NULL, not an empty blob.
-            sqlite3_bind_blob(statement, 9, bytes.baseAddress ?? UnsafeRawPointer(Self.empty), Int32(bytes.count), Self.transient)
-        })
-        try check(bind(message.text, at: 10))
-        try check(bind(message.thirdPartyID, at: 11))
-        let code = sqlite3_step(statement)
-        sqlite3_reset(statement)
-        guard code == SQLITE_DONE else { throw failure(code) }
+        if (written + 1) % Self.cancellationCheckInterval == 0 && handoff.isStopped { throw CancellationError() }
+        chunk.append(message)
         written += 1
-        if written % commitEvery == 0 {
-            // A chunk the apply step may copy now, while the next is verified.
-            try db.commit()
-            progress.committed(through: written)
-            try db.beginTransaction()
-        }
+        if chunk.count == chunkRows { try handOver() }
     }
 
-    /// Binds the text with its byte length, so a NUL inside it is stored too.
-    private func bind(_ text: String?, at index: Int32) -> Int32 {
-        guard var text else { return sqlite3_bind_null(insert.sqliteStatement, index) }
-        return text.withUTF8 { bytes in
-            let base = bytes.baseAddress.map { UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self) } ?? UnsafePointer(Self.empty)
-            return sqlite3_bind_text(insert.sqliteStatement, index, base, Int32(bytes.count), Self.transient)
-        }
+    /// Hands over what is left of the last chunk.
+    func finish() throws {
+        if !chunk.isEmpty { try handOver() }
     }
 
-    private func check(_ code: Int32) throws {
-        guard code == SQLITE_OK else { throw failure(code) }
+    private func handOver() throws {
+        let rows = chunk
+        chunk = []
+        chunk.reserveCapacity(chunkRows)
+        try handoff.put(rows)
     }
-
-    private func failure(_ code: Int32) -> DatabaseError {
-        DatabaseError(resultCode: ResultCode(rawValue: code),
-                      message: connection.map { String(cString: sqlite3_errmsg($0)) }, sql: insert.sql)
-    }
-
-    /// SQLITE_TRANSIENT (a macro Swift does not import): SQLite copies the bytes before the call returns.
-    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
-    /// Where an empty text or blob points (SQLite reads no byte of it; a null pointer would mean NULL).
-    nonisolated(unsafe) private static let empty: UnsafeMutablePointer<CChar> = {
-        let byte = UnsafeMutablePointer<CChar>.allocate(capacity: 1)
-        byte.initialize(to: 0)
-        return byte
-    }()
 }
 
 extension HistoryDatabase {
-    /// Imports one archive: `body` decodes the archive and writes its messages, which are
-    /// staged outside the history database (no lock held, however long decoding takes), and
-    /// applied a chunk behind, in short transactions, as hidden rows; one last short
+    /// Imports one archive: `body` decodes the archive and writes its messages, which another
+    /// thread applies a chunk behind, in short transactions, as hidden rows (no lock is held
+    /// while decoding, however long it takes); one last short
     /// transaction publishes them: each message is inserted, or overwrites the local copy with
     /// the same ID; in replace mode, local copies in `[from, to)` on the archive's topics that
     /// the archive did not contain are deleted; the archive is recorded as imported. Readers
@@ -188,7 +138,7 @@ extension HistoryDatabase {
     /// }
     /// ```
     ///
-    /// It never blocks a thread of Swift's cooperative pool: `body` stages on a thread of its
+    /// It never blocks a thread of Swift's cooperative pool: `body` runs on a thread of its
     /// own while the apply step runs on another. Cancelling the calling task stops it within
     /// `cancellationCheckInterval` messages or one chunk: nothing is visible and this throws
     /// `CancellationError`, so a shutdown never waits for a large archive to finish.
@@ -198,62 +148,72 @@ extension HistoryDatabase {
         archive: ArchiveRecord, mode: HydrationMode, force: Bool = false,
         body: @escaping @Sendable (ArchiveHydrationWriter) throws -> ArchiveContentSummary
     ) async throws -> HydrationCounts {
-        let progress = StagingProgress()
+        let handoff = ImportHandoff()
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 Thread {
                     continuation.resume(with: Result {
-                        try self.runImport(archive: archive, mode: mode, force: force, progress: progress, body: body)
+                        try self.runImport(archive: archive, mode: mode, force: force, handoff: handoff, body: body)
                     })
                 }.start()
             }
         } onCancel: {
-            progress.stop()
+            handoff.stop()
         }
     }
 
-    /// Stages on this thread while a new one applies, a chunk behind; returns when both have
-    /// ended and the staging file is gone.
+    /// Reads on this thread while a new one applies, a chunk behind; returns when both have
+    /// ended and the import's claim file is gone.
     private func runImport(
-        archive: ArchiveRecord, mode: HydrationMode, force: Bool, progress: StagingProgress,
+        archive: ArchiveRecord, mode: HydrationMode, force: Bool, handoff: ImportHandoff,
         body: (ArchiveHydrationWriter) throws -> ArchiveContentSummary
     ) throws -> HydrationCounts {
-        if progress.isStopped { throw CancellationError() }
+        if handoff.isStopped { throw CancellationError() }
         if !force, try isImported(archiveID: archive.id) { throw HistoryStoreError.alreadyImported(archiveID: archive.id) }
-        let staging = try ArchiveStaging(historyPath: path)
-        let stagingPath = staging.path
-        return try removing(staging) {
+        let claim = try ImportClaim(historyPath: path)
+        let owner = claim.path
+        return try removing(claim) {
             let applied = Mutex<Result<HydrationCounts, any Error>?>(nil)
             let applyEnded = DispatchSemaphore(value: 0)
             Thread {
                 let result = Result {
-                    try self.apply(staging: stagingPath, archive: archive, mode: mode, force: force, progress: progress)
+                    try self.apply(owner: owner, archive: archive, mode: mode, force: force, handoff: handoff)
                 }
-                // A failed apply stops the staging too (nothing would use its rows).
-                if case .failure = result { progress.stop() }
+                // A failed apply stops the reading too (nothing would use its rows).
+                if case .failure = result { handoff.stop() }
                 applied.withLock { $0 = result }
                 applyEnded.signal()
             }.start()
-            // Its outcome goes to `progress`, where the apply step reads it.
-            staging.fill(commitEvery: applyPacing.chunkRows, progress: progress, body)
+            // Its outcome goes to `handoff`, where the apply thread reads it.
+            handoff.end(with: Result {
+                let writer = ArchiveHydrationWriter(chunkRows: applyPacing.chunkRows, handoff: handoff)
+                let summary = try body(writer)
+                try writer.finish()
+                return summary
+            })
             applyEnded.wait()
+            let waits = handoff.waits
+            importStages.withLock {
+                $0.readingWaited += waits.reading
+                $0.applyWaited += waits.apply
+            }
             return try applied.withLock { $0! }.get()
         }
     }
 
-    /// Runs `work`, then deletes the staging file whatever happened. A failure to delete it
+    /// Runs `work`, then deletes the claim file whatever happened. A failure to delete it
     /// does not hide `work`'s outcome (the import committed, or failed, either way): it is
     /// logged and counted, and the file is left for `removeAbandonedStagingFiles`.
-    private func removing<T>(_ staging: ArchiveStaging, _ work: () throws -> T) throws -> T {
+    private func removing<T>(_ claim: ImportClaim, _ work: () throws -> T) throws -> T {
         let result = Result { try work() }
-        removeStagingFile(staging)
+        removeClaimFile(claim)
         return try result.get()
     }
 
-    private func removeStagingFile(_ staging: ArchiveStaging) {
-        do { try staging.remove() } catch {
+    private func removeClaimFile(_ claim: ImportClaim) {
+        do { try claim.remove() } catch {
             stagingFilesLeft.add(1, ordering: .relaxed)
-            logger.warning("cannot remove an import's staging file", metadata: ["path": "\(staging.path)", "error": "\(error)"])
+            logger.warning("cannot remove an import's claim file", metadata: ["path": "\(claim.path)", "error": "\(error)"])
         }
     }
 

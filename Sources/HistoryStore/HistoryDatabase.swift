@@ -22,7 +22,7 @@ public final class HistoryDatabase: Sendable {
     public let path: String
     let pool: DatabasePool
     let logger = Logger(label: "community-history.store")
-    /// Imports' staging files that could not be deleted when the import ended (each is logged;
+    /// Imports' claim files that could not be deleted when the import ended (each is logged;
     /// `removeAbandonedStagingFiles` removes them once this process is gone).
     let stagingFilesLeft = Atomic<Int>(0)
     public var stagingFilesLeftBehind: Int { stagingFilesLeft.load(ordering: .relaxed) }
@@ -30,12 +30,13 @@ public final class HistoryDatabase: Sendable {
     /// How long this process's imports held the database's write lock (what a chat client's
     /// write may have waited for), from taking the lock to the commit.
     public var importWriteLockHolds: WriteLockHolds { importLocks.withLock { $0 } }
+    let importStages = Mutex(ImportStageTimes())
+    /// Where this process's imports spent their time, summed over imports (the benchmarks print it).
+    public var importStageTimes: ImportStageTimes { importStages.withLock { $0 } }
 
     static let writerCacheKiB = 16 * 1024
     /// How an import's apply step shares the write lock (`ArchiveApply.swift`).
     let applyPacing: ApplyPacing
-    /// Names the schema each import attaches its staging file as (imports may overlap).
-    let stagingSchemas = Atomic<Int>(0)
     /// Held by an import's apply step, from its first row to publishing (`ArchiveApply.swift`).
     let applying = NSLock()
 
@@ -209,6 +210,22 @@ public struct ApplyPacing: Sendable {
     public static let `default` = ApplyPacing(chunkRows: 2_000, pauseAfterHoldsOver: .milliseconds(25))
 }
 
+/// Where imports spent their time, summed over imports, for the benchmarks: which side of the
+/// handoff waited for the other says which is the ceiling (issue 28).
+public struct ImportStageTimes: Sendable, Equatable {
+    /// The reading thread (decode, verification) waited for the apply thread to take a chunk.
+    public var readingWaited: Duration = .zero
+    /// The apply thread waited for a chunk to be read and verified.
+    public var applyWaited: Duration = .zero
+    /// The apply thread held the write lock (writing chunks, publishing).
+    public var applyHeld: Duration = .zero
+    /// The CPU time the apply thread used while it held the lock (less than `applyHeld` by the
+    /// time other threads had its core).
+    public var applyCPU: Duration = .zero
+    /// The apply thread left the lock free for a chat client (`ApplyPacing`).
+    public var applyPaused: Duration = .zero
+}
+
 /// Write-lock holds, for the benchmarks and the agent's metrics.
 public struct WriteLockHolds: Sendable, Equatable {
     public var count = 0
@@ -225,12 +242,8 @@ public struct WriteLockHolds: Sendable, Equatable {
 public enum HistoryStoreError: Error, CustomStringConvertible {
     case cannotOpen(path: String, reason: String)
     case alreadyImported(archiveID: String)
-    /// An import's staging database was used after it was closed (a programming error).
-    case stagingClosed(path: String)
-    /// SQLite did not attach an import's staging file read-only (a build without URI names).
-    case cannotAttachStaging(path: String, attached: String)
     /// An import's hidden rows were taken back by another process's sweep before it could
-    /// publish them (its staging file looked abandoned): import the archive again.
+    /// publish them (its claim file looked abandoned): import the archive again.
     case pendingRowsTaken(archiveID: String)
 
     public var description: String {
@@ -239,12 +252,8 @@ public enum HistoryStoreError: Error, CustomStringConvertible {
             return "cannot open the history database at \(path): \(reason)"
         case .alreadyImported(let id):
             return "archive \(id) is already imported (pass force to import it again)"
-        case .stagingClosed(let path):
-            return "the staging database \(path) was used after it was closed"
         case .pendingRowsTaken(let id):
             return "the rows of archive \(id) were taken back before they were published (another process thought its import had ended); import it again"
-        case .cannotAttachStaging(let path, let attached):
-            return "SQLite attached \(attached), not the staging database \(path) read-only (is this SQLite built with SQLITE_USE_URI?)"
         }
     }
 }

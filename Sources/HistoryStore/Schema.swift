@@ -192,8 +192,8 @@ enum Schema {
         migrator.registerMigration("v9-pending-archive-rows") { db in
             // An import now writes an archive's rows in chunks of short transactions (a chat
             // client's write waits for one chunk, not for the whole archive), under a *pending*
-            // archive reference (`pending_owner`: the import's staging file, whose `flock` says
-            // whether the import still runs). The view hides the pending rows, except the local
+            // archive reference (`pending_owner`: the import's staging file, since issue 28 its
+            // claim file, whose `flock` says whether the import still runs). The view hides the pending rows, except the local
             // copies the archive replaced (`replaced_local`), which it shows as they were: local
             // copies, until one last short transaction publishes the archive. Readers see an
             // archive all at once or not at all. The index finds a pending archive's rows, to

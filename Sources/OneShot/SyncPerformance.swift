@@ -10,7 +10,7 @@ public struct SyncPerformance: Codable, Sendable, Equatable {
         public var archiveID: String
         /// Archived entries read.
         public var entries: Int
-        /// From the start of the import (decode, verify, stage, apply) to its commit.
+        /// From the start of the import (decode, verify, apply) to its commit.
         public var seconds: Double
         /// From the commit of the import before (or this import's start, for the first) to this
         /// one's: imports overlap (the next archive is verified while one is written), so this

@@ -58,7 +58,7 @@ struct CommunityHistory: AsyncParsableCommand {
 
     /// glibc gives each thread that allocates while another holds the lock an arena of its own
     /// (up to 8 per core), and memory freed in one is not reused by another. An import's threads
-    /// (verification, staging, the writer, the next archive's verification) then kept more than
+    /// (verification, reading, the writer, the next archive's verification) then kept more than
     /// they used: the 1,000,000-message `benchmark sync` peaked at 101.6-118.1 MiB, and at 86.6
     /// MiB with two arenas (`mallopt(3)`, `M_ARENA_MAX`; the same as `MALLOC_ARENA_MAX=2`, which
     /// still wins when set).

@@ -401,4 +401,38 @@ import Testing
         let copy = try db.read { try Row.fetchOne($0, sql: "SELECT is_archived, archive_ref, replaced_local FROM message_row WHERE id = '0xcopy'") }
         #expect(copy == ["is_archived": 0, "archive_ref": nil, "replaced_local": nil])
     }
+
+    /// The reading thread hands rows over in memory, at most two chunks ahead (issue 28). When
+    /// the apply fails, a reader waiting for room must be let go, not left waiting for a thread
+    /// that has ended: the import ends with the apply's error, and nothing of it is stored.
+    @Test func aFailedApplyReleasesTheReaderAndSaysWhy() async throws {
+        let db = try temporaryDatabase(pacing: Self.pacing(rows: 2))
+        // SQLite refuses the first row, as a full disk or a constraint would.
+        try await DatabaseQueue(path: db.path).write { db in
+            try db.execute(sql: """
+                CREATE TRIGGER refuse BEFORE INSERT ON message_row WHEN NEW.id = '0x0'
+                BEGIN SELECT RAISE(ABORT, 'refused'); END
+                """)
+        }
+        let readerStopped = Mutex(false)
+        let write: @Sendable (ArchiveHydrationWriter) throws -> ArchiveContentSummary = { [self] writer in
+            do {
+                // Far more chunks than the handoff holds: the reader waits for room.
+                for n in 0..<200 { try writer.write(message("0x\(n)", seconds: 1000 + Int64(n), text: "archived \(n)")) }
+            } catch is CancellationError {
+                readerStopped.withLock { $0 = true }
+                throw CancellationError()
+            }
+            return summary(entries: 200)
+        }
+        let archive = archive
+        let error = await #expect(throws: DatabaseError.self) {
+            try await db.hydrate(archive: archive, mode: .replace, body: write)
+        }
+        #expect(error?.resultCode == .SQLITE_CONSTRAINT)
+        #expect(readerStopped.withLock { $0 })
+        #expect(try db.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM message_row") } == 0)
+        #expect(try pendingReferences(db) == 0)
+        #expect(try db.isImported(archiveID: archive.id) == false)
+    }
 }

@@ -78,10 +78,10 @@ import Testing
         #expect(try db.message(id: "0x01")?.text == "second copy")
     }
 
-    /// The staging insert binds through SQLite's C API: every column must come back as it went in,
+    /// The apply binds through SQLite's C API: every column must come back as it went in,
     /// empty values included (an empty text or payload is not NULL), and a clock above Int64.max, through
     /// rows on both sides of the writer's cancellation check (every `cancellationCheckInterval` rows).
-    @Test func everyColumnSurvivesStaging() async throws {
+    @Test func everyColumnSurvivesTheApply() async throws {
         let db = try temporaryDatabase()
         let messages = [
             StoredMessage(id: "0x01", communityID: community, chatID: "chat-é", contentTopic: topic, author: "0x02bb", type: 1,
@@ -110,15 +110,18 @@ import Testing
         #expect(try db.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM message WHERE payload IS NULL") } == 0)
     }
 
-    /// The staging file goes when the import ends, committed or not; a killed process's file is
-    /// removed by the next start, a running process's file is not.
+    /// The claim file goes when the import ends, committed or not; a killed process's file is
+    /// removed by the next start (an earlier version's staging database too), a running
+    /// process's file is not.
     @Test func stagingFilesDoNotOutliveTheirImport() async throws {
         let db = try temporaryDatabase()
         let directory = HistoryDatabase.stagingDirectory(historyPath: db.path)
-        // Each import's database, without its WAL (`-wal`, `-shm`), which goes with it.
+        // Each import's claim file, or an earlier version's staging database without its WAL
+        // (`-wal`, `-shm`), which goes with it.
         @Sendable func stagingFiles() throws -> [String] {
             FileManager.default.fileExists(atPath: directory)
-                ? try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".sqlite") } : []
+                ? try FileManager.default.contentsOfDirectory(atPath: directory)
+                    .filter { name in ImportClaim.sweptSuffixes.contains { name.hasSuffix($0) } } : []
         }
         let seenDuringImport = Mutex<[String]>([])
         _ = try await db.hydrate(archive: archive, mode: .replace) { writer in
@@ -127,7 +130,7 @@ import Testing
             seenDuringImport.withLock { $0 = files }
             return summary
         }
-        #expect(seenDuringImport.withLock { $0.count } == 1)
+        #expect(seenDuringImport.withLock { $0 }.map { $0.hasSuffix(ImportClaim.suffix) } == [true])
         #expect(try stagingFiles().isEmpty)
 
         struct Failure: Error {}
@@ -137,7 +140,10 @@ import Testing
         #expect(try stagingFiles().isEmpty)
 
         // A killed import's file, named with this process's PID (a container's agent is PID 1 on
-        // every start), and a running import's, locked as `ArchiveStaging` locks its own.
+        // every start), and a running import's, locked as `ImportClaim` locks its own; and an
+        // earlier version's killed staging database.
+        let killed = directory + "/\(getpid())-killed" + ImportClaim.suffix
+        #expect(FileManager.default.createFile(atPath: killed, contents: nil))
         let abandoned = directory + "/\(getpid())-killed.sqlite"
         let running = directory + "/\(getpid())-running.sqlite"
         #expect(FileManager.default.createFile(atPath: abandoned, contents: Data("x".utf8)))
@@ -152,7 +158,7 @@ import Testing
         #expect(FileManager.default.createFile(atPath: orphan, contents: Data("x".utf8)))
         #expect(FileManager.default.createFile(atPath: abandonedWAL, contents: Data("x".utf8)))
         let sweep = db.removeAbandonedStagingFiles()
-        #expect(Set(sweep.removed) == [abandoned, orphan] && sweep.failures.isEmpty)
+        #expect(Set(sweep.removed) == [killed, abandoned, orphan] && sweep.failures.isEmpty)
         #expect(try stagingFiles() == ["\(getpid())-running.sqlite"])
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["\(getpid())-running.sqlite"])
     }
@@ -167,9 +173,9 @@ import Testing
         #expect(db.removeAbandonedStagingFilesOnce() != nil)
         #expect(db.removeAbandonedStagingFilesOnce() == nil, "once per process and database")
 
-        let staging = try ArchiveStaging(historyPath: db.path)
+        let staging = try ImportClaim(historyPath: db.path)
         let names = try FileManager.default.contentsOfDirectory(atPath: directory)
-        #expect(names.allSatisfy { !$0.hasSuffix(ArchiveStaging.creatingSuffix) }, "\(names)")
+        #expect(names.allSatisfy { !$0.hasSuffix(ImportClaim.creatingSuffix) }, "\(names)")
         #expect(names.contains(URL(fileURLWithPath: staging.path).lastPathComponent))
         // Held from the moment it has its name: a sweep leaves it.
         #expect(db.removeAbandonedStagingFiles().removed.isEmpty)
@@ -177,9 +183,9 @@ import Testing
 
         // One being created (young, not locked yet, or locked) is left; one a crash left
         // half-made long ago (unlocked) is taken.
-        let young = directory + "/\(getpid())-young.sqlite" + ArchiveStaging.creatingSuffix
-        let creating = directory + "/\(getpid())-creating.sqlite" + ArchiveStaging.creatingSuffix
-        let leftover = directory + "/\(getpid())-leftover.sqlite" + ArchiveStaging.creatingSuffix
+        let young = directory + "/\(getpid())-young" + ImportClaim.suffix + ImportClaim.creatingSuffix
+        let creating = directory + "/\(getpid())-creating" + ImportClaim.suffix + ImportClaim.creatingSuffix
+        let leftover = directory + "/\(getpid())-leftover" + ImportClaim.suffix + ImportClaim.creatingSuffix
         let old = Date(timeIntervalSinceNow: -3_600)
         #expect(FileManager.default.createFile(atPath: young, contents: nil))
         #expect(FileManager.default.createFile(atPath: creating, contents: nil, attributes: [.modificationDate: old]))

@@ -70,6 +70,11 @@ struct BenchmarkCommand: AsyncParsableCommand {
                       + pad(String(format: "%.1f", r.peakResidentMiB), 14) + pad(String(format: "%.2f", r.writeLockSeconds), 14)
                       + "\(r.stored)/\(r.replaced)")
             }
+            print("where the time went (seconds): reading waited for the apply / apply waited for reading / apply held the lock / its CPU meanwhile / apply paused for a client")
+            for r in results {
+                print(pad("\(r.messages)", 10) + pad("\(r.workers)", 9) + [r.stages.readingWaited, r.stages.applyWaited, r.stages.applyHeld, r.stages.applyCPU, r.stages.applyPaused]
+                    .map { pad(String(format: "%.2f", $0), 8) }.joined())
+            }
             let pinned = results.filter { $0.workers == 1 }.allSatisfy(\.pinned)
             print("build: \(Self.buildConfiguration); one-worker imports pinned to one core: \(pinned ? "yes" : "no"); cores: \(ArchiveImportOptions.defaultVerificationWorkers)")
         }
@@ -141,7 +146,7 @@ struct BenchmarkCommand: AsyncParsableCommand {
                 messages: result.entries, archiveBytes: archiveBytes, seconds: seconds,
                 messagesPerSecond: Double(result.entries) / seconds, peakResidentMiB: ProcessMemory.peakResidentMiB() ?? 0,
                 stored: result.counts.stored, replaced: result.counts.replaced, workers: workers, pinned: pinned,
-                writeLockSeconds: database.importWriteLockHolds.longest.inSeconds)
+                writeLockSeconds: database.importWriteLockHolds.longest.inSeconds, stages: BenchmarkStages(database.importStageTimes))
             print(String(decoding: try JSONEncoder().encode(output), as: UTF8.self))
         }
     }
@@ -159,4 +164,22 @@ struct BenchmarkResult: Codable {
     var pinned: Bool
     /// How long the import held the database's write lock: what a chat client's write waited at most.
     var writeLockSeconds: Double
+    var stages: BenchmarkStages
+}
+
+/// `ImportStageTimes` in seconds: which side of the import's handoff waited for the other.
+struct BenchmarkStages: Codable {
+    var readingWaited: Double
+    var applyWaited: Double
+    var applyHeld: Double
+    var applyCPU: Double
+    var applyPaused: Double
+
+    init(_ times: ImportStageTimes) {
+        readingWaited = times.readingWaited.inSeconds
+        applyWaited = times.applyWaited.inSeconds
+        applyHeld = times.applyHeld.inSeconds
+        applyCPU = times.applyCPU.inSeconds
+        applyPaused = times.applyPaused.inSeconds
+    }
 }

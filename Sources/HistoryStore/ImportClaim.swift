@@ -1,38 +1,32 @@
 import Foundation
-import GRDB
 import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// A scratch database that holds one archive's verified messages until the import applies them.
+/// The file that says an import is running: its path names the import's hidden rows
+/// (`archive_ref.pending_owner`), and its `flock(2)` lock says whether the import still runs.
 ///
-/// Why it exists: decoding and verifying an archive takes seconds (the secp256k1 recovery of
-/// every author), and a chat client beside the agent must not wait that long to write. So an
-/// import writes its verified rows here first, without touching the history database, and the
-/// apply step copies them into `message_row` in short transactions, a chunk behind, while
-/// verification goes on (`HistoryDatabase.hydrate`). The file is in WAL mode, so the apply
-/// step reads committed chunks while the next ones are written. Memory stays constant however
-/// large the archive: the rows go to disk, not to an array.
+/// Why a file: the sweeps must tell a running import, in this process or another, from one
+/// that was killed. The sweep removes only files it can lock, so it never takes a running
+/// import's file or rows, and always takes a killed one's (the kernel drops the lock with the
+/// process). A PID would not do: in a container the agent is PID 1 on every start.
 ///
-/// Files live in `<database>.staging/`, named `<pid>-<uuid>.sqlite`, and are removed when the
-/// import ends, whatever the outcome. A process killed mid-import leaves its file behind:
-/// `HistoryDatabase.removeAbandonedStagingFiles()` removes the files no import holds locked.
-final class ArchiveStaging {
+/// The file is empty. Files live in `<database>.staging/`, named `<pid>-<uuid>.claim`, and are
+/// removed when the import ends, whatever the outcome; `removeAbandonedStagingFiles()` removes
+/// those a killed process left. (Before issue 28 the import staged its rows in a scratch
+/// database there, `<pid>-<uuid>.sqlite`, with the same lock: the sweep still removes those.)
+final class ImportClaim {
     let path: String
-    private var queue: DatabaseQueue?
-    /// An open descriptor of the file holding an `flock(2)` lock while the import uses it: the
-    /// sweep removes only files it can lock, so it never takes a running import's file, and
-    /// always takes a killed one's (the kernel drops the lock with the process). A PID in the
-    /// name would not do: in a container the agent is PID 1 on every start.
+    /// An open descriptor of the file, holding the lock while the import runs.
     private var lock: Int32
 
-    /// Creates the file and its table. Throws `DatabaseError` (or a file-system error) when
-    /// the directory cannot be created or the disk is full; nothing is left behind then.
+    /// Creates and locks the file. Throws `StagingFileError` when the directory or the file
+    /// cannot be made (no descriptor left, disk full, no permission); nothing is left behind then.
     init(historyPath: String) throws {
         let directory = HistoryDatabase.stagingDirectory(historyPath: historyPath)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        path = directory + "/\(getpid())-\(UUID().uuidString).sqlite"
+        path = directory + "/\(getpid())-\(UUID().uuidString)" + Self.suffix
         // Created under a name (`.new`) the sweep takes only once it is a minute old (a crash
         // between create and rename), locked, and only then given its name: a sweep never sees
         // a young file unlocked. (Created under its name and locked after, a sweep running
@@ -43,28 +37,7 @@ final class ArchiveStaging {
         do {
             guard flock(lock, LOCK_EX | LOCK_NB) == 0 else { throw StagingFileError(path: creating, operation: "lock", errno: errno) }
             guard rename(creating, path) == 0 else { throw StagingFileError(path: path, operation: "name", errno: errno) }
-            var configuration = Configuration()
-            configuration.label = "community-history.staging"
-            configuration.prepareDatabase { db in
-                // Scratch: a crash discards the file, so no fsync, and no checkpoint (the rows
-                // are read once, from the WAL, by the apply step).
-                try db.execute(sql: "PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF; PRAGMA wal_autocheckpoint = 0")
-            }
-            let queue = try DatabaseQueue(path: path, configuration: configuration)
-            self.queue = queue
-            try queue.writeWithoutTransaction { db in
-                // `seq` keeps the archive's order: of two copies of one message, the later wins.
-                try db.execute(sql: """
-                    CREATE TABLE staged_message (
-                        seq INTEGER PRIMARY KEY,
-                        id TEXT NOT NULL, community_id TEXT NOT NULL, chat_id TEXT, content_topic TEXT NOT NULL,
-                        author TEXT NOT NULL, type INTEGER NOT NULL, clock INTEGER, timestamp INTEGER NOT NULL,
-                        payload BLOB NOT NULL, text TEXT, third_party_id TEXT
-                    )
-                    """)
-            }
         } catch {
-            try? queue?.close()
             // The file is this init's own and unusable; if it cannot be removed, the sweep will.
             unlink(path)
             unlink(creating)
@@ -78,54 +51,32 @@ final class ArchiveStaging {
         if lock >= 0 { Glibc.close(lock) }
     }
 
-    /// The suffix of a staging file while it is being created and locked.
+    /// The suffix of a claim file.
+    static let suffix = ".claim"
+    /// The suffixes of the files the sweep takes: claims, and the staging databases of earlier versions.
+    static let sweptSuffixes = [suffix, ".sqlite"]
+    /// The suffix of a file while it is being created and locked.
     static let creatingSuffix = ".new"
     /// How old a `.new` file must be before a sweep may take it (it is renamed within
     /// microseconds of its creation; one that old was left by a crash).
     static let creatingGrace: TimeInterval = 60
 
-    /// Runs `body` with a writer into the staging table, committing every `commitEvery` rows
-    /// and telling `progress`, which it ends with the outcome: the summary, or what `body`
-    /// threw, `CancellationError` once `progress` was stopped, or SQLite's error.
-    func fill(
-        commitEvery: Int64, progress: StagingProgress, _ body: (ArchiveHydrationWriter) throws -> ArchiveContentSummary
-    ) {
-        let result = Result {
-            try openQueue().writeWithoutTransaction { db in
-                try db.beginTransaction()
-                do {
-                    let writer = try ArchiveHydrationWriter(db: db, commitEvery: commitEvery, progress: progress)
-                    let summary = try body(writer)
-                    try db.commit()
-                    progress.committed(through: writer.written)
-                    return summary
-                } catch {
-                    if db.isInsideTransaction { try db.rollback() }
-                    throw error
-                }
-            }
-        }
-        progress.end(with: result)
-    }
-
-    /// Closes and deletes the file (and its WAL), then lets its lock go. A file that cannot
-    /// be deleted is one the next `removeAbandonedStagingFiles()` removes.
+    /// Deletes the file, then lets its lock go. A file that cannot be deleted is one the next
+    /// `removeAbandonedStagingFiles()` removes.
     func remove() throws {
         defer {
             Glibc.close(lock)
             lock = -1
         }
-        try queue?.close()
-        queue = nil
         try Self.deleteFiles(of: path)
     }
 
-    /// The files SQLite keeps beside a database: its WAL and WAL index, and the rollback
-    /// journal it uses once, when the new file is switched to WAL mode.
+    /// The files SQLite kept beside an earlier version's staging database: its WAL and WAL
+    /// index, and the rollback journal it used once, when the new file was switched to WAL mode.
     static let siblingSuffixes = ["-wal", "-shm", "-journal"]
 
-    /// Deletes the staging file at `path` and its siblings, the file last: a sibling found
-    /// without its file is then always one no import uses.
+    /// Deletes the file at `path` and its siblings, the file last: a sibling found without its
+    /// file is then always one no import uses.
     static func deleteFiles(of path: String) throws {
         for suffix in siblingSuffixes where FileManager.default.fileExists(atPath: path + suffix) {
             try FileManager.default.removeItem(atPath: path + suffix)
@@ -133,7 +84,7 @@ final class ArchiveStaging {
         try FileManager.default.removeItem(atPath: path)
     }
 
-    /// Whether an import holds the staging file at `path` (it may be in this process): false
+    /// Whether an import holds the claim file at `path` (it may be in this process): false
     /// once the file is gone or its import has ended, however it ended.
     static func isHeld(path: String) -> Bool {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
@@ -144,18 +95,13 @@ final class ArchiveStaging {
         // A lock is taken per open file, so this one conflicts with the import's own, even here.
         return flock(descriptor, LOCK_EX | LOCK_NB) != 0
     }
-
-    private func openQueue() throws -> DatabaseQueue {
-        guard let queue else { throw HistoryStoreError.stagingClosed(path: path) }
-        return queue
-    }
 }
 
 extension HistoryDatabase {
-    /// Where imports keep their scratch databases.
+    /// Where imports keep their claim files (the directory's name is from when it held staging databases).
     static func stagingDirectory(historyPath: String) -> String { historyPath + ".staging" }
 
-    /// Removes the staging files (`<database>.staging/…`) that no import holds: what an import
+    /// Removes the claim files (`<database>.staging/…`) that no import holds: what an import
     /// killed mid-way leaves. A running import's file is locked (`flock(2)`) and left alone, in
     /// this process or another, so calling this while imports run is safe. Once a process
     /// has swept, nothing it leaves is abandoned until it ends: `removeAbandonedStagingFilesOnce`
@@ -181,7 +127,7 @@ extension HistoryDatabase {
         // file they are left from an import killed after this sweep took its file, or while
         // SQLite was creating them: no import uses them, as an import's file goes last.
         for name in names {
-            guard let suffix = ArchiveStaging.siblingSuffixes.first(where: { name.hasSuffix(".sqlite" + $0) }) else { continue }
+            guard let suffix = ImportClaim.siblingSuffixes.first(where: { name.hasSuffix(".sqlite" + $0) }) else { continue }
             let file = directory + "/" + name
             guard !FileManager.default.fileExists(atPath: String(file.dropLast(suffix.count))) else { continue }
             do {
@@ -191,24 +137,25 @@ extension HistoryDatabase {
                 sweep.failures.append((file, error))
             }
         }
-        for name in names where name.hasSuffix(".sqlite") || name.hasSuffix(".sqlite" + ArchiveStaging.creatingSuffix) {
+        let swept = ImportClaim.sweptSuffixes.flatMap { [$0, $0 + ImportClaim.creatingSuffix] }
+        for name in names where swept.contains(where: { name.hasSuffix($0) }) {
             let file = directory + "/" + name
             // One being made may not be locked yet: left alone until a crash is certain.
-            if name.hasSuffix(ArchiveStaging.creatingSuffix), !Self.isOlder(file, than: ArchiveStaging.creatingGrace) { continue }
+            if name.hasSuffix(ImportClaim.creatingSuffix), !Self.isOlder(file, than: ImportClaim.creatingGrace) { continue }
             let descriptor = open(file, O_RDONLY | O_CLOEXEC)
             guard descriptor >= 0 else { continue }  // gone since the listing
             defer { close(descriptor) }
             guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else { continue }  // an import is using it
             do {
-                try ArchiveStaging.deleteFiles(of: file)
+                try ImportClaim.deleteFiles(of: file)
                 sweep.removed.append(file)
-                logger.info("removed the staging file of a killed import", metadata: ["path": "\(file)"])
+                logger.info("removed the claim file of a killed import", metadata: ["path": "\(file)"])
             } catch {
                 sweep.failures.append((file, error))
             }
         }
         for (file, error) in sweep.failures {
-            logger.warning("cannot remove the staging file of a killed import", metadata: ["path": "\(file)", "error": "\(error)"])
+            logger.warning("cannot remove the claim file of a killed import", metadata: ["path": "\(file)", "error": "\(error)"])
         }
         return sweep
     }
@@ -241,7 +188,7 @@ extension HistoryDatabase {
     }
 }
 
-/// A staging file could not be made (`errno` says why: EMFILE, ENFILE, ENOSPC, EACCES, EROFS,
+/// An import's claim file could not be made (`errno` says why: EMFILE, ENFILE, ENOSPC, EACCES, EROFS,
 /// …): a failure of this machine, never of an archive.
 public struct StagingFileError: Error, CustomStringConvertible, Equatable {
     public let path: String
@@ -255,7 +202,7 @@ public struct StagingFileError: Error, CustomStringConvertible, Equatable {
     }
 
     public var description: String {
-        "cannot \(operation) the staging file \(path): \(String(cString: strerror(errno)))"
+        "cannot \(operation) the import claim file \(path): \(String(cString: strerror(errno)))"
     }
 }
 
