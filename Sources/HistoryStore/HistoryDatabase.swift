@@ -224,6 +224,8 @@ public struct ImportStageTimes: Sendable, Equatable {
     public var applyCPU: Duration = .zero
     /// The apply thread left the lock free for a chat client (`ApplyPacing`).
     public var applyPaused: Duration = .zero
+    /// The apply thread copied the WAL into the database file, in the pauses.
+    public var applyCheckpointed: Duration = .zero
 }
 
 /// Write-lock holds, for the benchmarks and the agent's metrics.

@@ -70,9 +70,9 @@ struct BenchmarkCommand: AsyncParsableCommand {
                       + pad(String(format: "%.1f", r.peakResidentMiB), 14) + pad(String(format: "%.2f", r.writeLockSeconds), 14)
                       + "\(r.stored)/\(r.replaced)")
             }
-            print("where the time went (seconds): reading waited for the apply / apply waited for reading / apply held the lock / its CPU meanwhile / apply paused for a client")
+            print("where the time went (seconds): reading waited for the apply / apply waited for reading / apply held the lock / its CPU meanwhile / apply paused for a client / apply checkpointed, in the pauses and past them")
             for r in results {
-                print(pad("\(r.messages)", 10) + pad("\(r.workers)", 9) + [r.stages.readingWaited, r.stages.applyWaited, r.stages.applyHeld, r.stages.applyCPU, r.stages.applyPaused]
+                print(pad("\(r.messages)", 10) + pad("\(r.workers)", 9) + [r.stages.readingWaited, r.stages.applyWaited, r.stages.applyHeld, r.stages.applyCPU, r.stages.applyPaused, r.stages.applyCheckpointed]
                     .map { pad(String(format: "%.2f", $0), 8) }.joined())
             }
             let pinned = results.filter { $0.workers == 1 }.allSatisfy(\.pinned)
@@ -174,6 +174,7 @@ struct BenchmarkStages: Codable {
     var applyHeld: Double
     var applyCPU: Double
     var applyPaused: Double
+    var applyCheckpointed: Double
 
     init(_ times: ImportStageTimes) {
         readingWaited = times.readingWaited.inSeconds
@@ -181,5 +182,6 @@ struct BenchmarkStages: Codable {
         applyHeld = times.applyHeld.inSeconds
         applyCPU = times.applyCPU.inSeconds
         applyPaused = times.applyPaused.inSeconds
+        applyCheckpointed = times.applyCheckpointed.inSeconds
     }
 }
