@@ -9,7 +9,7 @@ extension HistoryAgent {
             + "# HELP community_history_event_write_failures_total Events that could not be written to the events file.\n"
             + "# TYPE community_history_event_write_failures_total counter\n"
             + "community_history_event_write_failures_total \(events.writeFailures)\n"
-            + "# HELP community_history_staging_files_left_total Imports' scratch files that could not be deleted (the next start removes them).\n"
+            + "# HELP community_history_staging_files_left_total Imports' claim files (in the database's .staging directory) that could not be deleted (the next start removes them).\n"
             + "# TYPE community_history_staging_files_left_total counter\n"
             + "community_history_staging_files_left_total \(database.stagingFilesLeftBehind)\n"
             + "# HELP community_history_import_write_lock_longest_seconds The longest an import held the database's write lock (what a chat client's write waited at most).\n"
