@@ -35,8 +35,8 @@ final class ImportHandoff: @unchecked Sendable {
     private var result: Result<ArchiveContentSummary, any Error>?
     private var stopped = false
     /// How long each side waited for the other, for `ImportStageTimes`.
-    private(set) var readingWaited: Duration = .zero
-    private(set) var applyWaited: Duration = .zero
+    private var readingWaited: Duration = .zero
+    private var applyWaited: Duration = .zero
 
     init(capacity: Int = 2) {
         precondition(capacity > 0, "a handoff holds at least one chunk")
