@@ -147,7 +147,7 @@ public struct ArchiveImporter: Sendable {
         let decoded = Mutex<Decoded?>(nil)
         let counts = try await classifyingEncryption(options: options, open: open) {
             try await database.hydrate(archive: record, mode: options.mode, force: options.force) { writer in
-                let result = try self.decode(entry, into: writer, options: options, progress: progress, open: open)
+                let result = try self.decode(entry, into: writer.write, options: options, progress: progress, open: open)
                 decoded.withLock { $0 = result }
                 verified()
                 return result.summary
@@ -165,10 +165,10 @@ public struct ArchiveImporter: Sendable {
     }
 
     /// Reads the archive one message at a time, verifies them a batch at a time (in parallel
-    /// when `options.verificationWorkers` > 1) and writes each verified message through
-    /// `writer`, in archive order.
+    /// when `options.verificationWorkers` > 1) and hands each verified message to `write`, in
+    /// archive order (an import's `ArchiveHydrationWriter.write`).
     func decode(
-        _ entry: ArchiveIndexEntry, into writer: ArchiveHydrationWriter, options: ArchiveImportOptions,
+        _ entry: ArchiveIndexEntry, into write: (StoredMessage) throws -> Void, options: ArchiveImportOptions,
         progress: (Int) throws -> Void, open: () throws -> any ByteSource
     ) throws -> Decoded {
         let (source, compression) = try ArchiveInput.open(AnyByteSource(try open()), limits: options.limits)
@@ -192,7 +192,7 @@ public struct ArchiveImporter: Sendable {
                     // overwrite what another archive (or nobody) vouches for.
                     rejected[.outsideArchiveRange, default: 0] += 1
                 case .message(let message):
-                    try writer.write(StoredMessage(archived: message, communityID: communityID))
+                    try write(StoredMessage(archived: message, communityID: communityID))
                 case .rejected(let reason):
                     rejected[reason, default: 0] += 1
                     if reason == .encryptedKeyUnavailable, let key = assembled.hashRatchetKey {

@@ -34,30 +34,44 @@ extension HistoryDatabase {
         applying.lock()
         defer { applying.unlock() }
         try removeAbandonedPendingRows()
-        return try applyWithCheckpointsInPauses {
-            try applyChunks(owner: owner, archive: archive, mode: mode, force: force, handoff: handoff)
+        return try applyCheckpointingAside { checkpointer in
+            try applyChunks(owner: owner, archive: archive, mode: mode, force: force, handoff: handoff, checkpointer: checkpointer)
         }
     }
 
-    /// Runs `apply` with the writer's automatic checkpoints off, restored after, so that the
-    /// WAL is copied into the database file between chunks (`checkpointPassively`), not at the
-    /// commit of a chunk. Why: SQLite checkpoints in the committing call, after the lock is
-    /// released but before the call returns, so the apply thread, the one an import waits for,
-    /// did that copy too, and its pause for a chat client was measured from a hold that
-    /// included it. In the pause the copy costs the import nothing: `benchmark run` (100,000
-    /// messages, 2 workers) held the lock 2.1 s in all instead of 3.9-4.1 s, and took 5.4 s
-    /// instead of 5.7-6.0 s (issue 28).
-    private func applyWithCheckpointsInPauses<T>(_ apply: () throws -> T) throws -> T {
+    /// Runs `apply` with the writer's automatic checkpoints off, restored after, and a
+    /// `WALCheckpointer` that copies the WAL into the database file beside it, while the next
+    /// chunk is written. Why not the writer's own checkpoints: SQLite checkpoints in the
+    /// committing call, after the lock is released but before the call returns, so the apply
+    /// thread, the one an import waits for, did that copy too, and its pause for a chat client
+    /// was measured from a hold that included it. Moved into the pauses (545a6dc), the copy
+    /// still lengthened each pause it outlasted: in `benchmark apply` (400,004 messages, 2
+    /// cores) it took more time than the writing itself by the last archives (issue 28).
+    ///
+    /// When the checkpointer's connection cannot be opened (no file descriptor left), the
+    /// apply thread checkpoints in its pauses, as before, and says so in the log.
+    private func applyCheckpointingAside<T>(_ apply: (WALCheckpointer?) throws -> T) throws -> T {
         let pages = try pool.writeWithoutTransaction { db in
             let pages = try Int.fetchOne(db, sql: "PRAGMA wal_autocheckpoint") ?? 1000
             try db.execute(sql: "PRAGMA wal_autocheckpoint = 0")
             return pages
         }
-        let result = Result { try apply() }
+        let checkpointer: WALCheckpointer?
+        do { checkpointer = try WALCheckpointer(path: path, logger: logger) } catch {
+            logger.warning("cannot open a connection to checkpoint beside an import: it checkpoints in its pauses",
+                           metadata: ["error": "\(error)"])
+            checkpointer = nil
+        }
+        let result = Result { try apply(checkpointer) }
+        if let checkpointer {
+            let spent = checkpointer.finish()
+            importStages.withLock { $0.applyCheckpointed += spent }
+        }
         // The last transaction's pages too (it publishes the archive and deletes the local copies
-        // it replaced: thousands of rows). Left in the WAL, they were copied by the next commit
-        // that found the WAL over the limit: a chat client's, whose write then took 0.47 s in
-        // `benchmark sync` (its probe); the copy must be the import's.
+        // it replaced: thousands of rows), and what the checkpointer had not copied yet. Left in
+        // the WAL, they were copied by the next commit that found the WAL over the limit: a chat
+        // client's, whose write then took 0.47 s in `benchmark sync` (its probe); the copy must
+        // be the import's.
         do { _ = try checkpointPassively() } catch {
             logger.warning("cannot checkpoint after an import", metadata: ["error": "\(error)"])
         }
@@ -69,7 +83,8 @@ extension HistoryDatabase {
     }
 
     private func applyChunks(
-        owner: String, archive: ArchiveRecord, mode: HydrationMode, force: Bool, handoff: ImportHandoff
+        owner: String, archive: ArchiveRecord, mode: HydrationMode, force: Bool, handoff: ImportHandoff,
+        checkpointer: WALCheckpointer?
     ) throws -> HydrationCounts {
         let (pending, published) = try writeLocked { db in
             if !force, try Self.isImported(db, archiveID: archive.id) { throw HistoryStoreError.alreadyImported(archiveID: archive.id) }
@@ -84,7 +99,7 @@ extension HistoryDatabase {
             chunks: while true {
                 switch handoff.take() {
                 case .rows(let rows):
-                    try writeLocked(thenPause: true) { db in
+                    try writeLocked(thenPause: true, checkpointer: checkpointer) { db in
                         try ArchiveRowWrite(db: db, pending: pending, published: published, mode: mode).write(rows)
                     }
                     total += rows.count
@@ -122,8 +137,9 @@ extension HistoryDatabase {
     /// Runs `work` in a `BEGIN IMMEDIATE` transaction, in an access of its own to the writer,
     /// and records how long it held the write lock (the benchmarks and the agent's metrics
     /// report the longest). `thenPause`: when the hold was long, leaves the lock free for
-    /// afterwards, for a chat client's write (`ApplyPacing`).
-    private func writeLocked<T>(thenPause: Bool = false, _ work: (Database) throws -> T) throws -> T {
+    /// afterwards, for a chat client's write (`ApplyPacing`), and has the WAL checkpointed:
+    /// by `checkpointer`, beside the next chunk, or without one in the pause.
+    private func writeLocked<T>(thenPause: Bool = false, checkpointer: WALCheckpointer? = nil, _ work: (Database) throws -> T) throws -> T {
         var held: Duration = .zero
         var cpu: Duration = .zero
         let result = try pool.writeWithoutTransaction { db in
@@ -147,7 +163,8 @@ extension HistoryDatabase {
             $0.applyCPU += cpu
         }
         guard thenPause else { return result }
-        let checkpointed = try checkpointPassively()
+        var checkpointed: Duration = .zero
+        if let checkpointer { try checkpointer.request() } else { checkpointed = try checkpointPassively() }
         if let pause = applyPacing.pause(afterHolding: held) {
             applyPacing.sleep(max(.zero, pause - checkpointed))
             importStages.withLock { $0.applyPaused += pause }
@@ -155,8 +172,9 @@ extension HistoryDatabase {
         return result
     }
 
-    /// Copies the WAL's committed pages into the database file, in the lock-free gap after a
-    /// chunk (`applyWithCheckpointsInPauses` says why), and returns how long that took. A
+    /// Copies the WAL's committed pages into the database file, on the writer's connection,
+    /// after the last chunk or in the pause after one when there is no `WALCheckpointer`
+    /// (`applyCheckpointingAside` says why), and returns how long that took. A
     /// passive checkpoint takes no write lock: a chat client writes meanwhile. Busy (another
     /// connection is checkpointing, which does the same work) is not a failure.
     private func checkpointPassively() throws -> Duration {

@@ -224,7 +224,9 @@ public struct ImportStageTimes: Sendable, Equatable {
     public var applyCPU: Duration = .zero
     /// The apply thread left the lock free for a chat client (`ApplyPacing`).
     public var applyPaused: Duration = .zero
-    /// The apply thread copied the WAL into the database file, in the pauses.
+    /// The WAL was copied into the database file: beside the apply thread while it wrote
+    /// (`WALCheckpointer`), or by it, in its pauses when that had no connection and after its
+    /// last transaction.
     public var applyCheckpointed: Duration = .zero
 }
 

@@ -19,7 +19,7 @@ struct BenchmarkCommand: AsyncParsableCommand {
         commandName: "benchmark",
         abstract: "Measure the import (`run`: one generated archive, half of it already stored as local copies) and a whole `sync` from the demo nodes (`sync`).",
         discussion: "Build with -c release for meaningful figures. The import child is pinned to one core when taskset is available.",
-        subcommands: [Run.self, SyncBenchmarkCommand.self, AgentBenchmarkCommand.self, Prepare.self, Import.self],
+        subcommands: [Run.self, SyncBenchmarkCommand.self, ApplyBenchmarkCommand.self, AgentBenchmarkCommand.self, Prepare.self, Import.self],
         defaultSubcommand: Run.self
     )
 
@@ -70,7 +70,7 @@ struct BenchmarkCommand: AsyncParsableCommand {
                       + pad(String(format: "%.1f", r.peakResidentMiB), 14) + pad(String(format: "%.2f", r.writeLockSeconds), 14)
                       + "\(r.stored)/\(r.replaced)")
             }
-            print("where the time went (seconds): reading waited for the apply / apply waited for reading / apply held the lock / its CPU meanwhile / apply paused for a client / apply checkpointed, in the pauses and past them")
+            print("where the time went (seconds): reading waited for the apply / apply waited for reading / apply held the lock / its CPU meanwhile / apply paused for a client / WAL checkpointed, beside the apply and after it")
             for r in results {
                 print(pad("\(r.messages)", 10) + pad("\(r.workers)", 9) + [r.stages.readingWaited, r.stages.applyWaited, r.stages.applyHeld, r.stages.applyCPU, r.stages.applyPaused, r.stages.applyCheckpointed]
                     .map { pad(String(format: "%.2f", $0), 8) }.joined())

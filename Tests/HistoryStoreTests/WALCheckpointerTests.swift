@@ -1,0 +1,83 @@
+import Foundation
+import GRDB
+import Logging
+import Testing
+@testable import HistoryStore
+
+/// The checkpointer copies what an import committed into the database file from a connection
+/// of its own (issue 28). What shows it: SQLite grows the database file only when a checkpoint
+/// copies pages into it, so a file shorter than the database's pages has commits still in the WAL.
+@Suite(.timeLimit(.minutes(5))) struct WALCheckpointerTests {
+    func temporaryDatabase(pacing: ApplyPacing = .default) throws -> HistoryDatabase {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("checkpointer-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return try HistoryDatabase(path: directory.appendingPathComponent("history.sqlite").path, applyPacing: pacing)
+    }
+
+    /// Bytes in the database file, and bytes its pages take with the WAL's commits.
+    func sizes(_ database: HistoryDatabase) throws -> (file: Int, pages: Int) {
+        let file = try FileManager.default.attributesOfItem(atPath: database.path)[.size] as! Int
+        let pages = try database.read { db in
+            try Int.fetchOne(db, sql: "PRAGMA page_count")! * Int.fetchOne(db, sql: "PRAGMA page_size")!
+        }
+        return (file, pages)
+    }
+
+    func writeRows(_ database: HistoryDatabase, count: Int) throws {
+        try database.pool.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = 0")
+            try db.execute(sql: "CREATE TABLE filler (value BLOB)")
+            for _ in 0..<count {
+                try db.inTransaction {
+                    try db.execute(sql: "INSERT INTO filler (value) VALUES (randomblob(4000))")
+                    return .commit
+                }
+            }
+        }
+    }
+
+    @Test func aRequestedCheckpointCopiesWhatWasCommitted() throws {
+        let database = try temporaryDatabase()
+        try writeRows(database, count: 200)
+        let before = try sizes(database)
+        #expect(before.file < before.pages, "the rows are still in the WAL")
+
+        let checkpointer = try WALCheckpointer(path: database.path, logger: Logger(label: "test"))
+        try checkpointer.request()
+        let spent = checkpointer.finish()
+
+        let after = try sizes(database)
+        #expect(after.file == after.pages)
+        #expect(after.pages == before.pages)
+        #expect(spent > .zero)
+    }
+
+    @Test func withoutARequestNothingIsCopied() throws {
+        let database = try temporaryDatabase()
+        try writeRows(database, count: 50)
+        let checkpointer = try WALCheckpointer(path: database.path, logger: Logger(label: "test"))
+        #expect(checkpointer.finish() == .zero)
+        let after = try sizes(database)
+        #expect(after.file < after.pages)
+    }
+
+    /// A chunked import ends with its pages in the database file, none left in the WAL for a
+    /// chat client's next commit to copy, and counts the copying it did beside the apply.
+    @Test func anImportLeavesNothingInTheWAL() async throws {
+        let database = try temporaryDatabase(pacing: ApplyPacing(chunkRows: 50, pauseAfterHoldsOver: .zero, sleep: { _ in }))
+        let record = ArchiveRecord(id: "0xarchive", communityID: "0x02aa", cid: "zCID")
+        let counts = try await database.hydrate(archive: record, mode: .replace) { writer in
+            for n in 0..<1_000 {
+                try writer.write(StoredMessage(
+                    id: String(format: "0x%064x", n * 7919), communityID: "0x02aa", chatID: "chat", contentTopic: "/waku/1/0xaaaaaaaa/rfc26",
+                    author: "0x02bb", type: 1, clock: UInt64(n), timestamp: 1_000_000 + Int64(n), payload: Data(repeating: 7, count: 300),
+                    text: "message \(n)", source: .archive))
+            }
+            return ArchiveContentSummary(from: 1000, to: 2000, contentTopics: ["/waku/1/0xaaaaaaaa/rfc26"], entryCount: 1_000, rejections: [:])
+        }
+        #expect(counts.stored == 1_000)
+        let after = try sizes(database)
+        #expect(after.file == after.pages)
+        #expect(database.importStageTimes.applyCheckpointed > .zero)
+    }
+}
