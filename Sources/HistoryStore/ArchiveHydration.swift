@@ -175,7 +175,7 @@ extension HistoryDatabase {
         return try removing(claim) {
             let applied = Mutex<Result<HydrationCounts, any Error>?>(nil)
             let applyEnded = DispatchSemaphore(value: 0)
-            Thread {
+            let applying = Thread {
                 let result = Result {
                     try self.apply(owner: owner, archive: archive, mode: mode, force: force, handoff: handoff)
                 }
@@ -183,7 +183,10 @@ extension HistoryDatabase {
                 if case .failure = result { handoff.stop() }
                 applied.withLock { $0 = result }
                 applyEnded.signal()
-            }.start()
+            }
+            // Named for `ps -L`, `top -H` and `perf`: the one thread an import cannot parallelize.
+            applying.name = "import apply"
+            applying.start()
             // Its outcome goes to `handoff`, where the apply thread reads it.
             handoff.end(with: Result {
                 let writer = ArchiveHydrationWriter(chunkRows: applyPacing.chunkRows, handoff: handoff)

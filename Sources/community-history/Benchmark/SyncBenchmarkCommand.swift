@@ -178,7 +178,7 @@ struct SyncBenchmarkCommand: AsyncParsableCommand {
             query, downloads, imports); an archive's rate is its entries over the time from the commit before it (the \
             first archive's: from its start) to its own, as the next archive is verified while one is written. write \
             lock: the longest an import held it (a chunk of rows, or the transaction that publishes an archive), up to \
-            the commit (including the WAL checkpoint SQLite runs right after). probe wait: the longest \
+            its commit (the WAL is copied into the database file beside the import, holding no lock). probe wait: the longest \
             one of the probe's writes took, with SQLite's busy handler sleeping between tries as a chat client's does.
             """)
     }
