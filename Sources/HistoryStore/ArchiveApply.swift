@@ -50,41 +50,64 @@ extension HistoryDatabase {
     ///
     /// When the checkpointer's connection cannot be opened (no file descriptor left), the
     /// apply thread checkpoints in its pauses, as before, and says so in the log.
-    private func applyCheckpointingAside<T>(_ apply: (WALCheckpointer?) throws -> T) throws -> T {
+    private func applyCheckpointingAside<T>(_ apply: ((WALCheckpointer, WALFrameCount)?) throws -> T) throws -> T {
+        let walFrames = WALFrameCount()
         let pages = try pool.writeWithoutTransaction { db in
             let pages = try Int.fetchOne(db, sql: "PRAGMA wal_autocheckpoint") ?? 1000
             try db.execute(sql: "PRAGMA wal_autocheckpoint = 0")
+            walFrames.install(on: db)
             return pages
         }
+        // Before `walFrames` may go: SQLite holds it unretained.
+        defer { restoreAutomaticCheckpoints(pages: pages, removing: walFrames) }
         let checkpointer: WALCheckpointer?
-        do { checkpointer = try WALCheckpointer(path: path, logger: logger) } catch {
+        do {
+            checkpointer = try WALCheckpointer(path: path, catchUpBytes: applyPacing.walBytesBeforeCatchUp, logger: logger)
+        } catch {
             logger.warning("cannot open a connection to checkpoint beside an import: it checkpoints in its pauses",
                            metadata: ["error": "\(error)"])
             checkpointer = nil
         }
-        let result = Result { try apply(checkpointer) }
-        if let checkpointer {
-            let spent = checkpointer.finish()
-            importStages.withLock { $0.applyCheckpointed += spent }
-        }
+        let result = Result { try apply(checkpointer.map { ($0, walFrames) }) }
         // The last transaction's pages too (it publishes the archive and deletes the local copies
-        // it replaced: thousands of rows), and what the checkpointer had not copied yet. Left in
-        // the WAL, they were copied by the next commit that found the WAL over the limit: a chat
-        // client's, whose write then took 0.47 s in `benchmark sync` (its probe); the copy must
-        // be the import's.
-        do { _ = try checkpointPassively() } catch {
-            logger.warning("cannot checkpoint after an import", metadata: ["error": "\(error)"])
-        }
-        do { try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA wal_autocheckpoint = \(pages)") } } catch {
-            // The WAL then grows until this process's next import or its last connection closes.
-            logger.error("cannot turn the writer's automatic checkpoints back on", metadata: ["error": "\(error)"])
+        // it replaced: thousands of rows). Left in the WAL, they were copied by the next commit
+        // that found the WAL over the limit: a chat client's, whose write then took 0.47 s in
+        // `benchmark sync` (its probe); the copy must be the import's.
+        if let checkpointer {
+            // It throws only a failure that `finish` returns too.
+            do { try checkpointer.request(walFrames: walFrames.frames) } catch {}
+            let outcome = checkpointer.finish()
+            if let failure = outcome.failure {
+                logger.warning("a checkpoint beside an import failed", metadata: ["error": "\(failure)"])
+            }
+            importStages.withLock {
+                $0.checkpointedAside += outcome.spent
+                $0.applyCheckpointed += outcome.waited
+                $0.largestWALBytes = max($0.largestWALBytes, outcome.largestWALBytes)
+            }
+        } else {
+            do { _ = try checkpointPassively() } catch {
+                logger.warning("cannot checkpoint after an import", metadata: ["error": "\(error)"])
+            }
         }
         return try result.get()
     }
 
+    private func restoreAutomaticCheckpoints(pages: Int, removing walFrames: WALFrameCount) {
+        do {
+            try pool.writeWithoutTransaction { db in
+                walFrames.remove(from: db)
+                try db.execute(sql: "PRAGMA wal_autocheckpoint = \(pages)")
+            }
+        } catch {
+            // The WAL then grows until this process's next import or its last connection closes.
+            logger.error("cannot turn the writer's automatic checkpoints back on", metadata: ["error": "\(error)"])
+        }
+    }
+
     private func applyChunks(
         owner: String, archive: ArchiveRecord, mode: HydrationMode, force: Bool, handoff: ImportHandoff,
-        checkpointer: WALCheckpointer?
+        checkpointer: (WALCheckpointer, WALFrameCount)?
     ) throws -> HydrationCounts {
         let (pending, published) = try writeLocked { db in
             if !force, try Self.isImported(db, archiveID: archive.id) { throw HistoryStoreError.alreadyImported(archiveID: archive.id) }
@@ -139,7 +162,9 @@ extension HistoryDatabase {
     /// report the longest). `thenPause`: when the hold was long, leaves the lock free for
     /// afterwards, for a chat client's write (`ApplyPacing`), and has the WAL checkpointed:
     /// by `checkpointer`, beside the next chunk, or without one in the pause.
-    private func writeLocked<T>(thenPause: Bool = false, checkpointer: WALCheckpointer? = nil, _ work: (Database) throws -> T) throws -> T {
+    private func writeLocked<T>(
+        thenPause: Bool = false, checkpointer: (WALCheckpointer, WALFrameCount)? = nil, _ work: (Database) throws -> T
+    ) throws -> T {
         var held: Duration = .zero
         var cpu: Duration = .zero
         let result = try pool.writeWithoutTransaction { db in
@@ -164,7 +189,13 @@ extension HistoryDatabase {
         }
         guard thenPause else { return result }
         var checkpointed: Duration = .zero
-        if let checkpointer { try checkpointer.request() } else { checkpointed = try checkpointPassively() }
+        if case let (checkpointer, walFrames)? = checkpointer {
+            let started = ContinuousClock.now
+            try checkpointer.request(walFrames: walFrames.frames)
+            checkpointed = .now - started
+        } else {
+            checkpointed = try checkpointPassively()
+        }
         if let pause = applyPacing.pause(afterHolding: held) {
             applyPacing.sleep(max(.zero, pause - checkpointed))
             importStages.withLock { $0.applyPaused += pause }

@@ -175,8 +175,14 @@ public struct ApplyPacing: Sendable {
     public var pauseMargin: Duration
     /// Sleeps for the pause (tests pass one that records the pause, or writes as a client would).
     public var sleep: @Sendable (Duration) -> Void
+    /// How large the WAL may grow during an import before the apply thread waits for the
+    /// checkpoints beside it to catch up, so that SQLite can start the WAL over
+    /// (`WALCheckpointer`). 64 MiB: about seven chunks at 375,000 stored messages (measured:
+    /// 8-9 MiB a chunk), so the wait comes once every seven chunks.
+    public var walBytesBeforeCatchUp: Int
 
     public init(chunkRows: Int64, pauseAfterHoldsOver: Duration, pauseMargin: Duration = .milliseconds(5),
+                walBytesBeforeCatchUp: Int = 64 << 20,
                 sleep: @escaping @Sendable (Duration) -> Void = {
                     Thread.sleep(forTimeInterval: Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18)
                 }) {
@@ -184,6 +190,7 @@ public struct ApplyPacing: Sendable {
         self.chunkRows = chunkRows
         self.pauseAfterHoldsOver = pauseAfterHoldsOver
         self.pauseMargin = pauseMargin
+        self.walBytesBeforeCatchUp = walBytesBeforeCatchUp
         self.sleep = sleep
     }
 
@@ -224,10 +231,14 @@ public struct ImportStageTimes: Sendable, Equatable {
     public var applyCPU: Duration = .zero
     /// The apply thread left the lock free for a chat client (`ApplyPacing`).
     public var applyPaused: Duration = .zero
-    /// The WAL was copied into the database file: beside the apply thread while it wrote
-    /// (`WALCheckpointer`), or by it, in its pauses when that had no connection and after its
-    /// last transaction.
+    /// The apply thread checkpointed (in its pauses, when no `WALCheckpointer` could be opened,
+    /// and after its last transaction then), or waited for the checkpointer to catch up.
     public var applyCheckpointed: Duration = .zero
+    /// The `WALCheckpointer` copied the WAL into the database file, beside the apply thread
+    /// (overlapping its work, so not part of its path).
+    public var checkpointedAside: Duration = .zero
+    /// The largest the WAL was after one of the checkpointer's checkpoints, in bytes.
+    public var largestWALBytes = 0
 }
 
 /// Write-lock holds, for the benchmarks and the agent's metrics.

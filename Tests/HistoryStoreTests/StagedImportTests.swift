@@ -27,13 +27,17 @@ import Testing
         ArchiveContentSummary(from: 1000, to: 2000, contentTopics: [topic], entryCount: 2, rejections: [:])
     }
 
-    /// A chat client (another connection, no busy timeout) writes while the archive is being
-    /// decoded. Before, decoding ran inside `BEGIN IMMEDIATE` and the client's write failed with
-    /// SQLITE_BUSY; now it succeeds, and the import's own replace rules then apply to it.
+    /// A chat client (another connection) writes while the archive is being decoded. Before,
+    /// decoding ran inside `BEGIN IMMEDIATE` and the client's write could never get the lock (the
+    /// decode waits for it: it failed with SQLITE_BUSY); now it succeeds, and the import's own
+    /// replace rules then apply to it. The client waits up to 10 s, as a chat client's busy
+    /// timeout lets it: the apply thread, starting beside the decode, takes the lock for its
+    /// first short transaction (the archive's pending reference) at a moment the test does not
+    /// choose, and a client that could not wait at all failed when the two met (CI, 2026-12-05).
     @Test func aChatClientWritesWhileAnArchiveIsDecoded() async throws {
         let db = try temporaryDatabase()
         var clientConfiguration = Configuration()
-        clientConfiguration.busyMode = .immediateError
+        clientConfiguration.busyMode = .timeout(10)
         let client = try DatabaseQueue(path: db.path, configuration: clientConfiguration)
         let counts = try await db.hydrate(archive: archive, mode: .replace) { writer in
             try writer.write(message("0x01", seconds: 1100, text: "archived 1", source: .archive))

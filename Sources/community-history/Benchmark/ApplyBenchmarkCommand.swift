@@ -56,7 +56,7 @@ struct ApplyBenchmarkCommand: AsyncParsableCommand {
         let entries = Array(index.entries.reversed().prefix(archives ?? index.entries.count))
 
         print("the apply step alone (rows verified first, untimed), newest archive first")
-        print(columns(["archive", "messages", "seconds", "messages/s", "held s", "CPU s", "paused s", "checkpointed s (beside)"]))
+        print(columns(["archive", "messages", "seconds", "messages/s", "held s", "CPU s", "paused s", "waited s", "aside s"]))
         var total = (messages: 0, seconds: 0.0)
         for (number, entry) in entries.enumerated() {
             let verified: VerifiedArchive
@@ -77,10 +77,15 @@ struct ApplyBenchmarkCommand: AsyncParsableCommand {
             print(columns(["\(number + 1)", "\(verified.rows.count)", format(seconds), String(format: "%.0f", Double(verified.rows.count) / seconds),
                            format((after.applyHeld - before.applyHeld).inSeconds), format((after.applyCPU - before.applyCPU).inSeconds),
                            format((after.applyPaused - before.applyPaused).inSeconds),
-                           format((after.applyCheckpointed - before.applyCheckpointed).inSeconds)]))
+                           format((after.applyCheckpointed - before.applyCheckpointed).inSeconds),
+                           format((after.checkpointedAside - before.checkpointedAside).inSeconds)]))
         }
+        guard total.messages > 0 else { throw ValidationError("the fixture has no archive this benchmark can apply (all encrypted?)") }
+        print("waited: the apply checkpointed, or waited for the checkpoints beside it to catch up (its path); aside: "
+              + "those checkpoints, on their own thread, overlapping the apply (not its path)")
         print("all: \(total.messages) messages in \(format(total.seconds)) s: \(String(format: "%.0f", Double(total.messages) / total.seconds)) messages/s; "
-              + "longest write-lock hold \(format(database.importWriteLockHolds.longest.inSeconds)) s")
+              + "longest write-lock hold \(format(database.importWriteLockHolds.longest.inSeconds)) s; "
+              + "largest WAL \(String(format: "%.1f", Double(database.importStageTimes.largestWALBytes) / 1_048_576)) MiB")
         print("build: \(BenchmarkCommand.Run.buildConfiguration); cores: \(ArchiveImportOptions.defaultVerificationWorkers)")
     }
 

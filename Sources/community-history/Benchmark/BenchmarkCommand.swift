@@ -70,10 +70,13 @@ struct BenchmarkCommand: AsyncParsableCommand {
                       + pad(String(format: "%.1f", r.peakResidentMiB), 14) + pad(String(format: "%.2f", r.writeLockSeconds), 14)
                       + "\(r.stored)/\(r.replaced)")
             }
-            print("where the time went (seconds): reading waited for the apply / apply waited for reading / apply held the lock / its CPU meanwhile / apply paused for a client / WAL checkpointed, beside the apply and after it")
+            print("where the time went (seconds): reading waited for the apply / apply waited for reading / apply held the lock / its CPU meanwhile / "
+                  + "apply paused for a client / apply checkpointed or waited for a checkpoint / checkpointed beside the apply (overlapping it); largest WAL MiB")
             for r in results {
-                print(pad("\(r.messages)", 10) + pad("\(r.workers)", 9) + [r.stages.readingWaited, r.stages.applyWaited, r.stages.applyHeld, r.stages.applyCPU, r.stages.applyPaused, r.stages.applyCheckpointed]
-                    .map { pad(String(format: "%.2f", $0), 8) }.joined())
+                print(pad("\(r.messages)", 10) + pad("\(r.workers)", 9)
+                      + [r.stages.readingWaited, r.stages.applyWaited, r.stages.applyHeld, r.stages.applyCPU, r.stages.applyPaused,
+                         r.stages.applyCheckpointed, r.stages.checkpointedAside].map { pad(String(format: "%.2f", $0), 8) }.joined()
+                      + String(format: "%.1f", r.stages.largestWALMiB))
             }
             let pinned = results.filter { $0.workers == 1 }.allSatisfy(\.pinned)
             print("build: \(Self.buildConfiguration); one-worker imports pinned to one core: \(pinned ? "yes" : "no"); cores: \(ArchiveImportOptions.defaultVerificationWorkers)")
@@ -175,6 +178,8 @@ struct BenchmarkStages: Codable {
     var applyCPU: Double
     var applyPaused: Double
     var applyCheckpointed: Double
+    var checkpointedAside: Double
+    var largestWALMiB: Double
 
     init(_ times: ImportStageTimes) {
         readingWaited = times.readingWaited.inSeconds
@@ -183,5 +188,7 @@ struct BenchmarkStages: Codable {
         applyCPU = times.applyCPU.inSeconds
         applyPaused = times.applyPaused.inSeconds
         applyCheckpointed = times.applyCheckpointed.inSeconds
+        checkpointedAside = times.checkpointedAside.inSeconds
+        largestWALMiB = Double(times.largestWALBytes) / 1_048_576
     }
 }
