@@ -237,7 +237,7 @@ public struct ImportStageTimes: Sendable, Equatable {
     /// The `WALCheckpointer` copied the WAL into the database file, beside the apply thread
     /// (overlapping its work, so not part of its path).
     public var checkpointedAside: Duration = .zero
-    /// The largest the WAL was after one of the checkpointer's checkpoints, in bytes.
+    /// The largest the WAL was after one of the apply's commits, in bytes.
     public var largestWALBytes = 0
 }
 

@@ -22,8 +22,8 @@ import Synchronization
 /// A checkpoint that always runs a chunk behind never lets that happen, and the WAL would grow
 /// by the whole archive (hundreds of MiB; a review measured 609 MiB for 100,000 rows). So once
 /// the WAL holds more than `catchUpFrames` (`WALFrameCount` says how many it holds after each
-/// commit), `request` waits until everything committed so far is copied; the next chunk then
-/// starts the WAL over. (A reader that keeps an old snapshot open keeps it from starting over:
+/// commit), `request` waits until a checkpoint begun after that commit has run, which copies
+/// everything committed so far; the next chunk then starts the WAL over. (A reader that keeps an old snapshot open keeps it from starting over:
 /// the apply then waits for each checkpoint, as it did when it checkpointed in its pauses,
 /// until that reader moves on.)
 ///
@@ -149,11 +149,20 @@ final class WALCheckpointer: @unchecked Sendable {
         return covered < requests ? requests : nil
     }
 
-    /// Busy (a chat client is checkpointing, which does the same work) is not a failure.
+    /// Busy means a chat client is checkpointing (its commit found the WAL over its automatic
+    /// limit): not a failure, but that checkpoint began before the apply's last commit and does
+    /// not copy it, so this one tries again, every 2 ms for up to 50 ms (a client's checkpoint
+    /// copies what ours would have, and takes about as long), before it gives up and lets the
+    /// apply go on; the next request, still over the limit, then waits again.
     private func checkpoint() throws {
-        do {
-            try connection.writeWithoutTransaction { db in _ = try db.checkpoint(.passive) }
-        } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY {}
+        for _ in 0..<25 {
+            do {
+                try connection.writeWithoutTransaction { db in _ = try db.checkpoint(.passive) }
+                return
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY {
+                Thread.sleep(forTimeInterval: 0.002)
+            }
+        }
     }
 }
 
@@ -177,7 +186,9 @@ final class WALFrameCount: Sendable {
 
     /// Must be balanced by `remove` while this object is alive: SQLite holds it unretained.
     func install(on db: Database) {
-        sqlite3_wal_hook(db.sqliteConnection, { context, _, _, frames in
+        sqlite3_wal_hook(db.sqliteConnection, { context, _, database, frames in
+            // The main database's WAL only (an attached database has its own).
+            guard let database, strcmp(database, "main") == 0 else { return SQLITE_OK }
             Unmanaged<WALFrameCount>.fromOpaque(context!).takeUnretainedValue().latest.store(Int(frames), ordering: .relaxed)
             return SQLITE_OK
         }, Unmanaged.passUnretained(self).toOpaque())
