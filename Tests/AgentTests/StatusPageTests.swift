@@ -57,7 +57,13 @@ import Testing
         configuration.apiPort = 0
         let running = try await AgentAPITests.start(configuration)
         let database = try HistoryDatabase(path: configuration.database!)
-        try await AgentTests.waitUntil { try database.importedArchiveIDs(communityID: communityID).count == 9 }
+        // Imported, and the agent done with the plan: the 9th archive is visible a moment before the
+        // import returns (it waits for its last checkpoint) and the agent goes idle (CI, 2026-12-05).
+        try await AgentTests.waitUntil {
+            guard try database.importedArchiveIDs(communityID: communityID).count == 9 else { return false }
+            let status = try await running.agent.followedCommunities().first
+            return status?.state == "idle" && status?.history?.lastSuccessAt != nil
+        }
         let port = try #require(running.server.listeningPort.withLock { $0 })
         let browser = Browser(port: port)
         let token = try String(contentsOfFile: configuration.cookiePath, encoding: .utf8)
