@@ -134,6 +134,20 @@ import WakuClient
         #expect(result.stderr.contains("--settle must be between 0 and 86400 seconds, not 1e+19"), "\(result.stderr)")
     }
 
+    /// `benchmark apply --work-dir DIR` keeps its database in a subdirectory of its own, as `run`
+    /// and `sync` do: before, it deleted `DIR/history.sqlite` (a member's database, if DIR was
+    /// where they keep it) to start fresh.
+    @Test func theApplyBenchmarkLeavesADatabaseInItsWorkDirectoryAlone() async throws {
+        let directory = try scratch()
+        let kept = directory.appendingPathComponent("history.sqlite")
+        try Data("a member's database".utf8).write(to: kept)
+        let result = try await Self.run(["benchmark", "apply", "--fixture", AgentTests.bundled.path, "--archives", "2",
+                                         "--work-dir", directory.path])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("all: ") && result.stdout.contains("messages/s"), "\(result.stdout)")
+        #expect(try Data(contentsOf: kept) == Data("a member's database".utf8))
+    }
+
     @Test func doctorPassesOnTheDemoNetworkAndFailsWithoutAStorePeer() async throws {
         let directory = try scratch()
         let codex = try await DemoCodexNode.start(directory: directory.appendingPathComponent("codex"))

@@ -26,7 +26,7 @@ struct ApplyBenchmarkCommand: AsyncParsableCommand {
     @Option(help: "Apply only the newest this many archives (default: all).")
     var archives: Int?
 
-    @Option(help: "Working directory for the database (default: a new temporary directory, removed at the end).")
+    @Option(help: "Working directory; the database goes in its `apply` subdirectory, replaced each run (default: a new temporary directory, removed at the end).")
     var workDir: String?
 
     func validate() throws {
@@ -38,18 +38,11 @@ struct ApplyBenchmarkCommand: AsyncParsableCommand {
         let base = URL(fileURLWithPath: workDir ?? FileManager.default.temporaryDirectory
             .appendingPathComponent("community-history-apply-benchmark-\(getpid())").path)
         try FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
-        defer {
-            if workDir == nil {
-                do { try FileManager.default.removeItem(at: base) } catch {
-                    FileHandle.standardError.write(Data("cannot remove the benchmark's directory \(base.path): \(error)\n".utf8))
-                }
-            }
-        }
-        let databasePath = base.appendingPathComponent("history.sqlite").path
-        for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: databasePath + suffix) {
-            try FileManager.default.removeItem(atPath: databasePath + suffix)
-        }
-        let database = try HistoryDatabase(path: databasePath)
+        defer { if workDir == nil { BenchmarkWorkDirectory.remove(base) } }
+        // A directory of its own, as `run` and `sync` keep theirs: never a database the user keeps in --work-dir.
+        let directory = base.appendingPathComponent("apply")
+        try BenchmarkWorkDirectory.fresh(directory)
+        let database = try HistoryDatabase(path: directory.appendingPathComponent("history.sqlite").path)
         _ = try await database.insertLocalMessages(try fixture.localMessages())
         let importer = ArchiveImporter(database: database, communityID: fixture.manifest.communityID)
         let (_, index) = try fixture.readIndex()

@@ -56,7 +56,7 @@ struct SyncBenchmarkCommand: AsyncParsableCommand {
         let base = URL(fileURLWithPath: workDir ?? FileManager.default.temporaryDirectory
             .appendingPathComponent("community-history-sync-benchmark-\(getpid())").path)
         try FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
-        defer { if workDir == nil { removeWorkDirectory(base) } }
+        defer { if workDir == nil { BenchmarkWorkDirectory.remove(base) } }
 
         let fixtureDirectory = try FixtureDirectory(url: try prepareFixture(in: base))
         let publisher = try CommunityPublisher(fixture: fixtureDirectory)
@@ -102,8 +102,7 @@ struct SyncBenchmarkCommand: AsyncParsableCommand {
 
     private func measure(workers: Int, community: String, localCopies: [StoredMessage], codex: URL, waku: URL, base: URL) async throws -> SyncBenchmarkResult {
         let directory = base.appendingPathComponent("workers-\(workers)")
-        if FileManager.default.fileExists(atPath: directory.path) { try FileManager.default.removeItem(at: directory) }
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try BenchmarkWorkDirectory.fresh(directory)
         let db = directory.appendingPathComponent("history.sqlite").path
         // The chat client's live copies, as a member who has been online lately has them.
         try await HistoryDatabase(path: db).insertLocalMessages(localCopies)
@@ -197,12 +196,6 @@ struct SyncBenchmarkCommand: AsyncParsableCommand {
 
     private func status(_ line: String) {
         if !json { FileHandle.standardError.write(Data((line + "\n").utf8)) }
-    }
-
-    private func removeWorkDirectory(_ url: URL) {
-        do { try FileManager.default.removeItem(at: url) } catch {
-            FileHandle.standardError.write(Data("cannot remove the benchmark's directory \(url.path): \(error)\n".utf8))
-        }
     }
 }
 
