@@ -7,8 +7,8 @@ import GRDB
 /// Why in chunks: the cost is the primary-key index. Message IDs are random, so at a million
 /// stored messages each 25,000-row archive dirties most of that index's pages (0.4 s, plus a
 /// 0.3 s checkpoint, measured), and a client's write would wait for all of it. So the rows are
-/// written in transactions of `applyPacing.chunkRows`, with a pause between them (`ApplyPacing`
-/// says why), under an archive reference that is *pending* (`archive_ref.pending_owner` names
+/// written in transactions of about 0.1 s (`applyPacing.transactionTime`), with a pause between
+/// them (`ApplyPacing` says why), under an archive reference that is *pending* (`archive_ref.pending_owner` names
 /// the import's claim file, `ImportClaim`). The `message` view hides the new rows, and shows a local copy
 /// the archive replaced as the local copy it was (`replaced_local`). One last short transaction
 /// counts, removes the local copies the archive does not contain, records the archive and
@@ -119,13 +119,20 @@ extension HistoryDatabase {
         }
         do {
             var total = 0
+            var next = handoff.take(whenWaiting: applyPacing.chunksToStart)
+            // The last commit's time, which the next transaction leaves for its own commit.
+            var committing: Duration = .zero
             chunks: while true {
-                switch handoff.take() {
+                switch next {
                 case .rows(let rows):
-                    try writeLocked(thenPause: true, checkpointer: checkpointer) { db in
-                        try ArchiveRowWrite(db: db, pending: pending, published: published, mode: mode).write(rows)
+                    let budget = applyPacing.transactionTime - committing
+                    var hold = LockHold()
+                    let after = try writeLocked(thenPause: true, checkpointer: checkpointer, hold: &hold) { db in
+                        var write = ArchiveRowWrite(db: db, pending: pending, published: published, mode: mode)
+                        return try writeChunks(starting: rows, with: &write, within: budget, total: &total, handoff: handoff)
                     }
-                    total += rows.count
+                    committing = hold.committing
+                    next = after ?? handoff.take(whenWaiting: applyPacing.chunksToStart)
                 case .ended:
                     break chunks
                 case .stopped:
@@ -157,6 +164,40 @@ extension HistoryDatabase {
         }
     }
 
+    /// One transaction's rows: `first`, then the chunks that wait, while the next one is
+    /// expected (as long as the last) to end within `budget`: `applyPacing.transactionTime` less
+    /// the last commit's time (`ApplyPacing` says why a time). Returns what the handoff said
+    /// after the last chunk taken (the end of the rows), or nil: take the next chunk after the
+    /// commit, waiting for `chunksToStart` of them with the lock free. Throws when the import was stopped meanwhile:
+    /// the transaction rolls back.
+    private func writeChunks(
+        starting first: [StoredMessage], with write: inout ArchiveRowWrite, within budget: Duration,
+        total: inout Int, handoff: ImportHandoff
+    ) throws -> ImportHandoff.Next? {
+        let started = ContinuousClock.now
+        try write.write(first)
+        total += first.count
+        var elapsed = ContinuousClock.now - started
+        var lastChunk = elapsed
+        while elapsed + lastChunk <= budget {
+            switch handoff.takeIfReady() {
+            case .rows(let rows)?:
+                let chunkStarted = ContinuousClock.now
+                try write.write(rows)
+                total += rows.count
+                lastChunk = .now - chunkStarted
+                elapsed = .now - started
+            case .stopped?:
+                throw handoff.stopReason
+            case .ended?:
+                return .ended
+            case nil:
+                return nil
+            }
+        }
+        return nil
+    }
+
     /// Runs `work` in a `BEGIN IMMEDIATE` transaction, in an access of its own to the writer,
     /// and records how long it held the write lock (the benchmarks and the agent's metrics
     /// report the longest). `thenPause`: when the hold was long, leaves the lock free for
@@ -165,27 +206,47 @@ extension HistoryDatabase {
     private func writeLocked<T>(
         thenPause: Bool = false, checkpointer: (WALCheckpointer, WALFrameCount)? = nil, _ work: (Database) throws -> T
     ) throws -> T {
+        var hold = LockHold()
+        return try writeLocked(thenPause: thenPause, checkpointer: checkpointer, hold: &hold, work)
+    }
+
+    /// How long one transaction held the write lock, and how much of that was its commit.
+    struct LockHold {
         var held: Duration = .zero
         var cpu: Duration = .zero
+        /// From the end of the work to the end of the commit (writing the dirty pages to the WAL).
+        var committing: Duration = .zero
+    }
+
+    /// `writeLocked`, giving the transaction's `LockHold` in `hold` too.
+    private func writeLocked<T>(
+        thenPause: Bool, checkpointer: (WALCheckpointer, WALFrameCount)?, hold: inout LockHold, _ work: (Database) throws -> T
+    ) throws -> T {
+        hold = LockHold()
         let result = try pool.writeWithoutTransaction { db in
             var result: T?
             var locked: (wall: ContinuousClock.Instant, cpu: Duration)?
+            var worked: ContinuousClock.Instant?
             try db.inTransaction(.immediate) {
                 locked = (.now, Self.threadCPUTime())
                 result = try work(db)
+                worked = .now
                 return .commit
             }
-            if let locked {
-                held = .now - locked.wall
-                cpu = Self.threadCPUTime() - locked.cpu
+            if let locked, let worked {
+                let committed = ContinuousClock.now
+                hold.held = committed - locked.wall
+                hold.cpu = Self.threadCPUTime() - locked.cpu
+                hold.committing = committed - worked
             }
             guard let result else { preconditionFailure("a committed transaction ran its work") }
             return result
         }
-        importLocks.withLock { $0.record(held) }
+        importLocks.withLock { $0.record(hold.held) }
         importStages.withLock {
-            $0.applyHeld += held
-            $0.applyCPU += cpu
+            $0.applyHeld += hold.held
+            $0.applyCPU += hold.cpu
+            $0.applyCommitting += hold.committing
         }
         guard thenPause else { return result }
         var checkpointed: Duration = .zero
@@ -196,7 +257,7 @@ extension HistoryDatabase {
         } else {
             checkpointed = try checkpointPassively()
         }
-        if let pause = applyPacing.pause(afterHolding: held) {
+        if let pause = applyPacing.pause(afterHolding: hold.held) {
             applyPacing.sleep(max(.zero, pause - checkpointed))
             importStages.withLock { $0.applyPaused += pause }
         }

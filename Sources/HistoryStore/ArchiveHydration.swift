@@ -148,7 +148,7 @@ extension HistoryDatabase {
         archive: ArchiveRecord, mode: HydrationMode, force: Bool = false,
         body: @escaping @Sendable (ArchiveHydrationWriter) throws -> ArchiveContentSummary
     ) async throws -> HydrationCounts {
-        let handoff = ImportHandoff()
+        let handoff = ImportHandoff(capacity: applyPacing.waitingChunks)
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 Thread {

@@ -2,8 +2,9 @@ import Foundation
 import GRDB
 import GRDBSQLite
 
-/// Writes one chunk of an archive's verified rows into `message_row`, under the import's pending
-/// archive reference, inside the caller's transaction (`HistoryDatabase.apply`).
+/// Writes an archive's verified rows into `message_row`, under the import's pending archive
+/// reference, inside the caller's transaction (`HistoryDatabase.apply`): one value per
+/// transaction, which may write several chunks.
 ///
 /// This is the one step of an import that cannot run in parallel (SQLite has one writer), so it
 /// does as little per row as it can:
@@ -15,7 +16,7 @@ import GRDBSQLite
 ///   (1.27 million `pwrite`s against 336,000);
 /// - the statement is prepared once per connection and reused across chunks and archives (a
 ///   short last part binds NULLs, which it skips);
-/// - the community, chats and topics a chunk names are looked up once per chunk, not per row;
+/// - the community, chats and topics the rows name are looked up once per transaction, not per row;
 /// - values are bound through SQLite's C API, with no argument array and no value boxing.
 struct ArchiveRowWrite {
     let db: Database
@@ -23,6 +24,16 @@ struct ArchiveRowWrite {
     /// The archive's published reference, when a forced import rewrites an archive imported before.
     let published: Int64?
     let mode: HydrationMode
+    /// The references looked up in this transaction, by table and name. Kept no longer: a
+    /// purge between two transactions may remove a name.
+    private var known: [String: [String: Int64]] = [:]
+
+    init(db: Database, pending: Int64, published: Int64?, mode: HydrationMode) {
+        self.db = db
+        self.pending = pending
+        self.published = published
+        self.mode = mode
+    }
 
     /// Rows bound into one statement: 11 values each, well under SQLite's 32,766 variables.
     static let rowsPerStatement = 500
@@ -36,7 +47,7 @@ struct ArchiveRowWrite {
     /// order: the time-ordered indexes are then written page after page.
     ///
     /// Throws `DatabaseError` (disk full, a value too large for SQLite).
-    func write(_ rows: [StoredMessage]) throws {
+    mutating func write(_ rows: [StoredMessage]) throws {
         let communities = try references(in: "community_ref", for: Set(rows.map(\.communityID)))
         let chats = try references(in: "chat_ref", for: Set(rows.compactMap(\.chatID)))
         let topics = try references(in: "topic_ref", for: Set(rows.map(\.contentTopic)))
@@ -73,19 +84,21 @@ struct ArchiveRowWrite {
         }
     }
 
-    /// The reference of each value, named first where it is new. Per chunk, in this
-    /// transaction, as a purge between two chunks may have removed a name.
-    private func references(in table: String, for values: Set<String>) throws -> [String: Int64] {
-        guard !values.isEmpty else { return [:] }
-        let name = try db.cachedStatement(sql: "INSERT INTO main.\(table) (value) VALUES (?) ON CONFLICT DO NOTHING")
-        let find = try db.cachedStatement(sql: "SELECT ref FROM main.\(table) WHERE value = ?")
-        var references: [String: Int64] = [:]
-        for value in values {
-            try name.execute(arguments: [value])
-            guard let reference = try Int64.fetchOne(find, arguments: [value]) else {
-                preconditionFailure("a name inserted in this transaction has a reference")
+    /// The reference of each value, named first where it is new (once per transaction).
+    private mutating func references(in table: String, for values: Set<String>) throws -> [String: Int64] {
+        var references = known[table, default: [:]]
+        let new = values.filter { references[$0] == nil }
+        if !new.isEmpty {
+            let name = try db.cachedStatement(sql: "INSERT INTO main.\(table) (value) VALUES (?) ON CONFLICT DO NOTHING")
+            let find = try db.cachedStatement(sql: "SELECT ref FROM main.\(table) WHERE value = ?")
+            for value in new {
+                try name.execute(arguments: [value])
+                guard let reference = try Int64.fetchOne(find, arguments: [value]) else {
+                    preconditionFailure("a name inserted in this transaction has a reference")
+                }
+                references[value] = reference
             }
-            references[value] = reference
+            known[table] = references
         }
         return references
     }

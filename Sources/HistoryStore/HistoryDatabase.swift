@@ -156,9 +156,11 @@ public final class HistoryDatabase: Sendable {
     }
 }
 
-/// How an import's apply step writes an archive's rows: in transactions of `chunkRows`, and
-/// after each one that held the lock longer than `pauseAfterHoldsOver`, a pause with the lock
-/// free before taking it again.
+/// How an import's apply step writes an archive's rows: the reading thread hands them over
+/// `chunkRows` at a time; a transaction starts once `chunksToStart` chunks wait (or reading
+/// has ended), writes them, and then the chunks that are waiting by then, until it has held
+/// the lock for `transactionTime`; after each transaction that held the lock longer than
+/// `pauseAfterHoldsOver`, a pause with the lock free before taking it again.
 ///
 /// Why the pause: SQLite has no queue for its write lock. A writer that finds it taken sleeps
 /// in its busy handler and tries again. Without a pause the import would take the lock back
@@ -168,8 +170,31 @@ public final class HistoryDatabase: Sendable {
 /// then 100 ms, between tries. A client that began to wait during the transaction just ended
 /// has waited at most as long as it held the lock, so it is in one of those sleeps, and a
 /// pause as long as that sleep holds its next try: the client gets in at the first pause.
+///
+/// Why a time, not a number of rows, ends a transaction: that sleep is 25 ms for every wait
+/// from 53 to 128 ms, so a transaction of 100 ms costs the same pause as one of 55 ms, and
+/// the pauses were 30% of the apply's time with chunks of 2,000 rows (55-60 ms each at 375,000
+/// stored; issue 28). A row count also held the lock longer whenever the apply thread lost its
+/// core (chunks of 4,000 held it up to 0.52 s in `benchmark sync` with 2 workers); a time ends
+/// the transaction at the next chunk instead. Rows that are not ready yet are not waited for
+/// with the lock held: the transaction commits.
+///
+/// Why wait for `chunksToStart` before a transaction: when reading is the slower side (two
+/// cores, verification), one chunk at a time was what waited, and transactions of 500 rows
+/// wrote the same index pages to the WAL four times as often as transactions of 2,000: the
+/// apply's and the checkpoints' CPU grew, which verification needed (`benchmark run`, 2
+/// workers: 15,600-17,300 messages/s against 18,100).
 public struct ApplyPacing: Sendable {
+    /// Rows the reading thread hands over at a time: the apply's unit between two looks at the clock.
     public var chunkRows: Int64
+    /// Chunks that may wait for the apply thread before the reading thread waits (memory stays
+    /// `chunkRows × waitingChunks` rows, however large the archive).
+    public var waitingChunks: Int
+    /// How long one transaction keeps taking the chunks that wait; `.zero`: one chunk each.
+    public var transactionTime: Duration
+    /// Chunks that must wait (or reading must have ended) before a transaction starts; at most
+    /// `waitingChunks`.
+    public var chunksToStart: Int
     public var pauseAfterHoldsOver: Duration
     /// Added to each pause, for the client's thread to be scheduled.
     public var pauseMargin: Duration
@@ -177,17 +202,23 @@ public struct ApplyPacing: Sendable {
     public var sleep: @Sendable (Duration) -> Void
     /// How large the WAL may grow during an import before the apply thread waits for the
     /// checkpoints beside it to catch up, so that SQLite can start the WAL over
-    /// (`WALCheckpointer`). 64 MiB: about seven chunks at 375,000 stored messages (measured:
-    /// 8-9 MiB a chunk), so the wait comes once every seven chunks.
+    /// (`WALCheckpointer`). 64 MiB: 14,000 rows at 375,000 stored messages (measured: 8-9 MiB
+    /// per 2,000), so the wait comes once or twice per 25,000-row archive.
     public var walBytesBeforeCatchUp: Int
 
-    public init(chunkRows: Int64, pauseAfterHoldsOver: Duration, pauseMargin: Duration = .milliseconds(5),
+    public init(chunkRows: Int64, waitingChunks: Int = 2, transactionTime: Duration = .zero, chunksToStart: Int = 1,
+                pauseAfterHoldsOver: Duration, pauseMargin: Duration = .milliseconds(5),
                 walBytesBeforeCatchUp: Int = 64 << 20,
                 sleep: @escaping @Sendable (Duration) -> Void = {
                     Thread.sleep(forTimeInterval: Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18)
                 }) {
         precondition(chunkRows > 0, "an apply chunk holds at least one row")
+        precondition(waitingChunks > 0, "at least one chunk may wait for the apply thread")
+        precondition((1...waitingChunks).contains(chunksToStart), "a transaction starts with 1 to waitingChunks chunks")
         self.chunkRows = chunkRows
+        self.waitingChunks = waitingChunks
+        self.transactionTime = transactionTime
+        self.chunksToStart = chunksToStart
         self.pauseAfterHoldsOver = pauseAfterHoldsOver
         self.pauseMargin = pauseMargin
         self.walBytesBeforeCatchUp = walBytesBeforeCatchUp
@@ -209,12 +240,13 @@ public struct ApplyPacing: Sendable {
         return .milliseconds(delays[index])
     }
 
-    /// At 1,000,000 stored messages a chunk of 2,500 rows held the lock 0.07-0.13 s (measured
-    /// on a copy of `benchmark sync`'s database, the second figure with the checkpoint after
-    /// the commit). Chunks of 4,000 held it up to 0.52 s in `benchmark sync` with 2 workers,
-    /// where the writer shares two cores with both verification threads. Holds under 25 ms are
-    /// short enough that a waiting writer loses little.
-    public static let `default` = ApplyPacing(chunkRows: 2_000, pauseAfterHoldsOver: .milliseconds(25))
+    /// Chunks of 500 rows (a chunk is one `INSERT` statement, `ArchiveRowWrite`), 14-16 ms
+    /// each at 375,000 stored messages. A transaction of 110 ms, its commit included, stays
+    /// under the 128 ms past which the pause would double. Eight chunks may wait: 4,000 rows,
+    /// as two chunks of 2,000 did before; a transaction starts with four (2,000 rows, as it
+    /// did before). Holds under 25 ms are short enough that a waiting writer loses little.
+    public static let `default` = ApplyPacing(chunkRows: 500, waitingChunks: 8, transactionTime: .milliseconds(110),
+                                              chunksToStart: 4, pauseAfterHoldsOver: .milliseconds(25))
 }
 
 /// Where imports spent their time, summed over imports, for the benchmarks: which side of the
@@ -229,6 +261,8 @@ public struct ImportStageTimes: Sendable, Equatable {
     /// The CPU time the apply thread used while it held the lock (less than `applyHeld` by the
     /// time other threads had its core).
     public var applyCPU: Duration = .zero
+    /// Of `applyHeld`, the commits (writing the transactions' dirty pages to the WAL).
+    public var applyCommitting: Duration = .zero
     /// The apply thread left the lock free for a chat client (`ApplyPacing`).
     public var applyPaused: Duration = .zero
     /// The apply thread checkpointed (in its pauses, when no `WALCheckpointer` could be opened,

@@ -27,7 +27,8 @@ final class ImportHandoff: @unchecked Sendable {
         case stopped
     }
 
-    /// Chunks that may wait for the apply thread: one to write while the next is read.
+    /// Chunks that may wait for the apply thread (`ApplyPacing.waitingChunks`): at least one to
+    /// write while the next is read.
     let capacity: Int
     private let condition = NSCondition()
     // Guarded by `condition`.
@@ -88,19 +89,33 @@ final class ImportHandoff: @unchecked Sendable {
         return stopped
     }
 
-    /// Blocks until a chunk waits, reading has ended, or the import is stopped. A failed
-    /// reading is `.stopped` at once, whatever chunks wait: none of them will be published.
-    func take() -> Next {
+    /// Blocks until `chunks` chunks wait (at most `capacity`), reading has ended, or the import
+    /// is stopped, and hands over the first. A failed reading is `.stopped` at once, whatever
+    /// chunks wait: none of them will be published.
+    func take(whenWaiting chunks: Int = 1) -> Next {
+        let enough = min(max(chunks, 1), capacity)
         condition.lock()
         defer { condition.unlock() }
-        if waiting.isEmpty && result == nil && !stopped {
+        if waiting.count < enough && result == nil && !stopped {
             let started = ContinuousClock.now
-            while waiting.isEmpty && result == nil && !stopped { condition.wait() }
+            while waiting.count < enough && result == nil && !stopped { condition.wait() }
             applyWaited += .now - started
         }
+        return takeLocked()!
+    }
+
+    /// What `take()` would hand over, without waiting: nil while reading goes on and no chunk
+    /// waits (the apply thread, which holds the write lock, commits rather than wait with it).
+    func takeIfReady() -> Next? {
+        condition.lock()
+        defer { condition.unlock() }
+        return takeLocked()
+    }
+
+    private func takeLocked() -> Next? {
         if stopped { return .stopped }
         if case .failure = result { return .stopped }
-        guard !waiting.isEmpty else { return .ended }
+        guard !waiting.isEmpty else { return result == nil ? nil : .ended }
         let rows = waiting.removeFirst()
         condition.broadcast()
         return .rows(rows)

@@ -46,6 +46,104 @@ import Testing
         #expect(ApplyPacing.busyHandlerSleep(afterWaiting: .zero) == .milliseconds(1))
     }
 
+    /// A database whose apply pauses after every transaction, and in each pause records the
+    /// archived rows stored (hidden or not, read on a connection of its own) and signals `paused`.
+    final class PauseRecorder: Sendable {
+        let stored = Mutex<[Int]>([])
+        let paused = DispatchSemaphore(value: 0)
+        private let path = Mutex<String?>(nil)
+
+        func database(in suite: ChunkedApplyTests, transactionTime: Duration, chunksToStart: Int = 1) throws -> HistoryDatabase {
+            let db = try suite.temporaryDatabase(pacing: ApplyPacing(
+                chunkRows: 3, waitingChunks: 8, transactionTime: transactionTime, chunksToStart: chunksToStart,
+                pauseAfterHoldsOver: .zero, sleep: { [self] _ in pause() }))
+            path.withLock { $0 = db.path }
+            return db
+        }
+
+        private func pause() {
+            guard let path = path.withLock({ $0 }) else { return }
+            let count = (try? DatabaseQueue(path: path).read {
+                try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM message_row WHERE is_archived = 1")
+            }) ?? -1
+            stored.withLock { $0.append(count) }
+            paused.signal()
+        }
+
+        /// Whether a pause comes within `seconds`.
+        func waitForPause(seconds: Double) -> Bool { paused.wait(timeout: .now() + seconds) == .success }
+    }
+
+    /// A transaction takes the chunks that already wait, until `transactionTime` (issue 28:
+    /// one pause per 100 ms or so, not per chunk). Here every chunk waits before the apply
+    /// thread can take the lock (a client holds it while the archive is read), so a long
+    /// `transactionTime` writes all three in one transaction, and `.zero` one each.
+    @Test(arguments: [(Duration.seconds(600), [9]), (Duration.zero, [3, 6, 9])])
+    func aTransactionTakesTheChunksThatWait(transactionTime: Duration, storedAtEachPause: [Int]) async throws {
+        let recorder = PauseRecorder()
+        let db = try recorder.database(in: self, transactionTime: transactionTime)
+        try await db.insertLocalMessages([message("0x4", seconds: 1004, text: "live 4", source: .local)])
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)  // the apply thread may hold the lock, briefly, for its pending reference
+        let client = try DatabaseQueue(path: db.path, configuration: configuration)
+        let counts = try await db.hydrate(archive: archive, mode: .replace) { writer in
+            // The apply thread waits for this lock (its busy timeout) while all 9 rows are handed over.
+            try client.writeWithoutTransaction { db in
+                try db.execute(sql: "BEGIN IMMEDIATE")
+                for n in 0..<9 { try writer.write(message("0x\(n)", seconds: 1000 + Int64(n), text: "archived \(n)")) }
+                try db.execute(sql: "COMMIT")
+            }
+            return summary(entries: 9)
+        }
+        #expect(recorder.stored.withLock { $0 } == storedAtEachPause)
+        #expect(counts == HydrationCounts(stored: 8, replaced: 1, unchanged: 0, removed: 0))
+        #expect(try db.message(id: "0x4")?.text == "archived 4")
+        #expect(try db.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM message WHERE source = 'archive'") } == 9)
+    }
+
+    /// A transaction never waits for the next chunk with the lock held: when none waits, it
+    /// commits, and the chunk goes into the next transaction. Here the archive's reading waits
+    /// for the first pause before it hands over its second chunk; a transaction that waited
+    /// for it would hold the lock until the reading gave up (10 s) and write both chunks at once.
+    @Test func aTransactionCommitsRatherThanWaitForTheNextChunk() async throws {
+        let recorder = PauseRecorder()
+        let db = try recorder.database(in: self, transactionTime: .seconds(600))
+        let pauseCameFirst = Mutex(false)
+        let counts = try await db.hydrate(archive: archive, mode: .replace) { writer in
+            for n in 0..<3 { try writer.write(message("0x\(n)", seconds: 1000 + Int64(n), text: "archived \(n)")) }
+            pauseCameFirst.withLock { $0 = recorder.waitForPause(seconds: 10) }
+            for n in 3..<6 { try writer.write(message("0x\(n)", seconds: 1000 + Int64(n), text: "archived \(n)")) }
+            return summary(entries: 6)
+        }
+        #expect(pauseCameFirst.withLock { $0 })
+        #expect(recorder.stored.withLock { $0 } == [3, 6])
+        #expect(counts == HydrationCounts(stored: 6, replaced: 0, unchanged: 0, removed: 0))
+    }
+
+    /// A transaction starts once `chunksToStart` chunks wait, or reading has ended: when reading
+    /// is the slower side, transactions of one small chunk each wrote the same index pages to the
+    /// WAL again and again (issue 28). Here reading hands over its first chunk and waits: no
+    /// transaction may start (the half-second wait only lets a wrong one show); the second
+    /// chunk starts one with both; the third, after reading ended, one of its own.
+    @Test func aTransactionStartsOnceEnoughChunksWait() async throws {
+        let recorder = PauseRecorder()
+        let db = try recorder.database(in: self, transactionTime: .seconds(600), chunksToStart: 2)
+        let pausedEarly = Mutex(false)
+        let pausedAfterTwoChunks = Mutex(false)
+        let counts = try await db.hydrate(archive: archive, mode: .replace) { writer in
+            for n in 0..<3 { try writer.write(message("0x\(n)", seconds: 1000 + Int64(n), text: "archived \(n)")) }
+            pausedEarly.withLock { $0 = recorder.waitForPause(seconds: 0.5) }
+            for n in 3..<6 { try writer.write(message("0x\(n)", seconds: 1000 + Int64(n), text: "archived \(n)")) }
+            pausedAfterTwoChunks.withLock { $0 = recorder.waitForPause(seconds: 10) }
+            for n in 6..<9 { try writer.write(message("0x\(n)", seconds: 1000 + Int64(n), text: "archived \(n)")) }
+            return summary(entries: 9)
+        }
+        #expect(!pausedEarly.withLock { $0 })
+        #expect(pausedAfterTwoChunks.withLock { $0 })
+        #expect(recorder.stored.withLock { $0 } == [6, 9])
+        #expect(counts == HydrationCounts(stored: 9, replaced: 0, unchanged: 0, removed: 0))
+    }
+
     func pendingReferences(_ db: HistoryDatabase) throws -> Int {
         try db.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM archive_ref WHERE pending_owner IS NOT NULL") ?? -1 }
     }

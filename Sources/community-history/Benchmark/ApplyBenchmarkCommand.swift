@@ -49,7 +49,7 @@ struct ApplyBenchmarkCommand: AsyncParsableCommand {
         let entries = Array(index.entries.reversed().prefix(archives ?? index.entries.count))
 
         print("the apply step alone (rows verified first, untimed), newest archive first")
-        print(columns(["archive", "messages", "seconds", "messages/s", "held s", "CPU s", "paused s", "waited s", "aside s"]))
+        print(columns(["archive", "messages", "seconds", "messages/s", "held s", "CPU s", "commit s", "commits", "paused s", "waited s", "aside s"]))
         var total = (messages: 0, seconds: 0.0)
         for (number, entry) in entries.enumerated() {
             let verified: VerifiedArchive
@@ -61,6 +61,7 @@ struct ApplyBenchmarkCommand: AsyncParsableCommand {
                 continue
             }
             let before = database.importStageTimes
+            let transactionsBefore = database.importWriteLockHolds.count
             let started = ContinuousClock.now
             _ = try await importer.apply(verified)
             let seconds = (ContinuousClock.now - started).inSeconds
@@ -69,11 +70,14 @@ struct ApplyBenchmarkCommand: AsyncParsableCommand {
             total.seconds += seconds
             print(columns(["\(number + 1)", "\(verified.rows.count)", format(seconds), String(format: "%.0f", Double(verified.rows.count) / seconds),
                            format((after.applyHeld - before.applyHeld).inSeconds), format((after.applyCPU - before.applyCPU).inSeconds),
+                           format((after.applyCommitting - before.applyCommitting).inSeconds),
+                           "\(database.importWriteLockHolds.count - transactionsBefore)",
                            format((after.applyPaused - before.applyPaused).inSeconds),
                            format((after.applyCheckpointed - before.applyCheckpointed).inSeconds),
                            format((after.checkpointedAside - before.checkpointedAside).inSeconds)]))
         }
         guard total.messages > 0 else { throw ValidationError("the fixture has no archive this benchmark can apply (all encrypted?)") }
+        print("commit s: the part of held s spent committing; commits: the archive's transactions (with its first and last)")
         print("waited: the apply checkpointed, or waited for the checkpoints beside it to catch up (its path); aside: "
               + "those checkpoints, on their own thread, overlapping the apply (not its path)")
         print("all: \(total.messages) messages in \(format(total.seconds)) s: \(String(format: "%.0f", Double(total.messages) / total.seconds)) messages/s; "

@@ -176,7 +176,7 @@ struct SyncBenchmarkCommand: AsyncParsableCommand {
             entries/s: archived entries read (rejected ones included) over the sync process's whole run (start, store \
             query, downloads, imports); an archive's rate is its entries over the time from the commit before it (the \
             first archive's: from its start) to its own, as the next archive is verified while one is written. write \
-            lock: the longest an import held it (a chunk of rows, or the transaction that publishes an archive), up to \
+            lock: the longest an import held it (a transaction of rows, about 0.1 s, or the one that publishes an archive), up to \
             its commit (the WAL is copied into the database file beside the import, holding no lock). probe wait: the longest \
             one of the probe's writes took, with SQLite's busy handler sleeping between tries as a chat client's does.
             """)
