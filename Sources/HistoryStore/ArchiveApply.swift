@@ -24,7 +24,7 @@ extension HistoryDatabase {
     /// taken back here, or, if that fails too, by the next import.
     ///
     /// Each transaction is an access of its own to the database's writer, so the process's
-    /// other writes (another community's import, a download's record) wait for one chunk too.
+    /// other writes (another community's import, a download's record) wait for one transaction too.
     func apply(
         owner: String, archive: ArchiveRecord, mode: HydrationMode, force: Bool, handoff: ImportHandoff
     ) throws -> HydrationCounts {
@@ -127,12 +127,14 @@ extension HistoryDatabase {
                 case .rows(let rows):
                     let budget = applyPacing.transactionTime - committing
                     var hold = LockHold()
-                    let after = try writeLocked(thenPause: true, checkpointer: checkpointer, hold: &hold) { db in
+                    try writeLocked(thenPause: true, checkpointer: checkpointer, hold: &hold) { db in
                         var write = ArchiveRowWrite(db: db, pending: pending, published: published, mode: mode)
-                        return try writeChunks(starting: rows, with: &write, within: budget, total: &total, handoff: handoff)
+                        try writeChunks(starting: rows, with: &write, within: budget, total: &total, handoff: handoff)
                     }
                     committing = hold.committing
-                    next = after ?? handoff.take(whenWaiting: applyPacing.chunksToStart)
+                    // After the pause: an import stopped in it (its task cancelled) is `.stopped`
+                    // here, before anything is published.
+                    next = handoff.take(whenWaiting: applyPacing.chunksToStart)
                 case .ended:
                     break chunks
                 case .stopped:
@@ -166,20 +168,20 @@ extension HistoryDatabase {
 
     /// One transaction's rows: `first`, then the chunks that wait, while the next one is
     /// expected (as long as the last) to end within `budget`: `applyPacing.transactionTime` less
-    /// the last commit's time (`ApplyPacing` says why a time). Returns what the handoff said
-    /// after the last chunk taken (the end of the rows), or nil: take the next chunk after the
-    /// commit, waiting for `chunksToStart` of them with the lock free. Throws when the import was stopped meanwhile:
-    /// the transaction rolls back.
+    /// the last commit's time (`ApplyPacing` says why a time). The chunks after these, and the
+    /// end of the rows, are taken after the commit and its pause, waiting for `chunksToStart`
+    /// chunks with the lock free. Throws when the import was stopped meanwhile: the
+    /// transaction rolls back.
     private func writeChunks(
         starting first: [StoredMessage], with write: inout ArchiveRowWrite, within budget: Duration,
         total: inout Int, handoff: ImportHandoff
-    ) throws -> ImportHandoff.Next? {
+    ) throws {
         let started = ContinuousClock.now
         try write.write(first)
         total += first.count
         var elapsed = ContinuousClock.now - started
         var lastChunk = elapsed
-        while elapsed + lastChunk <= budget {
+        while budget > .zero && elapsed + lastChunk <= budget {
             switch handoff.takeIfReady() {
             case .rows(let rows)?:
                 let chunkStarted = ContinuousClock.now
@@ -189,13 +191,10 @@ extension HistoryDatabase {
                 elapsed = .now - started
             case .stopped?:
                 throw handoff.stopReason
-            case .ended?:
-                return .ended
-            case nil:
-                return nil
+            case .ended?, nil:
+                return
             }
         }
-        return nil
     }
 
     /// Runs `work` in a `BEGIN IMMEDIATE` transaction, in an access of its own to the writer,

@@ -104,12 +104,17 @@ final class ImportHandoff: @unchecked Sendable {
         return takeLocked()!
     }
 
-    /// What `take()` would hand over, without waiting: nil while reading goes on and no chunk
-    /// waits (the apply thread, which holds the write lock, commits rather than wait with it).
+    /// The chunk that waits, or `.stopped`, without waiting: nil when no chunk waits (the apply
+    /// thread, which holds the write lock, commits rather than wait with it). Never `.ended`:
+    /// the end is taken with `take`, after the commit and its pause, so that a stop in the pause
+    /// is seen before the archive is published.
     func takeIfReady() -> Next? {
         condition.lock()
         defer { condition.unlock() }
-        return takeLocked()
+        switch takeLocked() {
+        case .ended?, nil: return nil
+        case let next?: return next
+        }
     }
 
     private func takeLocked() -> Next? {

@@ -144,6 +144,39 @@ import Testing
         #expect(counts == HydrationCounts(stored: 9, replaced: 0, unchanged: 0, removed: 0))
     }
 
+    /// An import cancelled in the pause after its last transaction of rows publishes nothing:
+    /// the end of the rows is taken after the pause, where the stop is seen. (A review of
+    /// f84ba1e found that a transaction which met the end took it itself, and publishing went
+    /// on.) Two chunks to start: the one transaction starts after reading has ended.
+    @Test func anImportCancelledInItsLastPausePublishesNothing() async throws {
+        let running = Mutex<Task<HydrationCounts, any Error>?>(nil)
+        let taskKnown = DispatchSemaphore(value: 0)
+        let cancelled = Mutex(false)
+        let db = try temporaryDatabase(pacing: ApplyPacing(
+            chunkRows: 3, waitingChunks: 8, transactionTime: .seconds(600), chunksToStart: 2, pauseAfterHoldsOver: .zero,
+            sleep: { _ in
+                // The first pause (the later ones take the hidden rows back).
+                guard !cancelled.withLock({ $0 }) else { return }
+                _ = taskKnown.wait(timeout: .now() + 10)
+                running.withLock { $0 }?.cancel()
+                cancelled.withLock { $0 = true }
+            }))
+        let archive = archive
+        let task = Task {
+            try await db.hydrate(archive: archive, mode: .replace) { writer in
+                for n in 0..<3 { try writer.write(message("0x\(n)", seconds: 1000 + Int64(n), text: "archived \(n)")) }
+                return summary(entries: 3)
+            }
+        }
+        running.withLock { $0 = task }
+        taskKnown.signal()
+        await #expect(throws: CancellationError.self) { try await task.value }
+        #expect(cancelled.withLock { $0 })
+        #expect(try !db.isImported(archiveID: archive.id))
+        #expect(try db.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM message_row") } == 0)
+        #expect(try pendingReferences(db) == 0)
+    }
+
     func pendingReferences(_ db: HistoryDatabase) throws -> Int {
         try db.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM archive_ref WHERE pending_owner IS NOT NULL") ?? -1 }
     }
