@@ -140,7 +140,7 @@ extension HistoryDatabase {
     ///
     /// It never blocks a thread of Swift's cooperative pool: `body` runs on a thread of its
     /// own while the apply step runs on another. Cancelling the calling task stops it within
-    /// `cancellationCheckInterval` messages or one chunk: nothing is visible and this throws
+    /// `cancellationCheckInterval` messages or one transaction: nothing is visible and this throws
     /// `CancellationError`, so a shutdown never waits for a large archive to finish.
     /// Throws `HistoryStoreError.alreadyImported` unless `force`, what `body` throws, and
     /// `DatabaseError` (busy past the timeout, disk full).
