@@ -120,18 +120,20 @@ extension HistoryDatabase {
         do {
             var total = 0
             var next = handoff.take(whenWaiting: applyPacing.chunksToStart)
-            // The last commit's time, which the next transaction leaves for its own commit.
-            var committing: Duration = .zero
             chunks: while true {
                 switch next {
                 case .rows(let rows):
-                    let budget = applyPacing.transactionTime - committing
+                    var budget = TransactionBudget(limit: applyPacing.transactionTime, commitPerRow: commitPerRow.withLock { $0 })
                     var hold = LockHold()
                     try writeLocked(thenPause: true, checkpointer: checkpointer, hold: &hold) { db in
                         var write = ArchiveRowWrite(db: db, pending: pending, published: published, mode: mode)
-                        try writeChunks(starting: rows, with: &write, within: budget, total: &total, handoff: handoff)
+                        try writeChunks(starting: rows, with: &write, within: &budget, handoff: handoff)
                     }
-                    committing = hold.committing
+                    total += budget.rows
+                    // For the next transaction, of this archive or the next.
+                    if let measured = TransactionBudget.commitPerRow(committing: hold.committing, rows: budget.rows) {
+                        commitPerRow.withLock { $0 = measured }
+                    }
                     // After the pause: an import stopped in it (its task cancelled) is `.stopped`
                     // here, before anything is published.
                     next = handoff.take(whenWaiting: applyPacing.chunksToStart)
@@ -166,29 +168,24 @@ extension HistoryDatabase {
         }
     }
 
-    /// One transaction's rows: `first`, then the chunks that wait, while the next one is
-    /// expected (as long as the last) to end within `budget`: `applyPacing.transactionTime` less
-    /// the last commit's time (`ApplyPacing` says why a time). The chunks after these, and the
-    /// end of the rows, are taken after the commit and its pause, waiting for `chunksToStart`
-    /// chunks with the lock free. Throws when the import was stopped meanwhile: the
-    /// transaction rolls back.
+    /// One transaction's rows: `first`, then the chunks that wait, while `budget` has room for
+    /// another (`TransactionBudget`). The chunks after these, and the end of the rows, are taken
+    /// after the commit and its pause, waiting for `chunksToStart` chunks with the lock free.
+    /// Throws when the import was stopped meanwhile: the transaction rolls back (and `budget`
+    /// counts rows that were not stored: the caller throws too).
     private func writeChunks(
-        starting first: [StoredMessage], with write: inout ArchiveRowWrite, within budget: Duration,
-        total: inout Int, handoff: ImportHandoff
+        starting first: [StoredMessage], with write: inout ArchiveRowWrite, within budget: inout TransactionBudget,
+        handoff: ImportHandoff
     ) throws {
-        let started = ContinuousClock.now
-        try write.write(first)
-        total += first.count
-        var elapsed = ContinuousClock.now - started
-        var lastChunk = elapsed
-        while budget > .zero && elapsed + lastChunk <= budget {
+        var chunk = first
+        while true {
+            let started = ContinuousClock.now
+            try write.write(chunk)
+            budget.wrote(rows: chunk.count, in: .now - started)
+            guard budget.hasRoomForAnotherChunk else { return }
             switch handoff.takeIfReady() {
             case .rows(let rows)?:
-                let chunkStarted = ContinuousClock.now
-                try write.write(rows)
-                total += rows.count
-                lastChunk = .now - chunkStarted
-                elapsed = .now - started
+                chunk = rows
             case .stopped?:
                 throw handoff.stopReason
             case .ended?, nil:
@@ -324,7 +321,8 @@ extension HistoryDatabase {
     }
 
     /// Removes the hidden rows of imports that ended without publishing them (killed, or a
-    /// cleanup that failed), in chunks, as the copy wrote them. An import still running holds
+    /// cleanup that failed), `applyPacing.removalRows` at a time, with the apply's pause after
+    /// each transaction. An import still running holds
     /// its claim file locked and is left alone, in this process or another.
     func removeAbandonedPendingRows() throws {
         let pendings = try pool.read { db in
@@ -344,7 +342,7 @@ extension HistoryDatabase {
     /// the archive's version of the message: the same ID is the same signed content).
     private func removePendingRows(pending: Int64, owner: String) throws {
         let stillPending = "EXISTS (SELECT 1 FROM main.archive_ref WHERE ref = :pending AND pending_owner = :owner)"
-        let arguments: StatementArguments = ["pending": pending, "owner": owner, "chunk": applyPacing.chunkRows]
+        let arguments: StatementArguments = ["pending": pending, "owner": owner, "chunk": applyPacing.removalRows]
         var changed = 0
         repeat {
             changed = try writeLocked(thenPause: true) { db in

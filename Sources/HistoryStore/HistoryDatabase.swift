@@ -39,6 +39,10 @@ public final class HistoryDatabase: Sendable {
     let applyPacing: ApplyPacing
     /// Held by an import's apply step, from its first row to publishing (`ArchiveApply.swift`).
     let applying = NSLock()
+    /// The commit's cost per row in the last transaction of an import's rows, kept from one
+    /// archive to the next: the first transaction of an archive leaves room for its commit too
+    /// (`TransactionBudget`). Nil until this process has committed one.
+    let commitPerRow = Mutex<Duration?>(nil)
 
     /// Opens (creating and migrating) the database at `path`. `readOnly`: opens an existing
     /// database for reading only, without migrating, so `status` and `messages` need no write
@@ -158,9 +162,10 @@ public final class HistoryDatabase: Sendable {
 
 /// How an import's apply step writes an archive's rows: the reading thread hands them over
 /// `chunkRows` at a time; a transaction starts once `chunksToStart` chunks wait (or reading
-/// has ended), writes them, and then the chunks that are waiting by then, until it has held
-/// the lock for `transactionTime`; after each transaction that held the lock longer than
-/// `pauseAfterHoldsOver`, a pause with the lock free before taking it again.
+/// has ended), writes them, and then the chunks that are waiting by then, while it is expected
+/// to hold the lock, commit included, for at most `transactionTime` (`TransactionBudget`);
+/// after each transaction that held the lock longer than `pauseAfterHoldsOver`, a pause with
+/// the lock free before taking it again.
 ///
 /// Why the pause: SQLite has no queue for its write lock. A writer that finds it taken sleeps
 /// in its busy handler and tries again. Without a pause the import would take the lock back
@@ -190,7 +195,8 @@ public struct ApplyPacing: Sendable {
     /// Chunks that may wait for the apply thread before the reading thread waits (memory stays
     /// `chunkRows × waitingChunks` rows, however large the archive).
     public var waitingChunks: Int
-    /// How long one transaction keeps taking the chunks that wait; `.zero`: one chunk each.
+    /// How long one transaction may hold the lock, its commit included, taking the chunks that
+    /// wait (`TransactionBudget` estimates the commit); `.zero`: one chunk each.
     public var transactionTime: Duration
     /// Chunks that must wait (or reading must have ended) before a transaction starts; at most
     /// `waitingChunks`.
@@ -205,14 +211,19 @@ public struct ApplyPacing: Sendable {
     /// (`WALCheckpointer`). 64 MiB: 14,000 rows at 375,000 stored messages (measured: 8-9 MiB
     /// per 2,000), so the wait comes once or twice per 25,000-row archive.
     public var walBytesBeforeCatchUp: Int
+    /// Rows one transaction takes back when an import's hidden rows are removed (it failed, was
+    /// stopped, or its process was killed), with a pause after each as after the apply's.
+    public var removalRows: Int64
 
+    /// `removalRows` nil: `chunkRows`.
     public init(chunkRows: Int64, waitingChunks: Int = 2, transactionTime: Duration = .zero, chunksToStart: Int = 1,
                 pauseAfterHoldsOver: Duration, pauseMargin: Duration = .milliseconds(5),
-                walBytesBeforeCatchUp: Int = 64 << 20,
+                walBytesBeforeCatchUp: Int = 64 << 20, removalRows: Int64? = nil,
                 sleep: @escaping @Sendable (Duration) -> Void = {
                     Thread.sleep(forTimeInterval: Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18)
                 }) {
         precondition(chunkRows > 0, "an apply chunk holds at least one row")
+        precondition((removalRows ?? chunkRows) > 0, "a removal takes back at least one row at a time")
         precondition(waitingChunks > 0, "at least one chunk may wait for the apply thread")
         precondition((1...waitingChunks).contains(chunksToStart), "a transaction starts with 1 to waitingChunks chunks")
         self.chunkRows = chunkRows
@@ -222,6 +233,7 @@ public struct ApplyPacing: Sendable {
         self.pauseAfterHoldsOver = pauseAfterHoldsOver
         self.pauseMargin = pauseMargin
         self.walBytesBeforeCatchUp = walBytesBeforeCatchUp
+        self.removalRows = removalRows ?? chunkRows
         self.sleep = sleep
     }
 
@@ -245,8 +257,11 @@ public struct ApplyPacing: Sendable {
     /// under the 128 ms past which the pause would double. Eight chunks may wait: 4,000 rows,
     /// as two chunks of 2,000 did before; a transaction starts with four (2,000 rows, as it
     /// did before). Holds under 25 ms are short enough that a waiting writer loses little.
+    /// Removals go 2,000 rows at a time: a delete costs about what an insert does, so 55-60 ms,
+    /// as the apply's transactions were before f84ba1e; 500 would be four times the commits
+    /// for a path that publishes nothing.
     public static let `default` = ApplyPacing(chunkRows: 500, waitingChunks: 8, transactionTime: .milliseconds(110),
-                                              chunksToStart: 4, pauseAfterHoldsOver: .milliseconds(25))
+                                              chunksToStart: 4, pauseAfterHoldsOver: .milliseconds(25), removalRows: 2_000)
 }
 
 /// Where imports spent their time, summed over imports, for the benchmarks: which side of the
