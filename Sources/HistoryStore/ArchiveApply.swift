@@ -131,7 +131,8 @@ extension HistoryDatabase {
                     }
                     total += budget.rows
                     // For the next transaction, of this archive or the next.
-                    if let measured = TransactionBudget.commitPerRow(committing: hold.committing, rows: budget.rows) {
+                    if let measured = TransactionBudget.measuredCommitPerRow(committing: hold.committing, rows: budget.rows,
+                                                                              chunkRows: Int(applyPacing.chunkRows)) {
                         commitPerRow.withLock { $0 = measured }
                     }
                     // After the pause: an import stopped in it (its task cancelled) is `.stopped`
@@ -321,8 +322,8 @@ extension HistoryDatabase {
     }
 
     /// Removes the hidden rows of imports that ended without publishing them (killed, or a
-    /// cleanup that failed), `applyPacing.removalRows` at a time, with the apply's pause after
-    /// each transaction. An import still running holds
+    /// cleanup that failed), with the apply's pause after each transaction (`removePendingRows`
+    /// says how many rows each takes back). An import still running holds
     /// its claim file locked and is left alone, in this process or another.
     func removeAbandonedPendingRows() throws {
         let pendings = try pool.read { db in
@@ -339,7 +340,8 @@ extension HistoryDatabase {
     /// Takes `pending`'s rows back and then the reference, each transaction checking that the
     /// reference is still pending under `owner` (another process may have published it): a
     /// new message's row is deleted, a replaced local copy becomes a local copy again (with
-    /// the archive's version of the message: the same ID is the same signed content).
+    /// the archive's version of the message: the same ID is the same signed content). Each
+    /// transaction deletes up to `applyPacing.removalRows` rows and restores as many.
     private func removePendingRows(pending: Int64, owner: String) throws {
         let stillPending = "EXISTS (SELECT 1 FROM main.archive_ref WHERE ref = :pending AND pending_owner = :owner)"
         let arguments: StatementArguments = ["pending": pending, "owner": owner, "chunk": applyPacing.removalRows]

@@ -41,7 +41,7 @@ public final class HistoryDatabase: Sendable {
     let applying = NSLock()
     /// The commit's cost per row in the last transaction of an import's rows, kept from one
     /// archive to the next: the first transaction of an archive leaves room for its commit too
-    /// (`TransactionBudget`). Nil until this process has committed one.
+    /// (`TransactionBudget`). Nil until this database object has committed one.
     let commitPerRow = Mutex<Duration?>(nil)
 
     /// Opens (creating and migrating) the database at `path`. `readOnly`: opens an existing
@@ -211,8 +211,9 @@ public struct ApplyPacing: Sendable {
     /// (`WALCheckpointer`). 64 MiB: 14,000 rows at 375,000 stored messages (measured: 8-9 MiB
     /// per 2,000), so the wait comes once or twice per 25,000-row archive.
     public var walBytesBeforeCatchUp: Int
-    /// Rows one transaction takes back when an import's hidden rows are removed (it failed, was
-    /// stopped, or its process was killed), with a pause after each as after the apply's.
+    /// When an import's hidden rows are removed (it failed, was stopped, or its process was
+    /// killed): rows one transaction deletes, and rows it restores as local copies (each up to
+    /// this many), with a pause after each transaction as after the apply's.
     public var removalRows: Int64
 
     /// `removalRows` nil: `chunkRows`.
@@ -257,9 +258,9 @@ public struct ApplyPacing: Sendable {
     /// under the 128 ms past which the pause would double. Eight chunks may wait: 4,000 rows,
     /// as two chunks of 2,000 did before; a transaction starts with four (2,000 rows, as it
     /// did before). Holds under 25 ms are short enough that a waiting writer loses little.
-    /// Removals go 2,000 rows at a time: a delete costs about what an insert does, so 55-60 ms,
-    /// as the apply's transactions were before f84ba1e; 500 would be four times the commits
-    /// for a path that publishes nothing.
+    /// Removals go 2,000 rows at a time, as the apply's transactions did before f84ba1e (a delete
+    /// costs about what an insert does: 55-60 ms at 375,000 stored, more where local copies are
+    /// restored too); 500 would be four times the commits for a path that publishes nothing.
     public static let `default` = ApplyPacing(chunkRows: 500, waitingChunks: 8, transactionTime: .milliseconds(110),
                                               chunksToStart: 4, pauseAfterHoldsOver: .milliseconds(25), removalRows: 2_000)
 }

@@ -7,10 +7,10 @@
 /// written. So it is estimated per row, from the last transaction committed, in this archive or
 /// the one before (`HistoryDatabase.commitPerRow`). f84ba1e left each transaction the last
 /// commit's time, and had none at an archive's start: each archive's first transaction held the
-/// lock 0.14-0.15 s (`benchmark apply`, 400,004 messages), past the 128 ms after which a waiting
-/// chat client's busy handler sleeps 50 ms instead of 25. Before any commit was measured, a
-/// commit is taken to cost as much as the writing: it was 0.1 of it in an empty database and
-/// 0.45 at 375,000 messages, so the process's first transaction errs short.
+/// lock 0.11-0.15 s (`benchmark apply`, 400,004 messages), often past the 128 ms after which a
+/// waiting chat client's busy handler sleeps 50 ms instead of 25. Before any commit was measured,
+/// a commit is taken to cost as much as the writing: it was 0.1 of it in an empty database and
+/// 0.45 at 375,000 messages, so the database's first transaction errs short.
 ///
 /// A pure value: the apply thread tells it what it wrote and asks it; tests give it durations.
 ///
@@ -42,7 +42,7 @@ struct TransactionBudget: Sendable {
     }
 
     /// Whether one more chunk, as large and as long to write as the last, and then the commit
-    /// of everything written are expected to end within `limit`.
+    /// of everything written are expected to end within `limit`. Asked after `wrote`.
     var hasRoomForAnotherChunk: Bool {
         guard limit > .zero else { return false }
         let writingAfter = writing + lastChunk.time
@@ -50,8 +50,11 @@ struct TransactionBudget: Sendable {
         return writingAfter + commit <= limit
     }
 
-    /// The commit's cost per row that a transaction of `rows` rows measured, nil for none.
-    static func commitPerRow(committing: Duration, rows: Int) -> Duration? {
-        rows > 0 ? committing / rows : nil
+    /// The commit's cost per row that a transaction of `rows` rows measured, to estimate the
+    /// next ones with; nil when it wrote less than a chunk (`chunkRows`). Such a transaction is
+    /// an archive's tail, whose commit is mostly its fixed cost: divided by a few rows, it would
+    /// make the next archive's first transaction a single chunk.
+    static func measuredCommitPerRow(committing: Duration, rows: Int, chunkRows: Int) -> Duration? {
+        rows > 0 && rows >= chunkRows ? committing / rows : nil
     }
 }

@@ -21,13 +21,19 @@ import Testing
         #expect(budget.rows == 1_500)
     }
 
-    /// The next chunk is expected to be as large and as slow as the last one.
+    /// The next chunk is expected to be as large and as slow as the last one, not as the average.
     @Test func theNextChunkIsExpectedToBeLikeTheLast() {
         var budget = TransactionBudget(limit: .milliseconds(110), commitPerRow: .zero)
-        budget.wrote(rows: 500, in: .milliseconds(40))
-        #expect(budget.hasRoomForAnotherChunk)  // 80 ms
         budget.wrote(rows: 500, in: .milliseconds(60))
-        #expect(!budget.hasRoomForAnotherChunk)  // 160 ms
+        budget.wrote(rows: 500, in: .milliseconds(20))
+        #expect(budget.hasRoomForAnotherChunk)  // 80 + 20 ms (the average would make it 80 + 40)
+
+        var rows = TransactionBudget(limit: .milliseconds(60), commitPerRow: .microseconds(40))
+        rows.wrote(rows: 500, in: .milliseconds(10))
+        rows.wrote(rows: 100, in: .milliseconds(10))
+        // 30 ms of writing and 700 rows' commit, 28 ms: 58 (500 more rows, as the first chunk, would make 74).
+        #expect(rows.hasRoomForAnotherChunk)
+        #expect(rows.rows == 600)
     }
 
     /// Before any commit was measured (the process's first transaction), a commit is taken to
@@ -47,8 +53,12 @@ import Testing
         #expect(!budget.hasRoomForAnotherChunk)
     }
 
-    @Test func theCommitsCostPerRowIsItsTimeOverItsRows() {
-        #expect(TransactionBudget.commitPerRow(committing: .milliseconds(30), rows: 1_500) == .microseconds(20))
-        #expect(TransactionBudget.commitPerRow(committing: .milliseconds(30), rows: 0) == nil)
+    /// A transaction's commit per row is its time over its rows; one of less than a chunk (an
+    /// archive's tail, a few rows and the commit's fixed cost) is no estimate for the next.
+    @Test func theCommitsCostPerRowIsMeasuredOnTransactionsOfAChunkOrMore() {
+        #expect(TransactionBudget.measuredCommitPerRow(committing: .milliseconds(30), rows: 1_500, chunkRows: 500) == .microseconds(20))
+        #expect(TransactionBudget.measuredCommitPerRow(committing: .milliseconds(5), rows: 500, chunkRows: 500) == .microseconds(10))
+        #expect(TransactionBudget.measuredCommitPerRow(committing: .milliseconds(2), rows: 3, chunkRows: 500) == nil)
+        #expect(TransactionBudget.measuredCommitPerRow(committing: .milliseconds(30), rows: 0, chunkRows: 500) == nil)
     }
 }
