@@ -119,25 +119,22 @@ extension HistoryDatabase {
         }
         do {
             var total = 0
-            var next = handoff.take(whenWaiting: applyPacing.chunksToStart)
+            // Taken with the lock free: after the last transaction's pause, so an import stopped
+            // in it (its task cancelled) is `.stopped` here, before anything is published.
             chunks: while true {
-                switch next {
+                switch handoff.take(whenWaiting: applyPacing.chunksToStart) {
                 case .rows(let rows):
                     var budget = TransactionBudget(limit: applyPacing.transactionTime, commitPerRow: commitPerRow.withLock { $0 })
-                    var hold = LockHold()
-                    try writeLocked(thenPause: true, checkpointer: checkpointer, hold: &hold) { db in
+                    let hold = try measuredWriteLocked(thenPause: true, checkpointer: checkpointer) { db in
                         var write = ArchiveRowWrite(db: db, pending: pending, published: published, mode: mode)
                         try writeChunks(starting: rows, with: &write, within: &budget, handoff: handoff)
-                    }
+                    }.hold
                     total += budget.rows
                     // For the next transaction, of this archive or the next.
                     if let measured = TransactionBudget.measuredCommitPerRow(committing: hold.committing, rows: budget.rows,
                                                                               chunkRows: Int(applyPacing.chunkRows)) {
                         commitPerRow.withLock { $0 = measured }
                     }
-                    // After the pause: an import stopped in it (its task cancelled) is `.stopped`
-                    // here, before anything is published.
-                    next = handoff.take(whenWaiting: applyPacing.chunksToStart)
                 case .ended:
                     break chunks
                 case .stopped:
@@ -203,8 +200,7 @@ extension HistoryDatabase {
     private func writeLocked<T>(
         thenPause: Bool = false, checkpointer: (WALCheckpointer, WALFrameCount)? = nil, _ work: (Database) throws -> T
     ) throws -> T {
-        var hold = LockHold()
-        return try writeLocked(thenPause: thenPause, checkpointer: checkpointer, hold: &hold, work)
+        try measuredWriteLocked(thenPause: thenPause, checkpointer: checkpointer, work).result
     }
 
     /// How long one transaction held the write lock, and how much of that was its commit.
@@ -215,11 +211,11 @@ extension HistoryDatabase {
         var committing: Duration = .zero
     }
 
-    /// `writeLocked`, giving the transaction's `LockHold` in `hold` too.
-    private func writeLocked<T>(
-        thenPause: Bool, checkpointer: (WALCheckpointer, WALFrameCount)?, hold: inout LockHold, _ work: (Database) throws -> T
-    ) throws -> T {
-        hold = LockHold()
+    /// `writeLocked`, returning the transaction's `LockHold` too.
+    private func measuredWriteLocked<T>(
+        thenPause: Bool, checkpointer: (WALCheckpointer, WALFrameCount)?, _ work: (Database) throws -> T
+    ) throws -> (result: T, hold: LockHold) {
+        var hold = LockHold()
         let result = try pool.writeWithoutTransaction { db in
             var result: T?
             var locked: (wall: ContinuousClock.Instant, cpu: Duration)?
@@ -245,7 +241,7 @@ extension HistoryDatabase {
             $0.applyCPU += hold.cpu
             $0.applyCommitting += hold.committing
         }
-        guard thenPause else { return result }
+        guard thenPause else { return (result, hold) }
         var checkpointed: Duration = .zero
         if case let (checkpointer, walFrames)? = checkpointer {
             let started = ContinuousClock.now
@@ -258,7 +254,7 @@ extension HistoryDatabase {
             applyPacing.sleep(max(.zero, pause - checkpointed))
             importStages.withLock { $0.applyPaused += pause }
         }
-        return result
+        return (result, hold)
     }
 
     /// Copies the WAL's committed pages into the database file, on the writer's connection,

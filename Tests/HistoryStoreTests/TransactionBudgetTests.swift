@@ -3,7 +3,7 @@ import Testing
 
 /// How many chunks a transaction of an import's rows takes: while it is expected to end within
 /// its time, commit included (issue 28: an archive's first transaction left no room for its
-/// commit and held the lock 0.14-0.15 s, not 0.11).
+/// commit and held the lock 0.11-0.15 s, not 0.11 at most).
 @Suite(.timeLimit(.minutes(5))) struct TransactionBudgetTests {
     /// With a commit cost measured, another chunk is taken while the writing so far, one more
     /// chunk like the last, and the commit of all those rows fit.
