@@ -191,32 +191,34 @@ public final class HistoryDatabase: Sendable {
 /// workers: 15,600-17,300 messages/s against 18,100).
 public struct ApplyPacing: Sendable {
     /// Rows the reading thread hands over at a time: the apply's unit between two looks at the clock.
-    public var chunkRows: Int64
+    public let chunkRows: Int64
     /// Chunks that may wait for the apply thread before the reading thread waits (memory stays
     /// `chunkRows × waitingChunks` rows, however large the archive).
-    public var waitingChunks: Int
+    public let waitingChunks: Int
     /// How long one transaction may hold the lock, its commit included, taking the chunks that
     /// wait (`TransactionBudget` estimates the commit); `.zero`: one chunk each.
-    public var transactionTime: Duration
+    public let transactionTime: Duration
     /// Chunks that must wait (or reading must have ended) before a transaction starts; at most
     /// `waitingChunks`.
-    public var chunksToStart: Int
-    public var pauseAfterHoldsOver: Duration
+    public let chunksToStart: Int
+    /// A transaction that held the lock longer than this is followed by a pause (`pause(afterHolding:)`).
+    public let pauseAfterHoldsOver: Duration
     /// Added to each pause, for the client's thread to be scheduled.
-    public var pauseMargin: Duration
+    public let pauseMargin: Duration
     /// Sleeps for the pause (tests pass one that records the pause, or writes as a client would).
-    public var sleep: @Sendable (Duration) -> Void
+    public let sleep: @Sendable (Duration) -> Void
     /// How large the WAL may grow during an import before the apply thread waits for the
     /// checkpoints beside it to catch up, so that SQLite can start the WAL over
     /// (`WALCheckpointer`). 64 MiB: 14,000 rows at 375,000 stored messages (measured: 8-9 MiB
     /// per 2,000), so the wait comes once or twice per 25,000-row archive.
-    public var walBytesBeforeCatchUp: Int
+    public let walBytesBeforeCatchUp: Int
     /// When an import's hidden rows are removed (it failed, was stopped, or its process was
     /// killed): rows one transaction deletes, and rows it restores as local copies (each up to
     /// this many), with a pause after each transaction as after the apply's.
-    public var removalRows: Int64
+    public let removalRows: Int64
 
-    /// `removalRows` nil: `chunkRows`.
+    /// `removalRows` nil: `chunkRows`. The fields are constants, so what `init` checks holds
+    /// for the value's life (a `removalRows` of 0 would end a removal before its rows were back).
     public init(chunkRows: Int64, waitingChunks: Int = 2, transactionTime: Duration = .zero, chunksToStart: Int = 1,
                 pauseAfterHoldsOver: Duration, pauseMargin: Duration = .milliseconds(5),
                 walBytesBeforeCatchUp: Int = 64 << 20, removalRows: Int64? = nil,
