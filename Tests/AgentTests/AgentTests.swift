@@ -21,6 +21,10 @@ import WakuClient
 @Suite(.serialized, .timeLimit(.minutes(5))) struct AgentTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let bundled = root.appendingPathComponent("Fixtures/demo-community")
+    /// The built command, run as a user runs it: `.build/debug/community-history`, or the executable
+    /// `COMMUNITY_HISTORY_BINARY` names (`scripts/address-sanitizer.sh` passes its own build's).
+    static let binary = ProcessInfo.processInfo.environment["COMMUNITY_HISTORY_BINARY"].map { URL(fileURLWithPath: $0) }
+        ?? root.appendingPathComponent(".build/debug/community-history")
 
     struct Setup {
         var scratch: URL
@@ -306,7 +310,7 @@ import WakuClient
         let configPath = setup.scratch.appendingPathComponent("agent.json")
         try JSONEncoder().encode(configuration).write(to: URL(fileURLWithPath: configPath.path))
         let eventsPath = setup.scratch.appendingPathComponent("events.jsonl").path
-        let binary = Self.root.appendingPathComponent(".build/debug/community-history")
+        let binary = Self.binary
         try #require(FileManager.default.isExecutableFile(atPath: binary.path), "build the executable first (swift build --build-tests)")
 
         func launch() throws -> Process {
@@ -361,7 +365,7 @@ import WakuClient
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("demo-network-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         let configPath = scratch.appendingPathComponent("demo-agent.json").path
-        let binary = Self.root.appendingPathComponent(".build/debug/community-history")
+        let binary = Self.binary
         try #require(FileManager.default.isExecutableFile(atPath: binary.path), "build the executable first (swift build --build-tests)")
         let network = Process()
         network.executableURL = binary

@@ -11,7 +11,7 @@ import WakuClient
 
 /// `codex-cid`, `doctor` and `sync`'s printed fixes, through the built binary as a user runs them.
 @Suite(.serialized, .timeLimit(.minutes(5))) struct CommandLineTests {
-    static let binary = AgentTests.root.appendingPathComponent(".build/debug/community-history")
+    static let binary = AgentTests.binary
 
     struct Run {
         var status: Int32
