@@ -25,8 +25,9 @@ binary="$build/debug/community-history"
 
 reports=$(mktemp -d)
 trap 'rm -rf "$reports"' EXIT
-# Leak checking is off: the Swift runtime's own allocations that live to the exit are reported
-# as leaks. Each process writes its report to a file of its own.
+# Leak checking is off: a leak corrupts nothing, and memory that corrupts is what this looks for
+# (a `replay` of the bundled fixture with it on reported no leak). Each process writes its
+# report to a file of its own.
 export ASAN_OPTIONS="detect_leaks=0:log_path=$reports/report"
 export COMMUNITY_HISTORY_BINARY="$PWD/$binary"
 
