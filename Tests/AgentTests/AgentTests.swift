@@ -26,6 +26,12 @@ import WakuClient
     static let binary = ProcessInfo.processInfo.environment["COMMUNITY_HISTORY_BINARY"].map { URL(fileURLWithPath: $0) }
         ?? root.appendingPathComponent(".build/debug/community-history")
 
+    /// `executable`, once it is there to run; a test that would start it fails with what to do.
+    static func requireBuilt(_ executable: URL = AgentTests.binary) throws -> URL {
+        try #require(FileManager.default.isExecutableFile(atPath: executable.path), "build the executable first (swift build --build-tests)")
+        return executable
+    }
+
     struct Setup {
         var scratch: URL
         var codexNode: DemoCodexNode
@@ -310,8 +316,7 @@ import WakuClient
         let configPath = setup.scratch.appendingPathComponent("agent.json")
         try JSONEncoder().encode(configuration).write(to: URL(fileURLWithPath: configPath.path))
         let eventsPath = setup.scratch.appendingPathComponent("events.jsonl").path
-        let binary = Self.binary
-        try #require(FileManager.default.isExecutableFile(atPath: binary.path), "build the executable first (swift build --build-tests)")
+        let binary = try Self.requireBuilt()
 
         func launch() throws -> Process {
             let process = Process()
@@ -365,8 +370,7 @@ import WakuClient
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("demo-network-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         let configPath = scratch.appendingPathComponent("demo-agent.json").path
-        let binary = Self.binary
-        try #require(FileManager.default.isExecutableFile(atPath: binary.path), "build the executable first (swift build --build-tests)")
+        let binary = try Self.requireBuilt()
         let network = Process()
         network.executableURL = binary
         network.arguments = ["demo-network", "--fixture", Self.bundled.path, "--agent-config", configPath,

@@ -38,9 +38,8 @@ import WakuClient
     /// `environment` nil: this process's; `directory` nil: this process's working directory.
     static func runBlocking(_ arguments: [String], binary: URL = CommandLineTests.binary, environment: [String: String]? = nil,
                             in directory: URL? = nil) throws -> Run {
-        try #require(FileManager.default.isExecutableFile(atPath: binary.path), "build the executable first (swift build --build-tests)")
         let process = Process()
-        process.executableURL = binary
+        process.executableURL = try AgentTests.requireBuilt(binary)
         process.arguments = arguments
         if let environment { process.environment = environment }
         if let directory { process.currentDirectoryURL = directory }

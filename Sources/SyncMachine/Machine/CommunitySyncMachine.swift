@@ -38,22 +38,22 @@ public struct CommunitySyncMachine: Sendable {
         /// a community's `concurrency`).
         public static let concurrentDownloadsRange: ClosedRange<Int> = 1...64
 
-        public var communityID: CommunityID
-        public var selection: ArchiveSelection
-        public var quietWindow: Duration
-        public var maxConcurrentDownloads: Int
-        public var retryInitialDelay: Duration
-        public var retryMaxDelay: Duration
+        public let communityID: CommunityID
+        public let selection: ArchiveSelection
+        public let quietWindow: Duration
+        public let maxConcurrentDownloads: Int
+        public let retryInitialDelay: Duration
+        public let retryMaxDelay: Duration
         /// The share of a retry's delay taken off at random (`Backoff.jitter`; 0 in tests that
         /// check the schedule itself).
-        public var retryJitter: Double
+        public let retryJitter: Double
         /// Seeds the machine's jitter: chosen at random unless a test fixes it (the machine
         /// itself draws nothing at random: it stays a function of its events).
-        public var jitterSeed: UInt64
+        public let jitterSeed: UInt64
         /// A plan's failure budget: after this many downloads in a row failed in a way that may
         /// heal, the rest of the plan is not tried this time (it is retried after the backoff).
         /// An index of 100,000 CIDs no node has would otherwise take hours of lookups per plan.
-        public var maxConsecutiveDownloadFailures: Int
+        public let maxConsecutiveDownloadFailures: Int
 
         public init(communityID: CommunityID, selection: ArchiveSelection = .all, quietWindow: Duration = .seconds(20),
                     maxConcurrentDownloads: Int = 3, retryInitialDelay: Duration = .seconds(5), retryMaxDelay: Duration = .seconds(600),
