@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -77,15 +78,13 @@ final class ParallelVerification {
         }
         let outcomes = UnsafeMutableBufferPointer<ArchivedMessageUnwrapper.Outcome>.allocate(capacity: batch.count)
         defer { outcomes.deallocate() }
-        let chunks = min(workers, batch.count)
-        let key = communityKey
-        let slots = Slots(base: outcomes.baseAddress!)
-        // Each worker initializes its own contiguous slice; the group's wait returns when all have.
+        let shares = Shares(base: outcomes.baseAddress!, count: batch.count)
+        // Every worker takes the next `shareSize` messages until none are left; the group's wait
+        // returns when all have stored theirs.
         let done = DispatchGroup()
-        for chunk in 0..<chunks {
+        for worker in workerThreads.prefix(batch.count) {
             done.enter()
-            let slice = (chunk * batch.count / chunks)..<((chunk + 1) * batch.count / chunks)
-            workerThreads[chunk].run(Self.verifying(batch, slice, into: slots, communityKey: key, keys: keys, then: done))
+            worker.run(Self.verifying(batch, shares, communityKey: communityKey, keys: keys, then: done))
         }
         done.wait()
         let ordered = Array(outcomes)
@@ -93,17 +92,47 @@ final class ParallelVerification {
         return ordered
     }
 
-    /// The work of one worker: the outcomes of `batch[slice]`, into the same slots.
+    /// The work of one worker: the outcomes of the shares of `batch` it takes, into their slots.
     private static func verifying(
-        _ batch: [ArchivedMessageUnwrapper.Assembled], _ slice: Range<Int>, into slots: Slots,
+        _ batch: [ArchivedMessageUnwrapper.Assembled], _ shares: Shares,
         communityKey: PublicKey?, keys: (any HashRatchetKeyring)?, then done: DispatchGroup
     ) -> () -> Void {
         {
-            for index in slice {
-                (slots.base + index).initialize(to: ArchivedMessageUnwrapper.verify(batch[index], communityKey: communityKey, keys: keys))
+            while let share = shares.take() {
+                for index in share {
+                    (shares.base + index).initialize(to: ArchivedMessageUnwrapper.verify(batch[index], communityKey: communityKey, keys: keys))
+                }
             }
             done.leave()
         }
+    }
+}
+
+/// A batch's outcome slots, handed out a share at a time. Fixed halves left a worker idle at
+/// the end of every batch while the other, sharing its core with the apply thread, finished
+/// (issue 28: about a tenth of two cores idle through a verification-bound sync); with shares
+/// the workers end within one share of each other.
+///
+/// Sound because each share goes to one worker, which alone writes its slots, and the storage
+/// is read only after the workers' group is done.
+private final class Shares: @unchecked Sendable {
+    /// Messages a worker takes at a time: about a millisecond of verification, so taking one is
+    /// rare next to the work.
+    static let shareSize = 16
+    let base: UnsafeMutablePointer<ArchivedMessageUnwrapper.Outcome>
+    private let count: Int
+    private let next = Atomic<Int>(0)
+
+    init(base: UnsafeMutablePointer<ArchivedMessageUnwrapper.Outcome>, count: Int) {
+        self.base = base
+        self.count = count
+    }
+
+    /// The next share's indices, nil once every message has been taken.
+    func take() -> Range<Int>? {
+        let start = next.wrappingAdd(Self.shareSize, ordering: .relaxed).oldValue
+        guard start < count else { return nil }
+        return start..<min(start + Self.shareSize, count)
     }
 }
 
@@ -174,10 +203,4 @@ final class VerifiedBatch: @unchecked Sendable {
         group.wait()
         return result
     }
-}
-
-/// The outcomes' storage, shared with the workers. Sound because each worker writes only the
-/// slots of its own slice, and the storage is read only after the workers' group is done.
-private struct Slots: @unchecked Sendable {
-    let base: UnsafeMutablePointer<ArchivedMessageUnwrapper.Outcome>
 }
