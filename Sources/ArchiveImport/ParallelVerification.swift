@@ -78,11 +78,12 @@ final class ParallelVerification {
         }
         let outcomes = UnsafeMutableBufferPointer<ArchivedMessageUnwrapper.Outcome>.allocate(capacity: batch.count)
         defer { outcomes.deallocate() }
-        let shares = Shares(base: outcomes.baseAddress!, count: batch.count)
+        let shares = BatchShares(base: outcomes.baseAddress!, count: batch.count)
         // Every worker takes the next `shareSize` messages until none are left; the group's wait
         // returns when all have stored theirs.
         let done = DispatchGroup()
-        for worker in workerThreads.prefix(batch.count) {
+        // No more workers than shares: the others would only wake to find none left.
+        for worker in workerThreads.prefix((batch.count + BatchShares.shareSize - 1) / BatchShares.shareSize) {
             done.enter()
             worker.run(Self.verifying(batch, shares, communityKey: communityKey, keys: keys, then: done))
         }
@@ -94,7 +95,7 @@ final class ParallelVerification {
 
     /// The work of one worker: the outcomes of the shares of `batch` it takes, into their slots.
     private static func verifying(
-        _ batch: [ArchivedMessageUnwrapper.Assembled], _ shares: Shares,
+        _ batch: [ArchivedMessageUnwrapper.Assembled], _ shares: BatchShares,
         communityKey: PublicKey?, keys: (any HashRatchetKeyring)?, then done: DispatchGroup
     ) -> () -> Void {
         {
@@ -108,14 +109,14 @@ final class ParallelVerification {
     }
 }
 
-/// A batch's outcome slots, handed out a share at a time. Fixed halves left a worker idle at
-/// the end of every batch while the other, sharing its core with the apply thread, finished
-/// (issue 28: about a tenth of two cores idle through a verification-bound sync); with shares
-/// the workers end within one share of each other.
+/// A batch's outcome slots, handed out a share at a time. One fixed slice per worker (halves
+/// with two) left a worker idle at the end of every batch while another, sharing its core with
+/// the apply thread, finished (issue 28: about a tenth of two cores idle through a
+/// verification-bound sync); with shares the workers end within one share of each other.
 ///
 /// Sound because each share goes to one worker, which alone writes its slots, and the storage
 /// is read only after the workers' group is done.
-private final class Shares: @unchecked Sendable {
+final class BatchShares: @unchecked Sendable {
     /// Messages a worker takes at a time: about a millisecond of verification, so taking one is
     /// rare next to the work.
     static let shareSize = 16

@@ -1,6 +1,8 @@
 import ControlNode
 import Fixtures
 import Foundation
+import StatusWire
+import Synchronization
 import HistoryStore
 import Testing
 @testable import ArchiveImport
@@ -36,5 +38,24 @@ import Testing
         #expect(results[0].0.entries == count && results[0].0.counts.stored + results[0].0.counts.replaced == count)
         #expect(results[1].0.counts == results[0].0.counts && results[1].0.rejected == results[0].0.rejected)
         #expect(results[1].1 == results[0].1)
+    }
+
+    /// The workers take a batch's messages a share at a time: each message goes to exactly one
+    /// of them, whatever the batch's size against the share's, however the takes interleave. A
+    /// message taken twice would be verified twice into one slot; one never taken, read unset.
+    @Test(arguments: [1, 2, 15, 16, 17, 300, ParallelVerification.batchSize])
+    func everyMessageOfABatchIsTakenOnce(count: Int) {
+        let slots = UnsafeMutablePointer<ArchivedMessageUnwrapper.Outcome>.allocate(capacity: count)
+        defer { slots.deallocate() }
+        let shares = BatchShares(base: slots, count: count)
+        let taken = Mutex<[Range<Int>]>([])
+        DispatchQueue.concurrentPerform(iterations: 4) { _ in
+            while let share = shares.take() { taken.withLock { $0.append(share) } }
+        }
+        let ranges = taken.withLock { $0 }.sorted { $0.lowerBound < $1.lowerBound }
+        #expect(ranges.allSatisfy { !$0.isEmpty && $0.count <= BatchShares.shareSize })
+        #expect(ranges.first?.lowerBound == 0 && ranges.last?.upperBound == count)
+        #expect(zip(ranges, ranges.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound })
+        #expect(shares.take() == nil)
     }
 }
