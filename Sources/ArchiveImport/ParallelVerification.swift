@@ -83,7 +83,7 @@ final class ParallelVerification {
         // returns when all have stored theirs.
         let done = DispatchGroup()
         // No more workers than shares: the others would only wake to find none left.
-        for worker in workerThreads.prefix((batch.count + BatchShares.shareSize - 1) / BatchShares.shareSize) {
+        for worker in workerThreads.prefix(shares.shareCount) {
             done.enter()
             worker.run(Self.verifying(batch, shares, communityKey: communityKey, keys: keys, then: done))
         }
@@ -123,6 +123,9 @@ final class BatchShares: @unchecked Sendable {
     let base: UnsafeMutablePointer<ArchivedMessageUnwrapper.Outcome>
     private let count: Int
     private let next = Atomic<Int>(0)
+
+    /// How many shares the batch makes (the last may be short).
+    var shareCount: Int { (count + Self.shareSize - 1) / Self.shareSize }
 
     init(base: UnsafeMutablePointer<ArchivedMessageUnwrapper.Outcome>, count: Int) {
         self.base = base

@@ -54,7 +54,7 @@ import Testing
         }
         let ranges = taken.withLock { $0 }.sorted { $0.lowerBound < $1.lowerBound }
         #expect(ranges.allSatisfy { !$0.isEmpty && $0.count <= BatchShares.shareSize })
-        #expect(ranges.first?.lowerBound == 0 && ranges.last?.upperBound == count)
+        #expect(ranges.first?.lowerBound == 0 && ranges.last?.upperBound == count && ranges.count == shares.shareCount)
         #expect(zip(ranges, ranges.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound })
         #expect(shares.take() == nil)
     }
